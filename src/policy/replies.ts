@@ -1,0 +1,47 @@
+// The reply catalogue (SPEC §3). Every reply the gateway sends for a policy decision comes from
+// here, so wording stays identical to Exchange Online's where EXO has one.
+import type { SmtpReply } from '../domain/types.ts';
+
+function reply(code: number, enhanced: string, text: string): SmtpReply {
+  return Object.freeze({ code, enhanced, text });
+}
+
+export const replies = Object.freeze({
+  directSend: reply(550, '5.7.68', 'TenantInboundAttribution; Direct Send not allowed for this organization from unauthorized sources'),
+  connectorRestriction: reply(550, '5.7.51', 'TenantInboundAttribution; message did not match the IP or certificate restriction of a partner connector'),
+  relayDenied: reply(550, '5.7.64', 'TenantAttribution; Relay Access Denied'),
+  recipientNotFound: reply(550, '5.1.10', 'RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'),
+  authRequired: reply(530, '5.7.57', 'Client not authenticated to send mail'),
+  sendAsDenied: reply(550, '5.7.60', 'SMTP; Client does not have permissions to send as this sender'),
+  spoofReject: reply(550, '5.7.1', 'Message rejected: sender spoofs an organization domain'),
+  tempAuth: reply(451, '4.7.26', 'Temporary authentication failure, try again later'),
+  internal: reply(451, '4.3.0', 'Temporary server error, try again later'),
+  storageFull: reply(452, '4.3.1', 'Insufficient system storage'),
+  tooBig: reply(552, '5.3.4', 'Message size exceeds fixed maximum message size'),
+  tooMany: reply(421, '4.3.2', 'Too many connections, try again later'),
+  tooManyRecipients: reply(452, '4.5.3', 'Too many recipients'),
+  badAddress: reply(501, '5.1.7', 'Bad address syntax'),
+  headerTooBig: reply(552, '5.3.4', 'Message header section exceeds the maximum size'),
+});
+
+export type ReplyKey = keyof typeof replies;
+
+/** `550 5.7.509 …` names the failing domain, so it is built per message. */
+export function dmarcRejectReply(domain: string): SmtpReply {
+  return reply(550, '5.7.509', `Access denied, sending domain [${domain.toUpperCase()}] does not pass DMARC verification and has a DMARC policy of reject`);
+}
+
+/** `250 2.6.0 <id> Queued mail for delivery`: the only success reply at end of DATA. */
+export function queuedReply(queueId: string): SmtpReply {
+  return reply(250, '2.6.0', `<${queueId}> Queued mail for delivery`);
+}
+
+/** The one place a reply becomes text on the wire. */
+export function renderReply(r: SmtpReply): string {
+  return `${r.code} ${r.enhanced} ${r.text}`;
+}
+
+/** The text after the code, as smtp-server wants it in `err.message`. */
+export function replyMessage(r: SmtpReply): string {
+  return `${r.enhanced} ${r.text}`;
+}

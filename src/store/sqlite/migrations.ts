@@ -1,0 +1,46 @@
+// Schema migrations, applied in order; `user_version` records how far a database has come.
+import type { DatabaseSync } from 'node:sqlite';
+
+const steps: string[] = [
+  `CREATE TABLE policy (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, document TEXT NOT NULL);
+   CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, old TEXT, new TEXT);
+   CREATE TABLE users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, addresses TEXT NOT NULL);
+   CREATE TABLE trace (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     transaction_id TEXT NOT NULL,
+     time TEXT NOT NULL,
+     session_id TEXT NOT NULL,
+     remote_ip TEXT NOT NULL,
+     mail_from TEXT NOT NULL,
+     recipients TEXT NOT NULL,
+     direct_send TEXT,
+     verdict TEXT NOT NULL,
+     queue_id TEXT,
+     delivery_status TEXT NOT NULL,
+     delivery_detail TEXT,
+     record TEXT NOT NULL);
+   CREATE INDEX trace_time ON trace (time);
+   CREATE INDEX trace_queue ON trace (queue_id) WHERE queue_id IS NOT NULL;
+   CREATE INDEX trace_ip ON trace (remote_ip);`,
+];
+
+export function migrate(db: DatabaseSync): void {
+  // The version is read inside the write lock, so a CLI and a gateway opening a new data
+  // directory at the same moment do not both apply the same step.
+  for (;;) {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const current = Number((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version);
+      if (current >= steps.length) {
+        db.exec('COMMIT');
+        return;
+      }
+      db.exec(steps[current]);
+      db.exec(`PRAGMA user_version = ${current + 1}`);
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw new Error('store migration failed', { cause: err });
+    }
+  }
+}

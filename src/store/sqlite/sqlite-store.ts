@@ -1,0 +1,133 @@
+// The embedded store: one SQLite file in the data directory (node:sqlite). WAL mode lets the
+// gateway read while the CLI writes; busy_timeout makes concurrent writers wait, not fail.
+import { DatabaseSync } from 'node:sqlite';
+import type { StatementSync } from 'node:sqlite';
+import type { PolicyDocument } from '../../config/policy-schema.ts';
+import { defaultPolicy, policySchema } from '../../config/policy-schema.ts';
+import type { TraceRecord } from '../../domain/types.ts';
+import type { AuditEntry, DeliveryUpdate, Store, StoredPolicy, StoredUser, TraceFilter } from '../ports.ts';
+import { migrate } from './migrations.ts';
+
+export class SqliteStore implements Store {
+  readonly #db: DatabaseSync;
+  readonly #insertTrace: StatementSync;
+  readonly #readVersion: StatementSync;
+
+  constructor(file: string) {
+    this.#db = new DatabaseSync(file);
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;');
+    migrate(this.#db);
+    this.#insertTrace = this.#db.prepare(`INSERT INTO trace (transaction_id, time, session_id, remote_ip, mail_from, recipients, direct_send, verdict, queue_id, delivery_status, record)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.#readVersion = this.#db.prepare('SELECT version FROM policy WHERE id = 1');
+  }
+
+  async readPolicy(): Promise<StoredPolicy> {
+    const row = this.#db.prepare('SELECT version, document FROM policy WHERE id = 1').get() as { version: number; document: string } | undefined;
+    if (!row) return { document: defaultPolicy(), version: 0 };
+    return { document: policySchema.parse(JSON.parse(row.document)), version: row.version };
+  }
+
+  async readPolicyVersion(): Promise<number> {
+    const row = this.#readVersion.get() as { version: number } | undefined;
+    return row?.version ?? 0;
+  }
+
+  async writePolicy(next: PolicyDocument, actor: string, action: string): Promise<StoredPolicy> {
+    const validated = policySchema.parse(next);
+    return this.#transaction(() => {
+      const row = this.#db.prepare('SELECT version, document FROM policy WHERE id = 1').get() as { version: number; document: string } | undefined;
+      const version = (row?.version ?? 0) + 1;
+      const text = JSON.stringify(validated);
+      this.#db.prepare('INSERT INTO policy (id, version, document) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET version = excluded.version, document = excluded.document')
+        .run(version, text);
+      this.#insertAudit(actor, action, row ? JSON.parse(row.document) : null, validated);
+      return { document: validated, version };
+    });
+  }
+
+  async listAudit(limit: number): Promise<AuditEntry[]> {
+    const rows = this.#db.prepare('SELECT id, time, actor, action, old, new FROM audit ORDER BY id DESC LIMIT ?').all(limit) as Array<Record<string, string | number>>;
+    return rows.map((r) => ({
+      id: Number(r.id), time: String(r.time), actor: String(r.actor), action: String(r.action),
+      old: r.old === null ? null : JSON.parse(String(r.old)), new: r.new === null ? null : JSON.parse(String(r.new)),
+    }));
+  }
+
+  async appendAudit(actor: string, action: string, old: unknown, next: unknown): Promise<void> {
+    this.#insertAudit(actor, action, old, next);
+  }
+
+  async getUser(username: string): Promise<StoredUser | null> {
+    const row = this.#db.prepare('SELECT username, password_hash, addresses FROM users WHERE username = ?').get(username) as Record<string, string> | undefined;
+    return row ? { username: row.username, passwordHash: row.password_hash, addresses: JSON.parse(row.addresses) } : null;
+  }
+
+  async putUser(user: StoredUser, actor: string): Promise<void> {
+    this.#transaction(() => {
+      const old = this.#db.prepare('SELECT addresses FROM users WHERE username = ?').get(user.username) as { addresses: string } | undefined;
+      this.#db.prepare('INSERT INTO users (username, password_hash, addresses) VALUES (?, ?, ?) ON CONFLICT(username) DO UPDATE SET password_hash = excluded.password_hash, addresses = excluded.addresses')
+        .run(user.username, user.passwordHash, JSON.stringify(user.addresses));
+      // The audit shows who changed which user; the hash never leaves the users table.
+      this.#insertAudit(actor, old ? 'user.update' : 'user.add', old ? { username: user.username, addresses: JSON.parse(old.addresses) } : null, { username: user.username, addresses: user.addresses });
+    });
+  }
+
+  async removeUser(username: string, actor: string): Promise<boolean> {
+    return this.#transaction(() => {
+      const result = this.#db.prepare('DELETE FROM users WHERE username = ?').run(username);
+      if (result.changes > 0) this.#insertAudit(actor, 'user.remove', { username }, null);
+      return result.changes > 0;
+    });
+  }
+
+  async listUsers(): Promise<StoredUser[]> {
+    const rows = this.#db.prepare('SELECT username, password_hash, addresses FROM users ORDER BY username').all() as Array<Record<string, string>>;
+    return rows.map((row) => ({ username: row.username, passwordHash: row.password_hash, addresses: JSON.parse(row.addresses) }));
+  }
+
+  async appendTrace(r: TraceRecord): Promise<void> {
+    this.#insertTrace.run(r.transactionId, r.time, r.sessionId, r.remoteIp, r.mailFrom ?? '', r.recipients.join(' ').toLowerCase(),
+      r.directSend ?? null, r.verdict, r.queueId, r.deliveryStatus, JSON.stringify(r));
+  }
+
+  async queryTrace(filter: TraceFilter): Promise<TraceRecord[]> {
+    const where: string[] = [];
+    const args: Array<string | number> = [];
+    if (filter.since) { where.push('time >= ?'); args.push(filter.since); }
+    if (filter.ip) { where.push('remote_ip = ?'); args.push(filter.ip); }
+    if (filter.sender) { where.push('lower(mail_from) LIKE ?'); args.push(`%${filter.sender.toLowerCase()}%`); }
+    if (filter.recipient) { where.push('recipients LIKE ?'); args.push(`%${filter.recipient.toLowerCase()}%`); }
+    if (filter.directSend) where.push('direct_send IS NOT NULL');
+    if (filter.verdict) { where.push('verdict = ?'); args.push(filter.verdict); }
+    const sql = `SELECT record, delivery_status FROM trace ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+    args.push(filter.limit ?? 1000);
+    const rows = this.#db.prepare(sql).all(...args) as Array<{ record: string; delivery_status: string }>;
+    return rows.map((row) => ({ ...JSON.parse(row.record), deliveryStatus: row.delivery_status }));
+  }
+
+  async updateDelivery(update: DeliveryUpdate): Promise<void> {
+    this.#db.prepare('UPDATE trace SET delivery_status = ?, delivery_detail = ? WHERE queue_id = ?').run(update.status, update.detail, update.queueId);
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  #insertAudit(actor: string, action: string, old: unknown, next: unknown): void {
+    this.#db.prepare('INSERT INTO audit (time, actor, action, old, new) VALUES (?, ?, ?, ?, ?)')
+      .run(new Date().toISOString(), actor, action, old === null ? null : JSON.stringify(old), next === null ? null : JSON.stringify(next));
+  }
+
+  #transaction<T>(fn: () => T): T {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const out = fn();
+      this.#db.exec('COMMIT');
+      return out;
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+}
