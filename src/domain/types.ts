@@ -113,7 +113,8 @@ export interface TraceRecord {
   directSend: DirectSendKind | null;
   directSendWouldReject: boolean;
   auth: AuthResults | null;
-  verdict: VerdictAction;
+  /** `abandoned`: the client left or reset before DATA without being refused. */
+  verdict: VerdictAction | 'abandoned';
   reply: string;
   stage: Stage;
   hits: RuleHit[];

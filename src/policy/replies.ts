@@ -11,6 +11,7 @@ export const replies = Object.freeze({
   connectorRestriction: reply(550, '5.7.51', 'TenantInboundAttribution; message did not match the IP or certificate restriction of a partner connector'),
   relayDenied: reply(550, '5.7.64', 'TenantAttribution; Relay Access Denied'),
   recipientNotFound: reply(550, '5.1.10', 'RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'),
+  authFailed: reply(535, '5.7.8', 'Authentication credentials invalid'),
   authRequired: reply(530, '5.7.57', 'Client not authenticated to send mail'),
   sendAsDenied: reply(550, '5.7.60', 'SMTP; Client does not have permissions to send as this sender'),
   spoofReject: reply(550, '5.7.1', 'Message rejected: sender spoofs an organization domain'),

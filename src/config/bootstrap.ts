@@ -1,0 +1,91 @@
+// The bootstrap file: what a node needs before it can read the store (listeners, TLS, limits).
+// Organization policy is not here: it lives in the store and changes live (SPEC §2 last line).
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve, dirname } from 'node:path';
+import { hostname as osHostname } from 'node:os';
+import { z } from 'zod';
+import { parseDocument, LineCounter } from 'yaml';
+import { ConfigError, formatIssuePath } from './errors.ts';
+
+const listenerSchema = z.object({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535),
+}).strict();
+
+export const bootstrapSchema = z.object({
+  hostname: z.string().min(1).default(() => osHostname() || 'localhost'),
+  /** RFC 8601 authserv-id stamped in Authentication-Results; defaults to hostname. */
+  authservId: z.string().min(1).optional(),
+  dataDir: z.string().optional(),
+  listeners: z.object({
+    inbound: listenerSchema.default({ host: '127.0.0.1', port: 2525 }),
+    submission: listenerSchema.nullable().default({ host: '127.0.0.1', port: 2587 }),
+  }).strict().default({ inbound: { host: '127.0.0.1', port: 2525 }, submission: { host: '127.0.0.1', port: 2587 } }),
+  tls: z.object({
+    /** PEM files; when both are absent a self-signed pair is generated in the data directory. */
+    certFile: z.string().optional(),
+    keyFile: z.string().optional(),
+    /** Trust store for client certificates; absent = the system roots. */
+    caFile: z.string().optional(),
+  }).strict().default({}),
+  limits: z.object({
+    maxMessageBytes: z.number().int().positive().default(35 * 1024 * 1024),
+    maxHeaderBytes: z.number().int().positive().default(1024 * 1024),
+    maxRecipients: z.number().int().positive().default(500),
+    maxConnections: z.number().int().positive().default(2000),
+    maxConnectionsPerIp: z.number().int().positive().default(100),
+    /** Idle time between commands before the client is dropped (RFC 5321 §4.5.3.2 suggests 5 min). */
+    idleTimeoutMs: z.number().int().positive().default(300_000),
+  }).strict().default({
+    maxMessageBytes: 35 * 1024 * 1024, maxHeaderBytes: 1024 * 1024, maxRecipients: 500,
+    maxConnections: 2000, maxConnectionsPerIp: 100, idleTimeoutMs: 300_000,
+  }),
+  /** PTR lookups cost a DNS round trip per connection; off unless asked for. */
+  lookupPtr: z.boolean().default(false),
+  /** How often a running node checks the store for a new policy version. */
+  policyPollMs: z.number().int().min(50).max(1000).default(250),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+}).strict();
+
+export type BootstrapConfig = z.output<typeof bootstrapSchema>;
+
+export function defaultBootstrap(): BootstrapConfig {
+  return bootstrapSchema.parse({});
+}
+
+/**
+ * Reads and validates a YAML bootstrap file. Errors name the file, the line and the field:
+ * `mxward.yaml:7: listeners.inbound.port: expected number`.
+ */
+export function loadBootstrapFile(file: string): BootstrapConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [`cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`], { cause: err });
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(file, doc.errors.map((e) => `line ${lineCounter.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`));
+  }
+  const result = bootstrapSchema.safeParse(doc.toJS() ?? {});
+  if (!result.success) {
+    throw new ConfigError(file, result.error.issues.map((issue) => {
+      const node = doc.getIn(issue.path as Array<string | number>, true) as { range?: [number, number, number] } | undefined;
+      const line = node?.range ? `line ${lineCounter.linePos(node.range[0]).line}: ` : '';
+      return `${line}${formatIssuePath(issue.path)}: ${issue.message}`;
+    }));
+  }
+  return resolvePaths(result.data, dirname(resolve(file)));
+}
+
+/** Relative file names in a config file are relative to that file, not to the cwd. */
+function resolvePaths(config: BootstrapConfig, base: string): BootstrapConfig {
+  const abs = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolve(base, p));
+  return {
+    ...config,
+    dataDir: abs(config.dataDir),
+    tls: { certFile: abs(config.tls.certFile), keyFile: abs(config.tls.keyFile), caFile: abs(config.tls.caFile) },
+  };
+}

@@ -1,0 +1,77 @@
+// Byte streams -> decoded text chunks. EAC reports are often UTF-16LE with a BOM, PowerShell 7
+// writes UTF-8 without one, Windows PowerShell sometimes UTF-8 with one: decide from the first
+// bytes, never from the file name.
+import { createReadStream } from 'node:fs';
+import { glob, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export type TextEncodingName = 'utf-8' | 'utf-16le' | 'utf-16be';
+
+/** BOM first; without one, NUL bytes in odd positions of ASCII text betray UTF-16LE. */
+export function sniffEncoding(head: Uint8Array): TextEncodingName {
+  if (head[0] === 0xff && head[1] === 0xfe) return 'utf-16le';
+  if (head[0] === 0xfe && head[1] === 0xff) return 'utf-16be';
+  if (head.length >= 4 && head[0] !== 0 && head[1] === 0 && head[2] !== 0 && head[3] === 0) return 'utf-16le';
+  if (head.length >= 4 && head[0] === 0 && head[1] !== 0 && head[2] === 0 && head[3] !== 0) return 'utf-16be';
+  return 'utf-8';
+}
+
+/** Decodes a byte stream incrementally; a character split across chunks is kept for the next one. */
+export async function* decodeChunks(bytes: AsyncIterable<Uint8Array | string>): AsyncGenerator<string> {
+  let decoder: TextDecoder | null = null;
+  for await (const chunk of bytes) {
+    if (typeof chunk === 'string') { yield chunk; continue; }
+    if (!decoder) decoder = new TextDecoder(sniffEncoding(chunk));
+    const text = decoder.decode(chunk, { stream: true });
+    if (text) yield text;
+  }
+  if (decoder) {
+    const rest = decoder.decode();
+    if (rest) yield rest;
+  }
+}
+
+export interface NamedInput {
+  name: string;
+  open(): AsyncIterable<Uint8Array | string>;
+}
+
+const READ_CHUNK_BYTES = 1 << 20;
+
+export function fileInput(path: string): NamedInput {
+  return { name: path, open: () => createReadStream(path, { highWaterMark: READ_CHUNK_BYTES }) };
+}
+
+const GLOB_CHARS = /[*?[\]{}]/;
+
+async function walkDirectory(dir: string, out: string[]): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => a.name.localeCompare(b.name));
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const full = join(dir, e.name);
+    if (e.isDirectory()) await walkDirectory(full, out);
+    else if (e.isFile()) out.push(full);
+  }
+}
+
+export type ExpandResult = { files: string[]; missing: string[] };
+
+/** Arguments -> files: directories are walked (sorted, dot-files skipped), globs expanded. */
+export async function expandPaths(args: string[]): Promise<ExpandResult> {
+  const files: string[] = [];
+  const missing: string[] = [];
+  for (const arg of args) {
+    if (GLOB_CHARS.test(arg)) {
+      const before = files.length;
+      for await (const match of glob(arg)) files.push(String(match));
+      if (files.length === before) missing.push(arg);
+      continue;
+    }
+    const info = await stat(arg).catch(() => null);
+    if (!info) missing.push(arg);
+    else if (info.isDirectory()) await walkDirectory(arg, files);
+    else files.push(arg);
+  }
+  return { files, missing };
+}

@@ -1,0 +1,156 @@
+// Stage 6 (SPEC §2.6): stream the message to the spool (only the header section is held in
+// memory), run the end-of-DATA checks, then commit durably and only then answer 250.
+import type { Readable } from 'node:stream';
+import type { SMTPServerSession } from 'smtp-server';
+import type { MessageFacts, SmtpReply, Verdict } from '../../domain/types.ts';
+import { decideHeaderFrom } from '../../policy/decide.ts';
+import { queuedReply, replies, replyMessage } from '../../policy/replies.ts';
+import { newEnvelope } from '../../spool/envelope.ts';
+import type { SpoolWriter } from '../../spool/spool.ts';
+import { sessionState } from '../context.ts';
+import type { EndOfDataResult, GatewayContext, SessionState, Transaction } from '../context.ts';
+import { extractHeaderFacts, findHeaderEnd, splitHeaderFields, stripUntrustedFields } from '../header-section.ts';
+import type { HeaderField } from '../header-section.ts';
+import { stampHeaders } from '../stamp-headers.ts';
+import { finishTransaction } from '../transaction-trace.ts';
+import { SmtpError } from './smtp-error.ts';
+
+interface ReceivedMessage {
+  fields: HeaderField[];
+  sizeBytes: number;
+  problem: SmtpReply | null;
+}
+
+/**
+ * Copies the DATA stream into the spool writer. The header section is buffered (bounded by
+ * maxHeaderBytes) so untrusted fields can be removed before anything reaches the disk; the body
+ * goes straight through. Over a limit, writing stops but the stream is drained so the client
+ * still gets a reply instead of a hung connection.
+ */
+async function receiveMessage(stream: Readable, writer: SpoolWriter, ctx: GatewayContext): Promise<ReceivedMessage> {
+  const { maxHeaderBytes, maxMessageBytes } = ctx.config.limits;
+  let header: Buffer | null = Buffer.alloc(0);
+  let fields: HeaderField[] = [];
+  let sizeBytes = 0;
+  let problem: SmtpReply | null = null;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    sizeBytes += chunk.length;
+    if (problem) continue;
+    if (sizeBytes > maxMessageBytes) { problem = replies.tooBig; continue; }
+    if (header === null) { await writer.write(chunk); continue; }
+    header = Buffer.concat([header, chunk]);
+    const end = findHeaderEnd(header);
+    if (!end) {
+      if (header.length > maxHeaderBytes) problem = replies.headerTooBig;
+      continue;
+    }
+    if (end.headerEnd > maxHeaderBytes) { problem = replies.headerTooBig; continue; }
+    fields = await writeSanitizedHeader(writer, header.subarray(0, end.headerEnd), ctx.authservId);
+    await writer.write(Buffer.from('\r\n'));
+    await writer.write(header.subarray(end.bodyStart));
+    header = null;
+  }
+  if (!problem && header !== null) {
+    // No blank line at all: the whole message is a header section (legal, if unusual).
+    fields = await writeSanitizedHeader(writer, header, ctx.authservId);
+  }
+  return { fields, sizeBytes, problem };
+}
+
+async function writeSanitizedHeader(writer: SpoolWriter, block: Buffer, authservId: string): Promise<HeaderField[]> {
+  const { kept } = stripUntrustedFields(splitHeaderFields(block.toString('latin1')), authservId);
+  await writer.write(Buffer.from(kept.map((f) => f.raw).join(''), 'latin1'));
+  return kept;
+}
+
+/** Email-authentication checks may each object; the strictest objection wins. */
+const SEVERITY: Record<Verdict['action'], number> = { accept: 0, junk: 1, quarantine: 2, tempfail: 3, reject: 4 };
+
+async function runChecks(ctx: GatewayContext, state: SessionState, tx: Transaction, message: MessageFacts, fields: HeaderField[], writer: SpoolWriter): Promise<EndOfDataResult> {
+  let combined: EndOfDataResult = { auth: null, authenticationResults: null, verdict: null, scl: null };
+  for (const check of ctx.endOfDataChecks) {
+    const r = await check.run({ policy: state.policy, facts: state.facts, sender: tx.sender!, recipients: tx.recipients, message, headerFields: fields, messagePath: writer.path });
+    combined = {
+      auth: r.auth ?? combined.auth,
+      authenticationResults: r.authenticationResults ?? combined.authenticationResults,
+      scl: r.scl ?? combined.scl,
+      verdict: r.verdict && (!combined.verdict || SEVERITY[r.verdict.action] > SEVERITY[combined.verdict.action]) ? r.verdict : combined.verdict,
+    };
+    if (r.verdict) tx.hits.push(...r.verdict.hits);
+  }
+  return combined;
+}
+
+export async function onData(ctx: GatewayContext, stream: Readable, session: SMTPServerSession): Promise<string> {
+  const state = sessionState(session);
+  const tx = state.tx;
+  if (!tx?.sender) throw new SmtpError(replies.internal);
+  tx.lastStage = 'data';
+  let writer: SpoolWriter | null = null;
+  const fail = async (reply: SmtpReply, verdict: 'reject' | 'tempfail', message?: MessageFacts, result?: EndOfDataResult) => {
+    await writer?.discard();
+    tx.lastReply = reply;
+    await finishTransaction(ctx, state, { verdict, message, auth: result?.auth ?? null });
+    return new SmtpError(reply);
+  };
+  try {
+    writer = await ctx.spool.createWriter();
+    const received = await receiveMessage(stream, writer, ctx);
+    const facts = extractHeaderFacts(received.fields);
+    const message: MessageFacts = { ...facts, sizeBytes: received.sizeBytes };
+    if (received.problem) throw await fail(received.problem, 'reject', message);
+
+    const headerFrom = decideHeaderFrom(state.policy, tx.sender, message);
+    if (!headerFrom.ok) {
+      tx.hits.push(...headerFrom.verdict.hits);
+      throw await fail(headerFrom.verdict.reply!, 'reject', message);
+    }
+    tx.hits.push(...headerFrom.hits);
+    if (headerFrom.value.directSend && !tx.directSend) {
+      tx.directSend = headerFrom.value.directSend;
+      tx.wouldReject = headerFrom.value.wouldReject;
+    }
+
+    const result = await runChecks(ctx, state, tx, message, received.fields, writer);
+    const verdict = result.verdict;
+    if (verdict && (verdict.action === 'reject' || verdict.action === 'tempfail')) {
+      throw await fail(verdict.reply ?? replies.internal, verdict.action, message, result);
+    }
+    return await commitAccepted(ctx, state, tx, writer, message, result);
+  } catch (err) {
+    if (err instanceof SmtpError) throw err;
+    // SPEC §2.7: an unexpected failure is a 451, never a silent accept and never a lost message.
+    ctx.logger.error({ stage: 'data', event: 'exception', sessionId: state.facts.sessionId, err }, 'end of DATA failed');
+    throw await fail(replies.internal, 'tempfail');
+  }
+}
+
+async function commitAccepted(ctx: GatewayContext, state: SessionState, tx: Transaction, writer: SpoolWriter, message: MessageFacts, result: EndOfDataResult): Promise<string> {
+  const action = result.verdict?.action ?? 'accept';
+  const now = ctx.now();
+  const prependHeaders = stampHeaders({
+    hostname: ctx.config.hostname, queueId: writer.queueId, facts: state.facts, recipients: tx.recipients,
+    attribution: tx.sender!.attribution, connector: tx.sender!.connector, directSend: tx.directSend, wouldReject: tx.wouldReject,
+    verdict: action, scl: result.scl, authenticationResults: result.authenticationResults, now,
+  });
+  if (action === 'quarantine') {
+    if (!ctx.quarantine) throw new Error('quarantine verdict without a quarantine store');
+    const quarantineId = await ctx.quarantine.quarantine({
+      messagePath: writer.path, prependHeaders, traceTransactionId: tx.id, recipients: tx.recipients,
+      mailFrom: tx.sender!.mailFrom, verdict: result.verdict!, headerFrom: message.headerFrom,
+    });
+    const reply = queuedReply(writer.queueId);
+    tx.lastReply = reply;
+    await finishTransaction(ctx, state, { verdict: 'quarantine', message, auth: result.auth, quarantineId, deliveryStatus: 'quarantined' });
+    return replyMessage(reply);
+  }
+  await ctx.spool.commit(writer, newEnvelope({
+    queueId: writer.queueId, mailFrom: tx.sender!.mailFrom, recipients: tx.recipients, prependHeaders, transactionId: tx.id, now,
+  }));
+  const reply = queuedReply(writer.queueId);
+  tx.lastReply = reply;
+  // Trace before the runner starts, so a fast delivery's status update finds its record.
+  await finishTransaction(ctx, state, { verdict: action, message, auth: result.auth, queueId: writer.queueId, deliveryStatus: 'queued' });
+  ctx.onQueued(writer.queueId);
+  return replyMessage(reply);
+}

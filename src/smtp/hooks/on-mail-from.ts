@@ -1,0 +1,27 @@
+// Stage 4 (SPEC §2.4): a new transaction; attribution by AUTH or connector; 5.7.51 / 5.7.60 / 5.7.57.
+import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
+import { decideMailFrom } from '../../policy/decide.ts';
+import { sessionState } from '../context.ts';
+import type { GatewayContext } from '../context.ts';
+import { abandonTransaction, finishTransaction, startTransaction } from '../transaction-trace.ts';
+import { SmtpError } from './smtp-error.ts';
+
+export async function onMailFrom(ctx: GatewayContext, address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
+  const state = sessionState(session);
+  // smtp-server has no RSET hook: a transaction still open here was reset or abandoned.
+  await abandonTransaction(ctx, state);
+  state.facts = { ...state.facts, helo: session.hostNameAppearsAs ?? state.facts.helo };
+  const tx = startTransaction();
+  state.tx = tx;
+  tx.rawMailFrom = address.address || null;
+  const outcome = decideMailFrom(state.policy, state.facts, address.address ?? '', ctx.now().getTime());
+  if (!outcome.ok) {
+    tx.hits.push(...outcome.verdict.hits);
+    tx.lastReply = outcome.verdict.reply;
+    tx.lastStage = 'mail';
+    await finishTransaction(ctx, state, { verdict: outcome.verdict.action });
+    throw new SmtpError(outcome.verdict.reply!);
+  }
+  tx.sender = outcome.value;
+  tx.hits.push(...outcome.hits);
+}

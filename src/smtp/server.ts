@@ -1,0 +1,107 @@
+// Listeners: the inbound MX listener (anonymous, STARTTLS offered, client certificate requested)
+// and the submission listener (STARTTLS then AUTH). Hooks live in hooks/, one per verb.
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+import type { SMTPServerAuthenticationResponse, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
+import type { ListenerKind } from '../domain/types.ts';
+import { replies } from '../policy/replies.ts';
+import type { GatewayContext } from './context.ts';
+import { sessionState } from './context.ts';
+import { onConnect } from './hooks/on-connect.ts';
+import { onSecure } from './hooks/on-secure.ts';
+import { onAuth } from './hooks/on-auth.ts';
+import { onMailFrom } from './hooks/on-mail-from.ts';
+import { onRcptTo } from './hooks/on-rcpt-to.ts';
+import { onData } from './hooks/on-data.ts';
+import { abandonTransaction } from './transaction-trace.ts';
+
+export interface TlsMaterial {
+  key: string;
+  cert: string;
+  /** Trust store for client certificates; undefined = Node's bundled roots. */
+  ca?: string;
+}
+
+type Callback<T = void> = (err?: Error | null, value?: T) => void;
+
+function settle<T>(promise: Promise<T>, callback: Callback<T>): void {
+  promise.then((value) => callback(null, value), (err: Error) => callback(err));
+}
+
+/**
+ * smtp-server words its size refusal itself; the catalogue's wording (SPEC §3) replaces it so
+ * every refusal a client sees comes from one table.
+ */
+class CatalogueSMTPServer extends SMTPServer {
+  override connect(socket: unknown, socketOptions: unknown): void {
+    const before = new Set((this as unknown as { connections: Set<unknown> }).connections);
+    // @ts-expect-error connect() is part of the runtime API, absent from the type definitions
+    super.connect(socket, socketOptions);
+    for (const conn of (this as unknown as { connections: Set<{ send: (code: number, data: unknown, ctx?: unknown) => void }> }).connections) {
+      if (before.has(conn)) continue;
+      const send = conn.send.bind(conn);
+      conn.send = (code, data, context) => {
+        if (code === 552 && typeof data === 'string' && data.startsWith('Error: message exceeds')) {
+          return send(552, `${replies.tooBig.enhanced} ${replies.tooBig.text}`, false);
+        }
+        return send(code, data, context);
+      };
+    }
+  }
+}
+
+export function createListener(ctx: GatewayContext, kind: ListenerKind, tls: TlsMaterial): SMTPServer {
+  const submission = kind === 'submission';
+  const options: SMTPServerOptions & Record<string, unknown> = {
+    name: ctx.config.hostname,
+    banner: 'mxward',
+    key: tls.key,
+    cert: tls.cert,
+    ca: tls.ca,
+    // Request, never require, a client certificate (SPEC §2.2); verification is recorded, and
+    // only a verified one may match a connector.
+    requestCert: !submission,
+    rejectUnauthorized: false,
+    size: ctx.config.limits.maxMessageBytes,
+    socketTimeout: ctx.config.limits.idleTimeoutMs,
+    disableReverseLookup: !ctx.config.lookupPtr,
+    logger: false,
+    authMethods: ['PLAIN', 'LOGIN'],
+    authOptional: true, // MAIL FROM answers 530 5.7.57 from the catalogue instead
+    allowInsecureAuth: false,
+    disabledCommands: submission ? [] : ['AUTH'],
+    onConnect: (session: SMTPServerSession, cb: Callback) => onConnect(ctx, kind, session, cb),
+    onSecure: (socket, session, cb) => onSecure(socket as never, session, cb),
+    onAuth: (auth, session, cb) => settle(onAuth(ctx, auth, session), cb as Callback<SMTPServerAuthenticationResponse>),
+    onMailFrom: (address, session, cb) => settle(onMailFrom(ctx, address, session), cb),
+    onRcptTo: (address, session, cb) => settle(onRcptTo(ctx, address, session), cb),
+    onData: (stream, session, cb) => settle(onData(ctx, stream, session), cb as Callback<string>),
+    onClose: (session: SMTPServerSession) => {
+      let state;
+      try { state = sessionState(session); } catch { return; } // refused at connect: holds no slot
+      ctx.limiter.release(state.facts.remoteIp);
+      abandonTransaction(ctx, state).catch((err) => ctx.logger.error({ stage: 'close', event: 'trace', err }, 'trace failed'));
+    },
+  };
+  const server = new CatalogueSMTPServer(options);
+  server.on('error', (err: Error & { remote?: string }) => {
+    ctx.logger.debug({ stage: 'connection', event: 'error', listener: kind, ip: err.remote, err: err.message }, 'connection error');
+  });
+  return server;
+}
+
+export function listen(server: SMTPServer, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolveListen, rejectListen) => {
+    const onError = (err: Error) => rejectListen(err);
+    server.server.once('error', onError);
+    server.listen(port, host, () => {
+      server.server.off('error', onError);
+      resolveListen(server.server.address() as AddressInfo);
+    });
+  });
+}
+
+export function closeListener(server: SMTPServer): Promise<void> {
+  return new Promise((resolveClose) => server.close(() => resolveClose()));
+}
+

@@ -1,0 +1,58 @@
+// The embedded default target: one Maildir per recipient under the data directory. Each file is
+// written to tmp/, fsynced and renamed into new/ (the Maildir protocol), so a reader never sees
+// half a message.
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { DeliveryJob, DeliveryTarget, RecipientOutcome } from '../delivery.ts';
+import { syncDirectory } from '../spool.ts';
+
+/** Folder name for a recipient: lower-cased, with path separators and dots-only names refused. */
+export function maildirFolderName(recipient: string): string {
+  const name = recipient.trim().toLowerCase().replace(/[/\\\0]/g, '_');
+  return name === '' || /^\.+$/.test(name) ? '_' : name;
+}
+
+export class MaildirTarget implements DeliveryTarget {
+  readonly name = 'maildir';
+  readonly #root: string;
+  constructor(root: string) {
+    this.#root = root;
+  }
+
+  async deliver(job: DeliveryJob): Promise<RecipientOutcome[]> {
+    const outcomes: RecipientOutcome[] = [];
+    for (const recipient of job.recipients) {
+      try {
+        const file = await this.#deliverOne(job, recipient);
+        outcomes.push({ status: 'delivered', reply: `maildir ${file}` });
+      } catch (err) {
+        // Local disk trouble is temporary from the sender's point of view: retry later.
+        outcomes.push({ status: 'deferred', reply: `maildir write failed: ${(err as Error).message}` });
+      }
+    }
+    return outcomes;
+  }
+
+  async #deliverOne(job: DeliveryJob, recipient: string): Promise<string> {
+    const box = join(this.#root, maildirFolderName(recipient));
+    await Promise.all(['tmp', 'new', 'cur'].map((d) => mkdir(join(box, d), { recursive: true })));
+    const unique = `${Date.now()}.${job.queueId}_${randomBytes(4).toString('hex')}.${hostname()}`;
+    const tmpPath = join(box, 'tmp', unique);
+    try {
+      await pipeline(job.openMessage(), createWriteStream(tmpPath, { mode: 0o600 }));
+      const handle = await open(tmpPath, 'r');
+      await handle.sync();
+      await handle.close();
+      await rename(tmpPath, join(box, 'new', unique));
+      await syncDirectory(join(box, 'new'));
+    } catch (err) {
+      await unlink(tmpPath).catch(() => {});
+      throw err;
+    }
+    return unique;
+  }
+}
