@@ -37,6 +37,14 @@ export class LivePolicy {
     this.#timer = null;
   }
 
+  /** For callers that just wrote a policy (tests, the API): resolves once this node runs it. */
+  async waitForVersion(version: number): Promise<void> {
+    while (this.#current.version < version) {
+      await this.refresh();
+      if (this.#current.version < version) await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
   /** A failed reload keeps the last good policy: mail keeps flowing under known rules. */
   async refresh(): Promise<void> {
     if (this.#polling) return;

@@ -31,6 +31,8 @@ export function rowFromHeaderFacts(facts: HeaderFacts, file: string, line: numbe
   return row;
 }
 
+const MAX_BODY_LINE_CHARS = 1 << 20;
+
 /** Reads messages from text chunks: one .eml / pasted block, or many in mbox form. */
 export async function importMailHeaders(file: string, chunks: AsyncIterable<string>, sink: RowSink): Promise<void> {
   let collector: HeaderCollector | null = new HeaderCollector();
@@ -38,6 +40,7 @@ export async function importMailHeaders(file: string, chunks: AsyncIterable<stri
   let lineNumber = 0;
   let previousBlank = true;
   let leftover = '';
+  let mbox: boolean | null = null;
   const finishMessage = (): void => {
     if (!collector) return;
     const fields: HeaderField[] = collector.finish();
@@ -48,8 +51,10 @@ export async function importMailHeaders(file: string, chunks: AsyncIterable<stri
   };
   const onLine = (line: string): void => {
     lineNumber++;
+    // An .eml body may hold "From " after a blank line; only a file that starts with one is mbox.
+    if (mbox === null && line.trim() !== '') mbox = line.startsWith('From ');
     // mbox separator (RFC 4155): "From " at the start of a line after a blank line or at the top.
-    if (previousBlank && line.startsWith('From ')) {
+    if (mbox && previousBlank && line.startsWith('From ')) {
       if (collector?.sawField || collector === null) finishMessage();
       collector = new HeaderCollector();
       messageLine = lineNumber + 1;
@@ -69,6 +74,8 @@ export async function importMailHeaders(file: string, chunks: AsyncIterable<stri
       pos = nl + 1;
     }
     leftover = text.slice(pos);
+    // A body line without breaks must not grow without bound; it is never a header or separator.
+    if (collector === null && leftover.length > MAX_BODY_LINE_CHARS) leftover = '';
   }
   if (leftover) onLine(leftover);
   if (collector) finishMessage();

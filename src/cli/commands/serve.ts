@@ -1,0 +1,47 @@
+// mxward serve: runs the gateway until SIGINT/SIGTERM, then stops accepting, lets transactions in
+// flight finish and closes the store.
+import { resolveDataDir } from '../../config/data-dir.ts';
+import { defaultBootstrap, loadBootstrapFile } from '../../config/bootstrap.ts';
+import { startGateway } from '../../app.ts';
+import type { CliIo } from '../io.ts';
+import { parseCommand, UsageError } from '../io.ts';
+
+export const serveHelp = `Usage: mxward serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR]
+
+  --config FILE       YAML bootstrap file (listeners, TLS, limits); embedded defaults without it
+  --listen HOST:PORT  override the inbound listener (default 127.0.0.1:2525)
+The organization policy lives in the store: change it with mxward org|domain|connector.
+`;
+
+export function parseHostPort(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`--listen: expected HOST:PORT or [IPv6]:PORT, got ${JSON.stringify(value)}`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+export async function runServe(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommand(argv, { config: { type: 'string' }, listen: { type: 'string' } });
+  if (values.help) { io.stdout.write(serveHelp); return 0; }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  const config = values.config ? loadBootstrapFile(values.config) : defaultBootstrap();
+  const dataDir = resolveDataDir(values['data-dir'], io.env, config.dataDir);
+  const inboundOverride = values.listen ? parseHostPort(values.listen) : undefined;
+  const gateway = await startGateway({ config, dataDir, inboundOverride });
+  const where = (a: { address: string; port: number }) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
+  io.stderr.write(`mxward: inbound SMTP on ${where(gateway.inbound)}` +
+    (gateway.submission ? `, submission on ${where(gateway.submission)}` : '') + `, data in ${dataDir}\n`);
+
+  await new Promise<void>((resolveStop) => {
+    const onSignal = (signal: string) => {
+      io.stderr.write(`mxward: ${signal} received, finishing transactions in flight\n`);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolveStop();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  await gateway.stop();
+  return 0;
+}

@@ -1,0 +1,86 @@
+// Shared plumbing for the thin CLI commands: argument parsing with --help/--json/--data-dir,
+// opening the store, and printing tables or JSON.
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import { userInfo } from 'node:os';
+import { mkdirSync } from 'node:fs';
+import { resolveDataDir, dataPaths } from '../config/data-dir.ts';
+import { SqliteStore } from '../store/sqlite/sqlite-store.ts';
+import type { Store } from '../store/ports.ts';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+/** A mistake in how the command was called: printed as one line, exit code 2, no stack trace. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export const commonOptions = {
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
+  'data-dir': { type: 'string' },
+  actor: { type: 'string' },
+} as const satisfies Options;
+
+export function parseCommand<O extends Options>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options: { ...commonOptions, ...options }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+export function openStore(dataDirFlag: string | undefined, env: NodeJS.ProcessEnv): Store {
+  const dataDir = resolveDataDir(dataDirFlag, env);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  return new SqliteStore(dataPaths(dataDir).store);
+}
+
+/** Who made a change, for the audit log: --actor, MXWARD_ACTOR, or the OS user. */
+export function actorOf(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (flag) return flag;
+  if (env.MXWARD_ACTOR) return env.MXWARD_ACTOR;
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli';
+  }
+}
+
+export function printJson(io: CliIo, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A plain aligned table; columns are as wide as their widest cell. */
+export function printTable(io: CliIo, headers: string[], rows: string[][]): void {
+  if (rows.length === 0) {
+    io.stdout.write('(none)\n');
+    return;
+  }
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  io.stdout.write(`${line(headers)}\n${rows.map(line).join('\n')}\n`);
+}
+
+export function requirePositional(positionals: string[], index: number, what: string): string {
+  const value = positionals[index];
+  if (value === undefined || value === '') throw new UsageError(`missing ${what}`);
+  return value;
+}
+
+export function parseBoolean(value: string | undefined, flag: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (['true', 'yes', 'on', '1'].includes(value.toLowerCase())) return true;
+  if (['false', 'no', 'off', '0'].includes(value.toLowerCase())) return false;
+  throw new UsageError(`${flag}: expected true or false, got ${JSON.stringify(value)}`);
+}

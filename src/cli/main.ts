@@ -1,0 +1,71 @@
+// The mxward command line: one table of subcommands, each a thin module under commands/ that
+// parses its flags and calls the core. Every failure a user can cause ends here as one line on
+// stderr and a non-zero exit code, never a stack trace.
+import type { CliIo } from './io.ts';
+import { UsageError } from './io.ts';
+import { ConfigError } from '../config/errors.ts';
+
+type Runner = (argv: string[], io: CliIo) => Promise<number>;
+
+interface CommandEntry {
+  summary: string;
+  load: () => Promise<Runner>;
+}
+
+// Commands load lazily so `mxward trace` does not pay for the SMTP server's imports.
+const commands: Record<string, CommandEntry> = {
+  serve: { summary: 'run the SMTP gateway', load: async () => (await import('./commands/serve.ts')).runServe },
+  org: { summary: 'organization switches (Reject Direct Send)', load: async () => (await import('./commands/org.ts')).runOrg },
+  domain: { summary: 'accepted domains', load: async () => (await import('./commands/domain.ts')).runDomain },
+  connector: { summary: 'inbound connectors (partner, on-premises)', load: async () => (await import('./commands/connector.ts')).runConnector },
+  policy: { summary: 'export or import the whole policy as YAML', load: async () => (await import('./commands/policy.ts')).runPolicy },
+  user: { summary: 'SMTP AUTH users for the submission listener', load: async () => (await import('./commands/user.ts')).runUser },
+  trace: { summary: 'message trace, including rejections', load: async () => (await import('./commands/trace.ts')).runTrace },
+  // further commands register here
+};
+
+export function mainHelp(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `Usage: mxward COMMAND [options]\n\nCommands:\n${lines.join('\n')}\n\nEvery command takes --help, --data-dir DIR (or MXWARD_DATA_DIR) and, where it prints, --json.\n`;
+}
+
+/** Exit codes: 0 ok, 1 failure at run time, 2 usage or configuration error. */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(mainHelp());
+    return name ? 0 : 2;
+  }
+  if (name === '--version') {
+    io.stdout.write('mxward 0.1.0\n');
+    return 0;
+  }
+  const entry = commands[name];
+  if (!entry) {
+    io.stderr.write(`mxward: unknown command ${JSON.stringify(name)}; run "mxward --help"\n`);
+    return 2;
+  }
+  try {
+    const run = await entry.load();
+    return await run(rest, io);
+  } catch (err) {
+    return reportFailure(name, err, io);
+  }
+}
+
+export function reportFailure(command: string, err: unknown, io: CliIo): number {
+  if (err instanceof UsageError) {
+    io.stderr.write(`mxward ${command}: ${err.message}\n`);
+    return 2;
+  }
+  if (err instanceof ConfigError) {
+    io.stderr.write(`mxward ${command}: ${err.message}\n`);
+    return 2;
+  }
+  const e = err as NodeJS.ErrnoException;
+  const message = e?.code ? `${e.message}` : String(e?.message ?? err);
+  io.stderr.write(`mxward ${command}: ${message}\n`);
+  if (io.env.MXWARD_DEBUG) io.stderr.write(`${e?.stack ?? ''}\n`);
+  return 1;
+}

@@ -1,0 +1,63 @@
+// The shared driver for CSV exports: header detection (skipping PowerShell's `#TYPE` line),
+// column lookup by name, batching, and problems reported as `file:line: what is wrong`.
+import type { ReportRow, RowSink } from '../types.ts';
+import { CsvSplitter } from './csv-splitter.ts';
+
+/** A row, or the reason it is unusable. */
+export type CsvRowMapper = (fields: string[], line: number) => ReportRow | string;
+/** Builds a mapper for a header, or says which required column is missing. */
+export type CsvMapperFactory = (header: string[], file: string) => CsvRowMapper | string;
+
+const BATCH_ROWS = 4096;
+
+export function normalizeColumnName(name: string): string {
+  return name.replace(/^\uFEFF/, '').trim().replace(/^"|"$/g, '').toLowerCase();
+}
+
+/** Column indexes by lower-cased name; -1 when absent. */
+export function columnIndex(header: string[]): (name: string) => number {
+  const map = new Map<string, number>();
+  header.forEach((h, i) => { const key = normalizeColumnName(h); if (!map.has(key)) map.set(key, i); });
+  return (name) => map.get(name.toLowerCase()) ?? -1;
+}
+
+export function isTypeLine(fields: string[]): boolean {
+  return fields.length >= 1 && fields[0].trimStart().replace(/^\uFEFF/, '').startsWith('#TYPE');
+}
+
+export async function importCsv(file: string, chunks: AsyncIterable<string>, factory: CsvMapperFactory, sink: RowSink): Promise<void> {
+  let mapper: CsvRowMapper | null = null;
+  let failed = false;
+  let headerWidth = 0;
+  let batch: ReportRow[] = [];
+  const onRecord = (fields: string[], line: number): void => {
+    if (failed) return;
+    if (!mapper) {
+      if (isTypeLine(fields)) return;
+      const made = factory(fields, file);
+      if (typeof made === 'string') {
+        sink.problem({ file, line, message: made });
+        failed = true;
+        return;
+      }
+      mapper = made;
+      headerWidth = fields.length;
+      return;
+    }
+    if (fields.length !== headerWidth) {
+      sink.problem({ file, line, message: `expected ${headerWidth} fields, found ${fields.length}: row skipped` });
+      return;
+    }
+    const out = mapper(fields, line);
+    if (typeof out === 'string') sink.problem({ file, line, message: `${out}: row skipped` });
+    else {
+      batch.push(out);
+      if (batch.length >= BATCH_ROWS) { sink.rows(batch); batch = []; }
+    }
+  };
+  const splitter = new CsvSplitter(onRecord, (line, message) => sink.problem({ file, line, message }));
+  for await (const chunk of chunks) splitter.push(chunk);
+  splitter.end();
+  if (batch.length) sink.rows(batch);
+  if (!mapper && !failed) sink.problem({ file, line: 1, message: 'empty CSV: no header row' });
+}
