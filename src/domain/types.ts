@@ -106,6 +106,8 @@ export interface TraceRecord {
   attribution: Attribution;
   mailFrom: string | null;
   recipients: string[];
+  /** Refused at RCPT (relay, directory, Direct Send); absent in records written before this field. */
+  rejectedRecipients?: string[];
   headerFrom: string[];
   messageId: string | null;
   subject: string | null;

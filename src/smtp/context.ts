@@ -64,6 +64,8 @@ export interface Transaction {
   sender: SenderDecision | null;
   rawMailFrom: string | null;
   recipients: string[];
+  /** Recipients refused at RCPT, kept so the trace shows whom a rejected transaction targeted. */
+  rejectedRecipients: string[];
   directSend: DirectSendKind | null;
   wouldReject: boolean;
   hits: RuleHit[];

@@ -7,7 +7,7 @@ import type { GatewayContext, SessionState, Transaction } from './context.ts';
 
 export function startTransaction(): Transaction {
   return {
-    id: randomUUID(), startedMs: Date.now(), sender: null, rawMailFrom: null, recipients: [],
+    id: randomUUID(), startedMs: Date.now(), sender: null, rawMailFrom: null, recipients: [], rejectedRecipients: [],
     directSend: null, wouldReject: false, hits: [], lastReply: null, lastStage: 'mail',
   };
 }
@@ -39,6 +39,7 @@ export function buildTraceRecord(state: SessionState, tx: Transaction, end: Tran
     attribution: tx.sender?.attribution ?? (f.authUser ? 'internal' : 'anonymous'),
     mailFrom: tx.rawMailFrom,
     recipients: tx.recipients,
+    rejectedRecipients: tx.rejectedRecipients,
     headerFrom: end.message?.headerFrom ?? [],
     messageId: end.message?.messageId ?? null,
     subject: end.message?.subject ?? null,

@@ -19,6 +19,12 @@ export async function onRcptTo(ctx: GatewayContext, address: SMTPServerAddress, 
   if (!outcome.ok) {
     tx.hits.push(...outcome.verdict.hits.map((h) => ({ ...h, detail: `${address.address}: ${h.detail}` })));
     tx.lastReply = outcome.verdict.reply;
+    tx.rejectedRecipients.push(address.address);
+    // A Direct Send refused at RCPT is still Direct Send: the trace and `trace --direct-send` show it.
+    if (outcome.verdict.hits.some((h) => h.rule === 'rejectDirectSend')) {
+      tx.directSend = 'p1';
+      tx.wouldReject = true;
+    }
     throw new SmtpError(outcome.verdict.reply!);
   }
   tx.recipients.push(address.address);

@@ -87,7 +87,7 @@ export class SqliteStore implements Store {
   }
 
   async appendTrace(r: TraceRecord): Promise<void> {
-    this.#insertTrace.run(r.transactionId, r.time, r.sessionId, r.remoteIp, r.mailFrom ?? '', r.recipients.join(' ').toLowerCase(),
+    this.#insertTrace.run(r.transactionId, r.time, r.sessionId, r.remoteIp, r.mailFrom ?? '', [...r.recipients, ...(r.rejectedRecipients ?? [])].join(' ').toLowerCase(),
       r.directSend ?? null, r.verdict, r.queueId, r.deliveryStatus, JSON.stringify(r));
   }
 
