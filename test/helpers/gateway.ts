@@ -9,11 +9,15 @@ import { bootstrapSchema } from '../../src/config/bootstrap.ts';
 import type { BootstrapConfig } from '../../src/config/bootstrap.ts';
 import { changePolicy } from '../../src/store/policy-changes.ts';
 import type { PolicyDocument } from '../../src/config/policy-schema.ts';
+import type { TraceFilter } from '../../src/store/ports.ts';
+import type { TraceRecord } from '../../src/domain/types.ts';
 
 export interface TestGateway extends RunningGateway {
   dataDir: string;
   /** Applies a policy change through the same path as the CLI and waits until the node runs it. */
   setPolicy(mutate: (doc: PolicyDocument) => PolicyDocument): Promise<void>;
+  /** The newest trace record matching the filter, waiting (bounded) for the session to end. */
+  waitForTrace(filter: TraceFilter, timeoutMs?: number): Promise<TraceRecord>;
   close(): Promise<void>;
 }
 
@@ -42,6 +46,15 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   if (policy) await setPolicy(policy);
   return {
     ...gateway, dataDir, setPolicy,
+    async waitForTrace(filter, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const [record] = await gateway.store.queryTrace({ ...filter, limit: 1 });
+        if (record) return record;
+        if (Date.now() > deadline) throw new Error(`no trace record for ${JSON.stringify(filter)} within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
     async close() {
       await gateway.stop();
       await rm(dataDir, { recursive: true, force: true });
