@@ -6,6 +6,7 @@ import { hostname as osHostname } from 'node:os';
 import { z } from 'zod';
 import { parseDocument, LineCounter } from 'yaml';
 import { ConfigError, formatIssuePath } from './errors.ts';
+import { authSchema, quarantineSchema } from './auth-schema.ts';
 
 const listenerSchema = z.object({
   host: z.string().min(1).default('127.0.0.1'),
@@ -45,6 +46,10 @@ export const bootstrapSchema = z.object({
   /** How often a running node checks the store for a new policy version. */
   policyPollMs: z.number().int().min(50).max(1000).default(250),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** SPF/DKIM/DMARC/ARC, compauth and anti-spoof (config/auth-schema.ts, docs/authentication.md). */
+  auth: authSchema.prefault({}),
+  /** Quarantine retention, notifications and policies per verdict type (SPEC §6). */
+  quarantine: quarantineSchema.prefault({}),
 }).strict();
 
 export type BootstrapConfig = z.output<typeof bootstrapSchema>;
