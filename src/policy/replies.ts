@@ -22,6 +22,8 @@ export const replies = Object.freeze({
   tooMany: reply(421, '4.3.2', 'Too many connections, try again later'),
   tooManyRecipients: reply(452, '4.5.3', 'Too many recipients'),
   badAddress: reply(501, '5.1.7', 'Bad address syntax'),
+  /** RFC 5321 §4.5.3.1.4: a command line over the limit; the connection is closed after it. */
+  lineTooLong: reply(500, '5.5.2', 'Line too long'),
   headerTooBig: reply(552, '5.3.4', 'Message header section exceeds the maximum size'),
 });
 

@@ -44,6 +44,9 @@ class CatalogueSMTPServer extends SMTPServer {
         if (code === 552 && typeof data === 'string' && data.startsWith('Error: message exceeds')) {
           return send(552, `${replies.tooBig.enhanced} ${replies.tooBig.text}`, false);
         }
+        if (code === 421 && data === 'Error: Command line too long') {
+          return send(500, `${replies.lineTooLong.enhanced} ${replies.lineTooLong.text}`, false);
+        }
         if (code === 501 && typeof data === 'string' && /^Error: Bad (sender|recipient) address syntax/.test(data)) {
           return send(501, `${replies.badAddress.enhanced} ${replies.badAddress.text}`, false);
         }
