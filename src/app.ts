@@ -11,9 +11,9 @@ import { ConnectionLimiter } from './smtp/connection-limits.ts';
 import { closeListener, createListener, listen } from './smtp/server.ts';
 import { loadTlsMaterial } from './smtp/tls-material.ts';
 import { Spool } from './spool/spool.ts';
-import { QueueRunner } from './spool/queue-runner.ts';
+import type { QueueRunner } from './spool/queue-runner.ts';
 import type { DeliveryTarget } from './spool/delivery.ts';
-import { MaildirTarget } from './spool/targets/maildir.ts';
+import { deliveryTargetFor, startQueue } from './spool/queue-setup.ts';
 import { LivePolicy } from './store/live-policy.ts';
 import { SqliteStore } from './store/sqlite/sqlite-store.ts';
 import type { Store } from './store/ports.ts';
@@ -53,16 +53,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   const spool = new Spool(paths.spool);
   const recovered = await spool.recover();
-  const target = options.deliveryTarget ?? new MaildirTarget(paths.maildir);
-  const queue = new QueueRunner(spool, target, {
-    onFinished: (queueId, status, detail) => {
-      logger.info({ stage: 'delivery', event: status, queueId, detail }, 'delivery attempt finished');
-      store.updateDelivery({ queueId, status, detail }).catch((err) => logger.error({ stage: 'delivery', event: 'trace-failed', err }, 'trace update failed'));
-    },
-    onError: (queueId, err) => logger.error({ stage: 'delivery', event: 'error', queueId, err }, 'delivery error'),
-  }, { concurrency: 8, retryDelaysMs: [60_000, 300_000, 900_000, 3_600_000], maxQueueLifetimeMs: 5 * 24 * 3600 * 1000 });
-  for (const id of recovered) queue.enqueue(id);
-  if (recovered.length > 0) logger.info({ stage: 'spool', event: 'recovered', count: recovered.length }, 'recovered queued messages');
+  const target = options.deliveryTarget ?? deliveryTargetFor(config, paths.maildir);
+  const { queue, backPressure } = await startQueue({ config, spool, target, store, logger, recovered });
 
   const tls = await loadTlsMaterial(config, paths.tls);
   const ctx: GatewayContext = {
@@ -77,6 +69,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     endOfDataChecks: options.endOfDataChecks ?? [],
     quarantine: options.quarantine ?? null,
     now: () => new Date(),
+    admission: () => backPressure.check(),
   };
 
   const inboundAt = options.inboundOverride ?? config.listeners.inbound;

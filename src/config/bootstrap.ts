@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { parseDocument, LineCounter } from 'yaml';
 import { ConfigError, formatIssuePath } from './errors.ts';
 import { authSchema, quarantineSchema } from './auth-schema.ts';
+import { deliverySchema } from './delivery-schema.ts';
 
 const listenerSchema = z.object({
   host: z.string().min(1).default('127.0.0.1'),
@@ -50,6 +51,8 @@ export const bootstrapSchema = z.object({
   auth: authSchema.prefault({}),
   /** Quarantine retention, notifications and policies per verdict type (SPEC §6). */
   quarantine: quarantineSchema.prefault({}),
+  /** Downstream routes, retries, spool limits (config/delivery-schema.ts, docs/delivery.md). */
+  delivery: deliverySchema.prefault({}),
 }).strict();
 
 export type BootstrapConfig = z.output<typeof bootstrapSchema>;

@@ -123,5 +123,10 @@ export interface TraceRecord {
   queueId: string | null;
   quarantineId: string | null;
   deliveryStatus: DeliveryStatus;
+  /** Filled by the store from the queue runner's updates (issue 4); absent until the first attempt. */
+  deliveryAttempts?: number;
+  deliveryReply?: string | null;
+  deliveryDetail?: string | null;
+  deliveryTime?: string | null;
   durationMs: number;
 }

@@ -56,6 +56,8 @@ export interface GatewayContext {
   endOfDataChecks: EndOfDataCheck[];
   quarantine: QuarantineSink | null;
   now(): Date;
+  /** Back-pressure (spool/back-pressure.ts): refuse new mail with 452 4.3.1 while the spool is full. */
+  admission?(): Promise<{ ok: true } | { ok: false; reason: string }>;
 }
 
 export interface Transaction {

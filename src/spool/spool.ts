@@ -57,12 +57,35 @@ class FileSpoolWriter implements SpoolWriter {
 }
 
 export class Spool {
+  readonly root: string;
   readonly tmpDir: string;
   readonly queueDir: string;
+  /** Touched by `mxward queue retry|flush`; a running gateway rescans when its mtime moves. */
+  readonly wakeupPath: string;
 
   constructor(root: string) {
+    this.root = root;
     this.tmpDir = join(root, 'tmp');
     this.queueDir = join(root, 'queue');
+    this.wakeupPath = join(root, 'wakeup');
+  }
+
+  /** Asks a running gateway (another process) to look at the queue again. */
+  async requestRescan(): Promise<void> {
+    await writeFile(this.wakeupPath, `${new Date().toISOString()} ${process.pid}\n`);
+  }
+
+  /** A message built here (a DSN) goes through the same durable commit as one received. */
+  async commitBuffer(content: Buffer, makeEnvelope: (queueId: string) => SpoolEnvelope): Promise<string> {
+    const writer = await this.createWriter();
+    try {
+      await writer.write(content);
+      await this.commit(writer, makeEnvelope(writer.queueId));
+    } catch (err) {
+      await writer.discard();
+      throw err;
+    }
+    return writer.queueId;
   }
 
   /** Creates the directories and removes what a crash left half-written. */

@@ -38,6 +38,10 @@ export interface DeliveryUpdate {
   queueId: string;
   status: DeliveryStatus;
   detail: string | null;
+  /** Delivery attempts so far (the most any recipient had). */
+  attempts?: number;
+  /** The downstream's last reply, verbatim (`250 2.0.0 Ok: queued as …`, `451 4.3.0 …`). */
+  lastReply?: string | null;
 }
 
 export interface PolicyStore {

@@ -94,6 +94,12 @@ export async function onData(ctx: GatewayContext, stream: Readable, session: SMT
     return new SmtpError(reply);
   };
   try {
+    // The spool may have filled since MAIL FROM; the message is read and dropped, not written.
+    const admission = await ctx.admission?.();
+    if (admission && !admission.ok) {
+      for await (const _chunk of stream) { /* drain so the client gets the reply */ }
+      throw await fail(replies.storageFull, 'tempfail');
+    }
     writer = await ctx.spool.createWriter();
     const received = await receiveMessage(stream, writer, ctx);
     const facts = extractHeaderFacts(received.fields);

@@ -1,6 +1,7 @@
 // Stage 4 (SPEC §2.4): a new transaction; attribution by AUTH or connector; 5.7.51 / 5.7.60 / 5.7.57.
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import { decideMailFrom } from '../../policy/decide.ts';
+import { replies } from '../../policy/replies.ts';
 import { sessionState } from '../context.ts';
 import type { GatewayContext } from '../context.ts';
 import { abandonTransaction, finishTransaction, startTransaction } from '../transaction-trace.ts';
@@ -14,6 +15,14 @@ export async function onMailFrom(ctx: GatewayContext, address: SMTPServerAddress
   const tx = startTransaction();
   state.tx = tx;
   tx.rawMailFrom = address.address || null;
+  const admission = await ctx.admission?.();
+  if (admission && !admission.ok) {
+    // Before any policy work: a full spool cannot take the message whatever the verdict.
+    ctx.logger.warn({ stage: 'mail', event: 'back-pressure', reason: admission.reason }, 'spool full, refusing new mail');
+    tx.lastReply = replies.storageFull;
+    await finishTransaction(ctx, state, { verdict: 'tempfail' });
+    throw new SmtpError(replies.storageFull);
+  }
   const outcome = decideMailFrom(state.policy, state.facts, address.address ?? '', ctx.now().getTime());
   if (!outcome.ok) {
     tx.hits.push(...outcome.verdict.hits);

@@ -22,6 +22,10 @@ const steps: string[] = [
    CREATE INDEX trace_time ON trace (time);
    CREATE INDEX trace_queue ON trace (queue_id) WHERE queue_id IS NOT NULL;
    CREATE INDEX trace_ip ON trace (remote_ip);`,
+  // Delivery progress per message (issue 4): attempts and the downstream's last reply.
+  `ALTER TABLE trace ADD COLUMN delivery_attempts INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE trace ADD COLUMN delivery_reply TEXT;
+   ALTER TABLE trace ADD COLUMN delivery_time TEXT;`,
 ];
 
 export function migrate(db: DatabaseSync): void {

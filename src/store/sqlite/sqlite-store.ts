@@ -100,14 +100,19 @@ export class SqliteStore implements Store {
     if (filter.recipient) { where.push('recipients LIKE ?'); args.push(`%${filter.recipient.toLowerCase()}%`); }
     if (filter.directSend) where.push('direct_send IS NOT NULL');
     if (filter.verdict) { where.push('verdict = ?'); args.push(filter.verdict); }
-    const sql = `SELECT record, delivery_status FROM trace ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+    const sql = `SELECT record, delivery_status, delivery_attempts, delivery_reply, delivery_detail, delivery_time FROM trace ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
     args.push(filter.limit ?? 1000);
-    const rows = this.#db.prepare(sql).all(...args) as Array<{ record: string; delivery_status: string }>;
-    return rows.map((row) => ({ ...JSON.parse(row.record), deliveryStatus: row.delivery_status }));
+    const rows = this.#db.prepare(sql).all(...args) as Array<{ record: string; delivery_status: string; delivery_attempts: number; delivery_reply: string | null; delivery_detail: string | null; delivery_time: string | null }>;
+    return rows.map((row) => ({
+      ...JSON.parse(row.record), deliveryStatus: row.delivery_status,
+      deliveryAttempts: Number(row.delivery_attempts), deliveryReply: row.delivery_reply, deliveryDetail: row.delivery_detail, deliveryTime: row.delivery_time,
+    }));
   }
 
   async updateDelivery(update: DeliveryUpdate): Promise<void> {
-    this.#db.prepare('UPDATE trace SET delivery_status = ?, delivery_detail = ? WHERE queue_id = ?').run(update.status, update.detail, update.queueId);
+    this.#db.prepare(`UPDATE trace SET delivery_status = ?, delivery_detail = ?, delivery_attempts = coalesce(?, delivery_attempts),
+      delivery_reply = coalesce(?, delivery_reply), delivery_time = ? WHERE queue_id = ?`)
+      .run(update.status, update.detail, update.attempts ?? null, update.lastReply ?? null, new Date().toISOString(), update.queueId);
   }
 
   async close(): Promise<void> {
