@@ -21,6 +21,7 @@ const commands: Record<string, CommandEntry> = {
   policy: { summary: 'export or import the whole policy as YAML', load: async () => (await import('./commands/policy.ts')).runPolicy },
   user: { summary: 'SMTP AUTH users for the submission listener', load: async () => (await import('./commands/user.ts')).runUser },
   trace: { summary: 'message trace, including rejections', load: async () => (await import('./commands/trace.ts')).runTrace },
+  queue: { summary: 'the delivery queue: list, show, retry, delete, flush', load: async () => (await import('./commands/queue.ts')).runQueue },
   // further commands register here
 };
 
