@@ -86,6 +86,10 @@ export interface AuthResults {
   dmarc: { result: AuthResultValue; domain: string | null; policy: string | null };
   arc: { result: AuthResultValue; sealer: string | null };
   compauth: { result: 'pass' | 'fail' | 'softpass' | 'none'; reason: string };
+  /** SPF of the HELO identity (RFC 7208 §2.3), when it was checked separately from MAIL FROM. */
+  spfHelo?: { result: AuthResultValue; domain: string | null };
+  /** The client judged: the connecting one, or the first untrusted one behind trusted hops. */
+  source?: { ip: string; helo: string | null; skippedHops: string[] };
 }
 
 export type DeliveryStatus = 'not-queued' | 'queued' | 'delivered' | 'deferred' | 'failed' | 'quarantined';

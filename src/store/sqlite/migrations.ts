@@ -26,6 +26,32 @@ const steps: string[] = [
   `ALTER TABLE trace ADD COLUMN delivery_attempts INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE trace ADD COLUMN delivery_reply TEXT;
    ALTER TABLE trace ADD COLUMN delivery_time TEXT;`,
+  // Quarantine (issue 3, SPEC §6): one row per message, one per recipient for per-user actions,
+  // and when each recipient last got a notification digest.
+  `CREATE TABLE quarantine (
+     id TEXT PRIMARY KEY,
+     time TEXT NOT NULL,
+     expires TEXT NOT NULL,
+     transaction_id TEXT NOT NULL,
+     policy TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     mail_from TEXT,
+     header_from TEXT NOT NULL,
+     subject TEXT,
+     size_bytes INTEGER NOT NULL,
+     reason TEXT NOT NULL,
+     prepend_headers TEXT NOT NULL,
+     file TEXT NOT NULL);
+   CREATE INDEX quarantine_expires ON quarantine (expires);
+   CREATE TABLE quarantine_recipients (
+     quarantine_id TEXT NOT NULL REFERENCES quarantine (id) ON DELETE CASCADE,
+     address TEXT NOT NULL,
+     state TEXT NOT NULL,
+     release_queue_id TEXT,
+     notified INTEGER NOT NULL DEFAULT 0,
+     PRIMARY KEY (quarantine_id, address));
+   CREATE INDEX quarantine_recipient_address ON quarantine_recipients (address);
+   CREATE TABLE quarantine_digests (address TEXT PRIMARY KEY, last_sent TEXT NOT NULL);`,
 ];
 
 export function migrate(db: DatabaseSync): void {

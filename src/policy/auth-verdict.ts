@@ -1,0 +1,74 @@
+// What mxward does with the authentication results at end of DATA (SPEC §2.6, §2.7). Pure: the
+// results and settings in, a Verdict (or none) out. auth/ reports, this decides.
+import type { AuthResultValue, RuleHit, Verdict } from '../domain/types.ts';
+import type { Compauth } from '../auth/compauth.ts';
+import { dmarcRejectReply, replies } from './replies.ts';
+
+export interface AuthVerdictSettings {
+  honorDmarc: boolean;
+  dmarcRejectAction: 'reject' | 'quarantine';
+  antiSpoofAction: 'quarantine' | 'junk' | 'reject';
+  junkScl: number;
+}
+
+export interface AuthVerdictInput {
+  compauth: Compauth;
+  authorDomain: string | null;
+  authorIsOurs: boolean;
+  spf: AuthResultValue;
+  dkim: AuthResultValue[];
+  dmarc: { result: AuthResultValue; policy: 'none' | 'quarantine' | 'reject' | null };
+}
+
+/**
+ * Rule names the quarantine reads to choose a policy per verdict type (SPEC §6); each
+ * quarantine or reject verdict below carries exactly one of them.
+ */
+export const QUARANTINE_RULES = {
+  ownDomainSpoof: 'antiSpoof.ownDomain',
+  foreignSpoof: 'antiSpoof.foreignDomain',
+  dmarcQuarantine: 'dmarc.quarantine',
+  dmarcReject: 'dmarc.reject',
+} as const;
+
+export interface AuthVerdict {
+  verdict: Verdict | null;
+  scl: number | null;
+}
+
+function verdictOf(action: Verdict['action'], reply: Verdict['reply'], hits: RuleHit[]): Verdict {
+  return { action, reply, stage: 'data', hits };
+}
+
+export function decideAuthVerdict(input: AuthVerdictInput, settings: AuthVerdictSettings): AuthVerdict {
+  const { compauth } = input;
+  const compauthHit = { rule: 'compauth', detail: `compauth=${compauth.result} reason=${compauth.reason}: ${compauth.explanation}` };
+  // 4xx: internal mail is not judged (EXO marks it SCL -1).
+  if (compauth.reason.startsWith('4')) return { verdict: null, scl: -1 };
+  if (compauth.result !== 'fail') return { verdict: null, scl: null };
+
+  // SPEC §2.7: a failure that a temporary DNS error may have caused is not a verdict yet.
+  const temp = [input.spf, input.dmarc.result, ...input.dkim].includes('temperror');
+  if (temp) {
+    return { verdict: verdictOf('tempfail', replies.tempAuth, [compauthHit, { rule: 'auth.temperror', detail: 'a DNS lookup the verdict depends on failed temporarily' }]), scl: null };
+  }
+
+  const domain = input.authorDomain ?? '';
+  if (settings.honorDmarc && input.dmarc.result === 'fail' && input.dmarc.policy === 'reject') {
+    const hit = { rule: QUARANTINE_RULES.dmarcReject, detail: `DMARC fail for ${domain}, policy reject (action ${settings.dmarcRejectAction})` };
+    return settings.dmarcRejectAction === 'reject'
+      ? { verdict: verdictOf('reject', dmarcRejectReply(domain), [compauthHit, hit]), scl: null }
+      : { verdict: verdictOf('quarantine', null, [compauthHit, hit]), scl: settings.junkScl };
+  }
+  if (settings.honorDmarc && input.dmarc.result === 'fail' && input.dmarc.policy === 'quarantine') {
+    return { verdict: verdictOf('quarantine', null, [compauthHit, { rule: QUARANTINE_RULES.dmarcQuarantine, detail: `DMARC fail for ${domain}, policy quarantine` }]), scl: settings.junkScl };
+  }
+
+  const spoofRule = input.authorIsOurs ? QUARANTINE_RULES.ownDomainSpoof : QUARANTINE_RULES.foreignSpoof;
+  const spoofHit = { rule: spoofRule, detail: `spoof of ${input.authorIsOurs ? 'our domain ' : ''}${domain} (anti-spoof action ${settings.antiSpoofAction})` };
+  switch (settings.antiSpoofAction) {
+    case 'reject': return { verdict: verdictOf('reject', replies.spoofReject, [compauthHit, spoofHit]), scl: null };
+    case 'junk': return { verdict: verdictOf('junk', null, [compauthHit, spoofHit]), scl: settings.junkScl };
+    default: return { verdict: verdictOf('quarantine', null, [compauthHit, spoofHit]), scl: settings.junkScl };
+  }
+}
