@@ -1,0 +1,63 @@
+// `mxward serve` as an administrator runs it: a child process on embedded defaults plus a config
+// file, a self-signed certificate on first start, STARTTLS offered, and a clean exit on SIGTERM.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mxwardBin, mxward } from '../helpers/commands.ts';
+import { RawSession } from '../helpers/smtp-session.ts';
+
+test('serve starts, offers STARTTLS with a generated certificate, and stops cleanly on SIGTERM', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mxward-serve-'));
+  try {
+    const config = join(dir, 'mxward.yaml');
+    await writeFile(config, 'hostname: mx.serve.test\nlisteners:\n  submission: null\nlogLevel: warn\n');
+    assert.equal((await mxward(join(dir, 'data'), ['domain', 'add', 'contoso.test'])).code, 0);
+    const child = spawn(process.execPath, [mxwardBin, 'serve', '--config', config, '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    const port = await new Promise<number>((resolvePort, rejectPort) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        const m = /inbound SMTP on 127\.0\.0\.1:(\d+)/.exec(stderr);
+        if (m) resolvePort(Number(m[1]));
+      });
+      child.on('exit', () => rejectPort(new Error(`serve exited early: ${stderr}`)));
+      setTimeout(() => rejectPort(new Error(`serve did not start: ${stderr}`)), 15_000);
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+
+    const s = await RawSession.open(port);
+    assert.match(await s.reply() ?? '', /^220 mx\.serve\.test /);
+    assert.match(await s.command('EHLO client.test') ?? '', /250[- ]STARTTLS/);
+    assert.match(await s.command('MAIL FROM:<ceo@contoso.test>') ?? '', /^250 /);
+    assert.match(await s.command('RCPT TO:<alice@contoso.test>') ?? '', /^550 5\.7\.68 /, 'new installs enforce Reject Direct Send');
+    s.close();
+
+    const cert = await readFile(join(dir, 'data', 'tls', 'self-signed.crt'), 'utf8');
+    assert.match(cert, /BEGIN CERTIFICATE/);
+    assert.equal(((await stat(join(dir, 'data', 'tls', 'self-signed.key'))).mode & 0o077), 0, 'private key readable by the owner only');
+
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.match(stderr, /SIGTERM received/);
+    assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('serve with a broken config file exits 2 with one line naming the file, line and field', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mxward-serve-'));
+  try {
+    const config = join(dir, 'broken.yaml');
+    await writeFile(config, 'hostname: mx.test\nlimits:\n  maxRecipients: lots\n');
+    const r = await mxward(join(dir, 'data'), ['serve', '--config', config]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /broken\.yaml: line 3: limits\.maxRecipients: /);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
