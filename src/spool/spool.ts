@@ -26,6 +26,8 @@ export interface SpoolWriter {
   readonly bytesWritten: number;
   /** Drop the partial file (rejected or aborted transaction). */
   discard(): Promise<void>;
+  /** Flush and close without committing: the file is handed to the quarantine instead (issue 3). */
+  syncAndClose(): Promise<void>;
 }
 
 class FileSpoolWriter implements SpoolWriter {

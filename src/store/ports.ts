@@ -70,3 +70,72 @@ export interface TraceStore {
 export interface Store extends PolicyStore, UserStore, TraceStore {
   close(): Promise<void>;
 }
+
+/** Per-recipient state of a quarantined message (issue 3, SPEC §6). */
+export type QuarantineRecipientState = 'held' | 'requested' | 'releasing' | 'released' | 'deleted';
+
+export interface QuarantineRecipient {
+  address: string;
+  state: QuarantineRecipientState;
+  /** Spool queue id of the release that carries this recipient. */
+  releaseQueueId: string | null;
+  notified: boolean;
+}
+
+export interface QuarantineItem {
+  id: string;
+  time: string;
+  expires: string;
+  transactionId: string;
+  policy: string;
+  /** Verdict type: ownDomainSpoof | foreignSpoof | dmarcQuarantine | dmarcReject | other. */
+  kind: string;
+  mailFrom: string | null;
+  headerFrom: string[];
+  subject: string | null;
+  sizeBytes: number;
+  reason: string;
+  prependHeaders: string;
+  /** File name under dataDir/quarantine. */
+  file: string;
+  recipients: QuarantineRecipient[];
+}
+
+export interface QuarantineFilter {
+  recipient?: string;
+  /** Only items with at least one recipient in one of these states. */
+  states?: QuarantineRecipientState[];
+  limit?: number;
+}
+
+export interface QuarantineAudit {
+  actor: string;
+  action: string;
+  detail: unknown;
+}
+
+/** A separate port (its own connection in SQLite) so the Store contract above stays as it was. */
+export interface QuarantineStore {
+  addQuarantined(item: QuarantineItem): Promise<void>;
+  getQuarantined(id: string): Promise<QuarantineItem | null>;
+  listQuarantined(filter: QuarantineFilter): Promise<QuarantineItem[]>;
+  /**
+   * Moves the given recipients (null: all) that are in one of `from` to `to`, in one transaction
+   * with its audit entry; returns the addresses that moved. The guard that makes a release
+   * happen once: two concurrent releases cannot both move the same recipient out of `held`.
+   */
+  transition(id: string, addresses: string[] | null, from: QuarantineRecipientState[], to: QuarantineRecipientState, releaseQueueId: string | null, audit: QuarantineAudit | null): Promise<string[]>;
+  /** Rows left in `releasing` (a release interrupted by a crash). */
+  listReleasing(): Promise<Array<{ id: string; queueId: string; addresses: string[] }>>;
+  /** Points the message's trace record at its release, so delivery updates reach it. */
+  attachReleaseToTrace(transactionId: string, queueId: string): Promise<void>;
+  deliveryStatusOf(queueId: string): Promise<string | null>;
+  /** Held, un-notified recipients of items under these policies, grouped by address. */
+  pendingNotifications(policies: string[]): Promise<Map<string, QuarantineItem[]>>;
+  lastDigest(address: string): Promise<string | null>;
+  recordDigest(address: string, time: string, itemIds: string[]): Promise<void>;
+  listExpired(now: string): Promise<QuarantineItem[]>;
+  removeQuarantined(id: string, audit: QuarantineAudit): Promise<void>;
+  appendQuarantineAudit(audit: QuarantineAudit): Promise<void>;
+  close(): Promise<void>;
+}

@@ -141,6 +141,7 @@ async function commitAccepted(ctx: GatewayContext, state: SessionState, tx: Tran
   });
   if (action === 'quarantine') {
     if (!ctx.quarantine) throw new Error('quarantine verdict without a quarantine store');
+    await writer.syncAndClose(); // the quarantine takes the file over; the spool's handle must not leak
     const quarantineId = await ctx.quarantine.quarantine({
       messagePath: writer.path, prependHeaders, traceTransactionId: tx.id, recipients: tx.recipients,
       mailFrom: tx.sender!.mailFrom, verdict: result.verdict!, headerFrom: message.headerFrom,
