@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve, dirname } from 'node:path';
 import { hostname as osHostname } from 'node:os';
 import { z } from 'zod';
-import { parseDocument, LineCounter } from 'yaml';
-import { ConfigError, formatIssuePath } from './errors.ts';
+import { ConfigError } from './errors.ts';
+import { parseYamlWithSchema } from './yaml-source.ts';
 import { authSchema, quarantineSchema } from './auth-schema.ts';
 import { deliverySchema } from './delivery-schema.ts';
 
@@ -72,20 +72,7 @@ export function loadBootstrapFile(file: string): BootstrapConfig {
   } catch (err) {
     throw new ConfigError(file, [`cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`], { cause: err });
   }
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(file, doc.errors.map((e) => `line ${lineCounter.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`));
-  }
-  const result = bootstrapSchema.safeParse(doc.toJS() ?? {});
-  if (!result.success) {
-    throw new ConfigError(file, result.error.issues.map((issue) => {
-      const node = doc.getIn(issue.path as Array<string | number>, true) as { range?: [number, number, number] } | undefined;
-      const line = node?.range ? `line ${lineCounter.linePos(node.range[0]).line}: ` : '';
-      return `${line}${formatIssuePath(issue.path)}: ${issue.message}`;
-    }));
-  }
-  return resolvePaths(result.data, dirname(resolve(file)));
+  return resolvePaths(parseYamlWithSchema(text, bootstrapSchema, file), dirname(resolve(file)));
 }
 
 /** Relative file names in a config file are relative to that file, not to the cwd. */

@@ -1,8 +1,8 @@
 // mxward policy export|import: the whole organization policy as one YAML document, for review,
 // version control and moving between installs. Import validates everything before writing.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { LineCounter, parseDocument, stringify } from 'yaml';
-import { ConfigError, formatIssuePath } from '../../config/errors.ts';
+import { stringify } from 'yaml';
+import { parseYamlWithSchema } from '../../config/yaml-source.ts';
 import { policySchema } from '../../config/policy-schema.ts';
 import type { PolicyDocument } from '../../config/policy-schema.ts';
 import type { CliIo } from '../io.ts';
@@ -22,22 +22,6 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Parses and validates a policy YAML text; errors carry `FILE: line N: path: message`. */
-export function parsePolicyYaml(text: string, source: string): PolicyDocument {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(source, doc.errors.map((e) => `line ${lineCounter.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`));
-  }
-  const result = policySchema.safeParse(doc.toJS() ?? {});
-  if (result.success) return result.data;
-  throw new ConfigError(source, result.error.issues.map((issue) => {
-    const node = doc.getIn(issue.path as Array<string | number>, true) as { range?: [number, number, number] } | undefined;
-    const line = node?.range ? `line ${lineCounter.linePos(node.range[0]).line}: ` : '';
-    return `${line}${formatIssuePath(issue.path)}: ${issue.message}`;
-  }));
-}
-
 export async function runPolicy(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommand(argv, { output: { type: 'string', short: 'o' }, 'dry-run': { type: 'boolean' } });
   const sub = positionals[0];
@@ -52,7 +36,7 @@ export async function runPolicy(argv: string[], io: CliIo): Promise<number> {
     } catch (err) {
       throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
-    imported = parsePolicyYaml(text, file === '-' ? '(stdin)' : file);
+    imported = parseYamlWithSchema(text, policySchema, file === '-' ? '(stdin)' : file);
   }
   const store = openStore(values['data-dir'], io.env);
   try {
