@@ -22,6 +22,9 @@ const commands: Record<string, CommandEntry> = {
   user: { summary: 'SMTP AUTH users for the submission listener', load: async () => (await import('./commands/user.ts')).runUser },
   trace: { summary: 'message trace, including rejections', load: async () => (await import('./commands/trace.ts')).runTrace },
   queue: { summary: 'the delivery queue: list, show, retry, delete, flush', load: async () => (await import('./commands/queue.ts')).runQueue },
+  report: { summary: 'Direct Send traffic report from EXO exports, messages or the trace', load: async () => (await import('./commands/report.ts')).runReport },
+  analyze: { summary: 'explain one message: attribution, Direct Send, compauth', load: async () => (await import('./commands/analyze.ts')).runAnalyze },
+  audit: { summary: 'audit EXO exports and mxward policy (CIS Reject Direct Send)', load: async () => (await import('./commands/audit.ts')).runAudit },
   // further commands register here
 };
 

@@ -55,9 +55,13 @@ export function parseAuthenticationResults(value: string): AuthResultsFacts {
   };
   const ip = /sender IP is ([0-9a-fA-F.:]+)/.exec(value);
   if (ip) out.senderIp = ip[1];
+  // `reason=` and `action=` belong to the method before them (compauth, dmarc), not to dkim's.
+  let method = '';
   for (const m of text.matchAll(/([A-Za-z][\w.-]*)=("[^"]*"|[^\s;]*)/g)) {
     const key = m[1].toLowerCase();
     const val = m[2].replace(/^"|"$/g, '');
+    if (!key.includes('.') && key !== 'reason' && key !== 'action') method = key;
+    if ((key === 'reason' && method !== 'compauth') || (key === 'action' && method !== 'dmarc')) continue;
     switch (key) {
       case 'spf': out.spf ??= val.toLowerCase(); break;
       case 'smtp.mailfrom': out.smtpMailfrom ??= val; break;
@@ -70,6 +74,19 @@ export function parseAuthenticationResults(value: string): AuthResultsFacts {
       case 'reason': out.compauthReason ??= val; break;
       case 'arc': out.arc ??= val.toLowerCase(); break;
     }
+  }
+  return out;
+}
+
+/**
+ * Several Authentication-Results fields (one per method, or one per relay that checked): the
+ * top-most statement of each method wins, since the top-most field was added by the server
+ * closest to us (RFC 8601 §1.1, headers are prepended).
+ */
+export function mergeAuthResults(list: AuthResultsFacts[]): AuthResultsFacts {
+  const out = { ...list[0] };
+  for (const next of list.slice(1)) {
+    for (const key of Object.keys(out) as Array<keyof AuthResultsFacts>) out[key] ??= next[key];
   }
   return out;
 }
@@ -163,7 +180,8 @@ export function headerFacts(fields: HeaderField[]): HeaderFacts {
   const fromField = first(fields, 'from');
   const asField = first(fields, 'x-forefront-antispam-report');
   const dirField = first(fields, 'x-ms-exchange-organization-messagedirectionality');
-  const authResults = arField ? parseAuthenticationResults(arField.value) : null;
+  const arFields = fields.filter((f) => f.name === 'authentication-results');
+  const authResults = arFields.length ? mergeAuthResults(arFields.map((f) => parseAuthenticationResults(f.value))) : null;
   const antispam = asField ? parseAntispamReport(asField.value) : null;
   const hops = fields.filter((f) => f.name === 'received').map((f) => parseReceived(f.value, f.line));
   const entry = entryHop(hops);

@@ -36,7 +36,7 @@ export const eacTraceMapper: CsvMapperFactory = (header, file) => {
   const get = (f: string[], idx: number): string | null => (idx >= 0 && f[idx] !== '' ? f[idx] : null);
   return (f, line) => {
     const timeMs = parseExportTime(f[i.time]);
-    if (timeMs === null) return `origin_timestamp ${JSON.stringify(f[i.time].slice(0, 40))} is not a date`;
+    if (timeMs === null) return `field origin_timestamp: ${JSON.stringify(f[i.time].slice(0, 40))} is not a date`;
     const row: ReportRow = emptyRow({ file, line, format: 'eac-trace' }, EVIDENCE);
     row.timeMs = timeMs;
     row.p1 = f[i.sender];

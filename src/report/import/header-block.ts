@@ -21,14 +21,17 @@ export class HeaderCollector {
 
   addLine(rawLine: string, lineNumber: number): boolean {
     const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
-    if (line.trim() === '') {
+    // Only an empty line ends the section: a whitespace-only line after a field is an (obsolete,
+    // RFC 5322 §4.2) folded continuation, and real Microsoft-stamped messages contain them.
+    if (line === '' || (line.trim() === '' && !this.#current)) {
       // Leading blank lines of a pasted block are not the end of the header section.
       if (!this.#sawField) return true;
       this.#flush();
       return false;
     }
     if ((line.startsWith(' ') || line.startsWith('\t')) && this.#current) {
-      this.#current.value += ' ' + line.trim();
+      const more = line.trim();
+      if (more) this.#current.value += ' ' + more;
       return true;
     }
     const m = FIELD_NAME.exec(this.#sawField ? line : line.trimStart());

@@ -32,7 +32,7 @@ export const messageTraceMapper: CsvMapperFactory = (header, file) => {
   const iMessageId = col('messageid');
   const map: CsvRowMapper = (f, line) => {
     const timeMs = parseExportTime(f[iReceived]);
-    if (timeMs === null) return `Received ${JSON.stringify(f[iReceived].slice(0, 40))} is not a date`;
+    if (timeMs === null) return `field Received: ${JSON.stringify(f[iReceived].slice(0, 40))} is not a date`;
     const fromIp = iFromIp >= 0 ? f[iFromIp] : '';
     const row: ReportRow = {
       origin: { file, line, format: 'message-trace-v2' },

@@ -1,0 +1,92 @@
+// mxward audit [EXPORT.json...]: Exchange Online exports (Get-OrganizationConfig,
+// Get-InboundConnector, Get-AcceptedDomain) and mxward's own policy, as a pass/fail table.
+// Exit 0 only when every required check passes, so CI can gate on it.
+import { existsSync } from 'node:fs';
+import { Resolver } from 'node:dns/promises';
+import { loadBootstrapFile } from '../../config/bootstrap.ts';
+import { dataPaths, resolveDataDir } from '../../config/data-dir.ts';
+import { auditPassed, runChecks } from '../../audit/run-audit.ts';
+import type { AuditContext, CheckResult } from '../../audit/types.ts';
+import { readExoExport } from '../../report/org-context.ts';
+import type { CliIo } from '../io.ts';
+import { openStore, parseCommand, printJson, UsageError } from '../io.ts';
+
+export const auditHelp = `Usage: mxward audit [EXPORT.json...] [options]
+
+EXPORT files are Get-OrganizationConfig, Get-InboundConnector and Get-AcceptedDomain output piped to
+ConvertTo-Json (UTF-8 or UTF-16), recognised by content.
+
+  --config FILE        mxward bootstrap YAML: TLS and spoof-quarantine checks
+  --skip-mxward        do not audit mxward's own policy (default: audit the store when it exists)
+  --dns                also check SPF (-all) and DMARC (quarantine/reject) of each accepted domain
+  --dns-server IP[:P]  resolver for --dns (repeatable; default the system's)
+  --format text|json   output format (default text; --json is the same as --format json)
+Exit code 0 when every required check passes, 1 when one fails, 2 for usage or unreadable input.
+`;
+
+const MARK: Record<string, string> = { pass: 'PASS', fail: 'FAIL', warn: 'WARN', skip: 'SKIP' };
+
+function renderResults(results: CheckResult[]): string {
+  const out: string[] = [];
+  const width = Math.max(...results.map((r) => r.title.length), 5);
+  out.push(`${'status'.padEnd(6)}  ${'check'.padEnd(width)}  finding`);
+  for (const r of results) {
+    const first = r.findings[0];
+    out.push(`${MARK[r.status].padEnd(6)}  ${r.title.padEnd(width)}  ${first?.detail ?? ''}${r.required ? '' : ' (advisory)'}`);
+    for (const f of r.findings.slice(1)) out.push(`${''.padEnd(6)}  ${''.padEnd(width)}  ${f.detail}`);
+  }
+  const remedies = results.flatMap((r) => r.findings.filter((f) => (f.status === 'fail' || f.status === 'warn') && f.remedy).map((f) => `  [${r.id}] ${f.remedy}`));
+  if (remedies.length) out.push('', 'Remedies:', ...[...new Set(remedies)]);
+  const failed = results.filter((r) => r.required && r.status === 'fail').length;
+  out.push('', failed ? `${failed} required check(s) failed.` : 'All required checks passed.');
+  return `${out.join('\n')}\n`;
+}
+
+export async function runAudit(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {
+    config: { type: 'string' },
+    'skip-mxward': { type: 'boolean' },
+    dns: { type: 'boolean' },
+    'dns-server': { type: 'string', multiple: true },
+    format: { type: 'string' },
+  });
+  if (values.help) { io.stdout.write(auditHelp); return 0; }
+  const format = values.format ?? (values.json ? 'json' : 'text');
+  if (format !== 'text' && format !== 'json') throw new UsageError(`--format: expected text or json, got ${JSON.stringify(format)}`);
+  const ctx: AuditContext = { exo: { org: null, connectors: null, domains: null }, mxward: { policy: null, bootstrap: null }, dns: null };
+  for (const file of positionals) {
+    const exp = await readExoExport(file);
+    if (exp.kind === 'organization-config') ctx.exo.org = exp.config;
+    else if (exp.kind === 'inbound-connectors') ctx.exo.connectors = [...(ctx.exo.connectors ?? []), ...exp.connectors];
+    else ctx.exo.domains = [...(ctx.exo.domains ?? []), ...exp.domains];
+  }
+  if (values.config) ctx.mxward.bootstrap = loadBootstrapFile(values.config);
+  const storePath = dataPaths(resolveDataDir(values['data-dir'], io.env, ctx.mxward.bootstrap?.dataDir)).store;
+  if (!values['skip-mxward'] && existsSync(storePath)) {
+    const store = openStore(values['data-dir'] ?? ctx.mxward.bootstrap?.dataDir, io.env);
+    try { ctx.mxward.policy = (await store.readPolicy()).document; } finally { await store.close(); }
+  }
+  if (values.dns) {
+    const resolver = new Resolver({ timeout: 3000, tries: 2 });
+    if (values['dns-server']?.length) {
+      try { resolver.setServers(values['dns-server']); } catch { throw new UsageError(`--dns-server: expected IP or IP:PORT, got ${values['dns-server'].join(', ')}`); }
+    }
+    ctx.dns = {
+      async txt(name) {
+        try {
+          return (await resolver.resolveTxt(name)).map((parts) => parts.join(''));
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          return code === 'ENOTFOUND' || code === 'ENODATA' ? 'nxdomain' : 'error';
+        }
+      },
+    };
+  }
+  if (!ctx.exo.org && !ctx.exo.connectors && !ctx.exo.domains && !ctx.mxward.policy && !ctx.mxward.bootstrap) {
+    throw new UsageError('nothing to audit: give Exchange Online JSON exports, --config, or a --data-dir with an mxward store');
+  }
+  const results = await runChecks(ctx);
+  if (format === 'json') printJson(io, { passed: auditPassed(results), checks: results });
+  else io.stdout.write(renderResults(results));
+  return auditPassed(results) ? 0 : 1;
+}

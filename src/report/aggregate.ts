@@ -1,0 +1,205 @@
+// Streaming aggregation: rows go in one at a time and are forgotten; what stays is per kind, per
+// day and per source, every list capped, so memory does not grow with the number of rows
+// (issue 5 "memory stays bounded however large the input").
+import type { Classification, MessageKind } from './classify.ts';
+import { MESSAGE_KINDS, domainOfAddress } from './classify.ts';
+import type { ReportRow } from './types.ts';
+
+const DAY_MS = 86_400_000;
+/** Sources beyond this many are folded into one "(other sources)" entry. */
+const MAX_SOURCES = 50_000;
+const MAX_RECIPIENTS = 1000;
+const MAX_SUBJECTS = 5;
+const MAX_SAMPLE_MESSAGES = 500;
+
+/** A counter that stops adding keys at `cap`; later keys count under "(other)". */
+export class CappedCounts {
+  readonly counts = new Map<string, number>();
+  readonly cap: number;
+  constructor(cap: number) { this.cap = cap; }
+  add(key: string | null | undefined, n = 1): void {
+    if (key === null || key === undefined || key === '') return;
+    const k = this.counts.has(key) || this.counts.size < this.cap ? key : '(other)';
+    this.counts.set(k, (this.counts.get(k) ?? 0) + n);
+  }
+  top(n: number): Array<[string, number]> {
+    return [...this.counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, n);
+  }
+  get size(): number { return this.counts.size; }
+}
+
+export function kindCounts(): Record<MessageKind, number> {
+  return { 'direct-send': 0, 'header-from': 0, connector: 0, internal: 0, external: 0 };
+}
+
+export interface SourceStats {
+  key: string;
+  ip: string | null;
+  network: string | null;
+  rows: number;
+  kinds: Record<MessageKind, number>;
+  wouldReject: number;
+  whatIfReject: number;
+  firstMs: number | null;
+  lastMs: number | null;
+  days: CappedCounts;
+  helos: CappedCounts;
+  ptrs: CappedCounts;
+  p1Domains: CappedCounts;
+  p1Addresses: CappedCounts;
+  p2Domains: CappedCounts;
+  recipients: Set<string>;
+  recipientsCapped: boolean;
+  subjects: string[];
+  lureRows: number;
+  spf: CappedCounts;
+  dmarc: CappedCounts;
+  compauth: CappedCounts;
+  srsRows: number;
+  arcRows: number;
+  heloBracketed: number;
+  heloOwnDomain: number;
+  connectors: CappedCounts;
+  certificateNames: CappedCounts;
+  rejectCodes: CappedCounts;
+}
+
+/** `/24` for IPv4, `/64` for IPv6: the grouping a printer fleet or a vendor's pool shares. */
+export function networkOf(ip: string | null): string | null {
+  if (!ip) return null;
+  if (ip.includes(':')) {
+    const groups = ip.split(':');
+    return groups.length >= 4 && !ip.includes('::') ? `${groups.slice(0, 4).join(':')}::/64` : `${ip}/128`;
+  }
+  const last = ip.lastIndexOf('.');
+  return last > 0 ? `${ip.slice(0, last)}.0/24` : null;
+}
+
+function newSource(key: string, ip: string | null): SourceStats {
+  return {
+    key, ip, network: networkOf(ip), rows: 0, kinds: kindCounts(), wouldReject: 0, whatIfReject: 0,
+    firstMs: null, lastMs: null, days: new CappedCounts(400), helos: new CappedCounts(20), ptrs: new CappedCounts(20),
+    p1Domains: new CappedCounts(50), p1Addresses: new CappedCounts(50), p2Domains: new CappedCounts(50),
+    recipients: new Set(), recipientsCapped: false, subjects: [], lureRows: 0,
+    spf: new CappedCounts(10), dmarc: new CappedCounts(10), compauth: new CappedCounts(10),
+    srsRows: 0, arcRows: 0, heloBracketed: 0, heloOwnDomain: 0,
+    connectors: new CappedCounts(10), certificateNames: new CappedCounts(10), rejectCodes: new CappedCounts(4),
+  };
+}
+
+/** Voicemail, fax and QR lures are the usual Direct Send phish (issue 5). */
+export const LURE_SUBJECT = /voice ?mail|voice message|\bvm\b|missed call|\bfax\b|e-?fax|\bqr\b|qr[- ]?code|\bscan (?:the|this) code/i;
+
+export interface MessageSample {
+  file: string;
+  line: number;
+  timeMs: number | null;
+  kind: MessageKind;
+  reason: string;
+  sourceIp: string | null;
+  p1: string | null;
+  p2: string[] | null;
+  subject: string | null;
+  wouldReject: boolean;
+  whatIfReject: boolean | null;
+  evidence: ReportRow['evidence'];
+}
+
+export class ReportAggregator {
+  rows = 0;
+  readonly kinds = kindCounts();
+  wouldReject = 0;
+  whatIfReject = 0;
+  headerFromWouldReject = 0;
+  firstMs: number | null = null;
+  lastMs: number | null = null;
+  /** day number -> counts per kind, in MESSAGE_KINDS order. */
+  readonly days = new Map<number, number[]>();
+  readonly sources = new Map<string, SourceStats>();
+  readonly perFile = new Map<string, { format: string; rows: number }>();
+  readonly samples: MessageSample[] = [];
+  samplesDropped = 0;
+  readonly #ownDomain: (d: string | null) => boolean;
+
+  constructor(isAccepted: (domain: string | null) => boolean) {
+    this.#ownDomain = isAccepted;
+  }
+
+  add(row: ReportRow, c: Classification, w: Classification | null): void {
+    this.rows++;
+    this.kinds[c.kind]++;
+    if (c.wouldReject) this.wouldReject++;
+    if (w?.wouldReject) this.whatIfReject++;
+    if (c.kind === 'header-from') this.headerFromWouldReject++;
+    const file = this.perFile.get(row.origin.file);
+    if (file) file.rows++;
+    else this.perFile.set(row.origin.file, { format: row.origin.format, rows: 1 });
+    const t = row.timeMs;
+    if (t !== null) {
+      if (this.firstMs === null || t < this.firstMs) this.firstMs = t;
+      if (this.lastMs === null || t > this.lastMs) this.lastMs = t;
+      const day = Math.floor(t / DAY_MS);
+      let counts = this.days.get(day);
+      if (!counts) { counts = [0, 0, 0, 0, 0]; this.days.set(day, counts); }
+      counts[MESSAGE_KINDS.indexOf(c.kind)]++;
+    }
+    if (c.kind === 'internal' || c.kind === 'external') return;
+    this.#addSample(row, c, w);
+    this.#addToSource(row, c, w);
+  }
+
+  #addSample(row: ReportRow, c: Classification, w: Classification | null): void {
+    if (this.samples.length >= MAX_SAMPLE_MESSAGES) { this.samplesDropped++; return; }
+    this.samples.push({
+      file: row.origin.file, line: row.origin.line, timeMs: row.timeMs, kind: c.kind, reason: c.reason,
+      sourceIp: row.sourceIp, p1: row.p1, p2: row.p2, subject: row.subject, wouldReject: c.wouldReject,
+      whatIfReject: w ? w.wouldReject : null, evidence: row.evidence,
+    });
+  }
+
+  #addToSource(row: ReportRow, c: Classification, w: Classification | null): void {
+    let key = row.sourceIp ?? (row.helo ? `helo ${row.helo}` : '(unknown source)');
+    let s = this.sources.get(key);
+    if (!s) {
+      if (this.sources.size >= MAX_SOURCES) key = '(other sources)';
+      s = this.sources.get(key);
+      if (!s) { s = newSource(key, key === row.sourceIp ? row.sourceIp : null); this.sources.set(key, s); }
+    }
+    s.rows++;
+    s.kinds[c.kind]++;
+    if (c.wouldReject) { s.wouldReject++; s.rejectCodes.add(c.rejectCode); }
+    if (w?.wouldReject) s.whatIfReject++;
+    const t = row.timeMs;
+    if (t !== null) {
+      if (s.firstMs === null || t < s.firstMs) s.firstMs = t;
+      if (s.lastMs === null || t > s.lastMs) s.lastMs = t;
+      s.days.add(String(Math.floor(t / DAY_MS)));
+    }
+    const helo = row.helo;
+    if (helo) {
+      s.helos.add(helo);
+      if (helo.startsWith('[') || /^\d{1,3}(\.\d{1,3}){3}$/.test(helo)) s.heloBracketed++;
+      else if (this.#ownDomain(helo.toLowerCase())) s.heloOwnDomain++;
+    }
+    s.ptrs.add(row.ptr);
+    s.p1Domains.add(domainOfAddress(row.p1) ?? (row.p1 === '' ? '<>' : null));
+    s.p1Addresses.add(row.p1?.toLowerCase());
+    if (row.p1 && /^srs[01][=+-]/i.test(row.p1)) s.srsRows++;
+    if (row.p2) for (const a of row.p2) s.p2Domains.add(domainOfAddress(a));
+    for (const r of row.recipients) {
+      if (s.recipients.size < MAX_RECIPIENTS) s.recipients.add(r.toLowerCase());
+      else if (!s.recipients.has(r.toLowerCase())) s.recipientsCapped = true;
+    }
+    const subject = row.subject;
+    if (subject) {
+      if (s.subjects.length < MAX_SUBJECTS && !s.subjects.includes(subject)) s.subjects.push(subject.slice(0, 200));
+      if (LURE_SUBJECT.test(subject)) s.lureRows++;
+    }
+    s.spf.add(row.spf);
+    s.dmarc.add(row.dmarc);
+    s.compauth.add(row.compauth);
+    if (row.arc && row.arc !== 'none') s.arcRows++;
+    s.connectors.add(c.connector);
+    s.certificateNames.add(row.certificateName);
+  }
+}

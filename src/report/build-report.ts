@@ -1,0 +1,166 @@
+// One report run: a RowSink that classifies and aggregates rows as they stream in, and the
+// finished, render-ready model. Nothing here reads files; the CLI wires inputs to the sink.
+import type { CompiledPolicy } from '../policy/compile.ts';
+import { CappedCounts, ReportAggregator } from './aggregate.ts';
+import type { MessageSample, SourceStats } from './aggregate.ts';
+import type { MessageKind } from './classify.ts';
+import { Classifier } from './classify.ts';
+import { labelSource } from './labels.ts';
+import type { SourceLabel } from './labels.ts';
+import { recommendConnectors, recommendationsYaml } from './recommend.ts';
+import type { ConnectorRecommendation, DmarcPolicy } from './recommend.ts';
+import type { InputProblem, ReportRow, RowSink } from './types.ts';
+
+const MAX_PROBLEMS_SHOWN = 100;
+
+export interface ReportContext {
+  policy: CompiledPolicy;
+  /** `--what-if`: the proposed connector set (accepted domains as in `policy`). */
+  whatIf: CompiledPolicy | null;
+  dmarc: ReadonlyMap<string, DmarcPolicy>;
+  nowMs: number;
+}
+
+export interface SourceReport {
+  key: string;
+  ip: string | null;
+  network: string | null;
+  label: SourceLabel;
+  reasons: string[];
+  rows: number;
+  kinds: Record<MessageKind, number>;
+  wouldReject: number;
+  whatIfReject: number | null;
+  firstSeen: string | null;
+  lastSeen: string | null;
+  days: number;
+  volume: Array<{ day: string; rows: number }>;
+  recipients: number;
+  recipientsCapped: boolean;
+  helos: string[];
+  ptrs: string[];
+  p1Domains: Array<[string, number]>;
+  p2Domains: Array<[string, number]>;
+  senders: string[];
+  subjects: string[];
+  auth: { spf: Record<string, number>; dmarc: Record<string, number>; compauth: Record<string, number> };
+  connectors: string[];
+  certificateNames: string[];
+  rejectCodes: string[];
+}
+
+export interface ReportModel {
+  generatedAt: string;
+  organization: { acceptedDomains: string[]; connectors: string[]; whatIfConnectors: string[] | null };
+  inputs: Array<{ file: string; format: string; rows: number }>;
+  problems: { count: number; shown: InputProblem[] };
+  totals: {
+    rows: number;
+    kinds: Record<MessageKind, number>;
+    wouldReject: number;
+    headerFromWouldReject: number;
+    whatIfReject: number | null;
+    firstSeen: string | null;
+    lastSeen: string | null;
+  };
+  volume: Array<{ day: string; kinds: Record<MessageKind, number> }>;
+  sources: SourceReport[];
+  networks: Array<{ network: string; sources: number; rows: number; wouldReject: number }>;
+  recommendations: ConnectorRecommendation[];
+  policyYaml: string;
+  messages: { shown: MessageSample[]; dropped: number };
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+const dayText = (day: number): string => new Date(day * 86_400_000).toISOString().slice(0, 10);
+const keys = (c: CappedCounts, n: number): string[] => c.top(n).map(([k]) => k);
+const record = (c: CappedCounts): Record<string, number> => Object.fromEntries(c.top(c.cap));
+
+export class ReportRun implements RowSink {
+  readonly context: ReportContext;
+  readonly aggregator: ReportAggregator;
+  readonly #now: Classifier;
+  readonly #whatIf: Classifier | null;
+  problemCount = 0;
+  readonly shownProblems: InputProblem[] = [];
+  onProblem: ((p: InputProblem) => void) | null = null;
+
+  constructor(context: ReportContext) {
+    this.context = context;
+    this.#now = new Classifier(context.policy, context.nowMs);
+    this.#whatIf = context.whatIf ? new Classifier(context.whatIf, context.nowMs) : null;
+    this.aggregator = new ReportAggregator((d) => this.#now.isAccepted(d));
+  }
+
+  rows(batch: ReportRow[]): void {
+    const agg = this.aggregator;
+    const now = this.#now;
+    const whatIf = this.#whatIf;
+    for (let i = 0; i < batch.length; i++) {
+      const row = batch[i];
+      const c = now.classify(row);
+      // The what-if set only changes the answer for traffic that the current set would refuse.
+      const w = whatIf ? (c.kind === 'direct-send' || c.kind === 'header-from' || c.kind === 'connector' ? whatIf.classify(row) : c) : null;
+      agg.add(row, c, w);
+    }
+  }
+
+  problem(p: InputProblem): void {
+    this.problemCount++;
+    if (this.shownProblems.length < MAX_PROBLEMS_SHOWN) this.shownProblems.push(p);
+    this.onProblem?.(p);
+  }
+
+  finish(): ReportModel {
+    const agg = this.aggregator;
+    const hasWhatIf = this.#whatIf !== null;
+    const labelled = [...agg.sources.values()].map((source) => ({ source, label: labelSource(source) }));
+    labelled.sort((a, b) => b.source.wouldReject - a.source.wouldReject || b.source.rows - a.source.rows || a.source.key.localeCompare(b.source.key));
+    const networks = new Map<string, { network: string; sources: number; rows: number; wouldReject: number }>();
+    for (const { source } of labelled) {
+      if (!source.network) continue;
+      const n = networks.get(source.network) ?? { network: source.network, sources: 0, rows: 0, wouldReject: 0 };
+      n.sources++; n.rows += source.rows; n.wouldReject += source.wouldReject;
+      networks.set(source.network, n);
+    }
+    const recommendations = recommendConnectors(labelled, (d) => this.#now.isAccepted(d), this.context.dmarc);
+    const policy = this.context.policy;
+    return {
+      generatedAt: new Date(this.context.nowMs).toISOString(),
+      organization: {
+        acceptedDomains: policy.document.acceptedDomains.map((d) => (d.includeSubdomains ? `${d.domain} (+subdomains)` : d.domain)),
+        connectors: policy.document.connectors.map((c) => c.name),
+        whatIfConnectors: this.context.whatIf ? this.context.whatIf.document.connectors.map((c) => c.name) : null,
+      },
+      inputs: [...agg.perFile].map(([file, v]) => ({ file, format: v.format, rows: v.rows })),
+      problems: { count: this.problemCount, shown: this.shownProblems },
+      totals: {
+        rows: agg.rows, kinds: agg.kinds, wouldReject: agg.wouldReject, headerFromWouldReject: agg.headerFromWouldReject,
+        whatIfReject: hasWhatIf ? agg.whatIfReject : null, firstSeen: iso(agg.firstMs), lastSeen: iso(agg.lastMs),
+      },
+      volume: [...agg.days].sort((a, b) => a[0] - b[0]).map(([day, counts]) => ({
+        day: dayText(day),
+        kinds: { 'direct-send': counts[0], 'header-from': counts[1], connector: counts[2], internal: counts[3], external: counts[4] },
+      })),
+      sources: labelled.map(({ source, label }) => sourceReport(source, label.label, label.reasons, hasWhatIf)),
+      networks: [...networks.values()].sort((a, b) => b.wouldReject - a.wouldReject || b.rows - a.rows),
+      recommendations,
+      policyYaml: recommendationsYaml(recommendations),
+      messages: { shown: agg.samples, dropped: agg.samplesDropped },
+    };
+  }
+}
+
+function sourceReport(s: SourceStats, label: SourceLabel, reasons: string[], hasWhatIf: boolean): SourceReport {
+  return {
+    key: s.key, ip: s.ip, network: s.network, label, reasons, rows: s.rows, kinds: s.kinds,
+    wouldReject: s.wouldReject, whatIfReject: hasWhatIf ? s.whatIfReject : null,
+    firstSeen: iso(s.firstMs), lastSeen: iso(s.lastMs), days: s.days.size,
+    volume: [...s.days.counts].map(([d, n]) => ({ day: dayText(Number(d)), rows: n })).sort((a, b) => a.day.localeCompare(b.day)),
+    recipients: s.recipients.size, recipientsCapped: s.recipientsCapped,
+    helos: keys(s.helos, 5), ptrs: keys(s.ptrs, 5), p1Domains: s.p1Domains.top(10), p2Domains: s.p2Domains.top(10),
+    senders: keys(s.p1Addresses, 5), subjects: s.subjects,
+    auth: { spf: record(s.spf), dmarc: record(s.dmarc), compauth: record(s.compauth) },
+    connectors: keys(s.connectors, 5), certificateNames: keys(s.certificateNames, 5), rejectCodes: keys(s.rejectCodes, 4),
+  };
+}

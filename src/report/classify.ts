@@ -1,0 +1,129 @@
+// Per row: which kind of traffic it is (SPEC §1 "Direct Send") and whether enforcing Reject
+// Direct Send would refuse it. Pure: the organization (accepted domains, connectors) comes in as a
+// compiled policy, and domain and connector matching are the gateway's own (src/policy/), so the
+// report predicts exactly what `mxward serve` would do. The caches only memoise pure results.
+import type { ClientCertificate } from '../domain/types.ts';
+import type { CompiledPolicy } from '../policy/compile.ts';
+import { findAcceptedDomain } from '../policy/compile.ts';
+import { matchConnector } from '../policy/connectors.ts';
+import { normalizeDomain } from '../policy/domains.ts';
+import type { ReportRow } from './types.ts';
+
+export const MESSAGE_KINDS = ['direct-send', 'header-from', 'connector', 'internal', 'external'] as const;
+export type MessageKind = (typeof MESSAGE_KINDS)[number];
+
+export const KIND_TITLES: Record<MessageKind, string> = {
+  'direct-send': 'Direct Send (P1 in an accepted domain, no connector)',
+  'header-from': 'header-From Direct Send (P2 ours, P1 foreign)',
+  connector: 'via a connector',
+  internal: 'internal or outbound',
+  external: 'ordinary external',
+};
+
+export interface Classification {
+  kind: MessageKind;
+  /** The evidence in one sentence: which column or header decided. */
+  reason: string;
+  connector: string | null;
+  /** EXO's RejectDirectSend (and mxward's P1 check) would refuse this message. */
+  wouldReject: boolean;
+  /** The enhanced status code the refusal would carry. */
+  rejectCode: '5.7.68' | '5.7.51' | null;
+}
+
+const CACHE_LIMIT = 200_000;
+
+/** EAC's connector_id names the receiving frontend for ordinary internet mail: not a connector. */
+function isInboundConnectorName(name: string): boolean {
+  return name !== '' && !/(^|\\)Default /i.test(name) && !/frontend/i.test(name);
+}
+
+export function domainOfAddress(address: string | null): string | null {
+  if (!address) return null;
+  const at = address.lastIndexOf('@');
+  if (at < 0 || at === address.length - 1) return null;
+  let d = address.slice(at + 1);
+  if (d.endsWith('>')) d = d.slice(0, -1);
+  return d.toLowerCase();
+}
+
+/** A classifier bound to one organization; one instance per report run. */
+export class Classifier {
+  readonly policy: CompiledPolicy;
+  readonly nowMs: number;
+  #accepted = new Map<string, boolean>();
+  #connectors = new Map<string, { kind: string; name: string | null; reason: string }>();
+
+  constructor(policy: CompiledPolicy, nowMs: number) {
+    this.policy = policy;
+    this.nowMs = nowMs;
+  }
+
+  isAccepted(domain: string | null): boolean {
+    if (!domain) return false;
+    let hit = this.#accepted.get(domain);
+    if (hit === undefined) {
+      hit = findAcceptedDomain(this.policy, normalizeDomain(domain)) !== null;
+      if (this.#accepted.size >= CACHE_LIMIT) this.#accepted.clear();
+      this.#accepted.set(domain, hit);
+    }
+    return hit;
+  }
+
+  #matchConnector(ip: string | null, cert: string | null, p1Domain: string | null): { kind: string; name: string | null; reason: string } {
+    const key = `${ip ?? ''}\u0000${cert ?? ''}\u0000${p1Domain ?? ''}`;
+    let hit = this.#connectors.get(key);
+    if (hit === undefined) {
+      // The exports only say a certificate name when mxward saw it verified; tlsActive is unknown
+      // from Microsoft's exports, so RequireTls is not held against the source here.
+      const certificate: ClientCertificate | null = cert
+        ? { subjectCN: cert, dnsNames: [cert], verified: true, verifyError: null, validFrom: '1970-01-01T00:00:00Z', validTo: '9999-12-31T00:00:00Z', fingerprint256: '' }
+        : null;
+      const m = matchConnector(this.policy, { remoteIp: ip ?? '', tlsActive: true, certificate, p1Domain: p1Domain ? normalizeDomain(p1Domain) : null, nowMs: this.nowMs });
+      hit = { kind: m.kind, name: m.kind === 'none' ? null : m.connector.settings.name, reason: m.reasons[m.reasons.length - 1] ?? '' };
+      if (this.#connectors.size >= CACHE_LIMIT) this.#connectors.clear();
+      this.#connectors.set(key, hit);
+    }
+    return hit;
+  }
+
+  classify(row: ReportRow): Classification {
+    const p1Domain = domainOfAddress(row.p1);
+    const p1Ours = this.isAccepted(p1Domain);
+    if (row.authAs === 'internal') return plain('internal', 'attribution Internal (X-MS-Exchange-Organization-AuthAs or trace)');
+    if (row.direction === 'outbound' || row.direction === 'intra-org') return plain('internal', `direction ${row.direction}`);
+    if (row.authAs === 'partner') return { ...plain('connector', 'attribution Partner: a connector vouched for it'), connector: row.connector || null };
+    if (row.connector && isInboundConnectorName(row.connector)) {
+      return { ...plain('connector', `the export names connector "${row.connector}"`), connector: row.connector };
+    }
+    if (row.sourceIp || row.certificateName) {
+      const m = this.#matchConnector(row.sourceIp, row.certificateName, p1Domain);
+      if (m.kind === 'matched' || m.kind === 'requireTls') return { ...plain('connector', m.reason), connector: m.name };
+      if (m.kind === 'restricted') {
+        return { kind: p1Ours ? 'direct-send' : 'external', reason: m.reason, connector: m.name, wouldReject: true, rejectCode: '5.7.51' };
+      }
+    }
+    if (row.authAs === null) {
+      // Message trace and EAC reports carry no attribution: mail submitted inside Microsoft 365
+      // has no client IP, and a message with no recipient of ours is outbound, not Direct Send.
+      if (!row.sourceIp && row.origin.format !== 'mail-headers') return plain('internal', 'no source IP: submitted inside Microsoft 365');
+      if (p1Ours && row.direction === null && row.recipients.length > 0 && !row.recipients.some((r) => this.isAccepted(domainOfAddress(r)))) {
+        return plain('internal', 'P1 ours and no recipient in an accepted domain: outbound');
+      }
+    }
+    if (p1Ours) {
+      return {
+        kind: 'direct-send', connector: null, wouldReject: true, rejectCode: '5.7.68',
+        reason: `P1 domain ${p1Domain} is accepted and no connector matches ${row.sourceIp ? `source IP ${row.sourceIp}` : 'this source'}`,
+      };
+    }
+    // The null sender never matches the P1 check (SPEC §2.5); the header-From variant still can.
+    const p2Ours = row.p2?.find((a) => this.isAccepted(domainOfAddress(a)));
+    if (p2Ours) return plain('header-from', `From ${p2Ours} is in an accepted domain, P1 ${row.p1 === '' ? '<>' : (p1Domain ?? 'unknown')} is not`);
+    return plain('external', p1Domain ? `P1 domain ${p1Domain} is not accepted` : 'null or unknown P1');
+  }
+}
+
+function plain(kind: MessageKind, reason: string): Classification {
+  return { kind, reason, connector: null, wouldReject: false, rejectCode: null };
+}

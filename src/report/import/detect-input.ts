@@ -1,0 +1,120 @@
+// Any input -> rows, the format decided by content (issue 5: never by file name). The first
+// decoded chunk is enough to tell JSON, a CSV header, and a message or header block apart.
+import type { ReportRow, RowSink } from '../types.ts';
+import { importCsv } from './csv-import.ts';
+import type { CsvMapperFactory } from './csv-import.ts';
+import { columnIndex, isTypeLine } from './csv-import.ts';
+import { defenderCsvMapper, defenderJsonRow, looksLikeDefenderEvents } from './defender-events.ts';
+import { eacTraceMapper, looksLikeEacTrace } from './eac-trace.ts';
+import { importMailHeaders } from './mail-headers.ts';
+import { looksLikeMessageTrace, messageTraceMapper } from './message-trace.ts';
+import { decodeChunks } from './text-input.ts';
+import type { NamedInput } from './text-input.ts';
+
+/** Whole-document JSON is parsed in memory; beyond this, ask for JSON Lines or CSV instead. */
+const MAX_JSON_DOCUMENT_CHARS = 256 * 1024 * 1024;
+
+/** Picks the CSV layout from the header, or names what is missing. */
+export const detectCsvLayout: CsvMapperFactory = (header, file) => {
+  if (looksLikeMessageTrace(header)) return messageTraceMapper(header, file);
+  if (looksLikeEacTrace(header)) return eacTraceMapper(header, file);
+  if (looksLikeDefenderEvents(header)) return defenderCsvMapper(header, file);
+  const col = columnIndex(header);
+  if (col('received') >= 0 || col('senderaddress') >= 0) {
+    const missing = ['Received', 'SenderAddress', 'RecipientAddress'].filter((c) => col(c) < 0);
+    return `message trace export is missing column ${missing.join(', ')}`;
+  }
+  return `unrecognised header (${header.slice(0, 4).join(',')}…): expected a Get-MessageTraceV2 export (Received, SenderAddress, RecipientAddress, …), an EAC trace report (origin_timestamp, sender_address, …) or an EmailEvents export (Timestamp, SenderMailFromAddress, …)`;
+};
+
+type Sniffed = 'json' | 'csv' | 'mail';
+
+const HEADER_FIELD = /^[!-9;-~]+[ \t]*:/;
+
+export function sniffText(head: string): Sniffed {
+  const text = head.replace(/^\uFEFF/, '').trimStart();
+  if (text.startsWith('{') || text.startsWith('[')) return 'json';
+  const firstLine = text.slice(0, Math.max(0, text.indexOf('\n')) || text.length).replace(/\r$/, '');
+  if (firstLine.startsWith('From ')) return 'mail';
+  if (isTypeLine([firstLine])) return 'csv';
+  // A header line has `Name:` before any comma; a CSV header has commas and no `Name:` opening.
+  if (HEADER_FIELD.test(firstLine) && !/^"?[^:]*,/.test(firstLine)) return 'mail';
+  return 'csv';
+}
+
+async function* prepend(first: string, rest: AsyncIterator<string>): AsyncGenerator<string> {
+  yield first;
+  for (let r = await rest.next(); !r.done; r = await rest.next()) yield r.value;
+}
+
+async function importJson(file: string, chunks: AsyncIterable<string>, sink: RowSink): Promise<void> {
+  let text = '';
+  for await (const c of chunks) {
+    text += c;
+    if (text.length > MAX_JSON_DOCUMENT_CHARS) {
+      sink.problem({ file, line: 1, message: 'JSON document larger than 256 MiB: export as CSV or JSON Lines (one object per line) instead; file skipped' });
+      return;
+    }
+  }
+  const lines = text.split('\n');
+  const objectLines = lines.filter((l) => l.trim() !== '');
+  // JSON Lines: every non-empty line is an object on its own.
+  if (objectLines.length > 1 && objectLines.every((l) => l.trim().startsWith('{') && l.trim().endsWith('}'))) {
+    const batch: ReportRow[] = [];
+    lines.forEach((l, i) => {
+      if (l.trim() === '') return;
+      let o: unknown;
+      try { o = JSON.parse(l); } catch { sink.problem({ file, line: i + 1, message: 'not valid JSON: record skipped' }); return; }
+      const row = defenderJsonRow(o as Record<string, unknown>, file, i + 1);
+      if (typeof row === 'string') sink.problem({ file, line: i + 1, message: `${row}: record skipped` });
+      else batch.push(row);
+    });
+    if (batch.length) sink.rows(batch);
+    return;
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (err) {
+    const pos = /position (\d+)/.exec((err as Error).message);
+    const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : 1;
+    sink.problem({ file, line, message: 'not valid JSON: file skipped' });
+    return;
+  }
+  const wrapper = doc as Record<string, unknown> | null;
+  const list = Array.isArray(doc) ? doc : Array.isArray(wrapper?.Results) ? wrapper.Results : Array.isArray(wrapper?.results) ? wrapper.results : [doc];
+  if (list.length && typeof list[0] === 'object' && list[0] !== null && ('ConnectorType' in list[0] || 'DomainName' in list[0] || 'RejectDirectSend' in list[0])) {
+    sink.problem({ file, line: 1, message: 'this is an Exchange Online configuration export, not traffic: pass it with --connectors or --accepted-domains; file skipped' });
+    return;
+  }
+  const batch: ReportRow[] = [];
+  list.forEach((o, i) => {
+    // Records of a pretty-printed array have no line of their own: report the record's index.
+    const where = i + 1;
+    const row = typeof o === 'object' && o !== null ? defenderJsonRow(o as Record<string, unknown>, file, where) : 'not a JSON object';
+    if (typeof row === 'string') sink.problem({ file, line: where, message: `record ${where}: ${row}: record skipped` });
+    else batch.push(row);
+  });
+  if (batch.length) sink.rows(batch);
+}
+
+/** Reads one input of any supported format into the sink. Never throws for bad content. */
+export async function importInput(input: NamedInput, sink: RowSink): Promise<void> {
+  const chunks = decodeChunks(input.open())[Symbol.asyncIterator]();
+  let head = '';
+  let next = await chunks.next();
+  while (!next.done && head.length < 64 && (head + next.value).indexOf('\n') < 0) {
+    head += next.value;
+    next = await chunks.next();
+  }
+  if (!next.done) head += next.value;
+  if (head.trim() === '') {
+    sink.problem({ file: input.name, line: 1, message: 'empty input: nothing to report' });
+    return;
+  }
+  const all = prepend(head, chunks);
+  const kind = sniffText(head);
+  if (kind === 'json') await importJson(input.name, all, sink);
+  else if (kind === 'mail') await importMailHeaders(input.name, all, sink);
+  else await importCsv(input.name, all, detectCsvLayout, sink);
+}
