@@ -38,9 +38,15 @@ export const bootstrapSchema = z.object({
     maxConnectionsPerIp: z.number().int().positive().default(100),
     /** Idle time between commands before the client is dropped (RFC 5321 §4.5.3.2 suggests 5 min). */
     idleTimeoutMs: z.number().int().positive().default(300_000),
+    /**
+     * Whole-message deadline from 354 to the final dot. The idle timeout alone lets a client that
+     * trickles a byte now and then hold a connection forever (slowloris); 10 min is RFC 5321
+     * §4.5.3.2's longest wait and still allows the maximum size at about 60 KB/s.
+     */
+    maxDataMs: z.number().int().positive().default(600_000),
   }).strict().default({
     maxMessageBytes: 35 * 1024 * 1024, maxHeaderBytes: 1024 * 1024, maxRecipients: 500,
-    maxConnections: 2000, maxConnectionsPerIp: 100, idleTimeoutMs: 300_000,
+    maxConnections: 2000, maxConnectionsPerIp: 100, idleTimeoutMs: 300_000, maxDataMs: 600_000,
   }),
   /** PTR lookups cost a DNS round trip per connection; off unless asked for. */
   lookupPtr: z.boolean().default(false),

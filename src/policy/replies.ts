@@ -24,6 +24,8 @@ export const replies = Object.freeze({
   badAddress: reply(501, '5.1.7', 'Bad address syntax'),
   /** RFC 5321 §4.5.3.1.4: a command line over the limit; the connection is closed after it. */
   lineTooLong: reply(500, '5.5.2', 'Line too long'),
+  /** The message took longer than limits.maxDataMs; the connection is closed after it. */
+  dataTimeout: reply(421, '4.4.2', 'Message transfer took too long, closing connection'),
   headerTooBig: reply(552, '5.3.4', 'Message header section exceeds the maximum size'),
 });
 

@@ -14,6 +14,8 @@ import { onMailFrom } from './hooks/on-mail-from.ts';
 import { onRcptTo } from './hooks/on-rcpt-to.ts';
 import { onData } from './hooks/on-data.ts';
 import { abandonTransaction } from './transaction-trace.ts';
+import { registerConnection } from './session-control.ts';
+import type { ConnectionHandle } from './session-control.ts';
 
 export interface TlsMaterial {
   key: string;
@@ -37,8 +39,9 @@ class CatalogueSMTPServer extends SMTPServer {
     const before = new Set((this as unknown as { connections: Set<unknown> }).connections);
     // @ts-expect-error connect() is part of the runtime API, absent from the type definitions
     super.connect(socket, socketOptions);
-    for (const conn of (this as unknown as { connections: Set<{ send: (code: number, data: unknown, ctx?: unknown) => void }> }).connections) {
+    for (const conn of (this as unknown as { connections: Set<ConnectionHandle & { session: object }> }).connections) {
       if (before.has(conn)) continue;
+      registerConnection(conn.session, conn);
       const send = conn.send.bind(conn);
       conn.send = (code, data, context) => {
         if (code === 552 && typeof data === 'string' && data.startsWith('Error: message exceeds')) {

@@ -11,7 +11,7 @@ let gw: TestGateway;
 
 before(async () => {
   gw = await startTestGateway({
-    config: { limits: { idleTimeoutMs: 1500, maxConnectionsPerIp: 4, maxMessageBytes: 64 * 1024, maxRecipients: 5 } },
+    config: { limits: { idleTimeoutMs: 1500, maxDataMs: 3000, maxConnectionsPerIp: 4, maxMessageBytes: 64 * 1024, maxRecipients: 5 } },
     policy: (doc) => ({ ...doc, acceptedDomains: [{ domain: 'contoso.test', includeSubdomains: false, recipients: [] }] }),
   });
 });
@@ -103,6 +103,27 @@ test('a client that stalls mid-DATA is dropped after the idle timeout; others ar
   assert.equal((await maildirMessages(gw.dataDir, 'stall@contoso.test')).length, 0, 'a partial message is never delivered');
   const record = await gw.waitForTrace({ sender: 'slow@fabrikam.test' });
   assert.equal(record.verdict, 'abandoned');
+});
+
+test('a client that trickles its message slower than maxDataMs allows is cut off with 421 4.4.2', async () => {
+  const slow = await greeted();
+  assert.match(await slow.command('MAIL FROM:<trickle@fabrikam.test>') ?? '', /^250 /);
+  assert.match(await slow.command('RCPT TO:<trickle@contoso.test>') ?? '', /^250 /);
+  assert.match(await slow.command('DATA') ?? '', /^354 /);
+  const startedMs = Date.now();
+  // One byte every 400 ms never trips the 1.5 s idle timeout; only the whole-message deadline can.
+  const drip = setInterval(() => { if (!slow.closed) slow.send('x'); }, 400);
+  try {
+    assert.equal(await slow.reply(8000), '421 4.4.2 Message transfer took too long, closing connection');
+    await slow.waitClosed(3000);
+  } finally {
+    clearInterval(drip);
+  }
+  assert.ok(Date.now() - startedMs >= 2500, 'not before the deadline');
+  assert.equal((await maildirMessages(gw.dataDir, 'trickle@contoso.test')).length, 0);
+  const record = await gw.waitForTrace({ sender: 'trickle@fabrikam.test' });
+  assert.equal(record.verdict, 'tempfail');
+  assert.match(record.reply, /^421 4\.4\.2 /);
 });
 
 test('connections over the per-IP limit get 421 4.3.2', async () => {

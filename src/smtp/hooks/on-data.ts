@@ -13,6 +13,7 @@ import { extractHeaderFacts, findHeaderEnd, splitHeaderFields, stripUntrustedFie
 import type { HeaderField } from '../header-section.ts';
 import { stampHeaders } from '../stamp-headers.ts';
 import { finishTransaction } from '../transaction-trace.ts';
+import { closeSession } from '../session-control.ts';
 import { SmtpError } from './smtp-error.ts';
 
 interface ReceivedMessage {
@@ -93,6 +94,11 @@ export async function onData(ctx: GatewayContext, stream: Readable, session: SMT
     await finishTransaction(ctx, state, { verdict, message, auth: result?.auth ?? null });
     return new SmtpError(reply);
   };
+  const deadline = setTimeout(() => {
+    ctx.logger.info({ stage: 'data', event: 'deadline', sessionId: state.facts.sessionId, ip: state.facts.remoteIp }, 'message transfer exceeded maxDataMs');
+    tx.lastReply = replies.dataTimeout;
+    closeSession(session, replies.dataTimeout);
+  }, ctx.config.limits.maxDataMs);
   try {
     // The spool may have filled since MAIL FROM; the message is read and dropped, not written.
     const admission = await ctx.admission?.();
@@ -125,9 +131,15 @@ export async function onData(ctx: GatewayContext, stream: Readable, session: SMT
     return await commitAccepted(ctx, state, tx, writer, message, result);
   } catch (err) {
     if (err instanceof SmtpError) throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ECONNECTION') {
+      // The client left (or was dropped) mid-message: nothing was acknowledged, nothing is kept.
+      throw await fail(tx.lastReply ?? replies.internal, 'tempfail');
+    }
     // SPEC §2.7: an unexpected failure is a 451, never a silent accept and never a lost message.
     ctx.logger.error({ stage: 'data', event: 'exception', sessionId: state.facts.sessionId, err }, 'end of DATA failed');
     throw await fail(replies.internal, 'tempfail');
+  } finally {
+    clearTimeout(deadline);
   }
 }
 
