@@ -16,6 +16,9 @@ import type { DeliveryTarget } from './spool/delivery.ts';
 import { deliveryTargetFor, startQueue } from './spool/queue-setup.ts';
 import { LivePolicy } from './store/live-policy.ts';
 import { SqliteStore } from './store/sqlite/sqlite-store.ts';
+import { buildAuthChecks } from './auth/auth-setup.ts';
+import { startQuarantine } from './quarantine/quarantine-setup.ts';
+import type { QuarantineService } from './quarantine/quarantine-service.ts';
 import type { Store } from './store/ports.ts';
 
 export interface GatewayOptions {
@@ -35,6 +38,8 @@ export interface RunningGateway {
   store: Store;
   queue: QueueRunner;
   livePolicy: LivePolicy;
+  /** The built-in quarantine, unless options.quarantine replaced it. */
+  quarantine: QuarantineService | null;
   stop(): Promise<void>;
 }
 
@@ -56,6 +61,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const target = options.deliveryTarget ?? deliveryTargetFor(config, paths.maildir);
   const { queue, backPressure } = await startQueue({ config, spool, target, store, logger, recovered });
 
+  // Issue 3: authentication checks and the quarantine come from the bootstrap unless a caller supplies its own.
+  const quarantine = options.quarantine === undefined ? startQuarantine({ config, dataDir, spool, logger, onQueued: (id) => queue.enqueue(id) }) : null;
   const tls = await loadTlsMaterial(config, paths.tls);
   const ctx: GatewayContext = {
     config,
@@ -66,8 +73,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     onQueued: (id) => queue.enqueue(id),
     logger,
     limiter: new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp),
-    endOfDataChecks: options.endOfDataChecks ?? [],
-    quarantine: options.quarantine ?? null,
+    endOfDataChecks: options.endOfDataChecks ?? buildAuthChecks(config),
+    quarantine: options.quarantine === undefined ? quarantine!.service : options.quarantine,
     now: () => new Date(),
     admission: () => backPressure.check(),
   };
@@ -84,11 +91,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   logger.info({ stage: 'start', event: 'listening', inbound, submission, dataDir }, 'mxward listening');
 
   return {
-    inbound, submission, store, queue, livePolicy,
+    inbound, submission, store, queue, livePolicy, quarantine: quarantine?.service ?? null,
     async stop() {
       livePolicy.stop();
       await Promise.all([closeListener(inboundServer), submissionServer ? closeListener(submissionServer) : Promise.resolve()]);
       await queue.stop();
+      await quarantine?.stop();
       await store.close();
       logger.flush?.();
     },

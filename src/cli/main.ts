@@ -25,6 +25,7 @@ const commands: Record<string, CommandEntry> = {
   report: { summary: 'Direct Send traffic report from EXO exports, messages or the trace', load: async () => (await import('./commands/report.ts')).runReport },
   analyze: { summary: 'explain one message: attribution, Direct Send, compauth', load: async () => (await import('./commands/analyze.ts')).runAnalyze },
   audit: { summary: 'audit EXO exports and mxward policy (CIS Reject Direct Send)', load: async () => (await import('./commands/audit.ts')).runAudit },
+  quarantine: { summary: 'quarantined messages: list, show, release, request-release, approve, deny, delete', load: async () => (await import('./commands/quarantine.ts')).runQuarantine },
   // further commands register here
 };
 

@@ -33,6 +33,9 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     hostname: 'mx.test.example',
     policyPollMs: 50,
     logLevel: 'silent',
+    // Session tests not about email authentication must not wait on DNS (live DNS is blocked in
+    // tests); authentication tests pass their own `auth` section with the loopback DNS server.
+    auth: { enabled: false },
     ...options.config,
     listeners: { inbound: { host: '127.0.0.1', port: 0 }, submission: { host: '127.0.0.1', port: 0 } },
   };

@@ -1,0 +1,132 @@
+// mxward quarantine: review and act on quarantined messages (SPEC §6). Without --as the caller is
+// an administrator; with --as RECIPIENT the call is that recipient's, and the message's policy
+// decides what is allowed. Releases are committed to the spool; a running gateway delivers them.
+import { mkdirSync } from 'node:fs';
+import { defaultBootstrap, loadBootstrapFile } from '../../config/bootstrap.ts';
+import { dataPaths, resolveDataDir } from '../../config/data-dir.ts';
+import { normalizeAddress } from '../../policy/domains.ts';
+import { describePermissions, policyNamed } from '../../quarantine/permissions.ts';
+import { QuarantineError, QuarantineService } from '../../quarantine/quarantine-service.ts';
+import type { Actor } from '../../quarantine/quarantine-service.ts';
+import { Spool } from '../../spool/spool.ts';
+import { SqliteQuarantineStore } from '../../store/sqlite/quarantine-store.ts';
+import type { QuarantineItem } from '../../store/ports.ts';
+import type { CliIo } from '../io.ts';
+import { actorOf, parseCommand, printJson, printTable, requirePositional, UsageError } from '../io.ts';
+
+export const quarantineHelp = `Usage: mxward quarantine list [--all] [--limit N] [--as RECIPIENT] [--json]
+       mxward quarantine show|headers|preview ID [--as RECIPIENT] [--json]
+       mxward quarantine release ID [--as RECIPIENT]
+       mxward quarantine request-release ID --as RECIPIENT
+       mxward quarantine approve|deny ID
+       mxward quarantine delete ID [--as RECIPIENT]
+
+  --as RECIPIENT  act as that recipient: only their copy, and only what the message's
+                  quarantine policy allows (AdminOnlyAccessPolicy allows nothing)
+  --all           list released and deleted messages too
+  --config FILE   bootstrap file (for dataDir)
+Without --as you act as an administrator (recorded in the audit log with --actor).
+`;
+
+const ACTIONS = new Set(['list', 'show', 'headers', 'preview', 'release', 'request-release', 'approve', 'deny', 'delete']);
+
+function summaryRow(item: QuarantineItem): string[] {
+  const states = item.recipients.map((r) => `${r.address}:${r.state}`).join(',');
+  return [item.id, item.time.replace('T', ' ').slice(0, 19), item.policy, item.kind, item.headerFrom.join(',') || item.mailFrom || '<>', (item.subject ?? '').slice(0, 60), states];
+}
+
+function showText(item: QuarantineItem): string {
+  const policy = policyNamed(item.policy);
+  return [
+    `id:          ${item.id}`,
+    `time:        ${item.time}`,
+    `expires:     ${item.expires}`,
+    `policy:      ${item.policy} (recipient permissions: ${describePermissions(policy.permissions)}${policy.notify ? ', notifications' : ''})`,
+    `type:        ${item.kind}`,
+    `mail from:   ${item.mailFrom ?? '<>'}`,
+    `from:        ${item.headerFrom.join(', ') || '(none)'}`,
+    `subject:     ${item.subject ?? ''}`,
+    `size:        ${item.sizeBytes} bytes`,
+    `reason:      ${item.reason}`,
+    `recipients:  ${item.recipients.map((r) => `${r.address} (${r.state}${r.releaseQueueId ? ` ${r.releaseQueueId}` : ''})`).join(', ')}`,
+    `transaction: ${item.transactionId}`,
+    '',
+  ].join('\n');
+}
+
+export async function runQuarantine(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {
+    as: { type: 'string' }, all: { type: 'boolean' }, limit: { type: 'string' }, config: { type: 'string' },
+  });
+  const sub = positionals[0];
+  if (values.help || !sub) { io.stdout.write(quarantineHelp); return values.help ? 0 : 2; }
+  if (!ACTIONS.has(sub)) throw new UsageError(`quarantine: unknown subcommand ${JSON.stringify(sub)}`);
+  const limit = values.limit === undefined ? undefined : Number(values.limit);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit <= 0)) throw new UsageError('--limit: expected a positive integer');
+  const asRecipient = values.as === undefined ? null : normalizeAddress(values.as).toLowerCase();
+  if (asRecipient !== null && !/^[^@\s]+@[^@\s]+$/.test(asRecipient)) throw new UsageError(`--as: not an address: ${JSON.stringify(values.as)}`);
+
+  const config = values.config ? loadBootstrapFile(values.config) : defaultBootstrap();
+  const dataDir = resolveDataDir(values['data-dir'], io.env, config.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const paths = dataPaths(dataDir);
+  const spool = new Spool(paths.spool);
+  mkdirSync(spool.tmpDir, { recursive: true });
+  mkdirSync(spool.queueDir, { recursive: true });
+  const store = new SqliteQuarantineStore(paths.store);
+  const service = new QuarantineService({
+    store, spool, dir: paths.quarantine, settings: config.quarantine, hostname: config.hostname,
+    // The gateway is another process: it notices new spool entries when spool/wakeup moves.
+    onQueued: () => spool.requestRescan(),
+  });
+  const actor: Actor = { name: actorOf(values.actor, io.env), asRecipient };
+  try {
+    if (sub === 'list') {
+      const items = await service.list(actor, { all: values.all, limit });
+      if (values.json) printJson(io, items);
+      else printTable(io, ['id', 'time', 'policy', 'type', 'from', 'subject', 'recipients'], items.map(summaryRow));
+      return 0;
+    }
+    const id = requirePositional(positionals, 1, 'ID');
+    switch (sub) {
+      case 'show': {
+        const item = await service.show(id, actor);
+        if (values.json) printJson(io, item); else io.stdout.write(showText(item));
+        return 0;
+      }
+      case 'headers': io.stdout.write(await service.headers(id, actor)); return 0;
+      case 'preview': io.stdout.write(`${await service.preview(id, actor)}\n`); return 0;
+      case 'release':
+      case 'approve': {
+        const r = sub === 'release' ? await service.release(id, actor) : await service.approve(id, actor);
+        if (values.json) printJson(io, r);
+        else io.stdout.write(`released ${id} to ${r.recipients.join(', ')} (queue id ${r.queueId}); the gateway delivers it\n`);
+        return 0;
+      }
+      case 'request-release': {
+        const moved = await service.requestRelease(id, actor);
+        io.stdout.write(values.json ? `${JSON.stringify({ requested: id, recipients: moved })}\n` : `release of ${id} requested for ${moved.join(', ')}; an administrator must approve it\n`);
+        return 0;
+      }
+      case 'deny': {
+        const moved = await service.deny(id, actor);
+        io.stdout.write(values.json ? `${JSON.stringify({ denied: id, recipients: moved })}\n` : `release request for ${id} denied (${moved.join(', ')}); the message stays quarantined\n`);
+        return 0;
+      }
+      default: {
+        const removed = await service.delete(id, actor);
+        io.stdout.write(values.json ? `${JSON.stringify({ deleted: id, recipients: removed })}\n` : `deleted ${id}${asRecipient ? ` for ${asRecipient}` : ''}\n`);
+        return 0;
+      }
+    }
+  } catch (err) {
+    // A refusal is an expected outcome: one line, exit 1, no stack trace.
+    if (err instanceof QuarantineError) {
+      io.stderr.write(`mxward quarantine: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,29 @@
+// Opens the quarantine for a running gateway (called from app.ts): its store connection, the
+// service that is the QuarantineSink, and its maintenance timer (digests, retention purge).
+import type { Logger } from 'pino';
+import type { BootstrapConfig } from '../config/bootstrap.ts';
+import { dataPaths } from '../config/data-dir.ts';
+import type { Spool } from '../spool/spool.ts';
+import { SqliteQuarantineStore } from '../store/sqlite/quarantine-store.ts';
+import { QuarantineService } from './quarantine-service.ts';
+
+export interface RunningQuarantine {
+  service: QuarantineService;
+  stop(): Promise<void>;
+}
+
+export function startQuarantine(input: { config: BootstrapConfig; dataDir: string; spool: Spool; logger: Logger; onQueued(queueId: string): void }): RunningQuarantine {
+  const paths = dataPaths(input.dataDir);
+  const store = new SqliteQuarantineStore(paths.store);
+  const service = new QuarantineService({
+    store, spool: input.spool, dir: paths.quarantine, settings: input.config.quarantine, hostname: input.config.hostname, onQueued: input.onQueued,
+  });
+  service.start((err) => input.logger.error({ stage: 'quarantine', event: 'maintenance-failed', err }, 'quarantine maintenance failed'));
+  return {
+    service,
+    async stop() {
+      service.stop();
+      await store.close();
+    },
+  };
+}
