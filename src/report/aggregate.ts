@@ -4,11 +4,12 @@
 import type { Classification, MessageKind } from './classify.ts';
 import { MESSAGE_KINDS, domainOfAddress } from './classify.ts';
 import type { ReportRow } from './types.ts';
+import { detach } from './detach.ts';
 
 const DAY_MS = 86_400_000;
 /** Sources beyond this many are folded into one "(other sources)" entry. */
-const MAX_SOURCES = 50_000;
-const MAX_RECIPIENTS = 1000;
+const MAX_SOURCES = 20_000;
+const MAX_RECIPIENTS = 100;
 const MAX_SUBJECTS = 5;
 const MAX_SAMPLE_MESSAGES = 500;
 
@@ -19,7 +20,9 @@ export class CappedCounts {
   constructor(cap: number) { this.cap = cap; }
   add(key: string | null | undefined, n = 1): void {
     if (key === null || key === undefined || key === '') return;
-    const k = this.counts.has(key) || this.counts.size < this.cap ? key : '(other)';
+    const have = this.counts.get(key);
+    if (have !== undefined) { this.counts.set(key, have + n); return; }
+    const k = this.counts.size < this.cap ? detach(key) : '(other)';
     this.counts.set(k, (this.counts.get(k) ?? 0) + n);
   }
   top(n: number): Array<[string, number]> {
@@ -79,7 +82,7 @@ function newSource(key: string, ip: string | null): SourceStats {
   return {
     key, ip, network: networkOf(ip), rows: 0, kinds: kindCounts(), wouldReject: 0, whatIfReject: 0,
     firstMs: null, lastMs: null, days: new CappedCounts(400), helos: new CappedCounts(20), ptrs: new CappedCounts(20),
-    p1Domains: new CappedCounts(50), p1Addresses: new CappedCounts(50), p2Domains: new CappedCounts(50),
+    p1Domains: new CappedCounts(50), p1Addresses: new CappedCounts(20), p2Domains: new CappedCounts(50),
     recipients: new Set(), recipientsCapped: false, subjects: [], lureRows: 0,
     spf: new CappedCounts(10), dmarc: new CappedCounts(10), compauth: new CappedCounts(10),
     srsRows: 0, arcRows: 0, heloBracketed: 0, heloOwnDomain: 0,
@@ -151,9 +154,9 @@ export class ReportAggregator {
   #addSample(row: ReportRow, c: Classification, w: Classification | null): void {
     if (this.samples.length >= MAX_SAMPLE_MESSAGES) { this.samplesDropped++; return; }
     this.samples.push({
-      file: row.origin.file, line: row.origin.line, timeMs: row.timeMs, kind: c.kind, reason: c.reason,
-      sourceIp: row.sourceIp, p1: row.p1, p2: row.p2, subject: row.subject, wouldReject: c.wouldReject,
-      whatIfReject: w ? w.wouldReject : null, evidence: row.evidence,
+      file: row.origin.file, line: row.origin.line, timeMs: row.timeMs, kind: c.kind, reason: detach(c.reason),
+      sourceIp: detach(row.sourceIp), p1: detach(row.p1), p2: row.p2 ? row.p2.map((a) => detach(a)) : null,
+      subject: detach(row.subject), wouldReject: c.wouldReject, whatIfReject: w ? w.wouldReject : null, evidence: row.evidence,
     });
   }
 
@@ -163,7 +166,7 @@ export class ReportAggregator {
     if (!s) {
       if (this.sources.size >= MAX_SOURCES) key = '(other sources)';
       s = this.sources.get(key);
-      if (!s) { s = newSource(key, key === row.sourceIp ? row.sourceIp : null); this.sources.set(key, s); }
+      if (!s) { key = detach(key); s = newSource(key, key === row.sourceIp ? key : null); this.sources.set(key, s); }
     }
     s.rows++;
     s.kinds[c.kind]++;
@@ -187,12 +190,14 @@ export class ReportAggregator {
     if (row.p1 && /^srs[01][=+-]/i.test(row.p1)) s.srsRows++;
     if (row.p2) for (const a of row.p2) s.p2Domains.add(domainOfAddress(a));
     for (const r of row.recipients) {
-      if (s.recipients.size < MAX_RECIPIENTS) s.recipients.add(r.toLowerCase());
-      else if (!s.recipients.has(r.toLowerCase())) s.recipientsCapped = true;
+      const lower = r.toLowerCase();
+      if (s.recipients.has(lower)) continue;
+      if (s.recipients.size < MAX_RECIPIENTS) s.recipients.add(detach(lower));
+      else s.recipientsCapped = true;
     }
     const subject = row.subject;
     if (subject) {
-      if (s.subjects.length < MAX_SUBJECTS && !s.subjects.includes(subject)) s.subjects.push(subject.slice(0, 200));
+      if (s.subjects.length < MAX_SUBJECTS && !s.subjects.includes(subject)) s.subjects.push(detach(subject.slice(0, 200)));
       if (LURE_SUBJECT.test(subject)) s.lureRows++;
     }
     s.spf.add(row.spf);

@@ -4,10 +4,11 @@
 // report predicts exactly what `mxward serve` would do. The caches only memoise pure results.
 import type { ClientCertificate } from '../domain/types.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
-import { findAcceptedDomain } from '../policy/compile.ts';
+import { findAcceptedDomain, ipInRanges, parseIp } from '../policy/compile.ts';
 import { matchConnector } from '../policy/connectors.ts';
 import { normalizeDomain } from '../policy/domains.ts';
 import type { ReportRow } from './types.ts';
+import { detach } from './detach.ts';
 
 export const MESSAGE_KINDS = ['direct-send', 'header-from', 'connector', 'internal', 'external'] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
@@ -38,6 +39,26 @@ function isInboundConnectorName(name: string): boolean {
   return name !== '' && !/(^|\\)Default /i.test(name) && !/frontend/i.test(name);
 }
 
+/** Dotted-quad IPv4 -> unsigned number, or -1 (IPv6, junk). Hand-rolled: it runs per row. */
+export function ipv4ToNumber(ip: string): number {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || part > 255) return -1;
+      value = value * 256 + part; part = 0; digits = 0; dots++;
+    } else if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      if (++digits > 3) return -1;
+    } else return -1;
+  }
+  if (dots !== 3 || digits === 0 || part > 255) return -1;
+  return value * 256 + part;
+}
+
 export function domainOfAddress(address: string | null): string | null {
   if (!address) return null;
   const at = address.lastIndexOf('@');
@@ -53,10 +74,24 @@ export class Classifier {
   readonly nowMs: number;
   #accepted = new Map<string, boolean>();
   #connectors = new Map<string, { kind: string; name: string | null; reason: string }>();
+  #ipCovered = new Map<string, boolean>();
+  #domainOnly = new Map<string, { kind: string; name: string | null; reason: string }>();
+  /** [start, end, start, end, …] of every enabled connector's IPv4 ranges (IPv4-mapped included). */
+  readonly #v4Ranges: number[] = [];
 
   constructor(policy: CompiledPolicy, nowMs: number) {
     this.policy = policy;
     this.nowMs = nowMs;
+    for (const c of policy.connectors) {
+      if (!c.settings.enabled) continue;
+      for (const [addr, bits] of c.ranges) {
+        if (addr.kind() !== 'ipv4') continue;
+        const start = ipv4ToNumber(addr.toString());
+        const size = 2 ** (32 - bits);
+        const first = start - (start % size);
+        this.#v4Ranges.push(first, first + size - 1);
+      }
+    }
   }
 
   isAccepted(domain: string | null): boolean {
@@ -65,24 +100,47 @@ export class Classifier {
     if (hit === undefined) {
       hit = findAcceptedDomain(this.policy, normalizeDomain(domain)) !== null;
       if (this.#accepted.size >= CACHE_LIMIT) this.#accepted.clear();
-      this.#accepted.set(domain, hit);
+      this.#accepted.set(detach(domain), hit);
+    }
+    return hit;
+  }
+
+  /** Whether any enabled connector's ranges hold this IP; cached per IP (few distinct per export). */
+  #ipInSomeConnector(ip: string): boolean {
+    // Most exports are IPv4: compare as numbers against the connectors' IPv4 ranges, no lookup.
+    const v4 = ipv4ToNumber(ip);
+    if (v4 >= 0) {
+      const ranges = this.#v4Ranges;
+      for (let i = 0; i < ranges.length; i += 2) if (v4 >= ranges[i] && v4 <= ranges[i + 1]) return true;
+      return false;
+    }
+    let hit = this.#ipCovered.get(ip);
+    if (hit === undefined) {
+      const parsed = parseIp(ip);
+      hit = parsed !== null && this.policy.connectors.some((c) => c.settings.enabled && ipInRanges(parsed, c.ranges));
+      if (this.#ipCovered.size >= CACHE_LIMIT) this.#ipCovered.clear();
+      this.#ipCovered.set(detach(ip), hit);
     }
     return hit;
   }
 
   #matchConnector(ip: string | null, cert: string | null, p1Domain: string | null): { kind: string; name: string | null; reason: string } {
-    const key = `${ip ?? ''}\u0000${cert ?? ''}\u0000${p1Domain ?? ''}`;
-    let hit = this.#connectors.get(key);
+    // Without a certificate and outside every connector range, only the P1 domain can change the
+    // answer (a partner restriction, 5.7.51): key the cache on the domain alone, not IP x domain.
+    const domainOnly = !cert && (ip === null || !this.#ipInSomeConnector(ip));
+    const key = domainOnly ? (p1Domain ?? '') : `${ip ?? ''}\u0000${cert ?? ''}\u0000${p1Domain ?? ''}`;
+    const cache = domainOnly ? this.#domainOnly : this.#connectors;
+    let hit = cache.get(key);
     if (hit === undefined) {
       // The exports only say a certificate name when mxward saw it verified; tlsActive is unknown
       // from Microsoft's exports, so RequireTls is not held against the source here.
       const certificate: ClientCertificate | null = cert
         ? { subjectCN: cert, dnsNames: [cert], verified: true, verifyError: null, validFrom: '1970-01-01T00:00:00Z', validTo: '9999-12-31T00:00:00Z', fingerprint256: '' }
         : null;
-      const m = matchConnector(this.policy, { remoteIp: ip ?? '', tlsActive: true, certificate, p1Domain: p1Domain ? normalizeDomain(p1Domain) : null, nowMs: this.nowMs });
+      const m = matchConnector(this.policy, { remoteIp: domainOnly ? '' : (ip ?? ''), tlsActive: true, certificate, p1Domain: p1Domain ? normalizeDomain(p1Domain) : null, nowMs: this.nowMs });
       hit = { kind: m.kind, name: m.kind === 'none' ? null : m.connector.settings.name, reason: m.reasons[m.reasons.length - 1] ?? '' };
-      if (this.#connectors.size >= CACHE_LIMIT) this.#connectors.clear();
-      this.#connectors.set(key, hit);
+      if (cache.size >= CACHE_LIMIT) cache.clear();
+      cache.set(detach(key), hit);
     }
     return hit;
   }
@@ -96,19 +154,19 @@ export class Classifier {
     if (row.connector && isInboundConnectorName(row.connector)) {
       return { ...plain('connector', `the export names connector "${row.connector}"`), connector: row.connector };
     }
-    if (row.sourceIp || row.certificateName) {
-      const m = this.#matchConnector(row.sourceIp, row.certificateName, p1Domain);
-      if (m.kind === 'matched' || m.kind === 'requireTls') return { ...plain('connector', m.reason), connector: m.name };
-      if (m.kind === 'restricted') {
-        return { kind: p1Ours ? 'direct-send' : 'external', reason: m.reason, connector: m.name, wouldReject: true, rejectCode: '5.7.51' };
-      }
-    }
     if (row.authAs === null) {
       // Message trace and EAC reports carry no attribution: mail submitted inside Microsoft 365
       // has no client IP, and a message with no recipient of ours is outbound, not Direct Send.
       if (!row.sourceIp && row.origin.format !== 'mail-headers') return plain('internal', 'no source IP: submitted inside Microsoft 365');
       if (p1Ours && row.direction === null && row.recipients.length > 0 && !row.recipients.some((r) => this.isAccepted(domainOfAddress(r)))) {
         return plain('internal', 'P1 ours and no recipient in an accepted domain: outbound');
+      }
+    }
+    if (row.sourceIp || row.certificateName) {
+      const m = this.#matchConnector(row.sourceIp, row.certificateName, p1Domain);
+      if (m.kind === 'matched' || m.kind === 'requireTls') return { ...plain('connector', m.reason), connector: m.name };
+      if (m.kind === 'restricted') {
+        return { kind: p1Ours ? 'direct-send' : 'external', reason: m.reason, connector: m.name, wouldReject: true, rejectCode: '5.7.51' };
       }
     }
     if (p1Ours) {

@@ -13,7 +13,7 @@ const COMMA = 44;
 const CR = 13;
 const LF = 10;
 
-interface SlowRecord { fields: string[]; end: number; newlines: number }
+interface SlowRecord { fields: string[]; end: number; newlines: number; error: string | null }
 
 export class CsvSplitter {
   #buffer = '';
@@ -72,7 +72,8 @@ export class CsvSplitter {
         pos = buf.length;
         break;
       }
-      this.#onRecord(slow.fields, this.#nextLine);
+      if (slow.error) this.#onProblem(this.#nextLine, `${slow.error}: record skipped`);
+      else this.#onRecord(slow.fields, this.#nextLine);
       this.#nextLine += slow.newlines + 1;
       pos = slow.end;
     }
@@ -101,12 +102,16 @@ function parseRecord(buf: string, start: number, final: boolean): SlowRecord | '
   let newlines = 0;
   let quoted = false;
   let segment = i;
+  // RFC 4180 §2.7: after a closing quote only a comma or the line end may follow. Anything else
+  // (a stray quote inside a quoted field) is reported, and the record is still read to its end
+  // so that the next record starts in the right place.
+  let error: string | null = null;
   for (;;) {
     if (i >= buf.length) {
       if (quoted) return final ? 'unterminated' : 'more';
       if (!final) return 'more';
       fields.push(field + buf.slice(segment, i));
-      return { fields, end: i, newlines };
+      return { fields, end: i, newlines, error };
     }
     const c = buf.charCodeAt(i);
     if (quoted) {
@@ -116,6 +121,10 @@ function parseRecord(buf: string, start: number, final: boolean): SlowRecord | '
         field += buf.slice(segment, i);
         quoted = false;
         segment = i + 1;
+        const after = buf.charCodeAt(i + 1);
+        if (error === null && i + 1 < buf.length && after !== COMMA && after !== LF && after !== CR) {
+          error = `field ${fields.length + 1}: text after a closing quote (unescaped " inside a quoted field?)`;
+        }
       } else if (c === LF) newlines++;
       i++;
       continue;
@@ -124,7 +133,7 @@ function parseRecord(buf: string, start: number, final: boolean): SlowRecord | '
     if (c === COMMA) { fields.push(field + buf.slice(segment, i)); field = ''; segment = i + 1; i++; continue; }
     if (c === LF || (c === CR && buf.charCodeAt(i + 1) === LF)) {
       fields.push(field + buf.slice(segment, i));
-      return { fields, end: c === CR ? i + 2 : i + 1, newlines };
+      return { fields, end: c === CR ? i + 2 : i + 1, newlines, error };
     }
     if (c === CR && i + 1 >= buf.length && !final) return 'more';
     i++;

@@ -1,0 +1,9 @@
+// V8 keeps a substring as a view into its parent string. Importers slice fields out of 1 MiB
+// chunks, so a field kept as a map key or sample would pin its whole chunk in memory (a 5M-row
+// report then holds the file). Everything the report keeps goes through detach() first; it only
+// runs when a new key or sample is stored, never per row.
+export function detach(s: string): string;
+export function detach(s: string | null): string | null;
+export function detach(s: string | null): string | null {
+  return s === null ? null : (JSON.parse(JSON.stringify(s)) as string);
+}
