@@ -5,14 +5,23 @@ import { policySchema } from '../config/policy-schema.ts';
 import { parseOrThrow } from '../config/errors.ts';
 import type { PolicyStore, StoredPolicy } from './ports.ts';
 
+/** Far more than two operators typing at once can cause; a loop beyond it is a bug. */
+const MAX_ATTEMPTS = 50;
+
 export async function changePolicy(
   store: PolicyStore,
   actor: string,
   action: string,
   mutate: (current: PolicyDocument) => unknown,
 ): Promise<StoredPolicy> {
-  const { document } = await store.readPolicy();
-  const draft = mutate(structuredClone(document));
-  const next = parseOrThrow(policySchema, draft, 'policy');
-  return store.writePolicy(next, actor, action);
+  // Optimistic: if another change lands between our read and our write (two CLIs, CLI and API),
+  // the write is refused and the change is re-applied to the newer document, so neither is lost.
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const { document, version } = await store.readPolicy();
+    const draft = mutate(structuredClone(document));
+    const next = parseOrThrow(policySchema, draft, 'policy');
+    const saved = await store.writePolicyIfVersion(version, next, actor, action);
+    if (saved) return saved;
+  }
+  throw new Error(`policy change ${action}: the policy kept changing underneath (${MAX_ATTEMPTS} attempts)`);
 }

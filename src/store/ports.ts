@@ -50,6 +50,11 @@ export interface PolicyStore {
   readPolicyVersion(): Promise<number>;
   /** Replaces the document, bumps the version and writes the audit entry in one transaction. */
   writePolicy(next: PolicyDocument, actor: string, action: string): Promise<StoredPolicy>;
+  /**
+   * Compare-and-set for read-modify-write changes: writes as writePolicy does only while the
+   * stored version is still `expectedVersion`; null when another change came first.
+   */
+  writePolicyIfVersion(expectedVersion: number, next: PolicyDocument, actor: string, action: string): Promise<StoredPolicy | null>;
   listAudit(limit: number): Promise<AuditEntry[]>;
   appendAudit(actor: string, action: string, old: unknown, next: unknown): Promise<void>;
 }

@@ -34,9 +34,18 @@ export class SqliteStore implements Store {
   }
 
   async writePolicy(next: PolicyDocument, actor: string, action: string): Promise<StoredPolicy> {
+    return this.#writePolicy(null, next, actor, action)!;
+  }
+
+  async writePolicyIfVersion(expectedVersion: number, next: PolicyDocument, actor: string, action: string): Promise<StoredPolicy | null> {
+    return this.#writePolicy(expectedVersion, next, actor, action);
+  }
+
+  #writePolicy(expectedVersion: number | null, next: PolicyDocument, actor: string, action: string): StoredPolicy | null {
     const validated = policySchema.parse(next);
     return this.#transaction(() => {
       const row = this.#db.prepare('SELECT version, document FROM policy WHERE id = 1').get() as { version: number; document: string } | undefined;
+      if (expectedVersion !== null && (row?.version ?? 0) !== expectedVersion) return null;
       const version = (row?.version ?? 0) + 1;
       const text = JSON.stringify(validated);
       this.#db.prepare('INSERT INTO policy (id, version, document) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET version = excluded.version, document = excluded.document')

@@ -1,0 +1,82 @@
+// Schema migrations for the PostgreSQL store, applied in order and recorded in
+// mxward_migrations. Every node runs them at start-up; the advisory lock makes two nodes starting
+// at the same moment take turns, so the second finds the work done instead of failing halfway.
+import type { Pool } from 'pg';
+
+/** Arbitrary but fixed: pg_advisory_xact_lock keys are per database, shared by every mxward node. */
+const MIGRATION_LOCK_KEY = 7_013_406_117;
+
+const steps: string[] = [
+  // The policy row exists from the start (version 0, no document = the built-in defaults), so
+  // writePolicy can always lock it with SELECT … FOR UPDATE, even for the very first change.
+  `CREATE TABLE policy (
+     id integer PRIMARY KEY CHECK (id = 1),
+     version integer NOT NULL,
+     document jsonb);
+   INSERT INTO policy (id, version, document) VALUES (1, 0, NULL);
+   CREATE TABLE audit (
+     id bigserial PRIMARY KEY,
+     time timestamptz NOT NULL DEFAULT now(),
+     actor text NOT NULL,
+     action text NOT NULL,
+     old jsonb,
+     new jsonb);
+   CREATE TABLE users (
+     username text PRIMARY KEY,
+     password_hash text NOT NULL,
+     addresses jsonb NOT NULL);
+   CREATE TABLE trace (
+     seq bigserial PRIMARY KEY,
+     transaction_id text NOT NULL,
+     time timestamptz NOT NULL,
+     session_id text NOT NULL,
+     remote_ip text NOT NULL,
+     mail_from text NOT NULL,
+     recipients text NOT NULL,
+     direct_send text,
+     verdict text NOT NULL,
+     queue_id text,
+     delivery_status text NOT NULL,
+     delivery_detail text,
+     delivery_attempts integer NOT NULL DEFAULT 0,
+     delivery_reply text,
+     delivery_time timestamptz,
+     record jsonb NOT NULL);
+   -- Queries are "newest first" (ORDER BY seq DESC), so the filter indexes end in seq and a
+   -- LIMIT stops early instead of sorting every match.
+   CREATE INDEX trace_time ON trace (time);
+   CREATE INDEX trace_ip ON trace (remote_ip, seq);
+   CREATE INDEX trace_verdict ON trace (verdict, seq);
+   CREATE INDEX trace_direct_send ON trace (seq) WHERE direct_send IS NOT NULL;
+   CREATE INDEX trace_queue ON trace (queue_id) WHERE queue_id IS NOT NULL;`,
+];
+
+export const schemaVersion = steps.length;
+
+export async function migrate(pool: Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    // One transaction for the lock and every pending step: DDL is transactional in PostgreSQL, so
+    // a failed step leaves the schema as it was, and the lock is released at COMMIT/ROLLBACK.
+    await client.query('BEGIN');
+    try {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+      await client.query('CREATE TABLE IF NOT EXISTS mxward_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+      const { rows } = await client.query<{ current: number | null }>('SELECT max(version) AS current FROM mxward_migrations');
+      const current = rows[0]?.current ?? 0;
+      if (current > steps.length) {
+        throw new Error(`the database schema is at version ${current}, newer than this mxward (${steps.length}); upgrade mxward`);
+      }
+      for (let version = current + 1; version <= steps.length; version++) {
+        await client.query(steps[version - 1]);
+        await client.query('INSERT INTO mxward_migrations (version) VALUES ($1)', [version]);
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK');
+      throw err;
+    }
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,229 @@
+// The networked store: several gateway nodes and the CLI share one PostgreSQL database. Same
+// contract as the SQLite store (test/store/store-contract.ts runs against both). Documents and
+// trace records are JSONB; the trace also keeps its filter fields as indexed columns.
+import pg from 'pg';
+import type { PoolClient, QueryResultRow } from 'pg';
+import type { PolicyDocument } from '../../config/policy-schema.ts';
+import { defaultPolicy, policySchema } from '../../config/policy-schema.ts';
+import type { TraceRecord } from '../../domain/types.ts';
+import type { AuditEntry, DeliveryUpdate, Store, StoredPolicy, StoredUser, TraceFilter } from '../ports.ts';
+import { migrate } from './migrations.ts';
+
+export interface PostgresStoreOptions {
+  /**
+   * A gateway needs few connections: trace appends are short and the policy poll is one indexed
+   * read. Keeping the pool small leaves the server's max_connections for many nodes.
+   */
+  maxConnections?: number;
+}
+
+type Queryable = Pick<PoolClient, 'query'>;
+
+/** JSONB parameters go in as text: node-postgres would turn a JS array into a PostgreSQL array. */
+function jsonParam(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}
+
+/** For error messages: the server and database, never the password. */
+export function describeStoreUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
+  } catch {
+    return 'the configured PostgreSQL URL';
+  }
+}
+
+export class PostgresStore implements Store {
+  readonly #pool: pg.Pool;
+  /**
+   * Migrations start in the constructor and every method waits for them, so the store can be
+   * opened synchronously (the CLI's openStore) while start-up still fails on a bad server.
+   */
+  readonly #ready: Promise<void>;
+  #closed = false;
+
+  constructor(url: string, options: PostgresStoreOptions = {}) {
+    this.#pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 4, idleTimeoutMillis: 30_000 });
+    // An idle connection dropped by the server (restart, failover) must not crash the gateway:
+    // the pool discards it and the next query opens a new one.
+    this.#pool.on('error', () => {});
+    this.#ready = migrate(this.#pool).catch((err: unknown) => {
+      throw new Error(`cannot open the store at ${describeStoreUrl(url)}: ${(err as Error).message}`, { cause: err });
+    });
+    // Rejections surface on first use; this keeps an unused failed store from crashing the process.
+    this.#ready.catch(() => {});
+  }
+
+  /** Opens and waits until the schema is current; for callers that want to fail at start-up. */
+  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const store = new PostgresStore(url, options);
+    try {
+      await store.#ready;
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    return store;
+  }
+
+  async readPolicy(): Promise<StoredPolicy> {
+    const row = await this.#one<{ version: number; document: unknown }>('SELECT version, document FROM policy WHERE id = 1');
+    if (!row || row.document === null) return { document: defaultPolicy(), version: row?.version ?? 0 };
+    return { document: policySchema.parse(row.document), version: row.version };
+  }
+
+  async readPolicyVersion(): Promise<number> {
+    const row = await this.#one<{ version: number }>('SELECT version FROM policy WHERE id = 1');
+    return row?.version ?? 0;
+  }
+
+  async writePolicy(next: PolicyDocument, actor: string, action: string): Promise<StoredPolicy> {
+    const saved = await this.#writePolicy(null, next, actor, action);
+    return saved!;
+  }
+
+  async writePolicyIfVersion(expectedVersion: number, next: PolicyDocument, actor: string, action: string): Promise<StoredPolicy | null> {
+    return this.#writePolicy(expectedVersion, next, actor, action);
+  }
+
+  async listAudit(limit: number): Promise<AuditEntry[]> {
+    const { rows } = await this.#query<{ id: string; time: Date; actor: string; action: string; old: unknown; new: unknown }>(
+      'SELECT id, time, actor, action, old, new FROM audit ORDER BY id DESC LIMIT $1', [limit]);
+    return rows.map((r) => ({ id: Number(r.id), time: r.time.toISOString(), actor: r.actor, action: r.action, old: r.old, new: r.new }));
+  }
+
+  async appendAudit(actor: string, action: string, old: unknown, next: unknown): Promise<void> {
+    await this.#insertAudit(await this.#readyPool(), actor, action, old, next);
+  }
+
+  async getUser(username: string): Promise<StoredUser | null> {
+    const row = await this.#one<{ username: string; password_hash: string; addresses: string[] }>(
+      'SELECT username, password_hash, addresses FROM users WHERE username = $1', [username]);
+    return row ? { username: row.username, passwordHash: row.password_hash, addresses: row.addresses } : null;
+  }
+
+  async putUser(user: StoredUser, actor: string): Promise<void> {
+    await this.#transaction(async (db) => {
+      const { rows } = await db.query<{ addresses: string[] }>('SELECT addresses FROM users WHERE username = $1 FOR UPDATE', [user.username]);
+      const old = rows[0];
+      await db.query(`INSERT INTO users (username, password_hash, addresses) VALUES ($1, $2, $3::jsonb)
+        ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, addresses = excluded.addresses`,
+      [user.username, user.passwordHash, jsonParam(user.addresses)]);
+      // As in SQLite: the audit says who changed which user; the hash stays in the users table.
+      await this.#insertAudit(db, actor, old ? 'user.update' : 'user.add',
+        old ? { username: user.username, addresses: old.addresses } : null, { username: user.username, addresses: user.addresses });
+    });
+  }
+
+  async removeUser(username: string, actor: string): Promise<boolean> {
+    return this.#transaction(async (db) => {
+      const result = await db.query('DELETE FROM users WHERE username = $1', [username]);
+      const removed = (result.rowCount ?? 0) > 0;
+      if (removed) await this.#insertAudit(db, actor, 'user.remove', { username }, null);
+      return removed;
+    });
+  }
+
+  async listUsers(): Promise<StoredUser[]> {
+    const { rows } = await this.#query<{ username: string; password_hash: string; addresses: string[] }>(
+      'SELECT username, password_hash, addresses FROM users ORDER BY username');
+    return rows.map((row) => ({ username: row.username, passwordHash: row.password_hash, addresses: row.addresses }));
+  }
+
+  async appendTrace(r: TraceRecord): Promise<void> {
+    await this.#query(`INSERT INTO trace (transaction_id, time, session_id, remote_ip, mail_from, recipients, direct_send, verdict, queue_id, delivery_status, record)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)`, [
+      r.transactionId, r.time, r.sessionId, r.remoteIp, r.mailFrom ?? '',
+      // Refused recipients are searchable too: "why did alice not get it" is the usual question.
+      [...r.recipients, ...(r.rejectedRecipients ?? [])].join(' ').toLowerCase(),
+      r.directSend ?? null, r.verdict, r.queueId, r.deliveryStatus, jsonParam(r),
+    ]);
+  }
+
+  async queryTrace(filter: TraceFilter): Promise<TraceRecord[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const arg = (value: unknown) => { args.push(value); return `$${args.length}`; };
+    if (filter.since) where.push(`time >= ${arg(filter.since)}::timestamptz`);
+    if (filter.ip) where.push(`remote_ip = ${arg(filter.ip)}`);
+    // strpos, not LIKE: a `_` or `%` in what the user typed is a character, not a wildcard.
+    if (filter.sender) where.push(`strpos(lower(mail_from), ${arg(filter.sender.toLowerCase())}) > 0`);
+    if (filter.recipient) where.push(`strpos(recipients, ${arg(filter.recipient.toLowerCase())}) > 0`);
+    if (filter.directSend) where.push('direct_send IS NOT NULL');
+    if (filter.verdict) where.push(`verdict = ${arg(filter.verdict)}`);
+    const sql = `SELECT record, delivery_status, delivery_attempts, delivery_reply, delivery_detail, delivery_time FROM trace
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${arg(filter.limit ?? 1000)}`;
+    const { rows } = await this.#query<{ record: TraceRecord; delivery_status: TraceRecord['deliveryStatus']; delivery_attempts: number; delivery_reply: string | null; delivery_detail: string | null; delivery_time: Date | null }>(sql, args);
+    return rows.map((row) => ({
+      ...row.record, deliveryStatus: row.delivery_status, deliveryAttempts: row.delivery_attempts,
+      deliveryReply: row.delivery_reply, deliveryDetail: row.delivery_detail, deliveryTime: row.delivery_time?.toISOString() ?? null,
+    }));
+  }
+
+  async updateDelivery(update: DeliveryUpdate): Promise<void> {
+    await this.#query(`UPDATE trace SET delivery_status = $1, delivery_detail = $2, delivery_attempts = coalesce($3, delivery_attempts),
+      delivery_reply = coalesce($4, delivery_reply), delivery_time = now() WHERE queue_id = $5`,
+    [update.status, update.detail, update.attempts ?? null, update.lastReply ?? null, update.queueId]);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    // Let a migration in progress finish (or fail) before ending the pool under it.
+    await this.#ready.catch(() => {});
+    await this.#pool.end();
+  }
+
+  /**
+   * The policy row is locked FOR UPDATE, so two writers (CLI and API, two CLIs on two hosts)
+   * take turns: each sees the other's version, none is lost, and the audit order matches.
+   */
+  async #writePolicy(expectedVersion: number | null, next: PolicyDocument, actor: string, action: string): Promise<StoredPolicy | null> {
+    const validated = policySchema.parse(next);
+    return this.#transaction(async (db) => {
+      const { rows } = await db.query<{ version: number; document: unknown }>('SELECT version, document FROM policy WHERE id = 1 FOR UPDATE');
+      const current = rows[0];
+      if (!current) throw new Error('store schema is missing the policy row');
+      if (expectedVersion !== null && current.version !== expectedVersion) return null;
+      const version = current.version + 1;
+      await db.query('UPDATE policy SET version = $1, document = $2::jsonb WHERE id = 1', [version, jsonParam(validated)]);
+      await this.#insertAudit(db, actor, action, current.document, validated);
+      return { document: validated, version };
+    });
+  }
+
+  async #insertAudit(db: Queryable, actor: string, action: string, old: unknown, next: unknown): Promise<void> {
+    await db.query('INSERT INTO audit (actor, action, old, new) VALUES ($1, $2, $3::jsonb, $4::jsonb)', [actor, action, jsonParam(old), jsonParam(next)]);
+  }
+
+  async #readyPool(): Promise<pg.Pool> {
+    await this.#ready;
+    return this.#pool;
+  }
+
+  async #query<R extends QueryResultRow>(sql: string, args: unknown[] = []) {
+    return (await this.#readyPool()).query<R>(sql, args);
+  }
+
+  async #one<R extends QueryResultRow>(sql: string, args: unknown[] = []): Promise<R | undefined> {
+    return (await this.#query<R>(sql, args)).rows[0];
+  }
+
+  async #transaction<T>(fn: (db: PoolClient) => Promise<T>): Promise<T> {
+    const client = await (await this.#readyPool()).connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      // A connection that cannot even roll back is broken: release(true) discards it.
+      await client.query('ROLLBACK').catch(() => { broken = true; });
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+}
