@@ -30,6 +30,7 @@ export async function importCsv(file: string, chunks: AsyncIterable<string>, fac
   let mapper: CsvRowMapper | null = null;
   let failed = false;
   let headerWidth = 0;
+  let header: string[] = [];
   let batch: ReportRow[] = [];
   const onRecord = (fields: string[], line: number): void => {
     if (failed) return;
@@ -43,6 +44,7 @@ export async function importCsv(file: string, chunks: AsyncIterable<string>, fac
       }
       mapper = made;
       headerWidth = fields.length;
+      header = fields.map((h) => h.replace(/^\uFEFF/, '').trim());
       return;
     }
     if (fields.length !== headerWidth) {
@@ -56,7 +58,9 @@ export async function importCsv(file: string, chunks: AsyncIterable<string>, fac
       if (batch.length >= BATCH_ROWS) { sink.rows(batch); batch = []; }
     }
   };
-  const splitter = new CsvSplitter(onRecord, (line, message) => sink.problem({ file, line, message }));
+  // The splitter counts fields; name the column too when the header is known.
+  const named = (message: string): string => message.replace(/^field (\d+):/, (m, n: string) => (header[Number(n) - 1] ? `field ${n} (${header[Number(n) - 1]}):` : m));
+  const splitter = new CsvSplitter(onRecord, (line, message) => sink.problem({ file, line, message: named(message) }));
   for await (const chunk of chunks) splitter.push(chunk);
   splitter.end();
   if (batch.length) sink.rows(batch);
