@@ -15,7 +15,7 @@ import type { QueueRunner } from './spool/queue-runner.ts';
 import type { DeliveryTarget } from './spool/delivery.ts';
 import { deliveryTargetFor, startQueue } from './spool/queue-setup.ts';
 import { LivePolicy } from './store/live-policy.ts';
-import { SqliteStore } from './store/sqlite/sqlite-store.ts';
+import { openStoreReady } from './store/open-store.ts';
 import { buildAuthChecks } from './auth/auth-setup.ts';
 import { startQuarantine } from './quarantine/quarantine-setup.ts';
 import type { QuarantineService } from './quarantine/quarantine-service.ts';
@@ -52,7 +52,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const logger = options.logger ?? createLogger(config.logLevel);
   const paths = dataPaths(dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const store = new SqliteStore(paths.store);
+  // Waits for the schema, so a PostgreSQL server that cannot be reached fails start-up, not mail.
+  const store = await openStoreReady({ url: config.store.url, dataDir });
   const livePolicy = await LivePolicy.load(store, logger);
   livePolicy.start(config.policyPollMs);
 

@@ -3,9 +3,8 @@
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { userInfo } from 'node:os';
-import { mkdirSync } from 'node:fs';
-import { resolveDataDir, dataPaths } from '../config/data-dir.ts';
-import { SqliteStore } from '../store/sqlite/sqlite-store.ts';
+import { resolveDataDir } from '../config/data-dir.ts';
+import { openStore as openSelectedStore, resolveStoreUrl } from '../store/open-store.ts';
 import type { Store } from '../store/ports.ts';
 
 export interface CliIo {
@@ -29,6 +28,8 @@ export const commonOptions = {
   help: { type: 'boolean', short: 'h' },
   json: { type: 'boolean' },
   'data-dir': { type: 'string' },
+  /** PostgreSQL store (postgres://…); else MXWARD_STORE_URL; else SQLite in the data directory. */
+  'store-url': { type: 'string' },
   actor: { type: 'string' },
 } as const satisfies Options;
 
@@ -40,10 +41,14 @@ export function parseCommand<O extends Options>(argv: string[], options: O) {
   }
 }
 
-export function openStore(dataDirFlag: string | undefined, env: NodeJS.ProcessEnv): Store {
-  const dataDir = resolveDataDir(dataDirFlag, env);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  return new SqliteStore(dataPaths(dataDir).store);
+export function openStore(dataDirFlag: string | undefined, env: NodeJS.ProcessEnv, storeUrlFlag?: string, configStoreUrl?: string): Store {
+  let url: string | undefined;
+  try {
+    url = resolveStoreUrl(storeUrlFlag, env, configStoreUrl);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return openSelectedStore({ url, dataDir: resolveDataDir(dataDirFlag, env) });
 }
 
 /** Who made a change, for the audit log: --actor, MXWARD_ACTOR, or the OS user. */

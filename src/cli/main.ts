@@ -32,7 +32,7 @@ const commands: Record<string, CommandEntry> = {
 export function mainHelp(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `Usage: mxward COMMAND [options]\n\nCommands:\n${lines.join('\n')}\n\nEvery command takes --help, --data-dir DIR (or MXWARD_DATA_DIR) and, where it prints, --json.\n`;
+  return `Usage: mxward COMMAND [options]\n\nCommands:\n${lines.join('\n')}\n\nEvery command takes --help, --data-dir DIR (or MXWARD_DATA_DIR), --store-url postgres://… (or MXWARD_STORE_URL;\nunset = SQLite in the data directory) and, where it prints, --json.\n`;
 }
 
 /** Exit codes: 0 ok, 1 failure at run time, 2 usage or configuration error. */

@@ -59,6 +59,13 @@ export const bootstrapSchema = z.object({
   quarantine: quarantineSchema.prefault({}),
   /** Downstream routes, retries, spool limits (config/delivery-schema.ts, docs/delivery.md). */
   delivery: deliverySchema.prefault({}),
+  /**
+   * Where policy, users and the trace live: absent = SQLite in the data directory; a
+   * postgres:// URL = PostgreSQL shared by several nodes. MXWARD_STORE_URL overrides it.
+   */
+  store: z.object({
+    url: z.string().regex(/^postgres(?:ql)?:\/\//i, 'expected a postgres:// or postgresql:// URL').optional(),
+  }).strict().default({}),
 }).strict();
 
 export type BootstrapConfig = z.output<typeof bootstrapSchema>;

@@ -62,8 +62,9 @@ export async function runAudit(argv: string[], io: CliIo): Promise<number> {
   }
   if (values.config) ctx.mxward.bootstrap = loadBootstrapFile(values.config);
   const storePath = dataPaths(resolveDataDir(values['data-dir'], io.env, ctx.mxward.bootstrap?.dataDir)).store;
-  if (!values['skip-mxward'] && existsSync(storePath)) {
-    const store = openStore(values['data-dir'] ?? ctx.mxward.bootstrap?.dataDir, io.env);
+  const storeUrl = values['store-url'] ?? io.env.MXWARD_STORE_URL ?? ctx.mxward.bootstrap?.store.url;
+  if (!values['skip-mxward'] && (storeUrl || existsSync(storePath))) {
+    const store = openStore(values['data-dir'] ?? ctx.mxward.bootstrap?.dataDir, io.env, values['store-url'], ctx.mxward.bootstrap?.store.url);
     try { ctx.mxward.policy = (await store.readPolicy()).document; } finally { await store.close(); }
   }
   if (values.dns) {

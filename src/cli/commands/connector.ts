@@ -78,7 +78,7 @@ export async function runConnector(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommand(argv, options);
   const sub = positionals[0];
   if (values.help || !sub) { io.stdout.write(connectorHelp); return values.help ? 0 : 2; }
-  const store = openStore(values['data-dir'], io.env);
+  const store = openStore(values['data-dir'], io.env, values['store-url']);
   const actor = actorOf(values.actor, io.env);
   try {
     if (sub === 'list') {

@@ -38,7 +38,7 @@ export async function runPolicy(argv: string[], io: CliIo): Promise<number> {
     }
     imported = parseYamlWithSchema(text, policySchema, file === '-' ? '(stdin)' : file);
   }
-  const store = openStore(values['data-dir'], io.env);
+  const store = openStore(values['data-dir'], io.env, values['store-url']);
   try {
     if (imported === null) {
       const { document, version } = await store.readPolicy();

@@ -73,7 +73,7 @@ export async function runReport(argv: string[], io: CliIo): Promise<number> {
 
   const storePath = dataPaths(resolveDataDir(values['data-dir'], io.env)).store;
   const needStore = values.trace || ((!values['accepted-domain'] && !values['accepted-domains']) || !values.connectors);
-  const store: Store | null = needStore && (values.trace || existsSync(storePath)) ? openStore(values['data-dir'], io.env) : null;
+  const store: Store | null = needStore && (values.trace || values['store-url'] || io.env.MXWARD_STORE_URL || existsSync(storePath)) ? openStore(values['data-dir'], io.env, values['store-url']) : null;
   try {
     const stored = store ? (await store.readPolicy()).document : null;
     const policy = await buildOrgPolicy({

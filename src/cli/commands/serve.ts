@@ -3,6 +3,7 @@
 import { resolveDataDir } from '../../config/data-dir.ts';
 import { defaultBootstrap, loadBootstrapFile } from '../../config/bootstrap.ts';
 import { startGateway } from '../../app.ts';
+import { resolveStoreUrl } from '../../store/open-store.ts';
 import type { CliIo } from '../io.ts';
 import { parseCommand, UsageError } from '../io.ts';
 
@@ -10,6 +11,8 @@ export const serveHelp = `Usage: mxward serve [--config FILE] [--listen HOST:POR
 
   --config FILE       YAML bootstrap file (listeners, TLS, limits); embedded defaults without it
   --listen HOST:PORT  override the inbound listener (default 127.0.0.1:2525)
+  --store-url URL     PostgreSQL store (postgres://…); else MXWARD_STORE_URL, else store.url
+                      in the config file, else SQLite in the data directory
 The organization policy lives in the store: change it with mxward org|domain|connector.
 `;
 
@@ -24,7 +27,14 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommand(argv, { config: { type: 'string' }, listen: { type: 'string' } });
   if (values.help) { io.stdout.write(serveHelp); return 0; }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  const config = values.config ? loadBootstrapFile(values.config) : defaultBootstrap();
+  const loaded = values.config ? loadBootstrapFile(values.config) : defaultBootstrap();
+  let storeUrl: string | undefined;
+  try {
+    storeUrl = resolveStoreUrl(values['store-url'], io.env, loaded.store.url);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const config = { ...loaded, store: { url: storeUrl } };
   const dataDir = resolveDataDir(values['data-dir'], io.env, config.dataDir);
   const inboundOverride = values.listen ? parseHostPort(values.listen) : undefined;
   const gateway = await startGateway({ config, dataDir, inboundOverride });
