@@ -77,7 +77,9 @@ export function decideRecipient(policy: CompiledPolicy, sender: SenderDecision, 
     const detail = parsed.relayHack ? `${parsed.relayHack} in ${rawRecipient}` : `${parsed.domain ?? rawRecipient} is not an accepted domain`;
     return reject('rcpt', replies.relayDenied, [{ rule: 'relay', detail }]);
   }
-  if (accepted && accepted.recipients.size > 0 && !internal) {
+  // The directory applies to every session (SPEC §2.5): an internal sender to a mailbox that does
+  // not exist gets the refusal now, not a bounce later.
+  if (accepted && accepted.recipients.size > 0) {
     const key = normalizeAddress(rawRecipient).toLowerCase();
     if (!accepted.recipients.has(key)) {
       return reject('rcpt', replies.recipientNotFound, [{ rule: 'recipients', detail: `${rawRecipient} is not in the directory of ${accepted.domain}` }]);
