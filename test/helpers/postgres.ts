@@ -31,7 +31,7 @@ async function admin<T>(url: string, fn: (client: pg.Client) => Promise<T>): Pro
   }
 }
 
-/** null and the reason when no server answers. */
+/** The database, or why there is none (no server answers): the caller skips with that text. */
 export async function createTestDatabase(): Promise<TestDatabase | string> {
   const name = `mxward_test_${randomBytes(6).toString('hex')}`;
   try {
