@@ -3,7 +3,33 @@
 // `mxward policy import`.
 import type { z } from 'zod';
 import { LineCounter, parseDocument } from 'yaml';
+import type { Document } from 'yaml';
 import { ConfigError, formatIssuePath } from './errors.ts';
+
+type Path = Array<string | number>;
+
+/**
+ * The line of the node at `path`, or of its nearest ancestor present in the file (a missing
+ * required field has no node of its own: its parent mapping is where it belongs).
+ */
+function lineOf(doc: Document, lineCounter: LineCounter, path: Path): number | null {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+    if (node?.range) return lineCounter.linePos(node.range[0]).line;
+  }
+  return null;
+}
+
+function describeIssue(doc: Document, lineCounter: LineCounter, issue: z.core.$ZodIssue): string[] {
+  const at = (path: Path, message: string) => {
+    const line = lineOf(doc, lineCounter, path);
+    return `${line === null ? '' : `line ${line}: `}${formatIssuePath(path)}: ${message}`;
+  };
+  const path = issue.path as Path;
+  // Zod reports unknown keys on the enclosing object; name each key and its own line instead.
+  if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => at([...path, key], 'unknown key'));
+  return [at(path, issue.message)];
+}
 
 export function parseYamlWithSchema<T extends z.ZodType>(text: string, schema: T, source: string): z.output<T> {
   const lineCounter = new LineCounter();
@@ -13,9 +39,5 @@ export function parseYamlWithSchema<T extends z.ZodType>(text: string, schema: T
   }
   const result = schema.safeParse(doc.toJS() ?? {});
   if (result.success) return result.data;
-  throw new ConfigError(source, result.error.issues.map((issue) => {
-    const node = doc.getIn(issue.path as Array<string | number>, true) as { range?: [number, number, number] } | undefined;
-    const line = node?.range ? `line ${lineCounter.linePos(node.range[0]).line}: ` : '';
-    return `${line}${formatIssuePath(issue.path)}: ${issue.message}`;
-  }));
+  throw new ConfigError(source, result.error.issues.flatMap((issue) => describeIssue(doc, lineCounter, issue)));
 }
