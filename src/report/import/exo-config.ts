@@ -175,7 +175,8 @@ export function parseExoExport(text: string): ExoExport | string {
   } catch (err) {
     const message = (err as Error).message;
     const pos = /position (\d+)/.exec(message);
-    const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : null;
+    // V8 names a position for most errors; a truncated file ends "at the end", i.e. its last line.
+    const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : /end of JSON input/.test(message) ? text.trimEnd().split('\n').length : null;
     return `${line ? `line ${line}: ` : ''}not valid JSON (${message.replace(/^.*?: /, '').split('\n')[0]})`;
   }
   return classifyExoJson(doc);
