@@ -133,10 +133,13 @@ export class SmtpRelayTarget implements DeliveryTarget {
     conn.on('end', () => this.#drop(conn));
     conn.on('error', () => this.#drop(conn));
     return new Promise((resolve, reject) => {
-      conn.connect((err?: Error | null) => {
-        if (err) { conn.close(); reject(err); return; }
-        if (!r.auth) { resolve(conn); return; }
+      // connect() reports failure only as an 'error' event (refused, timeout, TLS, STARTTLS missing).
+      const onError = (err: Error) => { conn.close(); reject(err); };
+      conn.once('error', onError);
+      conn.connect(() => {
+        if (!r.auth) { conn.off('error', onError); resolve(conn); return; }
         conn.login({ user: r.auth.user, pass: r.auth.pass }, (authErr?: Error | null) => {
+          conn.off('error', onError);
           if (authErr) { conn.close(); reject(authErr); return; }
           resolve(conn);
         });

@@ -1,0 +1,153 @@
+// Delivery to a real Postfix (test/helpers/postfix.ts): STARTTLS required with certificate
+// verification, per-recipient outcomes, one RFC 3464 DSN for a permanent failure and none for the
+// null sender, the delivery trace, and an outage seen through `mxward queue list` and ended
+// with `mxward queue flush`.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startTestGateway } from '../helpers/gateway.ts';
+import type { TestGateway } from '../helpers/gateway.ts';
+import { postfixUnavailable, startPostfix } from '../helpers/postfix.ts';
+import type { PostfixInstance } from '../helpers/postfix.ts';
+import { TestPki } from '../helpers/certificates.ts';
+import { mxward } from '../helpers/commands.ts';
+import { sendOne, testMessage } from '../helpers/smtp-client.ts';
+
+const skip = postfixUnavailable();
+let postfix: PostfixInstance;
+let gateway: TestGateway;
+
+async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function spoolEntries(): Promise<string[]> {
+  return (await readdir(join(gateway.dataDir, 'spool', 'queue'))).filter((n) => n.endsWith('.json'));
+}
+
+before(async () => {
+  if (skip) return;
+  const pki = await TestPki.create();
+  const server = await pki.issue('downstream', 'downstream.test', ['downstream.test']);
+  postfix = await startPostfix({
+    domains: ['example.test', 'client.test'],
+    mailboxes: ['alice@example.test', 'bob@example.test', 'sender@client.test'],
+    tls: { certFile: server.certFile, keyFile: server.keyFile },
+  });
+  const route = {
+    type: 'smtp', host: '127.0.0.1', port: postfix.port, starttls: 'required', verifyCertificate: true,
+    caFile: pki.caFile, tlsServerName: 'downstream.test', concurrency: 2, connectTimeoutSeconds: 5,
+  };
+  gateway = await startTestGateway({
+    config: { delivery: { default: route, routes: { 'example.test': route }, retryDelaysSeconds: [3600], rescanSeconds: 0.2 } },
+    policy: (doc) => ({ ...doc, acceptedDomains: [{ domain: 'example.test', includeSubdomains: false, recipients: [] }] }),
+  });
+});
+
+after(async () => {
+  await gateway?.close();
+  await postfix?.destroy();
+});
+
+test('relays over verified STARTTLS to Postfix, both recipients, and the trace shows the reply', { skip: skip ?? false }, async () => {
+  const r = await sendOne(gateway.inbound.port, 'sender@client.test', ['alice@example.test', 'bob@example.test'], testMessage({ subject: 'relay-1' }));
+  assert.equal(r.code, 250, r.reply);
+  const [alice] = await waitFor('alice', async () => { const m = await postfix.messages('alice@example.test'); return m.length >= 1 && m; });
+  const bob = await waitFor('bob', async () => { const m = await postfix.messages('bob@example.test'); return m.length >= 1 && m; });
+  assert.equal(bob.length, 1);
+  assert.match(alice, /^Subject: relay-1/m);
+  // Postfix records the TLS session of the hop from mxward in its Received field.
+  assert.match(alice, /\(using TLSv1\.[23] with cipher/);
+  assert.match(alice, /X-Mxward-AuthAs: Anonymous/);
+  const [record] = await waitFor('trace', async () => {
+    const rows = await gateway.store.queryTrace({ sender: 'sender@client.test' });
+    return rows.length > 0 && rows[0].deliveryStatus === 'delivered' && rows;
+  });
+  assert.equal(record.deliveryAttempts, 1);
+  assert.match(record.deliveryReply ?? '', /^250 2\.0\.0 Ok: queued as/);
+});
+
+test('a recipient Postfix refuses gets exactly one RFC 3464 DSN; the other is delivered once', { skip: skip ?? false }, async () => {
+  const before = (await postfix.messages('alice@example.test')).length;
+  const r = await sendOne(gateway.inbound.port, 'sender@client.test', ['alice@example.test', 'nobody@example.test'], testMessage({ subject: 'bounce-1' }));
+  assert.equal(r.code, 250, r.reply);
+  const dsns = await waitFor('DSN', async () => { const m = await postfix.messages('sender@client.test'); return m.length >= 1 && m; });
+  await gateway.queue.whenIdle();
+  await new Promise((res) => setTimeout(res, 1000)); // room for a second (wrong) DSN to show up
+  assert.equal((await postfix.messages('sender@client.test')).length, 1, 'exactly one DSN');
+  assert.equal((await postfix.messages('alice@example.test')).length, before + 1, 'alice got the message once');
+  const dsn = dsns[0];
+  assert.match(dsn, /^Return-Path: <>/m, 'a DSN has the null sender (RFC 3464 §2, RFC 5321 §4.5.5)');
+  assert.match(dsn, /^Content-Type: multipart\/report; report-type=delivery-status;/m);
+  assert.match(dsn, /^Content-Type: message\/delivery-status/m);
+  assert.match(dsn, /^Final-Recipient: rfc822; nobody@example\.test/m);
+  assert.match(dsn, /^Action: failed/m);
+  assert.match(dsn, /^Status: 5\.1\.1/m);
+  assert.match(dsn, /^Diagnostic-Code: smtp; 550 5\.1\.1 <nobody@example\.test>/m);
+  assert.match(dsn, /^Content-Type: text\/rfc822-headers/m);
+  assert.match(dsn, /^Subject: bounce-1/m, 'the original header section is returned');
+  assert.doesNotMatch(dsn, /Body of bounce-1/, 'the body is not reflected');
+  assert.doesNotMatch(dsn, /alice@example\.test>?: /, 'the delivered recipient is not reported');
+  assert.deepEqual(await spoolEntries(), []);
+});
+
+test('a null-sender message that fails produces no DSN', { skip: skip ?? false }, async () => {
+  const dsnsBefore = (await postfix.messages('sender@client.test')).length;
+  const r = await sendOne(gateway.inbound.port, '', ['nobody@example.test'], testMessage({ subject: 'null-sender', from: 'MAILER-DAEMON@client.test' }));
+  assert.equal(r.code, 250, r.reply);
+  const [record] = await waitFor('failed trace', async () => {
+    const rows = (await gateway.store.queryTrace({ recipient: 'nobody@example.test' })).filter((t) => t.subject === 'null-sender');
+    return rows.length > 0 && rows[0].deliveryStatus === 'failed' && rows;
+  });
+  assert.match(record.deliveryReply ?? '', /^550 5\.1\.1/);
+  await gateway.queue.whenIdle();
+  await new Promise((res) => setTimeout(res, 1000));
+  assert.deepEqual(await spoolEntries(), [], 'nothing queued: no DSN was made');
+  assert.equal((await postfix.messages('sender@client.test')).length, dsnsBefore);
+});
+
+test('outage: deferrals show in `mxward queue list`; after `queue flush` everything is delivered', { skip: skip ?? false }, async () => {
+  await postfix.stop();
+  const base = (await postfix.messages('bob@example.test')).length;
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const r = await sendOne(gateway.inbound.port, 'sender@client.test', ['bob@example.test'], testMessage({ subject: `outage-${i}`, to: 'bob@example.test' }));
+    assert.equal(r.code, 250, r.reply);
+    ids.push(/<([A-Z0-9]+)>/.exec(r.reply)![1]);
+  }
+  const listed = await waitFor('deferrals', async () => {
+    const out = await mxward(gateway.dataDir, ['queue', 'list', '--json']);
+    const entries = JSON.parse(out.stdout) as Array<{ queueId: string; status: string; attempts: number; lastReply: string }>;
+    return entries.length === 5 && entries.every((e) => e.status === 'deferred') && entries;
+  });
+  assert.deepEqual(listed.map((e) => e.queueId).sort(), [...ids].sort());
+  for (const e of listed) assert.match(e.lastReply, /ECONNREFUSED|ECONNECTION|connect/i);
+  const table = await mxward(gateway.dataDir, ['queue', 'list']);
+  assert.match(table.stdout, /deferred/);
+  assert.match(table.stdout, /5 message\(s\) queued/);
+  const shown = await mxward(gateway.dataDir, ['queue', 'show', ids[0]]);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /bob@example\.test\s+pending\s+1/);
+
+  await postfix.start();
+  const flushed = await mxward(gateway.dataDir, ['queue', 'flush']);
+  assert.equal(flushed.code, 0, flushed.stderr);
+  await waitFor('delivery after the outage', async () => (await postfix.messages('bob@example.test')).length >= base + 5);
+  await waitFor('empty queue', async () => (await spoolEntries()).length === 0);
+  const empty = await mxward(gateway.dataDir, ['queue', 'list', '--json']);
+  assert.deepEqual(JSON.parse(empty.stdout), []);
+  const rows = await gateway.store.queryTrace({ recipient: 'bob@example.test' });
+  const outage = rows.filter((t) => t.subject?.startsWith('outage-'));
+  assert.equal(outage.length, 5);
+  for (const t of outage) {
+    assert.equal(t.deliveryStatus, 'delivered');
+    assert.equal(t.deliveryAttempts, 2);
+  }
+});

@@ -1,0 +1,181 @@
+// A real Postfix as the downstream MTA: its own config directory, queue and mailboxes in a
+// temporary directory, SMTP on a loopback port, virtual(8) delivery to Maildirs. Nothing of the
+// system's Postfix is used or changed. Needs root (Postfix's master runs as root and drops to
+// mail_owner) and the Debian package `postfix`.
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const POSTFIX = '/usr/sbin/postfix';
+
+/** A reason to skip, or null when Postfix can run here. */
+export function postfixUnavailable(): string | null {
+  if (!existsSync(POSTFIX)) return 'postfix is not installed (Debian package postfix)';
+  if (userInfo().uid !== 0) return 'a private Postfix instance needs root';
+  return null;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface PostfixOptions {
+  /** Domains delivered locally; `mailboxes` lists the addresses that exist, others get 550 5.1.1. */
+  domains: string[];
+  mailboxes: string[];
+  /** PEM pair for STARTTLS; absent = no TLS offered. */
+  tls?: { certFile: string; keyFile: string };
+}
+
+export interface PostfixInstance {
+  port: number;
+  dir: string;
+  /** Full messages in the mailbox of `address` (new/ of its Maildir). */
+  messages(address: string): Promise<string[]>;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export async function startPostfix(options: PostfixOptions): Promise<PostfixInstance> {
+  const dir = await mkdtemp(join(tmpdir(), 'mxward-postfix-'));
+  await chmod(dir, 0o755); // virtual(8) runs as the mailbox owner and must reach mail/
+  const port = await freePort();
+  const mail = join(dir, 'mail');
+  await mkdir(mail, { recursive: true });
+  const { stdout: ids } = await run('id', ['-u', 'postfix']).catch(() => ({ stdout: '' }));
+  const uid = Number(ids.trim()) || 65534;
+  await run('chown', [`${uid}`, mail]).catch(() => {});
+  const vmailbox = options.mailboxes.map((a) => `${a} ${a}/`).join('\n');
+  await writeFile(join(dir, 'vmailbox'), `${vmailbox}\n`);
+  const main = [
+    'compatibility_level = 3.6',
+    `queue_directory = ${join(dir, 'queue')}`,
+    `data_directory = ${join(dir, 'data')}`,
+    'mail_owner = postfix',
+    'inet_interfaces = 127.0.0.1',
+    'inet_protocols = ipv4',
+    'myhostname = downstream.test',
+    'mydestination =',
+    'mynetworks = 127.0.0.0/8',
+    `virtual_mailbox_domains = ${options.domains.join(', ')}`,
+    `virtual_mailbox_base = ${mail}`,
+    `virtual_mailbox_maps = texthash:${join(dir, 'vmailbox')}`,
+    `virtual_uid_maps = static:${uid}`,
+    `virtual_gid_maps = static:${uid}`,
+    'virtual_minimum_uid = 1',
+    // Unknown mailboxes are refused during RCPT (550 5.1.1), like a real mailbox server would.
+    'smtpd_reject_unlisted_recipient = yes',
+    'smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination',
+    'default_transport = error:outbound mail is disabled in this test instance',
+    'relay_transport = error:outbound mail is disabled in this test instance',
+    // start-fg (below) logs through stdout: there is no syslog in a container or CI runner.
+    'maillog_file = /dev/stdout',
+    'smtputf8_enable = no',
+    'biff = no',
+    'append_dot_mydomain = no',
+    ...(options.tls ? [
+      `smtpd_tls_cert_file = ${options.tls.certFile}`, `smtpd_tls_key_file = ${options.tls.keyFile}`, 'smtpd_tls_security_level = may',
+      'smtpd_tls_received_header = yes',
+    ] : []),
+  ];
+  await writeFile(join(dir, 'main.cf'), `${main.join('\n')}\n`);
+  const services = [
+    `127.0.0.1:${port} inet n - n - - smtpd`,
+    'pickup fifo n - n 60 1 pickup',
+    'cleanup unix n - n - 0 cleanup',
+    'qmgr unix n - n 300 1 qmgr',
+    'tlsmgr unix - - n 1000? 1 tlsmgr',
+    'rewrite unix - - n - - trivial-rewrite',
+    'bounce unix - - n - 0 bounce',
+    'defer unix - - n - 0 bounce',
+    'trace unix - - n - 0 bounce',
+    'verify unix - - n - 1 verify',
+    'flush unix n - n 1000? 0 flush',
+    'proxymap unix - - n - - proxymap',
+    'showq unix n - n - - showq',
+    'error unix - - n - - error',
+    'retry unix - - n - - error',
+    'discard unix - - n - - discard',
+    'virtual unix - n n - - virtual',
+    'anvil unix - - n - 1 anvil',
+    'scache unix - - n - 1 scache',
+    'postlog unix-dgram n - n - 1 postlogd',
+  ];
+  await writeFile(join(dir, 'master.cf'), `${services.join('\n')}\n`);
+  let master: ChildProcess | null = null;
+  const instance: PostfixInstance = {
+    port, dir,
+    async messages(address: string) {
+      const box = join(mail, address, 'new');
+      const names = await readdir(box).catch(() => [] as string[]);
+      return Promise.all(names.sort().map((n) => readFile(join(box, n), 'utf8')));
+    },
+    async start() {
+      // `postfix start` would detach and its master would die silently without syslog;
+      // `start-fg` keeps master as our child with the log on stdout (Postfix >= 3.3).
+      const log = openSync(join(dir, 'maillog'), 'a');
+      master = spawn(POSTFIX, ['-c', dir, 'start-fg'], { stdio: ['ignore', log, log] });
+      closeSync(log);
+      await waitForPort(port);
+    },
+    async stop() {
+      if (!master) return;
+      const child = master;
+      master = null;
+      const exited = new Promise((r) => child.once('exit', r));
+      await run(POSTFIX, ['-c', dir, 'stop']).catch(() => {});
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      await waitForPortClosed(port);
+    },
+    async destroy() {
+      await instance.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  await mkdir(join(dir, 'queue'), { recursive: true });
+  await mkdir(join(dir, 'data'), { recursive: true });
+  await run('chown', ['postfix:postfix', join(dir, 'data')]);
+  await run(POSTFIX, ['-c', dir, 'set-permissions']).catch(() => {}); // creates the queue's subdirectories
+  await instance.start();
+  return instance;
+}
+
+async function canConnect(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export async function waitForPort(port: number, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await canConnect(port))) {
+    if (Date.now() > until) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function waitForPortClosed(port: number, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (await canConnect(port)) {
+    if (Date.now() > until) throw new Error(`127.0.0.1:${port} still listening after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
