@@ -44,9 +44,15 @@ export const bootstrapSchema = z.object({
      * §4.5.3.2's longest wait and still allows the maximum size at about 60 KB/s.
      */
     maxDataMs: z.number().int().positive().default(600_000),
+    /**
+     * Pause before the banner; a client that talks during it is refused (421 "You talk too soon"),
+     * the early-talker test of smtp-server (and of Postfix's postscreen, greet wait). It bounds one
+     * session to one message per pause, so a busy relay may set 0 (no test, like plain smtpd).
+     */
+    greetingDelayMs: z.number().int().min(0).max(30_000).default(100),
   }).strict().default({
     maxMessageBytes: 35 * 1024 * 1024, maxHeaderBytes: 1024 * 1024, maxRecipients: 500,
-    maxConnections: 2000, maxConnectionsPerIp: 100, idleTimeoutMs: 300_000, maxDataMs: 600_000,
+    maxConnections: 2000, maxConnectionsPerIp: 100, idleTimeoutMs: 300_000, maxDataMs: 600_000, greetingDelayMs: 100,
   }),
   /** PTR lookups cost a DNS round trip per connection; off unless asked for. */
   lookupPtr: z.boolean().default(false),

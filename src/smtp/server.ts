@@ -42,6 +42,7 @@ class CatalogueSMTPServer extends SMTPServer {
     for (const conn of (this as unknown as { connections: Set<ConnectionHandle & { session: object }> }).connections) {
       if (before.has(conn)) continue;
       registerConnection(conn.session, conn);
+      this.#scheduleGreeting(conn as unknown as GreetingHandle);
       const send = conn.send.bind(conn);
       conn.send = (code, data, context) => {
         if (code === 552 && typeof data === 'string' && data.startsWith('Error: message exceeds')) {
@@ -57,6 +58,28 @@ class CatalogueSMTPServer extends SMTPServer {
       };
     }
   }
+
+  /**
+   * smtp-server sends the banner after a fixed 100 ms early-talker pause; limits.greetingDelayMs
+   * replaces that pause (0 = banner at once). Its own timer still fires and is made a no-op.
+   * Implicit-TLS sockets (needsUpgrade) keep the library's path: the listeners here never use it.
+   */
+  #scheduleGreeting(conn: GreetingHandle): void {
+    const delayMs = (this as unknown as { options: { greetingDelayMs?: number } }).options.greetingDelayMs ?? LIBRARY_GREETING_DELAY_MS;
+    if (delayMs === LIBRARY_GREETING_DELAY_MS || conn.needsUpgrade) return;
+    const ready = conn.connectionReady.bind(conn);
+    conn.connectionReady = () => {};
+    if (delayMs === 0) ready();
+    else setTimeout(ready, delayMs).unref();
+  }
+}
+
+/** The pause smtp-server 3 hard-codes in SMTPConnection.init(). */
+const LIBRARY_GREETING_DELAY_MS = 100;
+
+interface GreetingHandle {
+  needsUpgrade: boolean;
+  connectionReady(): void;
 }
 
 export function createListener(ctx: GatewayContext, kind: ListenerKind, tls: TlsMaterial): SMTPServer {
@@ -73,6 +96,7 @@ export function createListener(ctx: GatewayContext, kind: ListenerKind, tls: Tls
     rejectUnauthorized: false,
     size: ctx.config.limits.maxMessageBytes,
     socketTimeout: ctx.config.limits.idleTimeoutMs,
+    greetingDelayMs: ctx.config.limits.greetingDelayMs,
     disableReverseLookup: !ctx.config.lookupPtr,
     logger: false,
     authMethods: ['PLAIN', 'LOGIN'],

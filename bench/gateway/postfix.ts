@@ -1,0 +1,94 @@
+// Postfix as the reference gateway: its own config, queue and log in a temporary directory, the
+// Direct Send policy as sender/client restrictions, everything accepted relayed to the sink.
+// Defaults are kept where they shape performance (fsync per queue file, in_flow_delay, logging).
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort, waitForPort, waitForPortClosed } from './net.ts';
+import type { Peer, PeerOptions, ServerCounts } from './peer.ts';
+import { ACCEPTED_DOMAIN, DIRECT_SEND_TEXT, LISTED_IP } from './peer.ts';
+
+const run = promisify(execFile);
+
+export async function startPostfix(options: PeerOptions): Promise<Peer> {
+  const { dir } = options;
+  await chmod(dir, 0o755);
+  const port = await freePort();
+  await writeFile(join(dir, 'listed.cidr'), `${LISTED_IP}/32 OK\n`);
+  // Evaluated at RCPT (smtpd_delay_reject = yes), like mxward's check (SPEC §2.5).
+  await writeFile(join(dir, 'sender_access'), `${ACCEPTED_DOMAIN} 550 5.7.68 ${DIRECT_SEND_TEXT}\n`);
+  const main = [
+    'compatibility_level = 3.6',
+    `queue_directory = ${join(dir, 'queue')}`,
+    `data_directory = ${join(dir, 'data')}`,
+    'mail_owner = postfix',
+    'inet_interfaces = 127.0.0.1',
+    'inet_protocols = ipv4',
+    'myhostname = postfix.bench.test',
+    'mydestination =',
+    `mynetworks = ${LISTED_IP}/32`,
+    `relay_domains = ${ACCEPTED_DOMAIN}`,
+    `relay_transport = smtp:[127.0.0.1]:${options.sinkPort}`,
+    'default_transport = error:not an accepted domain',
+    'smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination',
+    `smtpd_sender_restrictions = check_client_access cidr:${join(dir, 'listed.cidr')}, check_sender_access texthash:${join(dir, 'sender_access')}`,
+    // All load comes from one IP: the per-client anvil limits would measure anvil, not the gateway.
+    'smtpd_client_connection_count_limit = 0',
+    'smtpd_client_connection_rate_limit = 0',
+    `default_process_limit = ${options.maxSessions + 50}`,
+    `maillog_file_prefixes = ${dir}`,
+    `maillog_file = ${join(dir, 'maillog')}`,
+    'smtputf8_enable = no',
+    'biff = no',
+    'append_dot_mydomain = no',
+  ];
+  await writeFile(join(dir, 'main.cf'), `${main.join('\n')}\n`);
+  const services = [
+    `127.0.0.1:${port} inet n - n - - smtpd`,
+    'pickup fifo n - n 60 1 pickup',
+    'cleanup unix n - n - 0 cleanup',
+    'qmgr unix n - n 300 1 qmgr',
+    'tlsmgr unix - - n 1000? 1 tlsmgr',
+    'rewrite unix - - n - - trivial-rewrite',
+    'bounce unix - - n - 0 bounce',
+    'defer unix - - n - 0 bounce',
+    'trace unix - - n - 0 bounce',
+    'verify unix - - n - 1 verify',
+    'flush unix n - n 1000? 0 flush',
+    'proxymap unix - - n - - proxymap',
+    'showq unix n - n - - showq',
+    'error unix - - n - - error',
+    'retry unix - - n - - error',
+    'discard unix - - n - - discard',
+    'smtp unix - - n - - smtp',
+    'relay unix - - n - - smtp',
+    'anvil unix - - n - 1 anvil',
+    'scache unix - - n - 1 scache',
+    'postlog unix-dgram n - n - 1 postlogd',
+  ];
+  await writeFile(join(dir, 'master.cf'), `${services.join('\n')}\n`);
+  await mkdir(join(dir, 'data'), { recursive: true });
+  await mkdir(join(dir, 'queue'), { recursive: true });
+  await run('chown', ['postfix', join(dir, 'data')]); // master's lock file lives there
+  await run('postfix', ['-c', dir, 'check']).catch(() => {}); // creates the queue directories
+  await run('postfix', ['-c', dir, 'start']);
+  await waitForPort(port);
+  const masterPid = Number((await readFile(join(dir, 'queue', 'pid', 'master.pid'), 'utf8')).trim());
+  return {
+    name: 'postfix',
+    port,
+    pids: () => [masterPid],
+    async counts(): Promise<ServerCounts> {
+      const log = await readFile(join(dir, 'maillog'), 'utf8').catch(() => '');
+      // One "queued as" per message accepted by cleanup; one reject line per refused RCPT.
+      const accepted = log.match(/ postfix\/cleanup\[\d+\]: [0-9A-F]+: message-id=/g)?.length ?? 0;
+      const rejected = log.match(/ NOQUEUE: reject: RCPT from [^\n]*: 550 5\.7\.68 /g)?.length ?? 0;
+      return { accepted, rejected };
+    },
+    async stop() {
+      await run('postfix', ['-c', dir, 'stop']).catch(() => {});
+      await waitForPortClosed(port);
+    },
+  };
+}
