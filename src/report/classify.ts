@@ -157,9 +157,9 @@ export class Classifier {
     if (row.authAs === null) {
       // Message trace and EAC reports carry no attribution: mail submitted inside Microsoft 365
       // has no client IP, and a message with no recipient of ours is outbound, not Direct Send.
-      if (!row.sourceIp && row.origin.format !== 'mail-headers') return plain('internal', 'no source IP: submitted inside Microsoft 365');
+      if (!row.sourceIp && row.origin.format !== 'mail-headers') return INTERNAL_NO_IP;
       if (p1Ours && row.direction === null && row.recipients.length > 0 && !row.recipients.some((r) => this.isAccepted(domainOfAddress(r)))) {
-        return plain('internal', 'P1 ours and no recipient in an accepted domain: outbound');
+        return INTERNAL_OUTBOUND;
       }
     }
     if (row.sourceIp || row.certificateName) {
@@ -178,6 +178,9 @@ export class Classifier {
     // The null sender never matches the P1 check (SPEC §2.5); the header-From variant still can.
     const p2Ours = row.p2?.find((a) => this.isAccepted(domainOfAddress(a)));
     if (p2Ours) return plain('header-from', `From ${p2Ours} is in an accepted domain, P1 ${row.p1 === '' ? '<>' : (p1Domain ?? 'unknown')} is not`);
+    // Bulk exports: most rows are ordinary external mail, neither sampled nor kept per source, so
+    // they share one result instead of building a sentence per row.
+    if (row.origin.format !== 'mail-headers' && row.origin.format !== 'mxward-trace') return p1Domain ? EXTERNAL_FOREIGN : EXTERNAL_NULL;
     return plain('external', p1Domain ? `P1 domain ${p1Domain} is not accepted` : 'null or unknown P1');
   }
 }
@@ -185,3 +188,8 @@ export class Classifier {
 function plain(kind: MessageKind, reason: string): Classification {
   return { kind, reason, connector: null, wouldReject: false, rejectCode: null };
 }
+
+const INTERNAL_NO_IP = Object.freeze(plain('internal', 'no source IP: submitted inside Microsoft 365'));
+const INTERNAL_OUTBOUND = Object.freeze(plain('internal', 'P1 ours and no recipient in an accepted domain: outbound'));
+const EXTERNAL_FOREIGN = Object.freeze(plain('external', 'P1 domain is not accepted'));
+const EXTERNAL_NULL = Object.freeze(plain('external', 'null or unknown P1'));
