@@ -37,7 +37,12 @@ export function parseCommand<O extends Options>(argv: string[], options: O) {
   try {
     return parseArgs({ args: argv, options: { ...commonOptions, ...options }, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    // Node's parseArgs messages carry advice after the first sentence (about `--`, about option
+    // values starting with a dash), some over several lines. A usage error is one line: keep the
+    // first sentence and point at --help.
+    const message = (err as Error).message;
+    const first = message.split('\n')[0].replace(/\. To specify a positional argument.*$/, '');
+    throw new UsageError(first === message ? first : `${first} (see --help)`);
   }
 }
 

@@ -12,7 +12,7 @@ export const connectorHelp = `Usage: mxward connector add NAME --type partner|on
        mxward connector set NAME [settings]
        mxward connector remove NAME
        mxward connector list [--json]
-       mxward connector test --ip IP [--cert-name NAME] [--sender ADDRESS|DOMAIN] [--json]
+       mxward connector test --ip IP [--cert-name NAME] [--tls] [--sender ADDRESS|DOMAIN] [--json]
 
 Settings:
   --type partner|onPremises
@@ -27,7 +27,8 @@ Settings:
   --comment TEXT
 "set" replaces a list given on the command line (--ip, --sender-domain) and keeps the others.
 "test" shows which connector, if any, a source would match and why; --cert-name there means a
-verified, currently valid certificate presenting that name.
+verified, currently valid certificate presenting that name (and implies TLS); --tls alone means
+an encrypted session without a client certificate (for connectors with --require-tls).
 `;
 
 const options = {
@@ -42,6 +43,7 @@ const options = {
   enabled: { type: 'string' },
   comment: { type: 'string' },
   sender: { type: 'string' },
+  tls: { type: 'boolean' },
 } as const;
 
 type Values = ReturnType<typeof parseCommand<typeof options>>['values'];
@@ -140,7 +142,7 @@ async function testConnector(values: Values, io: CliIo, store: ReturnType<typeof
     subjectCN: certName, dnsNames: [certName], verified: true, verifyError: null,
     validFrom: new Date(now - 86_400_000).toISOString(), validTo: new Date(now + 86_400_000).toISOString(), fingerprint256: 'test',
   } : null;
-  const match = matchConnector(policy, { remoteIp: ip, tlsActive: certificate !== null, certificate, p1Domain, nowMs: now });
+  const match = matchConnector(policy, { remoteIp: ip, tlsActive: certificate !== null || values.tls === true, certificate, p1Domain, nowMs: now });
   const result = {
     result: match.kind,
     connector: match.kind === 'none' ? null : match.connector.settings.name,

@@ -1,5 +1,5 @@
 // mxward domain add|remove|list: accepted domains, optionally with subdomains and a recipient list.
-import { normalizeDomain } from '../../policy/domains.ts';
+import { domainPatternMatches, normalizeAddress, normalizeDomain, parseAddress } from '../../policy/domains.ts';
 import { changePolicy } from '../../store/policy-changes.ts';
 import type { CliIo } from '../io.ts';
 import { actorOf, openStore, parseCommand, printJson, printTable, requirePositional, UsageError } from '../io.ts';
@@ -12,6 +12,21 @@ export const domainHelp = `Usage: mxward domain add DOMAIN [--include-subdomains
   --recipient           restrict to these recipients (550 5.1.10 for others); repeatable
 Domains compare case-insensitively, without a trailing dot, IDNs in punycode form.
 `;
+
+/**
+ * The recipient directory of one domain, normalised like the RCPT comparison (domain folded).
+ * An entry outside the domain could never match a recipient, so it is a typo: refuse it.
+ */
+function directoryFor(domain: string, includeSubdomains: boolean, raw: string[]): string[] {
+  return raw.map((address) => {
+    const parsed = parseAddress(address);
+    const covered = parsed.domain !== null && (parsed.domain === domain || (includeSubdomains && domainPatternMatches(`*.${domain}`, parsed.domain)));
+    if (!covered || !parsed.localPart || parsed.relayHack) {
+      throw new UsageError(`--recipient ${JSON.stringify(address)}: not an address in ${domain}`);
+    }
+    return normalizeAddress(address);
+  });
+}
 
 export async function runDomain(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
@@ -33,9 +48,11 @@ export async function runDomain(argv: string[], io: CliIo): Promise<number> {
     const domain = normalizeDomain(raw);
     if (!domain) throw new UsageError(`not a domain name: ${JSON.stringify(raw)}`);
     if (sub === 'add') {
+      const includeSubdomains = values['include-subdomains'] ?? false;
+      const recipients = directoryFor(domain, includeSubdomains, values.recipient ?? []);
       await changePolicy(store, actor, 'domain.add', (doc) => {
         if (doc.acceptedDomains.some((d) => d.domain === domain)) throw new UsageError(`${domain} is already an accepted domain`);
-        doc.acceptedDomains.push({ domain, includeSubdomains: values['include-subdomains'] ?? false, recipients: values.recipient ?? [] });
+        doc.acceptedDomains.push({ domain, includeSubdomains, recipients });
         return doc;
       });
       io.stdout.write(values.json ? `${JSON.stringify({ added: domain })}\n` : `added accepted domain ${domain}\n`);
