@@ -164,6 +164,8 @@ const cases: Case[] = [
   { name: 'restricted sender domain from its own IP', connectors: [restrictedByIp], facts: { ip: '203.0.113.9' }, mailFrom: 'billing@partner.example', rcpt: OURS, expect: { attribution: 'partner', connector: 'LockedIp' } },
   { name: 'restricted connector does not claim other sender domains', connectors: [restrictedByIp], facts: { ip: '198.51.100.1' }, mailFrom: FOREIGN, expect: { attribution: 'anonymous' } },
   { name: 'restriction with *.domain covers a subdomain sender', connectors: [partner('LockedSub', { senderDomains: ['*.partner.example'], senderIPAddresses: ['203.0.113.0/24'], restrictDomainsToIPAddresses: true })], facts: { ip: '198.51.100.1' }, mailFrom: 'x@mail.partner.example', expect: { reject: '550 5.7.51', stage: 'mail' } },
+  { name: 'the null sender is covered by a * connector', connectors: [ipPartner], facts: { ip: '192.0.2.5' }, mailFrom: '', expect: { attribution: 'partner', connector: 'PartnerNet' } },
+  { name: 'the null sender is not covered by a connector scoped to a domain', connectors: [partner('Scoped', { senderDomains: ['partner.example'], senderIPAddresses: ['192.0.2.0/24'] })], facts: { ip: '192.0.2.5' }, mailFrom: '', expect: { attribution: 'anonymous' } },
   { name: 'the null sender has no domain: no 5.7.51', connectors: [restrictedByIp], facts: { ip: '198.51.100.1' }, mailFrom: '', expect: { attribution: 'anonymous' } },
   { name: 'certificate restriction: right IP without certificate is 5.7.51', connectors: [restrictedByCert], facts: { ip: '203.0.113.9' }, mailFrom: 'billing@partner.example', expect: { reject: '550 5.7.51', stage: 'mail' } },
   { name: 'certificate restriction: right certificate', connectors: [restrictedByCert], facts: { ip: '198.51.100.1', cert: cert({ san: ['mx.partner.example'] }) }, mailFrom: 'billing@partner.example', expect: { attribution: 'partner', connector: 'LockedCert' } },
@@ -232,6 +234,8 @@ const cases: Case[] = [
   { name: 'P1 hidden behind a source route is still ours', mailFrom: '<@relay.example:ceo@contoso.com>', expect: ds() },
   { name: 'Direct Send from an IPv6 client', facts: { ip: '2001:db8:dead::1' }, mailFrom: OURS, expect: ds() },
   { name: 'partner with our P1 is not Direct Send', connectors: [ipPartner], facts: { ip: '192.0.2.5' }, mailFrom: OURS, expect: { attribution: 'partner', connector: 'PartnerNet' } },
+  { name: 'report mode: a partner is not even would-reject', rds: 'report', connectors: [ipPartner], facts: { ip: '192.0.2.5' }, mailFrom: OURS, expect: { attribution: 'partner', connector: 'PartnerNet' } },
+  { name: 'Direct Send from an IPv4-mapped client outside every connector', connectors: [ipPartner], facts: { ip: '::ffff:198.51.100.3' }, mailFrom: OURS, expect: ds() },
   { name: 'report mode still refuses relay', rds: 'report', mailFrom: OURS, rcpt: 'x@elsewhere.example', expect: { reject: '550 5.7.64', stage: 'rcpt' } },
 
   // -- Stage 6: header-From Direct Send ---------------------------------------------------------
