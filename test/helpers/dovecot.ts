@@ -2,7 +2,7 @@
 // Maildirs in a temporary directory, listening on a loopback port. Mailboxes that exist are
 // listed in a passwd-file, so an unknown recipient is refused per recipient (550 5.1.1).
 // Needs root (Dovecot's master drops to the `dovecot` user) and the Debian package dovecot-lmtpd.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
@@ -21,6 +21,7 @@ export function dovecotUnavailable(): string | null {
 
 export interface DovecotInstance {
   port: number;
+  dir: string;
   /** Full messages delivered to `address`'s INBOX. */
   messages(address: string): Promise<string[]>;
   destroy(): Promise<void>;
@@ -43,6 +44,7 @@ listen = 127.0.0.1
 ssl = no
 default_internal_user = dovecot
 default_login_user = dovenull
+first_valid_uid = 1
 mail_location = maildir:${mail}/%d/%n
 passdb {
   driver = static
@@ -60,10 +62,15 @@ service lmtp {
   }
 }
 `);
-  await run(DOVECOT, ['-c', conf]);
+  // Dovecot daemonizes and its master keeps inherited pipes open, so start it without any.
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(DOVECOT, ['-c', conf], { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`dovecot exited with ${code}; see ${join(dir, 'dovecot.log')}`))));
+  });
   await waitForPort(port);
   return {
-    port,
+    port, dir,
     async messages(address: string) {
       const [local, domain] = address.split('@');
       const box = join(mail, domain, local, 'new');
