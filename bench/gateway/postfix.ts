@@ -72,7 +72,10 @@ export async function startPostfix(options: PeerOptions): Promise<Peer> {
   await mkdir(join(dir, 'queue'), { recursive: true });
   await run('chown', ['postfix', join(dir, 'data')]); // master's lock file lives there
   await run('postfix', ['-c', dir, 'check']).catch(() => {}); // creates the queue directories
-  await run('postfix', ['-c', dir, 'start']);
+  await run('postfix', ['-c', dir, 'start']).catch(async (err: Error) => {
+    const tail = (await readFile(join(dir, 'maillog'), 'utf8').catch(() => '')).trim().split('\n').slice(-3).join('\n');
+    throw new Error(`postfix did not start: ${tail || err.message}`, { cause: err });
+  });
   await waitForPort(port);
   const masterPid = Number((await readFile(join(dir, 'queue', 'pid', 'master.pid'), 'utf8')).trim());
   return {

@@ -1,0 +1,88 @@
+// The scenarios of issue 6. Message counts are sized so that the fastest peer's turn lasts one
+// to a few seconds and the slowest (one session) stays bounded.
+import { ACCEPTED_DOMAIN } from './peer.ts';
+
+export type PathKind = 'accept' | 'reject' | 'mixed';
+
+export interface Scenario {
+  id: string;
+  path: PathKind;
+  sessions: number;
+  sizeBytes: number;
+  messages: number;
+}
+
+/** The accept path: a foreign sender (no Direct Send) to a recipient of the accepted domain. */
+export const ACCEPT_FROM = 'sender@partner.test';
+/** The reject path: Direct Send, the accepted domain as MAIL FROM from an unlisted IP. */
+export const REJECT_FROM = `sender@${ACCEPTED_DOMAIN}`;
+export const RECIPIENT = `user@${ACCEPTED_DOMAIN}`;
+/** Share of accept-path messages in the mixed stream. */
+export const MIXED_ACCEPT_SHARE = 0.7;
+
+const KB = 1024;
+
+function messagesFor(path: PathKind, sessions: number, sizeBytes: number): number {
+  if (sessions === 1) return sizeBytes > KB ? 100 : 150;
+  if (path === 'reject') return 3000;
+  return sizeBytes > KB ? 800 : 2000;
+}
+
+function scenario(path: PathKind, sessions: number, sizeBytes: number, scale = 1): Scenario {
+  const messages = Math.max(50, Math.round(messagesFor(path, sessions, sizeBytes) * scale / 10) * 10);
+  return { id: `${path} ${sessions}s ${sizeBytes / KB}KB`, path, sessions, sizeBytes, messages };
+}
+
+export function fullScenarios(): Scenario[] {
+  const out: Scenario[] = [];
+  for (const path of ['accept', 'reject', 'mixed'] as const) {
+    for (const sizeBytes of [KB, 50 * KB]) {
+      // A Direct Send is refused at RCPT, before any message data: its size changes nothing.
+      if (path === 'reject' && sizeBytes !== KB) continue;
+      for (const sessions of [1, 20, 100]) out.push(scenario(path, sessions, sizeBytes));
+    }
+  }
+  return out;
+}
+
+/** `--quick`: the targets' own scenarios, fewer messages. */
+export function quickScenarios(): Scenario[] {
+  return [
+    scenario('accept', 20, KB, 0.5),
+    scenario('accept', 20, 50 * KB, 0.5),
+    scenario('reject', 20, KB, 0.5),
+    scenario('reject', 100, KB, 0.5),
+    scenario('mixed', 20, KB, 0.5),
+    scenario('accept', 1, KB, 0.5),
+  ];
+}
+
+export interface Stream {
+  from: string;
+  sessions: number;
+  messages: number;
+  kind: 'accept' | 'reject';
+}
+
+/**
+ * The smtp-source runs of a scenario. The mixed stream at N sessions is two concurrent runs, 70 %
+ * of the sessions and messages on the accept path and 30 % Direct Send; at one session the two
+ * parts run one after the other on a single session each.
+ */
+export function streamsOf(s: Scenario): Stream[][] {
+  if (s.path === 'accept') return [[{ from: ACCEPT_FROM, sessions: s.sessions, messages: s.messages, kind: 'accept' }]];
+  if (s.path === 'reject') return [[{ from: REJECT_FROM, sessions: s.sessions, messages: s.messages, kind: 'reject' }]];
+  const acceptMessages = Math.round(s.messages * MIXED_ACCEPT_SHARE);
+  const rejectMessages = s.messages - acceptMessages;
+  if (s.sessions === 1) {
+    return [
+      [{ from: ACCEPT_FROM, sessions: 1, messages: acceptMessages, kind: 'accept' }],
+      [{ from: REJECT_FROM, sessions: 1, messages: rejectMessages, kind: 'reject' }],
+    ];
+  }
+  const acceptSessions = Math.round(s.sessions * MIXED_ACCEPT_SHARE);
+  return [[
+    { from: ACCEPT_FROM, sessions: acceptSessions, messages: acceptMessages, kind: 'accept' },
+    { from: REJECT_FROM, sessions: s.sessions - acceptSessions, messages: rejectMessages, kind: 'reject' },
+  ]];
+}

@@ -1,0 +1,127 @@
+// `npm run bench [-- --quick] [--rounds N] [--peers mxward,postfix,haraka] [--no-idle] [--keep]`
+//
+// Side-by-side benchmark of issue 6: Postfix (Debian), Haraka (npm, installed into a temporary
+// directory) and mxward, each relaying to its own smtp-sink, driven by smtp-source in turns
+// (A B C, A B C, ...). Prints a Markdown table of medians and the targets met. Everything runs on
+// loopback in one temporary directory that is removed at the end (kept with --keep).
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, release } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { harakaVersion, installHaraka, startHaraka } from './gateway/haraka.ts';
+import { runIdle } from './gateway/idle.ts';
+import type { IdleResult } from './gateway/idle.ts';
+import { startMxward } from './gateway/mxward.ts';
+import type { Peer, PeerName } from './gateway/peer.ts';
+import { startPostfix } from './gateway/postfix.ts';
+import { fullScenarios, quickScenarios } from './gateway/scenarios.ts';
+import type { Scenario } from './gateway/scenarios.ts';
+import { startSink } from './gateway/sink.ts';
+import type { Sink } from './gateway/sink.ts';
+import { checkTargets, renderIdle, renderTable, summarize } from './gateway/table.ts';
+import { runTurn } from './gateway/turn.ts';
+import type { TurnResult } from './gateway/turn.ts';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    peers: { type: 'string', default: 'mxward,postfix,haraka' },
+    'no-idle': { type: 'boolean', default: false },
+    idle: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const quick = values.quick!;
+const rounds = Number(values.rounds ?? (quick ? 1 : 3));
+const idleSessions = Number(values.idle ?? (quick ? 300 : 1000));
+const peerNames = values.peers!.split(',').map((p) => p.trim()) as PeerName[];
+const scenarios: Scenario[] = quick ? quickScenarios() : fullScenarios();
+const SINK_USER = 'nobody';
+
+function need(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch (err) {
+    throw new Error(`${cmd} is needed (Debian package postfix provides postfix, smtp-source and smtp-sink): ${(err as Error).message}`);
+  }
+}
+
+if (process.getuid?.() !== 0) throw new Error('the bench starts a private Postfix instance, which needs root');
+const postfixVersion = need('postconf', ['-d', '-h', 'mail_version']);
+need('sh', ['-c', 'command -v smtp-source && command -v smtp-sink']);
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+const root = await mkdtemp(join(tmpdir(), 'mxward-bench-'));
+await chmod(root, 0o755); // Postfix's unprivileged daemons must reach their queue below it
+const started = Date.now();
+const peers: Peer[] = [];
+const sinks = new Map<string, Sink>();
+try {
+  let harakaBin = '';
+  if (peerNames.includes('haraka')) {
+    log('installing Haraka from npm into the temporary directory...');
+    harakaBin = await installHaraka(join(root, 'haraka-install'));
+  }
+  const maxSessions = Math.max(idleSessions, 100) + 50;
+  for (const name of peerNames) {
+    const sink = await startSink(SINK_USER);
+    sinks.set(name, sink);
+    const dir = join(root, name);
+    await mkdir(dir, { recursive: true });
+    const options = { dir, sinkPort: sink.port, maxSessions };
+    if (name === 'postfix') peers.push(await startPostfix(options));
+    else if (name === 'haraka') peers.push(await startHaraka({ ...options, bin: harakaBin }));
+    else peers.push(await startMxward(options));
+    log(`${name} listening on 127.0.0.1:${peers.at(-1)!.port}, sink on ${sink.port}`);
+  }
+
+  // Warm-up, not measured: JIT, Postfix's first processes, Haraka's relay pool.
+  const warm = quickScenarios().filter((s) => s.sessions === 20 && s.sizeBytes === 1024 && s.path !== 'reject');
+  for (const peer of peers) for (const s of warm) await runTurn(peer, sinks.get(peer.name)!, { ...s, messages: 200 });
+
+  const turns: TurnResult[] = [];
+  for (const s of scenarios) {
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? peers : [...peers].reverse(); // A B C, C B A, ...
+      for (const peer of order) {
+        const t = await runTurn(peer, sinks.get(peer.name)!, s);
+        turns.push(t);
+        log(`${s.id.padEnd(18)} ${peer.name.padEnd(8)} ${t.rate.toFixed(0).padStart(6)} msg/s  cpu ${t.cpuPer1000.toFixed(2)} s/1k  rss ${(t.peakRssBytes / 2 ** 20).toFixed(0)} MB  drain ${(t.drainMs / 1000).toFixed(1)} s${t.problems.length ? `  PROBLEMS: ${t.problems.join('; ')}` : ''}`);
+      }
+    }
+  }
+
+  const idle: IdleResult[] = [];
+  if (!values['no-idle']) {
+    for (const peer of peers) {
+      const r = await runIdle(peer, idleSessions);
+      idle.push(r);
+      log(`idle ${idleSessions} ${peer.name}: RSS ${(r.rssBytes / 2 ** 20).toFixed(0)} MB, banner median ${r.bannerMedianMs.toFixed(1)} ms max ${r.bannerMaxMs.toFixed(1)} ms${r.problems.length ? `  PROBLEMS: ${r.problems.join('; ')}` : ''}`);
+    }
+  }
+
+  const rows = summarize(turns);
+  const cpu = cpus();
+  const out: string[] = [];
+  out.push(`mxward gateway benchmark, ${new Date().toISOString().slice(0, 10)}: ${cpu.length} × ${cpu[0]?.model ?? '?'}, Linux ${release()}, Node ${process.version}, ` +
+    `Postfix ${postfixVersion}${harakaBin ? `, Haraka ${await harakaVersion(join(root, 'haraka-install'))}` : ''}; ` +
+    `${quick ? 'quick subset' : 'full run'}, ${rounds} turn(s) per peer and scenario, medians; ${Math.round((Date.now() - started) / 1000)} s`);
+  out.push('');
+  out.push(renderTable(rows));
+  if (idle.length) out.push('', renderIdle(idle));
+  out.push('', 'Targets (issue 6):');
+  for (const t of checkTargets(rows, idle)) out.push(`  ${t.met ? 'met    ' : 'NOT met'}  ${t.target}: ${t.detail}`);
+  const problems = [...turns.filter((t) => t.problems.length > 0).map((t) => `${t.scenario} ${t.peer}: ${t.problems.join('; ')}`),
+    ...idle.filter((r) => r.problems.length > 0).map((r) => `idle ${r.peer}: ${r.problems.join('; ')}`)];
+  out.push('', problems.length ? `Correctness problems (${problems.length}):\n  ${problems.join('\n  ')}` : 'Correctness: every turn checked (5.7.68 on every Direct Send, sink count = accepted count, server records agree).');
+  console.log(out.join('\n'));
+  await writeFile(join(root, 'results.json'), JSON.stringify({ turns, idle, rows }, null, 2));
+  if (values.keep) log(`kept ${root}`);
+  process.exitCode = problems.length > 0 ? 1 : 0;
+} finally {
+  for (const peer of peers) await peer.stop().catch((err) => log(`stopping ${peer.name}: ${(err as Error).message}`));
+  for (const sink of sinks.values()) await sink.stop();
+  if (!values.keep) await rm(root, { recursive: true, force: true });
+}
