@@ -13,6 +13,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { SpoolEnvelope } from './envelope.ts';
+import { GroupSync } from './group-sync.ts';
 
 export function newQueueId(): string {
   return `${Date.now().toString(36).toUpperCase()}${randomBytes(5).toString('hex').toUpperCase()}`;
@@ -64,12 +65,15 @@ export class Spool {
   readonly queueDir: string;
   /** Touched by `mxward queue retry|flush`; a running gateway rescans when its mtime moves. */
   readonly wakeupPath: string;
+  /** One fsync of queue/ for the commits that reach it together (group-sync.ts). */
+  readonly #queueDirSync: GroupSync;
 
   constructor(root: string) {
     this.root = root;
     this.tmpDir = join(root, 'tmp');
     this.queueDir = join(root, 'queue');
     this.wakeupPath = join(root, 'wakeup');
+    this.#queueDirSync = new GroupSync(this.queueDir, syncDirectory);
   }
 
   /** Asks a running gateway (another process) to look at the queue again. */
@@ -124,7 +128,7 @@ export class Spool {
     await writeDurably(envTmp, JSON.stringify(envelope));
     await rename(w.path, this.messagePath(w.queueId));
     await rename(envTmp, this.envelopePath(w.queueId));
-    await syncDirectory(this.queueDir);
+    await this.#queueDirSync.sync();
   }
 
   messagePath(queueId: string): string {

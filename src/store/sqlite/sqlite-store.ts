@@ -7,11 +7,15 @@ import { defaultPolicy, policySchema } from '../../config/policy-schema.ts';
 import type { TraceRecord } from '../../domain/types.ts';
 import type { AuditEntry, DeliveryUpdate, Store, StoredPolicy, StoredUser, TraceFilter } from '../ports.ts';
 import { migrate } from './migrations.ts';
+import { WriteBatch } from './write-batch.ts';
 
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #insertTrace: StatementSync;
   readonly #readVersion: StatementSync;
+  readonly #updateDelivery: StatementSync;
+  /** Trace inserts and delivery updates, committed together per event-loop turn (write-batch.ts). */
+  readonly #traceWrites: WriteBatch;
 
   constructor(file: string) {
     this.#db = new DatabaseSync(file);
@@ -20,6 +24,9 @@ export class SqliteStore implements Store {
     this.#insertTrace = this.#db.prepare(`INSERT INTO trace (transaction_id, time, session_id, remote_ip, mail_from, recipients, direct_send, verdict, queue_id, delivery_status, record)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.#readVersion = this.#db.prepare('SELECT version FROM policy WHERE id = 1');
+    this.#updateDelivery = this.#db.prepare(`UPDATE trace SET delivery_status = ?, delivery_detail = ?, delivery_attempts = coalesce(?, delivery_attempts),
+      delivery_reply = coalesce(?, delivery_reply), delivery_time = ? WHERE queue_id = ?`);
+    this.#traceWrites = new WriteBatch(this.#db);
   }
 
   async readPolicy(): Promise<StoredPolicy> {
@@ -96,8 +103,9 @@ export class SqliteStore implements Store {
   }
 
   async appendTrace(r: TraceRecord): Promise<void> {
-    this.#insertTrace.run(r.transactionId, r.time, r.sessionId, r.remoteIp, r.mailFrom ?? '', [...r.recipients, ...(r.rejectedRecipients ?? [])].join(' ').toLowerCase(),
-      r.directSend ?? null, r.verdict, r.queueId, r.deliveryStatus, JSON.stringify(r));
+    const args = [r.transactionId, r.time, r.sessionId, r.remoteIp, r.mailFrom ?? '', [...r.recipients, ...(r.rejectedRecipients ?? [])].join(' ').toLowerCase(),
+      r.directSend ?? null, r.verdict, r.queueId, r.deliveryStatus, JSON.stringify(r)] as const;
+    await this.#traceWrites.run(() => { this.#insertTrace.run(...args); });
   }
 
   async queryTrace(filter: TraceFilter): Promise<TraceRecord[]> {
@@ -119,13 +127,16 @@ export class SqliteStore implements Store {
   }
 
   async updateDelivery(update: DeliveryUpdate): Promise<void> {
-    this.#db.prepare(`UPDATE trace SET delivery_status = ?, delivery_detail = ?, delivery_attempts = coalesce(?, delivery_attempts),
-      delivery_reply = coalesce(?, delivery_reply), delivery_time = ? WHERE queue_id = ?`)
-      .run(update.status, update.detail, update.attempts ?? null, update.lastReply ?? null, new Date().toISOString(), update.queueId);
+    const time = new Date().toISOString();
+    await this.#traceWrites.run(() => {
+      this.#updateDelivery.run(update.status, update.detail, update.attempts ?? null, update.lastReply ?? null, time, update.queueId);
+    });
   }
 
   async close(): Promise<void> {
-    if (this.#db.isOpen) this.#db.close();
+    if (!this.#db.isOpen) return;
+    this.#traceWrites.flush();
+    this.#db.close();
   }
 
   #insertAudit(actor: string, action: string, old: unknown, next: unknown): void {

@@ -1,0 +1,82 @@
+// Trace writes that arrive in the same turn of the event loop share one SQLite transaction: one
+// WAL append and commit for the lot instead of one per row. Under load the per-row commit was the
+// largest single cost of a refused transaction (docs/performance.md). Each caller's promise
+// settles only after its row is committed, so `await appendTrace()` keeps its meaning, and rows
+// are written in call order (a delivery update never overtakes the insert it updates).
+import type { DatabaseSync } from 'node:sqlite';
+
+interface PendingWrite {
+  run: () => void;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export class WriteBatch {
+  readonly #db: DatabaseSync;
+  #pending: PendingWrite[] = [];
+  #scheduled = false;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  run(write: () => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ run: write, resolve, reject });
+      if (this.#scheduled) return;
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    });
+  }
+
+  /** Writes everything pending now; also called before the database is closed. */
+  flush(): void {
+    this.#scheduled = false;
+    const writes = this.#pending;
+    this.#pending = [];
+    if (writes.length === 0) return;
+    if (writes.length === 1 || !this.#begin()) {
+      for (const w of writes) settle(w, () => w.run());
+      return;
+    }
+    // A failing statement is rolled back on its own (SQLite statement journal); the others stay.
+    const errors = writes.map((w) => {
+      try {
+        w.run();
+        return null;
+      } catch (err) {
+        return { err };
+      }
+    });
+    try {
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      try { this.#db.exec('ROLLBACK'); } catch { /* already rolled back */ }
+      for (const w of writes) w.reject(err);
+      return;
+    }
+    writes.forEach((w, i) => {
+      const failed = errors[i];
+      if (failed) w.reject(failed.err);
+      else w.resolve();
+    });
+  }
+
+  #begin(): boolean {
+    try {
+      this.#db.exec('BEGIN IMMEDIATE');
+      return true;
+    } catch {
+      return false; // e.g. busy past busy_timeout: fall back to one autocommit per row
+    }
+  }
+}
+
+function settle(w: PendingWrite, fn: () => void): void {
+  try {
+    fn();
+    w.resolve();
+  } catch (err) {
+    w.reject(err);
+  }
+}
