@@ -151,3 +151,38 @@ test('outage: deferrals show in `mxward queue list`; after `queue flush` everyth
     assert.equal(t.deliveryAttempts, 2);
   }
 });
+
+// After a Postfix reload the old smtpd keeps serving sessions it has; mxward keeps an idle
+// connection for reuse for 5 s (smtp-relay.ts), so a table change is seen after that.
+const settle = () => new Promise((res) => setTimeout(res, 5_500));
+
+test('a recipient deferred with 450 is retried alone; the one already delivered is not sent again', { skip: skip ?? false }, async () => {
+  await postfix.setRecipientAccess(['bob@example.test 450 4.2.0 mailbox busy, try later']);
+  await settle();
+  const aliceBefore = (await postfix.messages('alice@example.test')).length;
+  const bobBefore = (await postfix.messages('bob@example.test')).length;
+  const r = await sendOne(gateway.inbound.port, 'sender@client.test', ['alice@example.test', 'bob@example.test'], testMessage({ subject: 'partial-1' }));
+  assert.equal(r.code, 250, r.reply);
+  const id = /<([A-Z0-9]+)>/.exec(r.reply)![1];
+  const shown = await waitFor('a deferred bob', async () => {
+    const out = await mxward(gateway.dataDir, ['queue', 'show', id, '--json']);
+    if (out.code !== 0) return false;
+    const e = JSON.parse(out.stdout) as { recipients: Array<{ address: string; state: string; lastReply: string | null }> };
+    return e.recipients.every((x) => x.lastReply !== null) && e;
+  });
+  assert.deepEqual(shown.recipients.map((x) => [x.address, x.state]), [['alice@example.test', 'delivered'], ['bob@example.test', 'pending']]);
+  assert.match(shown.recipients[1].lastReply!, /^450 4\.2\.0/);
+  assert.equal((await postfix.messages('alice@example.test')).length, aliceBefore + 1);
+
+  await postfix.setRecipientAccess([]);
+  await settle();
+  const retried = await mxward(gateway.dataDir, ['queue', 'retry', id]);
+  assert.equal(retried.code, 0, retried.stderr);
+  await waitFor('bob after the retry', async () => (await postfix.messages('bob@example.test')).length === bobBefore + 1);
+  await waitFor('empty queue', async () => (await spoolEntries()).length === 0);
+  await new Promise((res) => setTimeout(res, 500));
+  assert.equal((await postfix.messages('alice@example.test')).length, aliceBefore + 1, 'alice got it exactly once');
+  const [record] = (await gateway.store.queryTrace({ recipient: 'bob@example.test' })).filter((t) => t.subject === 'partial-1');
+  assert.equal(record.deliveryStatus, 'delivered');
+  assert.equal(record.deliveryAttempts, 2);
+});

@@ -48,6 +48,8 @@ export interface PostfixInstance {
   messages(address: string): Promise<string[]>;
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** Replaces the RCPT access table (`address 450 4.2.0 text` lines) and reloads Postfix. */
+  setRecipientAccess(lines: string[]): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -62,6 +64,7 @@ export async function startPostfix(options: PostfixOptions): Promise<PostfixInst
   await run('chown', [`${uid}`, mail]).catch(() => {});
   const vmailbox = options.mailboxes.map((a) => `${a} ${a}/`).join('\n');
   await writeFile(join(dir, 'vmailbox'), `${vmailbox}\n`);
+  await writeFile(join(dir, 'access'), '\n');
   const main = [
     'compatibility_level = 3.6',
     `queue_directory = ${join(dir, 'queue')}`,
@@ -81,6 +84,8 @@ export async function startPostfix(options: PostfixOptions): Promise<PostfixInst
     // Unknown mailboxes are refused during RCPT (550 5.1.1), like a real mailbox server would.
     'smtpd_reject_unlisted_recipient = yes',
     'smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination',
+    // Lets a test refuse chosen recipients temporarily (450) or permanently (5xx) at RCPT.
+    `smtpd_recipient_restrictions = check_recipient_access texthash:${join(dir, 'access')}`,
     'default_transport = error:outbound mail is disabled in this test instance',
     'relay_transport = error:outbound mail is disabled in this test instance',
     // start-fg (below) logs through stdout: there is no syslog in a container or CI runner.
@@ -141,6 +146,11 @@ export async function startPostfix(options: PostfixOptions): Promise<PostfixInst
       await run(POSTFIX, ['-c', dir, 'stop']).catch(() => {});
       await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
       await waitForPortClosed(port);
+    },
+    async setRecipientAccess(lines: string[]) {
+      await writeFile(join(dir, 'access'), `${lines.join('\n')}\n`);
+      await run(POSTFIX, ['-c', dir, 'reload']);
+      await new Promise((r) => setTimeout(r, 500)); // smtpd processes pick the table up as they restart
     },
     async destroy() {
       await instance.stop();
