@@ -52,6 +52,14 @@ if (process.getuid?.() !== 0) throw new Error('the bench starts a private Postfi
 const postfixVersion = need('postconf', ['-d', '-h', 'mail_version']);
 need('sh', ['-c', 'command -v smtp-source && command -v smtp-sink']);
 const log = (line: string) => process.stderr.write(`${line}\n`);
+// Ctrl-C stops after the current turn, so the peers are always stopped and the directory removed.
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => { interrupted = true; log(`${signal}: stopping after the current turn`); });
+}
+function checkInterrupted(): void {
+  if (interrupted) throw new Error('interrupted');
+}
 
 const root = await mkdtemp(join(tmpdir(), 'mxward-bench-'));
 await chmod(root, 0o755); // Postfix's unprivileged daemons must reach their queue below it
@@ -65,17 +73,23 @@ try {
     harakaBin = await installHaraka(join(root, 'haraka-install'));
   }
   const maxSessions = Math.max(idleSessions, 100) + 50;
-  for (const name of peerNames) {
-    const sink = await startSink(SINK_USER);
-    sinks.set(name, sink);
-    const dir = join(root, name);
+  const startPeer = async (name: PeerName, dirName: string): Promise<Peer> => {
+    let sink = sinks.get(name);
+    if (!sink) {
+      sink = await startSink(SINK_USER);
+      sinks.set(name, sink);
+    }
+    const dir = join(root, dirName);
     await mkdir(dir, { recursive: true });
     const options = { dir, sinkPort: sink.port, maxSessions };
-    if (name === 'postfix') peers.push(await startPostfix(options));
-    else if (name === 'haraka') peers.push(await startHaraka({ ...options, bin: harakaBin }));
-    else peers.push(await startMxward(options));
-    log(`${name} listening on 127.0.0.1:${peers.at(-1)!.port}, sink on ${sink.port}`);
-  }
+    const peer = name === 'postfix' ? await startPostfix(options)
+      : name === 'haraka' ? await startHaraka({ ...options, bin: harakaBin })
+        : await startMxward(options);
+    peers.push(peer);
+    log(`${name} listening on 127.0.0.1:${peer.port}, sink on ${sink.port}`);
+    return peer;
+  };
+  for (const name of peerNames) await startPeer(name, name);
 
   // Warm-up, not measured: JIT, Postfix's first processes, Haraka's relay pool.
   const warm = quickScenarios().filter((s) => s.sessions === 20 && s.sizeBytes === 1024 && s.path !== 'reject');
@@ -86,6 +100,7 @@ try {
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? peers : [...peers].reverse(); // A B C, C B A, ...
       for (const peer of order) {
+        checkInterrupted();
         const t = await runTurn(peer, sinks.get(peer.name)!, s);
         turns.push(t);
         log(`${s.id.padEnd(18)} ${peer.name.padEnd(8)} ${t.rate.toFixed(0).padStart(6)} msg/s  cpu ${t.cpuPer1000.toFixed(2)} s/1k  rss ${(t.peakRssBytes / 2 ** 20).toFixed(0)} MB  drain ${(t.drainMs / 1000).toFixed(1)} s${t.problems.length ? `  PROBLEMS: ${t.problems.join('; ')}` : ''}`);
@@ -93,11 +108,21 @@ try {
     }
   }
 
+  // Idle sessions last, on freshly started servers: the memory that held sessions cost, not the
+  // heap a load scenario left behind (peak RSS under load is in the table), and no leftover
+  // Postfix processes from the idle run disturbing the load scenarios.
   const idle: IdleResult[] = [];
   if (!values['no-idle']) {
-    for (const peer of peers) {
+    for (const name of peerNames) {
+      checkInterrupted();
+      const old = peers.find((p) => p.name === name)!;
+      await old.stop();
+      peers.splice(peers.indexOf(old), 1);
+      const peer = await startPeer(name, `${name}-idle`);
       const r = await runIdle(peer, idleSessions);
       idle.push(r);
+      await peer.stop();
+      peers.splice(peers.indexOf(peer), 1);
       log(`idle ${idleSessions} ${peer.name}: RSS ${(r.rssBytes / 2 ** 20).toFixed(0)} MB, banner median ${r.bannerMedianMs.toFixed(1)} ms max ${r.bannerMaxMs.toFixed(1)} ms${r.problems.length ? `  PROBLEMS: ${r.problems.join('; ')}` : ''}`);
     }
   }
