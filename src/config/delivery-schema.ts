@@ -26,7 +26,8 @@ const remoteRouteSchema = z.object({
   connectTimeoutSeconds: z.number().positive().max(600).default(30),
 }).strict();
 
-const routeSchema = z.union([remoteRouteSchema, z.object({ type: z.literal('maildir') }).strict()]);
+// Discriminated on `type`, so an error names the field that is wrong, not just "invalid input".
+const routeSchema = z.discriminatedUnion('type', [remoteRouteSchema, z.object({ type: z.literal('maildir') }).strict()]);
 
 export const deliverySchema = z.object({
   /** Where recipients without a route of their own go; the embedded Maildir unless set. */
