@@ -8,27 +8,52 @@ import { detach } from './detach.ts';
 
 const DAY_MS = 86_400_000;
 /** Sources beyond this many are folded into one "(other sources)" entry. */
-const MAX_SOURCES = 20_000;
-const MAX_RECIPIENTS = 100;
-const MAX_SUBJECTS = 5;
-const MAX_SAMPLE_MESSAGES = 500;
+export const MAX_SOURCES = 20_000;
+export const MAX_RECIPIENTS = 100;
+export const MAX_SUBJECTS = 5;
+export const MAX_SAMPLE_MESSAGES = 500;
 
-/** A counter that stops adding keys at `cap`; later keys count under "(other)". */
+/**
+ * A counter of at most `cap` keys; the rest count together as "(other)". When more than `cap`
+ * keys come, the alphabetically first ones are kept (not the first seen): that choice does not
+ * depend on the order of the rows, so partial counts of parts of a file merge into exactly the
+ * counts of the whole (merge-aggregate.ts). Kept keys stay in first-seen order.
+ */
 export class CappedCounts {
   readonly counts = new Map<string, number>();
   readonly cap: number;
+  /** Rows whose key is not kept. */
+  other = 0;
+  #max: string | null = null;
   constructor(cap: number) { this.cap = cap; }
   add(key: string | null | undefined, n = 1): void {
     if (key === null || key === undefined || key === '') return;
-    const have = this.counts.get(key);
-    if (have !== undefined) { this.counts.set(key, have + n); return; }
-    const k = this.counts.size < this.cap ? detach(key) : '(other)';
-    this.counts.set(k, (this.counts.get(k) ?? 0) + n);
+    const counts = this.counts;
+    const have = counts.get(key);
+    if (have !== undefined) { counts.set(key, have + n); return; }
+    if (counts.size < this.cap) {
+      const k = detach(key);
+      counts.set(k, n);
+      if (this.#max === null || k > this.#max) this.#max = k;
+      return;
+    }
+    const max = this.#max;
+    if (max === null || key > max) { this.other += n; return; }
+    this.other += counts.get(max) ?? 0;
+    counts.delete(max);
+    counts.set(detach(key), n);
+    let next: string | null = null;
+    for (const k of counts.keys()) if (next === null || k > next) next = k;
+    this.#max = next;
   }
+  /** Keys by count (then name), "(other)" among them when some rows were not kept. */
   top(n: number): Array<[string, number]> {
-    return [...this.counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, n);
+    const all = [...this.counts];
+    if (this.other > 0) all.push(['(other)', this.other]);
+    return all.sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, n);
   }
-  get size(): number { return this.counts.size; }
+  /** Kept keys, plus one for "(other)". */
+  get size(): number { return this.counts.size + (this.other > 0 ? 1 : 0); }
 }
 
 export function kindCounts(): Record<MessageKind, number> {
@@ -78,15 +103,16 @@ export function networkOf(ip: string | null): string | null {
   return last > 0 ? `${ip.slice(0, last)}.0/24` : null;
 }
 
-function newSource(key: string, ip: string | null): SourceStats {
+export function newSource(key: string, ip: string | null): SourceStats {
+  const c = (cap: number): CappedCounts => new CappedCounts(cap);
   return {
     key, ip, network: networkOf(ip), rows: 0, kinds: kindCounts(), wouldReject: 0, whatIfReject: 0,
-    firstMs: null, lastMs: null, days: new CappedCounts(400), helos: new CappedCounts(20), ptrs: new CappedCounts(20),
-    p1Domains: new CappedCounts(50), p1Addresses: new CappedCounts(20), p2Domains: new CappedCounts(50),
+    firstMs: null, lastMs: null, days: c(400), helos: c(20), ptrs: c(20),
+    p1Domains: c(50), p1Addresses: c(20), p2Domains: c(50),
     recipients: new Set(), recipientsCapped: false, subjects: [], lureRows: 0,
-    spf: new CappedCounts(10), dmarc: new CappedCounts(10), compauth: new CappedCounts(10),
+    spf: c(10), dmarc: c(10), compauth: c(10),
     srsRows: 0, arcRows: 0, heloBracketed: 0, heloOwnDomain: 0,
-    connectors: new CappedCounts(10), certificateNames: new CappedCounts(10), rejectCodes: new CappedCounts(4),
+    connectors: c(10), certificateNames: c(10), rejectCodes: c(4),
   };
 }
 
@@ -122,6 +148,8 @@ export class ReportAggregator {
   readonly perFile = new Map<string, { format: string; rows: number }>();
   readonly samples: MessageSample[] = [];
   samplesDropped = 0;
+  /** A source was folded into "(other sources)". */
+  sourcesOverflowed = false;
   readonly #ownDomain: (d: string | null) => boolean;
 
   constructor(isAccepted: (domain: string | null) => boolean) {
@@ -164,7 +192,7 @@ export class ReportAggregator {
     let key = row.sourceIp ?? (row.helo ? `helo ${row.helo}` : '(unknown source)');
     let s = this.sources.get(key);
     if (!s) {
-      if (this.sources.size >= MAX_SOURCES) key = '(other sources)';
+      if (this.sources.size >= MAX_SOURCES) { key = '(other sources)'; this.sourcesOverflowed = true; }
       s = this.sources.get(key);
       if (!s) { key = detach(key); s = newSource(key, key === row.sourceIp ? key : null); this.sources.set(key, s); }
     }
@@ -197,7 +225,10 @@ export class ReportAggregator {
     }
     const subject = row.subject;
     if (subject) {
-      if (s.subjects.length < MAX_SUBJECTS && !s.subjects.includes(subject)) s.subjects.push(detach(subject.slice(0, 200)));
+      if (s.subjects.length < MAX_SUBJECTS) {
+        const kept = subject.length > 200 ? subject.slice(0, 200) : subject;
+        if (!s.subjects.includes(kept)) s.subjects.push(detach(kept));
+      }
       if (LURE_SUBJECT.test(subject)) s.lureRows++;
     }
     s.spf.add(row.spf);

@@ -105,6 +105,11 @@ export class ReportRun implements RowSink {
     }
   }
 
+  /** Problems counted but not listed (beyond what a worker thread kept). */
+  countProblems(n: number): void {
+    this.problemCount += n;
+  }
+
   problem(p: InputProblem): void {
     this.problemCount++;
     if (this.shownProblems.length < MAX_PROBLEMS_SHOWN) this.shownProblems.push(p);

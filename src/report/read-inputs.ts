@@ -4,6 +4,8 @@
 import type { TraceStore } from '../store/ports.ts';
 import type { ReportRun } from './build-report.ts';
 import { importInput } from './import/detect-input.ts';
+import { importFileParallel } from './import/parallel-import.ts';
+import type { ParallelOptions } from './import/parallel-import.ts';
 import { rowFromTrace } from './import/mxward-trace.ts';
 import { expandPaths, fileInput } from './import/text-input.ts';
 import type { NamedInput } from './import/text-input.ts';
@@ -14,6 +16,8 @@ export interface ReadOptions {
   trace: { store: TraceStore; since?: string; limit: number } | null;
   /** Called now and then with the number of rows so far (the CLI's progress line). */
   progress?: (rows: number, file: string) => void;
+  /** Big message trace CSVs are read on worker threads (parallel-import.ts); false = never. */
+  parallel?: ParallelOptions | false;
 }
 
 export async function readInputs(args: string[], run: ReportRun, opts: ReadOptions): Promise<void> {
@@ -25,12 +29,19 @@ export async function readInputs(args: string[], run: ReportRun, opts: ReadOptio
     inputs.push({ name: '(stdin)', open: () => stdin as AsyncIterable<Uint8Array | string> });
   }
   inputs.push(...files.map(fileInput));
-  const timer = opts.progress ? setInterval(() => opts.progress!(run.aggregator.rows, current), 1000) : null;
+  let inFlight = 0;
+  const timer = opts.progress ? setInterval(() => opts.progress!(run.aggregator.rows + inFlight, current), 1000) : null;
   let current = '';
   try {
     for (const input of inputs) {
       current = input.name;
       try {
+        if (opts.parallel !== false && files.includes(input.name)) {
+          inFlight = 0;
+          const outcome = await importFileParallel(input.name, input.name, run, opts.parallel ?? {}, (n) => { inFlight += n; });
+          inFlight = 0;
+          if (outcome.parallel) continue;
+        }
         await importInput(input, run);
       } catch (err) {
         const e = err as NodeJS.ErrnoException;

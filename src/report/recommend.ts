@@ -37,7 +37,10 @@ function shellQuote(value: string): string {
 
 function senderDomainsOf(sources: SourceStats[]): string[] {
   const set = new Set<string>();
-  for (const s of sources) for (const d of s.p1Domains.counts.keys()) set.add(d === '<>' || d === '(other)' ? '*' : d);
+  for (const s of sources) {
+    for (const d of s.p1Domains.counts.keys()) set.add(d === '<>' ? '*' : d);
+    if (s.p1Domains.other > 0) set.add('*');
+  }
   return set.has('*') ? ['*'] : [...set].sort();
 }
 

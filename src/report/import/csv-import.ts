@@ -26,25 +26,38 @@ export function isTypeLine(fields: string[]): boolean {
   return fields.length >= 1 && fields[0].trimStart().replace(/^\uFEFF/, '').startsWith('#TYPE');
 }
 
-export async function importCsv(file: string, chunks: AsyncIterable<string>, factory: CsvMapperFactory, sink: RowSink): Promise<void> {
+/**
+ * A part of a CSV file (parallel-import.ts). One that starts at a record boundary after the
+ * header is given the header, and its line numbers count from its own start; `final: false`
+ * leaves an unfinished last record pending instead of reporting it.
+ */
+export interface CsvPart { header: string[] | null; final: boolean }
+
+/** Physical lines read, and whether the input ended exactly at a record boundary. */
+export interface CsvImportEnd { lines: number; clean: boolean }
+
+export async function importCsv(file: string, chunks: AsyncIterable<string>, factory: CsvMapperFactory, sink: RowSink, part?: CsvPart): Promise<CsvImportEnd> {
   let mapper: CsvRowMapper | null = null;
   let failed = false;
   let headerWidth = 0;
   let header: string[] = [];
   let batch: ReportRow[] = [];
+  const onHeader = (fields: string[], line: number): void => {
+    const made = factory(fields, file);
+    if (typeof made === 'string') {
+      sink.problem({ file, line, message: made });
+      failed = true;
+      return;
+    }
+    mapper = made;
+    headerWidth = fields.length;
+    header = fields.map((h) => h.replace(/^\uFEFF/, '').trim());
+  };
+  if (part?.header) onHeader(part.header, 0);
   const onRecord = (fields: string[], line: number): void => {
     if (failed) return;
     if (!mapper) {
-      if (isTypeLine(fields)) return;
-      const made = factory(fields, file);
-      if (typeof made === 'string') {
-        sink.problem({ file, line, message: made });
-        failed = true;
-        return;
-      }
-      mapper = made;
-      headerWidth = fields.length;
-      header = fields.map((h) => h.replace(/^\uFEFF/, '').trim());
+      if (!isTypeLine(fields)) onHeader(fields, line);
       return;
     }
     if (fields.length !== headerWidth) {
@@ -62,7 +75,9 @@ export async function importCsv(file: string, chunks: AsyncIterable<string>, fac
   const named = (message: string): string => message.replace(/^field (\d+):/, (m, n: string) => (header[Number(n) - 1] ? `field ${n} (${header[Number(n) - 1]}):` : m));
   const splitter = new CsvSplitter(onRecord, (line, message) => sink.problem({ file, line, message: named(message) }));
   for await (const chunk of chunks) splitter.push(chunk);
-  splitter.end();
+  const clean = splitter.pending === 0;
+  if (!part || part.final) splitter.end();
   if (batch.length) sink.rows(batch);
   if (!mapper && !failed) sink.problem({ file, line: 1, message: 'empty CSV: no header row' });
+  return { lines: splitter.nextLine - 1, clean };
 }

@@ -29,6 +29,9 @@ export class CsvSplitter {
   /** Physical line number of the next line not yet consumed. */
   get nextLine(): number { return this.#nextLine; }
 
+  /** Characters buffered for a record not finished yet. */
+  get pending(): number { return this.#buffer.length; }
+
   push(text: string): void {
     this.#buffer = this.#buffer.length ? this.#buffer + text : text;
     this.#drain(false);

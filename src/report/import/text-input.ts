@@ -36,7 +36,7 @@ export interface NamedInput {
   open(): AsyncIterable<Uint8Array | string>;
 }
 
-const READ_CHUNK_BYTES = 1 << 18;
+export const READ_CHUNK_BYTES = 1 << 18;
 
 export function fileInput(path: string): NamedInput {
   return { name: path, open: () => createReadStream(path, { highWaterMark: READ_CHUNK_BYTES }) };

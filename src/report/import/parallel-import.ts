@@ -1,0 +1,184 @@
+// A big message trace CSV read on every core: the file is cut into byte ranges, worker threads
+// (parallel-worker.ts) classify and aggregate each range, and the partial aggregates are merged
+// in file order (merge-aggregate.ts), giving exactly the report of one sequential pass.
+//
+// Where to cut: a range must start at a record start outside quotes, and a quoted field may hold
+// line breaks, so a line start is only a guess. Counting quotes from the top of the file to prove
+// a cut would be a serial pass over the whole file before any work starts; instead the cut is
+// speculative and verified afterwards: each range is parsed with full quote handling from a start
+// already known to be good (range 0 starts at byte 0), so its parser ends exactly at its end byte
+// with nothing pending if and only if the next range's start is a true record start. The guess is
+// made at a line that opens like the first data record (a quote then a digit, for Export-Csv with
+// ISO or US dates), which a line inside a multi-line subject rarely does. When a cut proves wrong,
+// or a merge could differ from one pass (merge-aggregate.ts), the file is read again sequentially:
+// slower, never different. Stdin, small files, UTF-16 and other formats stay sequential.
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { ReportAggregator } from '../aggregate.ts';
+import type { ReportRun } from '../build-report.ts';
+import { mergeIsExact, mergePartial, partialOf } from '../merge-aggregate.ts';
+import { CsvSplitter } from './csv-splitter.ts';
+import { isTypeLine } from './csv-import.ts';
+import { sniffText } from './detect-input.ts';
+import { looksLikeMessageTrace } from './message-trace.ts';
+import type { RangeJob, RangeResult, WorkerSetup } from './parallel-worker.ts';
+import { sniffEncoding } from './text-input.ts';
+
+export interface ParallelOptions {
+  /** Worker threads; default: the available cores (at most 8). Fewer than 2 = sequential. */
+  threads?: number;
+  /** Files smaller than this stay sequential (default 32 MiB). */
+  minBytes?: number;
+  /** Byte offsets to cut at (tests); each is moved to the next line start. */
+  splitAt?: number[];
+}
+
+/** Why a file was (not) read in parallel; `parallel: false` leaves the file to the caller. */
+export type ParallelOutcome = { parallel: true; ranges: number } | { parallel: false; reason: string };
+
+const DEFAULT_MIN_BYTES = 32 << 20;
+/** Target range size: several ranges per worker even out a core that other work slows down. */
+const RANGE_BYTES = 48 << 20;
+const HEAD_BYTES = 64 << 10;
+
+interface Head { header: string[]; dataStart: number; opening: Buffer }
+
+/** The header of a UTF-8 message trace CSV, or why the file is not one for the parallel path. */
+function readHead(fd: number): Head | string {
+  const buf = Buffer.alloc(HEAD_BYTES);
+  const n = readSync(fd, buf, 0, HEAD_BYTES, 0);
+  const head = buf.subarray(0, n);
+  if (sniffEncoding(head) !== 'utf-8') return 'not UTF-8';
+  const text = new TextDecoder('utf-8').decode(head);
+  if (sniffText(text) !== 'csv') return 'not CSV';
+  const bom = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
+  let lineStart = bom;
+  for (let i = 0; i < 2; i++) {
+    const nl = head.indexOf(10, lineStart);
+    if (nl < 0) return 'no header line in the first 64 KiB';
+    const line = head.subarray(lineStart, nl).toString('utf8');
+    let quotes = 0;
+    for (let j = 0; j < line.length; j++) if (line.charCodeAt(j) === 34) quotes++;
+    if (quotes % 2 !== 0) return 'header with a line break inside quotes';
+    let fields: string[] = [];
+    const splitter = new CsvSplitter((f) => { fields = f; }, () => undefined);
+    splitter.push(`${line}\n`);
+    lineStart = nl + 1;
+    if (i === 0 && isTypeLine(fields)) continue;
+    if (!looksLikeMessageTrace(fields)) return 'not a message trace';
+    return { header: fields, dataStart: lineStart, opening: Buffer.from(head.subarray(lineStart, lineStart + 2)) };
+  }
+  return 'no header';
+}
+
+/** The next line start at or after `from` that opens like the first data record (else any line start). */
+function cutNear(fd: number, from: number, size: number, opening: Buffer, strict: boolean): number | null {
+  const buf = Buffer.alloc(HEAD_BYTES);
+  const n = readSync(fd, buf, 0, Math.min(HEAD_BYTES, size - from), from - 1);
+  let first: number | null = null;
+  for (let i = buf.indexOf(10, 0); i >= 0 && i < n - 2; i = buf.indexOf(10, i + 1)) {
+    const at = from + i;
+    first ??= at;
+    if (!strict) return at;
+    const a = buf[i + 1];
+    const b = buf[i + 2];
+    const digit = (c: number | undefined): boolean => c !== undefined && c >= 48 && c <= 57;
+    if (a === opening[0] && digit(b) === digit(opening[1])) return at;
+  }
+  return first;
+}
+
+function cuts(fd: number, size: number, head: Head, opts: ParallelOptions, threads: number): number[] {
+  const span = size - head.dataStart;
+  const ranges = Math.max(threads, Math.ceil(span / RANGE_BYTES));
+  const wanted = opts.splitAt
+    ? [...opts.splitAt].sort((a, b) => a - b)
+    : Array.from({ length: ranges - 1 }, (_, i) => head.dataStart + Math.floor(((i + 1) * span) / ranges));
+  const out: number[] = [];
+  for (const w of wanted) {
+    if (w <= head.dataStart || w >= size) continue;
+    const at = cutNear(fd, w, size, head.opening, !opts.splitAt);
+    if (at !== null && at > (out.at(-1) ?? head.dataStart) && at < size) out.push(at);
+  }
+  return out;
+}
+
+function runRanges(setup: WorkerSetup, jobs: RangeJob[], threads: number, onRows: (n: number) => void): Promise<Array<Extract<RangeResult, { partial: unknown }>> | string> {
+  return new Promise((resolve) => {
+    const results: Array<Extract<RangeResult, { partial: unknown }>> = [];
+    const workers: Worker[] = [];
+    let next = 0;
+    let done = 0;
+    let settled = false;
+    const finish = (value: Array<Extract<RangeResult, { partial: unknown }>> | string): void => {
+      if (settled) return;
+      settled = true;
+      for (const w of workers) void w.terminate();
+      resolve(value);
+    };
+    const dispatch = (w: Worker): void => { if (next < jobs.length) w.postMessage(jobs[next++]); };
+    for (let i = 0; i < Math.min(threads, jobs.length); i++) {
+      const w = new Worker(new URL('./parallel-worker.ts', import.meta.url), { workerData: setup });
+      workers.push(w);
+      w.on('message', (r: RangeResult) => {
+        if ('error' in r) { finish(`worker failed: ${r.error}`); return; }
+        if (!r.clean && !jobs[r.index].final) { finish(`range ${r.index} did not end at a record boundary`); return; }
+        results[r.index] = r;
+        onRows(r.partial.rows);
+        if (++done === jobs.length) finish(results);
+        else dispatch(w);
+      });
+      w.on('error', (err) => finish(`worker failed: ${err.message}`));
+      dispatch(w);
+    }
+  });
+}
+
+/** Reads `path` on worker threads into `run` when it qualifies; otherwise leaves it untouched. */
+export async function importFileParallel(path: string, name: string, run: ReportRun, opts: ParallelOptions = {}, onRows: (n: number) => void = () => undefined): Promise<ParallelOutcome> {
+  const threads = opts.threads ?? Math.min(availableParallelism(), 8);
+  if (threads < 2 && !opts.splitAt) return { parallel: false, reason: 'one core' };
+  const size = statSync(path).size;
+  if (size < (opts.minBytes ?? DEFAULT_MIN_BYTES)) return { parallel: false, reason: 'small file' };
+  const fd = openSync(path, 'r');
+  let head: Head | string;
+  let cutAt: number[];
+  try {
+    head = readHead(fd);
+    if (typeof head === 'string') return { parallel: false, reason: head };
+    cutAt = cuts(fd, size, head, opts, threads);
+  } finally {
+    closeSync(fd);
+  }
+  const bounds = [0, ...cutAt, size];
+  const jobs: RangeJob[] = bounds.slice(0, -1).map((start, index) => ({
+    index, start, end: bounds[index + 1], header: index === 0 ? null : (head as Head).header, final: index === bounds.length - 2,
+  }));
+  const { policy, whatIf, nowMs } = run.context;
+  const setup: WorkerSetup = {
+    path, name, nowMs,
+    policy: { document: policy.document, version: policy.version },
+    whatIf: whatIf ? { document: whatIf.document, version: whatIf.version } : null,
+  };
+  const results = await runRanges(setup, jobs, Math.max(1, threads), onRows);
+  if (typeof results === 'string') return { parallel: false, reason: results };
+  // Merge into a scratch aggregate first, so that the run is only touched once the whole file merged exactly.
+  const scratch = new ReportAggregator(() => false);
+  let lineOffset = 0;
+  for (const r of results) {
+    if (!mergeIsExact(scratch, r.partial)) return { parallel: false, reason: `range ${r.index}: more than 20,000 sources` };
+    mergePartial(scratch, r.partial, lineOffset);
+    lineOffset += r.lines;
+  }
+  const whole = partialOf(scratch, [], 0);
+  if (!mergeIsExact(run.aggregator, whole)) return { parallel: false, reason: 'more than 20,000 sources across files' };
+  mergePartial(run.aggregator, whole, 0);
+  lineOffset = 0;
+  for (const r of results) {
+    for (const p of r.partial.problems) run.problem({ ...p, line: p.line + lineOffset });
+    run.countProblems(r.partial.problemCount - r.partial.problems.length);
+    lineOffset += r.lines;
+  }
+  return { parallel: true, ranges: jobs.length };
+}

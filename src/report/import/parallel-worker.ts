@@ -1,0 +1,84 @@
+// The worker thread of parallel-import.ts: reads byte ranges of one CSV file, classifies and
+// aggregates their rows exactly as the single-threaded path does, and posts back a partial
+// aggregate per range. Reads are aligned to the same 256 KiB grid as the sequential reader
+// (text-input.ts), so the splitter sees the same chunks and makes the same decisions.
+import { closeSync, openSync, readSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { PolicyDocument } from '../../config/policy-schema.ts';
+import { compilePolicy } from '../../policy/compile.ts';
+import { ReportRun } from '../build-report.ts';
+import { partialOf } from '../merge-aggregate.ts';
+import type { PartialAggregate } from '../merge-aggregate.ts';
+import type { InputProblem } from '../types.ts';
+import { importCsv } from './csv-import.ts';
+import { detectCsvLayout } from './detect-input.ts';
+import { READ_CHUNK_BYTES } from './text-input.ts';
+
+export interface WorkerSetup {
+  path: string;
+  /** The input's name as the report shows it. */
+  name: string;
+  policy: { document: PolicyDocument; version: number };
+  whatIf: { document: PolicyDocument; version: number } | null;
+  nowMs: number;
+}
+
+export interface RangeJob {
+  index: number;
+  start: number;
+  end: number;
+  /** null for the first range, which starts at byte 0 and reads the header itself. */
+  header: string[] | null;
+  final: boolean;
+}
+
+export type RangeResult =
+  | { index: number; partial: PartialAggregate; lines: number; clean: boolean }
+  | { index: number; error: string };
+
+/** Problems kept per range: more than the CLI prints and the report shows, so replay is exact. */
+const KEPT_PROBLEMS = 128;
+
+async function* readRange(fd: number, start: number, end: number): AsyncGenerator<string> {
+  // At byte 0 the decoder drops a BOM, as the sequential one does; elsewhere a record starts.
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: start !== 0 });
+  const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+  let pos = start;
+  while (pos < end) {
+    const stop = Math.min(end, (Math.floor(pos / READ_CHUNK_BYTES) + 1) * READ_CHUNK_BYTES);
+    const n = readSync(fd, buf, 0, stop - pos, pos);
+    if (n <= 0) break;
+    pos += n;
+    const text = decoder.decode(buf.subarray(0, n), { stream: true });
+    if (text) yield text;
+  }
+  const rest = decoder.decode();
+  if (rest) yield rest;
+}
+
+async function runRange(setup: WorkerSetup, fd: number, job: RangeJob): Promise<RangeResult> {
+  const policy = compilePolicy(setup.policy.document, setup.policy.version);
+  const whatIf = setup.whatIf ? compilePolicy(setup.whatIf.document, setup.whatIf.version) : null;
+  const run = new ReportRun({ policy, whatIf, dmarc: new Map(), nowMs: setup.nowMs });
+  const problems: InputProblem[] = [];
+  let problemCount = 0;
+  const sink = {
+    rows: (batch: Parameters<ReportRun['rows']>[0]) => run.rows(batch),
+    problem: (p: InputProblem) => { problemCount++; if (problems.length < KEPT_PROBLEMS) problems.push(p); },
+  };
+  const end = await importCsv(setup.name, readRange(fd, job.start, job.end), detectCsvLayout, sink, { header: job.header, final: job.final });
+  return { index: job.index, partial: partialOf(run.aggregator, problems, problemCount), lines: end.lines, clean: end.clean };
+}
+
+if (parentPort) {
+  const port = parentPort;
+  const setup = workerData as WorkerSetup;
+  const fd = openSync(setup.path, 'r');
+  port.on('message', (job: RangeJob | null) => {
+    if (job === null) { closeSync(fd); port.close(); return; }
+    runRange(setup, fd, job).then(
+      (result) => port.postMessage(result),
+      (err: unknown) => port.postMessage({ index: job.index, error: String((err as Error)?.stack ?? err) }),
+    );
+  });
+}

@@ -1,0 +1,125 @@
+// Partial aggregates from worker threads (parallel-import.ts), merged in file order into the run's
+// aggregator so that the result is the one a single pass over the whole file would give.
+//
+// Counts, sums, first/last seen and days add up in any order, and so do the capped counters
+// (CappedCounts keeps the alphabetically first keys, whatever the order). Sample lists, subjects
+// and recipient sets keep the first N in row order: merging partials in file order keeps that
+// order, and a partial's first N are all a merge can need (the first N new ones are among them).
+// The one list that stays first-seen is the sources themselves (20,000 of them, each a bundle of
+// counters): when a partial folded sources into "(other sources)", or merging would, the merge
+// says it is not exact and the caller reads the file again in one pass.
+import type { MessageSample, SourceStats } from './aggregate.ts';
+import { CappedCounts, MAX_RECIPIENTS, MAX_SAMPLE_MESSAGES, MAX_SOURCES, MAX_SUBJECTS, ReportAggregator, newSource } from './aggregate.ts';
+import { MESSAGE_KINDS } from './classify.ts';
+import type { InputProblem } from './types.ts';
+
+/** What a worker sends back for one byte range: its aggregate (structured-cloned) and problems. */
+export interface PartialAggregate {
+  rows: number;
+  kinds: ReportAggregator['kinds'];
+  wouldReject: number;
+  whatIfReject: number;
+  headerFromWouldReject: number;
+  firstMs: number | null;
+  lastMs: number | null;
+  days: Map<number, number[]>;
+  sources: Map<string, SourceStats>;
+  sourcesOverflowed: boolean;
+  perFile: Map<string, { format: string; rows: number }>;
+  samples: MessageSample[];
+  samplesDropped: number;
+  /** The first problems of the range (enough to print and show), and how many there were. */
+  problems: InputProblem[];
+  problemCount: number;
+}
+
+export function partialOf(agg: ReportAggregator, problems: InputProblem[], problemCount: number): PartialAggregate {
+  return {
+    rows: agg.rows, kinds: agg.kinds, wouldReject: agg.wouldReject, whatIfReject: agg.whatIfReject,
+    headerFromWouldReject: agg.headerFromWouldReject, firstMs: agg.firstMs, lastMs: agg.lastMs, days: agg.days,
+    sources: agg.sources, sourcesOverflowed: agg.sourcesOverflowed, perFile: agg.perFile, samples: agg.samples,
+    samplesDropped: agg.samplesDropped, problems, problemCount,
+  };
+}
+
+const minOf = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.min(a, b));
+const maxOf = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.max(a, b));
+
+/** Adds `b` (a structured clone of a CappedCounts) to `a`, b's keys in b's first-seen order. */
+function mergeCounts(a: CappedCounts, b: CappedCounts): void {
+  for (const [k, n] of b.counts) a.add(k, n);
+  a.other += b.other;
+}
+
+const OTHER_SOURCES = '(other sources)';
+const COUNT_FIELDS = ['days', 'helos', 'ptrs', 'p1Domains', 'p1Addresses', 'p2Domains', 'spf', 'dmarc', 'compauth', 'connectors', 'certificateNames', 'rejectCodes'] as const;
+
+/**
+ * Whether merging `p` into `agg` gives what one pass would: false when `p` folded sources into
+ * "(other sources)" while agg already had sources (which of them those rows belong to is
+ * unknown), or when new sources would be folded row by row. Changes nothing.
+ */
+export function mergeIsExact(agg: ReportAggregator, p: PartialAggregate): boolean {
+  if (p.sourcesOverflowed && agg.sources.size > 0) return false;
+  let added = 0;
+  for (const key of p.sources.keys()) if (key !== OTHER_SOURCES && !agg.sources.has(key)) added++;
+  return added === 0 || agg.sources.size + added <= MAX_SOURCES;
+}
+
+function mergeSource(s: SourceStats, b: SourceStats): void {
+  s.rows += b.rows;
+  for (const k of MESSAGE_KINDS) s.kinds[k] += b.kinds[k];
+  s.wouldReject += b.wouldReject;
+  s.whatIfReject += b.whatIfReject;
+  s.firstMs = minOf(s.firstMs, b.firstMs);
+  s.lastMs = maxOf(s.lastMs, b.lastMs);
+  for (const f of COUNT_FIELDS) mergeCounts(s[f], b[f]);
+  s.lureRows += b.lureRows;
+  s.srsRows += b.srsRows;
+  s.arcRows += b.arcRows;
+  s.heloBracketed += b.heloBracketed;
+  s.heloOwnDomain += b.heloOwnDomain;
+  for (const r of b.recipients) {
+    if (s.recipients.has(r)) continue;
+    if (s.recipients.size < MAX_RECIPIENTS) s.recipients.add(r);
+    else s.recipientsCapped = true;
+  }
+  if (b.recipientsCapped) s.recipientsCapped = true;
+  for (const subject of b.subjects) if (s.subjects.length < MAX_SUBJECTS && !s.subjects.includes(subject)) s.subjects.push(subject);
+}
+
+/**
+ * Merges one partial (the next byte range in file order) into `agg`. Line numbers in the partial
+ * count from the start of its range; `lineOffset` is the number of physical lines before it.
+ * Exact only when mergeIsExact(agg, p) said so before.
+ */
+export function mergePartial(agg: ReportAggregator, p: PartialAggregate, lineOffset: number): void {
+  agg.rows += p.rows;
+  for (const k of MESSAGE_KINDS) agg.kinds[k] += p.kinds[k];
+  agg.wouldReject += p.wouldReject;
+  agg.whatIfReject += p.whatIfReject;
+  agg.headerFromWouldReject += p.headerFromWouldReject;
+  agg.firstMs = minOf(agg.firstMs, p.firstMs);
+  agg.lastMs = maxOf(agg.lastMs, p.lastMs);
+  for (const [day, counts] of p.days) {
+    const have = agg.days.get(day);
+    if (have) for (let i = 0; i < counts.length; i++) have[i] += counts[i];
+    else agg.days.set(day, counts.slice());
+  }
+  for (const [file, v] of p.perFile) {
+    const have = agg.perFile.get(file);
+    if (have) have.rows += v.rows;
+    else agg.perFile.set(file, { format: v.format, rows: v.rows });
+  }
+  for (const s of p.samples) {
+    if (agg.samples.length < MAX_SAMPLE_MESSAGES) agg.samples.push({ ...s, line: s.line + lineOffset });
+    else agg.samplesDropped++;
+  }
+  agg.samplesDropped += p.samplesDropped;
+  if (p.sourcesOverflowed) agg.sourcesOverflowed = true;
+  for (const [key, b] of p.sources) {
+    let s = agg.sources.get(key);
+    if (!s) { s = newSource(key, b.ip); agg.sources.set(key, s); }
+    mergeSource(s, b);
+  }
+}
