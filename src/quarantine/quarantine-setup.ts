@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { BootstrapConfig } from '../config/bootstrap.ts';
 import { dataPaths } from '../config/data-dir.ts';
 import type { Spool } from '../spool/spool.ts';
-import { SqliteQuarantineStore } from '../store/sqlite/quarantine-store.ts';
+import { openQuarantineStore } from '../store/open-store.ts';
 import { QuarantineService } from './quarantine-service.ts';
 
 export interface RunningQuarantine {
@@ -14,7 +14,9 @@ export interface RunningQuarantine {
 
 export function startQuarantine(input: { config: BootstrapConfig; dataDir: string; spool: Spool; logger: Logger; onQueued(queueId: string): void }): RunningQuarantine {
   const paths = dataPaths(input.dataDir);
-  const store = new SqliteQuarantineStore(paths.store);
+  // The quarantine follows the store selection: on PostgreSQL its state, audit entries and the
+  // release's trace update go to the database every node shares; the message files stay in dataDir.
+  const store = openQuarantineStore({ url: input.config.store.url, dataDir: input.dataDir });
   const service = new QuarantineService({
     store, spool: input.spool, dir: paths.quarantine, settings: input.config.quarantine, hostname: input.config.hostname, onQueued: input.onQueued,
   });

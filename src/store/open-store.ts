@@ -5,7 +5,9 @@ import { mkdirSync } from 'node:fs';
 import { dataPaths } from '../config/data-dir.ts';
 import { PostgresStore } from './postgres/postgres-store.ts';
 import type { PostgresStoreOptions } from './postgres/postgres-store.ts';
-import type { Store } from './ports.ts';
+import { PostgresQuarantineStore } from './postgres/quarantine-store.ts';
+import type { QuarantineStore, Store } from './ports.ts';
+import { SqliteQuarantineStore } from './sqlite/quarantine-store.ts';
 import { SqliteStore } from './sqlite/sqlite-store.ts';
 
 export const postgresUrlPattern = /^postgres(?:ql)?:\/\//i;
@@ -40,4 +42,20 @@ export function openStore(selection: StoreSelection): Store {
 export async function openStoreReady(selection: StoreSelection): Promise<Store> {
   if (selection.url) return PostgresStore.open(selection.url, selection.postgres);
   return openStore(selection);
+}
+
+/**
+ * The quarantine store that goes with the main store of the same selection: the quarantine
+ * tables live in the same database, so quarantine audit entries join the main audit log and a
+ * release is attached to the trace record the gateway wrote (in PostgreSQL when that is the store).
+ */
+export function openQuarantineStore(selection: StoreSelection): QuarantineStore {
+  if (selection.url) return new PostgresQuarantineStore(selection.url, selection.postgres);
+  mkdirSync(selection.dataDir, { recursive: true, mode: 0o700 });
+  return new SqliteQuarantineStore(dataPaths(selection.dataDir).store);
+}
+
+export async function openQuarantineStoreReady(selection: StoreSelection): Promise<QuarantineStore> {
+  if (selection.url) return PostgresQuarantineStore.open(selection.url, selection.postgres);
+  return openQuarantineStore(selection);
 }

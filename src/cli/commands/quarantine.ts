@@ -9,7 +9,7 @@ import { describePermissions, policyNamed } from '../../quarantine/permissions.t
 import { QuarantineError, QuarantineService } from '../../quarantine/quarantine-service.ts';
 import type { Actor } from '../../quarantine/quarantine-service.ts';
 import { Spool } from '../../spool/spool.ts';
-import { SqliteQuarantineStore } from '../../store/sqlite/quarantine-store.ts';
+import { openQuarantineStore, resolveStoreUrl } from '../../store/open-store.ts';
 import type { QuarantineItem } from '../../store/ports.ts';
 import type { CliIo } from '../io.ts';
 import { actorOf, parseCommand, printJson, printTable, requirePositional, UsageError } from '../io.ts';
@@ -24,7 +24,7 @@ export const quarantineHelp = `Usage: mxward quarantine list [--all] [--limit N]
   --as RECIPIENT  act as that recipient: only their copy, and only what the message's
                   quarantine policy allows (AdminOnlyAccessPolicy allows nothing)
   --all           list released and deleted messages too
-  --config FILE   bootstrap file (for dataDir)
+  --config FILE   bootstrap file (for dataDir and store.url)
 Without --as you act as an administrator (recorded in the audit log with --actor).
 `;
 
@@ -67,13 +67,21 @@ export async function runQuarantine(argv: string[], io: CliIo): Promise<number> 
   if (asRecipient !== null && !/^[^@\s]+@[^@\s]+$/.test(asRecipient)) throw new UsageError(`--as: not an address: ${JSON.stringify(values.as)}`);
 
   const config = values.config ? loadBootstrapFile(values.config) : defaultBootstrap();
+  let storeUrl: string | undefined;
+  try {
+    storeUrl = resolveStoreUrl(values['store-url'], io.env, config.store.url);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const dataDir = resolveDataDir(values['data-dir'], io.env, config.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const paths = dataPaths(dataDir);
   const spool = new Spool(paths.spool);
   mkdirSync(spool.tmpDir, { recursive: true });
   mkdirSync(spool.queueDir, { recursive: true });
-  const store = new SqliteQuarantineStore(paths.store);
+  // The same store the gateway uses (--store-url, MXWARD_STORE_URL, store.url; else SQLite in
+  // dataDir); the message files and the spool are in dataDir either way.
+  const store = openQuarantineStore({ url: storeUrl, dataDir });
   const service = new QuarantineService({
     store, spool, dir: paths.quarantine, settings: config.quarantine, hostname: config.hostname,
     // The gateway is another process: it notices new spool entries when spool/wakeup moves.

@@ -49,6 +49,36 @@ const steps: string[] = [
    CREATE INDEX trace_verdict ON trace (verdict, seq);
    CREATE INDEX trace_direct_send ON trace (seq) WHERE direct_send IS NOT NULL;
    CREATE INDEX trace_queue ON trace (queue_id) WHERE queue_id IS NOT NULL;`,
+  // The quarantine (issue 3, SPEC §6), as in SQLite: one row per message, one per recipient for
+  // per-user actions and the once-only release guard, and each recipient's last digest.
+  `CREATE TABLE quarantine (
+     id text PRIMARY KEY,
+     time timestamptz NOT NULL,
+     expires timestamptz NOT NULL,
+     transaction_id text NOT NULL,
+     policy text NOT NULL,
+     kind text NOT NULL,
+     mail_from text,
+     header_from jsonb NOT NULL,
+     subject text,
+     size_bytes bigint NOT NULL,
+     reason text NOT NULL,
+     prepend_headers text NOT NULL,
+     file text NOT NULL);
+   CREATE INDEX quarantine_expires ON quarantine (expires);
+   CREATE INDEX quarantine_time ON quarantine (time DESC, id);
+   CREATE TABLE quarantine_recipients (
+     quarantine_id text NOT NULL REFERENCES quarantine (id) ON DELETE CASCADE,
+     address text NOT NULL,
+     state text NOT NULL CHECK (state IN ('held', 'requested', 'releasing', 'released', 'deleted')),
+     release_queue_id text,
+     notified boolean NOT NULL DEFAULT false,
+     PRIMARY KEY (quarantine_id, address));
+   CREATE INDEX quarantine_recipient_address ON quarantine_recipients (address);
+   CREATE INDEX quarantine_recipient_releasing ON quarantine_recipients (release_queue_id) WHERE state = 'releasing';
+   CREATE TABLE quarantine_digests (address text PRIMARY KEY, last_sent timestamptz NOT NULL);
+   -- attachReleaseToTrace finds the quarantined message's trace record by its transaction.
+   CREATE INDEX trace_transaction ON trace (transaction_id);`,
 ];
 
 export const schemaVersion = steps.length;

@@ -49,7 +49,7 @@ export class SqliteQuarantineStore implements QuarantineStore {
 
   async transition(id: string, addresses: string[] | null, from: QuarantineRecipientState[], to: QuarantineRecipientState, releaseQueueId: string | null, audit: QuarantineAudit | null): Promise<string[]> {
     return this.#transaction(() => {
-      const candidates = (this.#db.prepare(`SELECT address FROM quarantine_recipients WHERE quarantine_id = ? AND state IN (${from.map(() => '?').join(',')})`)
+      const candidates = (this.#db.prepare(`SELECT address FROM quarantine_recipients WHERE quarantine_id = ? AND state IN (${from.map(() => '?').join(',')}) ORDER BY address`)
         .all(id, ...from) as Array<{ address: string }>).map((r) => r.address);
       const wanted = addresses ? new Set(addresses.map((a) => a.toLowerCase())) : null;
       const moving = candidates.filter((a) => !wanted || wanted.has(a));
@@ -73,7 +73,8 @@ export class SqliteQuarantineStore implements QuarantineStore {
   }
 
   async attachReleaseToTrace(transactionId: string, queueId: string): Promise<void> {
-    this.#db.prepare("UPDATE trace SET queue_id = ?, delivery_status = 'queued' WHERE transaction_id = ?").run(queueId, transactionId);
+    // The record copy too, so `mxward trace` shows the release's queue id next to its delivery.
+    this.#db.prepare("UPDATE trace SET queue_id = ?, delivery_status = 'queued', record = json_set(record, '$.queueId', ?) WHERE transaction_id = ?").run(queueId, queueId, transactionId);
   }
 
   async deliveryStatusOf(queueId: string): Promise<string | null> {
