@@ -4,7 +4,7 @@
 // with `mxward queue flush`.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startTestGateway } from '../helpers/gateway.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
@@ -32,9 +32,11 @@ async function spoolEntries(): Promise<string[]> {
   return (await readdir(join(gateway.dataDir, 'spool', 'queue'))).filter((n) => n.endsWith('.json'));
 }
 
+let pki: TestPki | null = null;
+
 before(async () => {
   if (skip) return;
-  const pki = await TestPki.create();
+  pki = await TestPki.create();
   const server = await pki.issue('downstream', 'downstream.test', ['downstream.test']);
   postfix = await startPostfix({
     domains: ['example.test', 'client.test'],
@@ -43,7 +45,7 @@ before(async () => {
   });
   const route = {
     type: 'smtp', host: '127.0.0.1', port: postfix.port, starttls: 'required', verifyCertificate: true,
-    caFile: pki.caFile, tlsServerName: 'downstream.test', concurrency: 2, connectTimeoutSeconds: 5,
+    caFile: pki!.caFile, tlsServerName: 'downstream.test', concurrency: 2, connectTimeoutSeconds: 5,
   };
   gateway = await startTestGateway({
     config: { delivery: { default: route, routes: { 'example.test': route }, retryDelaysSeconds: [3600], rescanSeconds: 0.2 } },
@@ -54,6 +56,7 @@ before(async () => {
 after(async () => {
   await gateway?.close();
   await postfix?.destroy();
+  if (pki) await rm(pki.dir, { recursive: true, force: true });
 });
 
 test('relays over verified STARTTLS to Postfix, both recipients, and the trace shows the reply', { skip: skip ?? false }, async () => {

@@ -173,8 +173,10 @@ export function outcomesFromInfo(recipients: string[], info: SendInfo, lmtp: boo
   return recipients.map((r) => {
     const e = refused.get(r);
     if (e) return fromReply(e);
-    // With LMTP the client keeps only the last per-recipient line; the accepted ones share it.
-    return { status: 'delivered', reply: lmtp ? `${info.response} (LMTP)` : info.response };
+    // With LMTP the client keeps only the last per-recipient line (RFC 2033 §4.2), which may
+    // belong to a refused recipient; an accepted one then gets a neutral text instead.
+    if (lmtp && !info.response.startsWith('2')) return { status: 'delivered', reply: '250 accepted (LMTP)' };
+    return { status: 'delivered', reply: info.response };
   });
 }
 
