@@ -2,7 +2,7 @@
 // administrators and recipients (`mxward quarantine`), releases through the spool exactly once,
 // sends notification digests and purges after the retention period. Every action is audited.
 import { createReadStream } from 'node:fs';
-import { unlink } from 'node:fs/promises';
+import { access, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QuarantineSettings } from '../config/auth-schema.ts';
 import type { Verdict } from '../domain/types.ts';
@@ -219,6 +219,11 @@ export class QuarantineService implements QuarantineSink {
 
   async #release(id: string, actor: Actor, addresses: string[] | null, from: QuarantineRecipientState[], action: string): Promise<{ queueId: string; recipients: string[] }> {
     const item = await this.#get(id);
+    // On a shared (PostgreSQL) store the file may be on another node: refuse before any state
+    // changes, rather than leave the recipients in `releasing` with nothing to send.
+    if (!(await access(this.#path(item)).then(() => true, () => false))) {
+      throw new QuarantineError(`${id}: the message file is not in this data directory; release it on the node that quarantined it`);
+    }
     const queueId = newQueueId();
     // The state change is the once-only guard: a second release finds nothing left in `from`.
     const moved = await this.#o.store.transition(id, addresses, from, 'releasing', queueId, this.#auditOf(actor, action));

@@ -109,3 +109,13 @@ test('retention: items past their expiry are purged with their files, and audite
   assert.equal(await store.getQuarantined(id), null);
   assert.deepEqual(await readdir(join(dir, 'quarantine')), []);
 });
+
+test('a release whose message file is not in this data directory is refused and changes nothing', async () => {
+  const id = await hold('dmarc.quarantine', ['a@contoso.test']);
+  const [file] = await readdir(join(dir, 'quarantine'));
+  await rm(join(dir, 'quarantine', file));
+  await assert.rejects(service.release(id, admin), (e: Error) => e instanceof QuarantineError && /not in this data directory/.test(e.message));
+  assert.deepEqual((await store.getQuarantined(id))?.recipients.map((r) => r.state), ['held']);
+  assert.deepEqual(await store.listReleasing(), []);
+  assert.deepEqual(queued, []);
+});

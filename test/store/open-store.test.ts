@@ -5,9 +5,11 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bootstrapSchema } from '../../src/config/bootstrap.ts';
-import { openStore, resolveStoreUrl } from '../../src/store/open-store.ts';
+import { openQuarantineStore, openStore, resolveStoreUrl } from '../../src/store/open-store.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { SqliteQuarantineStore } from '../../src/store/sqlite/quarantine-store.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { PostgresQuarantineStore } from '../../src/store/postgres/quarantine-store.ts';
 
 const pgA = 'postgres://mxward@db-a.internal/mxward';
 const pgB = 'postgresql://mxward@db-b.internal/mxward';
@@ -44,6 +46,14 @@ test('without a URL the store is SQLite in the data directory; with one it is Po
     const postgres = openStore({ dataDir, url: 'postgres://mxward@127.0.0.1:1/mxward' });
     assert.ok(postgres instanceof PostgresStore);
     await postgres.close();
+    // The quarantine store follows the same selection.
+    const sqliteQuarantine = openQuarantineStore({ dataDir });
+    assert.ok(sqliteQuarantine instanceof SqliteQuarantineStore);
+    await sqliteQuarantine.close();
+    const postgresQuarantine = openQuarantineStore({ dataDir, url: 'postgres://mxward@127.0.0.1:1/mxward' });
+    assert.ok(postgresQuarantine instanceof PostgresQuarantineStore);
+    await assert.rejects(postgresQuarantine.getQuarantined('X'), /cannot open the quarantine store at postgres:\/\/127\.0\.0\.1:1\/mxward/);
+    await postgresQuarantine.close();
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }
