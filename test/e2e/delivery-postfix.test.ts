@@ -140,10 +140,15 @@ test('outage: deferrals show in `mxward queue list`; after `queue flush` everyth
   assert.match(shown.stdout, /bob@example\.test\s+pending\s+1/);
 
   await postfix.start();
+  await new Promise((res) => setTimeout(res, 1000)); // the start-up probe's connect reaches the log late
+  const connectsBefore = await postfix.connectionCount();
   const flushed = await mxward(gateway.dataDir, ['queue', 'flush']);
   assert.equal(flushed.code, 0, flushed.stderr);
   await waitFor('delivery after the outage', async () => (await postfix.messages('bob@example.test')).length >= base + 5);
   await waitFor('empty queue', async () => (await spoolEntries()).length === 0);
+  // Five messages over at most `concurrency` (2) connections: sessions are reused (RFC 5321 §3.3).
+  const connects = (await postfix.connectionCount()) - connectsBefore;
+  assert.ok(connects >= 1 && connects <= 2, `${connects} connections for 5 messages`);
   const empty = await mxward(gateway.dataDir, ['queue', 'list', '--json']);
   assert.deepEqual(JSON.parse(empty.stdout), []);
   const rows = await gateway.store.queryTrace({ recipient: 'bob@example.test' });

@@ -48,6 +48,8 @@ export interface PostfixInstance {
   messages(address: string): Promise<string[]>;
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** SMTP connections Postfix's smtpd has accepted so far (from its log). */
+  connectionCount(): Promise<number>;
   /** Replaces the RCPT access table (`address 450 4.2.0 text` lines) and reloads Postfix. */
   setRecipientAccess(lines: string[]): Promise<void>;
   destroy(): Promise<void>;
@@ -146,6 +148,10 @@ export async function startPostfix(options: PostfixOptions): Promise<PostfixInst
       await run(POSTFIX, ['-c', dir, 'stop']).catch(() => {});
       await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
       await waitForPortClosed(port);
+    },
+    async connectionCount() {
+      const log = await readFile(join(dir, 'maillog'), 'utf8').catch(() => '');
+      return (log.match(/postfix\/smtpd\[\d+\]: connect from /g) ?? []).length;
     },
     async setRecipientAccess(lines: string[]) {
       await writeFile(join(dir, 'access'), `${lines.join('\n')}\n`);
