@@ -1,19 +1,10 @@
 // Bootstrap settings for email authentication and the quarantine (issue 3, SPEC §2.6, §4, §6).
 // Kept in their own module so bootstrap.ts only gains two keys.
 import { z } from 'zod';
-import ipaddr from 'ipaddr.js';
+import { cidrSchema } from './policy-schema.ts';
 
 const dnsServer = z.string().regex(/^(\[[0-9a-fA-F:.]+\](:\d{1,5})?|[0-9a-fA-F:]+|[0-9.]+(:\d{1,5})?)$/, 'expected IP, IP:PORT or [IPv6]:PORT');
 
-const cidr = z.string().refine((value) => {
-  try {
-    if (value.includes('/')) ipaddr.parseCIDR(value);
-    else ipaddr.parse(value);
-    return true;
-  } catch {
-    return false;
-  }
-}, { message: 'not an IP address or CIDR' });
 
 export const quarantinePolicyNameSchema = z.enum([
   'AdminOnlyAccessPolicy', 'DefaultFullAccessPolicy', 'DefaultFullAccessWithNotificationPolicy', 'DefaultLimitedAccessPolicy',
@@ -43,7 +34,7 @@ export const authSchema = z.object({
   /** ARC sealer domains (the ARC-Seal d=) whose vouching turns a DMARC failure into compauth=pass reason=130. */
   trustedArcSealers: z.array(z.string().min(1)).default([]),
   /** Enhanced filtering: IPs/CIDRs of filters in front of mxward; skipped in the Received chain. */
-  trustedHops: z.array(cidr).default([]),
+  trustedHops: z.array(cidrSchema).default([]),
   /** Minimum RSA key size for DKIM and ARC (RFC 8301 §3.2). */
   minKeyBits: z.number().int().min(512).max(8192).default(1024),
 }).strict();

@@ -27,7 +27,8 @@ const senderDomainPattern = z.string().transform((value, ctx) => {
   return wildcard ? `*.${d}` : d;
 });
 
-const cidr = z.string().refine((value) => {
+/** An IPv4 or IPv6 address or CIDR range, any prefix length. */
+export const cidrSchema = z.string().refine((value) => {
   try {
     if (value.includes('/')) ipaddr.parseCIDR(value);
     else ipaddr.parse(value);
@@ -49,7 +50,7 @@ export const connectorSchema = z.object({
   type: z.enum(['partner', 'onPremises']),
   enabled: z.boolean().default(true),
   senderDomains: z.array(senderDomainPattern).default(['*']),
-  senderIPAddresses: z.array(cidr).default([]),
+  senderIPAddresses: z.array(cidrSchema).default([]),
   tlsSenderCertificateName: z.string().min(1).nullable().default(null),
   restrictDomainsToIPAddresses: z.boolean().default(false),
   restrictDomainsToCertificate: z.boolean().default(false),

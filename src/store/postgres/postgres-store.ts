@@ -7,7 +7,9 @@ import type { PolicyDocument } from '../../config/policy-schema.ts';
 import { defaultPolicy, policySchema } from '../../config/policy-schema.ts';
 import type { TraceRecord } from '../../domain/types.ts';
 import type { AuditEntry, DeliveryUpdate, Store, StoredPolicy, StoredUser, TraceFilter } from '../ports.ts';
-import { migrate } from './migrations.ts';
+import { openMigratedPool } from './pool.ts';
+
+export { describeStoreUrl } from './pool.ts';
 
 export interface PostgresStoreOptions {
   /**
@@ -24,16 +26,6 @@ function jsonParam(value: unknown): string | null {
   return value === null || value === undefined ? null : JSON.stringify(value);
 }
 
-/** For error messages: the server and database, never the password. */
-export function describeStoreUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
-  } catch {
-    return 'the configured PostgreSQL URL';
-  }
-}
-
 export class PostgresStore implements Store {
   readonly #pool: pg.Pool;
   /**
@@ -44,15 +36,7 @@ export class PostgresStore implements Store {
   #closed = false;
 
   constructor(url: string, options: PostgresStoreOptions = {}) {
-    this.#pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 4, idleTimeoutMillis: 30_000 });
-    // An idle connection dropped by the server (restart, failover) must not crash the gateway:
-    // the pool discards it and the next query opens a new one.
-    this.#pool.on('error', () => {});
-    this.#ready = migrate(this.#pool).catch((err: unknown) => {
-      throw new Error(`cannot open the store at ${describeStoreUrl(url)}: ${(err as Error).message}`, { cause: err });
-    });
-    // Rejections surface on first use; this keeps an unused failed store from crashing the process.
-    this.#ready.catch(() => {});
+    ({ pool: this.#pool, ready: this.#ready } = openMigratedPool(url, options.maxConnections ?? 4, 'store'));
   }
 
   /** Opens and waits until the schema is current; for callers that want to fail at start-up. */

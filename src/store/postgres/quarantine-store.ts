@@ -6,8 +6,7 @@
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type { QuarantineAudit, QuarantineFilter, QuarantineItem, QuarantineRecipient, QuarantineRecipientState, QuarantineStore } from '../ports.ts';
-import { migrate } from './migrations.ts';
-import { describeStoreUrl } from './postgres-store.ts';
+import { openMigratedPool } from './pool.ts';
 import type { PostgresStoreOptions } from './postgres-store.ts';
 
 type Queryable = Pick<PoolClient, 'query'>;
@@ -46,12 +45,7 @@ export class PostgresQuarantineStore implements QuarantineStore {
 
   constructor(url: string, options: PostgresStoreOptions = {}) {
     // Quarantine traffic is light (one insert per quarantined message, CLI actions, a timer).
-    this.#pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 2, idleTimeoutMillis: 30_000 });
-    this.#pool.on('error', () => {});
-    this.#ready = migrate(this.#pool).catch((err: unknown) => {
-      throw new Error(`cannot open the quarantine store at ${describeStoreUrl(url)}: ${(err as Error).message}`, { cause: err });
-    });
-    this.#ready.catch(() => {});
+    ({ pool: this.#pool, ready: this.#ready } = openMigratedPool(url, options.maxConnections ?? 2, 'quarantine store'));
   }
 
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresQuarantineStore> {

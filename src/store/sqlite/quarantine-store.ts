@@ -2,6 +2,7 @@
 // own to the same WAL database as SqliteStore, so the gateway and the CLI share state and the
 // main store class does not grow; audit entries go to the same audit table.
 import { DatabaseSync } from 'node:sqlite';
+import { inTransaction } from './transaction.ts';
 import type { QuarantineAudit, QuarantineFilter, QuarantineItem, QuarantineRecipient, QuarantineRecipientState, QuarantineStore } from '../ports.ts';
 import { migrate } from './migrations.ts';
 
@@ -146,14 +147,6 @@ export class SqliteQuarantineStore implements QuarantineStore {
   }
 
   #transaction<T>(fn: () => T): T {
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      const out = fn();
-      this.#db.exec('COMMIT');
-      return out;
-    } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
-    }
+    return inTransaction(this.#db, fn);
   }
 }

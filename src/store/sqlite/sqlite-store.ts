@@ -1,6 +1,7 @@
 // The embedded store: one SQLite file in the data directory (node:sqlite). WAL mode lets the
 // gateway read while the CLI writes; busy_timeout makes concurrent writers wait, not fail.
 import { DatabaseSync } from 'node:sqlite';
+import { inTransaction } from './transaction.ts';
 import type { StatementSync } from 'node:sqlite';
 import type { PolicyDocument } from '../../config/policy-schema.ts';
 import { defaultPolicy, policySchema } from '../../config/policy-schema.ts';
@@ -145,14 +146,6 @@ export class SqliteStore implements Store {
   }
 
   #transaction<T>(fn: () => T): T {
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      const out = fn();
-      this.#db.exec('COMMIT');
-      return out;
-    } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
-    }
+    return inTransaction(this.#db, fn);
   }
 }
