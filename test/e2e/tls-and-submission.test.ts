@@ -9,6 +9,7 @@ import { hasCommand, mxward, run } from '../helpers/commands.ts';
 import { TestPki } from '../helpers/certificates.ts';
 import type { IssuedCertificate } from '../helpers/certificates.ts';
 import { waitForMaildir } from '../helpers/maildir.ts';
+import { RawSession } from '../helpers/smtp-session.ts';
 
 const haveTools = hasCommand('openssl') && hasCommand('swaks');
 let gw: TestGateway;
@@ -100,4 +101,19 @@ test('submission: a wrong password is refused with 535 5.7.8', { skip: !haveTool
 test('submission without AUTH is refused with 530 5.7.57', { skip: !haveTools && 'openssl or swaks missing' }, async () => {
   const r = await run('swaks', ['--server', `127.0.0.1:${gw.submission!.port}`, '--tls', '--from', 'alice@contoso.test', '--to', 'henry@contoso.test', '--quit-after', 'RCPT', '--timeout', '10']);
   assert.match(r.stdout, /<~\* 530 5\.7\.57 Client not authenticated to send mail/);
+});
+
+test('submission: AUTH is neither offered nor accepted before STARTTLS, so no password crosses in clear', { skip: !haveTools && 'openssl or swaks missing' }, async () => {
+  const s = await RawSession.open(gw.submission!.port);
+  try {
+    await s.reply();
+    const ehlo = await s.command('EHLO client.test') ?? '';
+    assert.match(ehlo, /STARTTLS/);
+    assert.doesNotMatch(ehlo, /AUTH/);
+    const plain = Buffer.from('\0alice\0correct horse battery').toString('base64');
+    assert.match(await s.command(`AUTH PLAIN ${plain}`) ?? '', /^5\d\d /);
+    assert.match(await s.command('MAIL FROM:<alice@contoso.test>') ?? '', /^530 5\.7\.57 /);
+  } finally {
+    s.close();
+  }
 });

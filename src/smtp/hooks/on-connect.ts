@@ -29,5 +29,8 @@ export function onConnect(ctx: GatewayContext, listener: ListenerKind, session: 
       authSendAs: [],
     },
   });
+  // RFC 4954 §4: AUTH PLAIN/LOGIN over plaintext would expose the password; the submission
+  // listener neither offers nor accepts AUTH until STARTTLS (on-secure.ts lifts this).
+  if (listener === 'submission') (session as SMTPServerSession & { disabledCommands?: string[] }).disabledCommands = ['AUTH'];
   callback();
 }

@@ -34,5 +34,6 @@ export function onSecure(socket: TLSSocket, session: SMTPServerSession, callback
     ...state.facts,
     tls: { version: socket.getProtocol() ?? 'unknown', cipher: cipher?.name ?? 'unknown', clientCertificate },
   };
+  if (state.facts.listener === 'submission') (session as SMTPServerSession & { disabledCommands?: string[] }).disabledCommands = [];
   callback();
 }
