@@ -1,7 +1,7 @@
 // Streaming aggregation: rows go in one at a time and are forgotten; what stays is per kind, per
 // day and per source, every list capped, so memory does not grow with the number of rows
 // (issue 5 "memory stays bounded however large the input").
-import type { Classification, MessageKind } from './classify.ts';
+import type { Classification, Classifier, MessageKind } from './classify.ts';
 import { MESSAGE_KINDS, domainOfAddress } from './classify.ts';
 import type { ReportRow } from './types.ts';
 import { detach } from './detach.ts';
@@ -156,6 +156,20 @@ export class ReportAggregator {
     this.#ownDomain = isAccepted;
   }
 
+  isEmpty(): boolean {
+    return this.rows === 0 && this.sources.size === 0 && this.perFile.size === 0 && this.samples.length === 0;
+  }
+
+  /** Back to the state of a new aggregator. */
+  clear(): void {
+    this.rows = 0;
+    for (const k of MESSAGE_KINDS) this.kinds[k] = 0;
+    this.wouldReject = 0; this.whatIfReject = 0; this.headerFromWouldReject = 0;
+    this.firstMs = null; this.lastMs = null;
+    this.days.clear(); this.sources.clear(); this.perFile.clear();
+    this.samples.length = 0; this.samplesDropped = 0; this.sourcesOverflowed = false;
+  }
+
   add(row: ReportRow, c: Classification, w: Classification | null): void {
     this.rows++;
     this.kinds[c.kind]++;
@@ -237,5 +251,16 @@ export class ReportAggregator {
     if (row.arc && row.arc !== 'none') s.arcRows++;
     s.connectors.add(c.connector);
     s.certificateNames.add(row.certificateName);
+  }
+}
+
+/** Classifies a batch (and replays it against the what-if set) into an aggregator. */
+export function addRows(batch: ReportRow[], now: Classifier, whatIf: Classifier | null, agg: ReportAggregator): void {
+  for (let i = 0; i < batch.length; i++) {
+    const row = batch[i];
+    const c = now.classify(row);
+    // The what-if set only changes the answer for traffic that the current set would refuse.
+    const w = whatIf ? (c.kind === 'direct-send' || c.kind === 'header-from' || c.kind === 'connector' ? whatIf.classify(row) : c) : null;
+    agg.add(row, c, w);
   }
 }

@@ -1,7 +1,7 @@
 // One report run: a RowSink that classifies and aggregates rows as they stream in, and the
 // finished, render-ready model. Nothing here reads files; the CLI wires inputs to the sink.
 import type { CompiledPolicy } from '../policy/compile.ts';
-import { CappedCounts, ReportAggregator } from './aggregate.ts';
+import { CappedCounts, ReportAggregator, addRows } from './aggregate.ts';
 import type { MessageSample, SourceStats } from './aggregate.ts';
 import type { MessageKind } from './classify.ts';
 import { Classifier } from './classify.ts';
@@ -93,16 +93,7 @@ export class ReportRun implements RowSink {
   }
 
   rows(batch: ReportRow[]): void {
-    const agg = this.aggregator;
-    const now = this.#now;
-    const whatIf = this.#whatIf;
-    for (let i = 0; i < batch.length; i++) {
-      const row = batch[i];
-      const c = now.classify(row);
-      // The what-if set only changes the answer for traffic that the current set would refuse.
-      const w = whatIf ? (c.kind === 'direct-send' || c.kind === 'header-from' || c.kind === 'connector' ? whatIf.classify(row) : c) : null;
-      agg.add(row, c, w);
-    }
+    addRows(batch, this.#now, this.#whatIf, this.aggregator);
   }
 
   /** Problems counted but not listed (beyond what a worker thread kept). */

@@ -3,8 +3,8 @@
 import type { ReportRow, RowSink } from '../types.ts';
 import { CsvSplitter } from './csv-splitter.ts';
 
-/** A row, or the reason it is unusable. */
-export type CsvRowMapper = (fields: string[], line: number) => ReportRow | string;
+/** A row, or the reason it is unusable; `columns`, when set, are the only fields it reads. */
+export type CsvRowMapper = ((fields: string[], line: number) => ReportRow | string) & { columns?: readonly number[] };
 /** Builds a mapper for a header, or says which required column is missing. */
 export type CsvMapperFactory = (header: string[], file: string) => CsvRowMapper | string;
 
@@ -42,7 +42,10 @@ export async function importCsv(file: string, chunks: AsyncIterable<string>, fac
   let headerWidth = 0;
   let header: string[] = [];
   let batch: ReportRow[] = [];
-  const onHeader = (fields: string[], line: number): void => {
+  // The splitter counts fields; name the column too when the header is known.
+  const named = (message: string): string => message.replace(/^field (\d+):/, (m, n: string) => (header[Number(n) - 1] ? `field ${n} (${header[Number(n) - 1]}):` : m));
+  const splitter = new CsvSplitter(onRecord, (line, message) => sink.problem({ file, line, message: named(message) }));
+  function onHeader(fields: string[], line: number): void {
     const made = factory(fields, file);
     if (typeof made === 'string') {
       sink.problem({ file, line, message: made });
@@ -52,9 +55,13 @@ export async function importCsv(file: string, chunks: AsyncIterable<string>, fac
     mapper = made;
     headerWidth = fields.length;
     header = fields.map((h) => h.replace(/^\uFEFF/, '').trim());
-  };
-  if (part?.header) onHeader(part.header, 0);
-  const onRecord = (fields: string[], line: number): void => {
+    if (made.columns) {
+      const keep = header.map(() => false);
+      for (const c of made.columns) keep[c] = true;
+      splitter.keepColumns(keep);
+    }
+  }
+  function onRecord(fields: string[], line: number): void {
     if (failed) return;
     if (!mapper) {
       if (!isTypeLine(fields)) onHeader(fields, line);
@@ -70,10 +77,8 @@ export async function importCsv(file: string, chunks: AsyncIterable<string>, fac
       batch.push(out);
       if (batch.length >= BATCH_ROWS) { sink.rows(batch); batch = []; }
     }
-  };
-  // The splitter counts fields; name the column too when the header is known.
-  const named = (message: string): string => message.replace(/^field (\d+):/, (m, n: string) => (header[Number(n) - 1] ? `field ${n} (${header[Number(n) - 1]}):` : m));
-  const splitter = new CsvSplitter(onRecord, (line, message) => sink.problem({ file, line, message: named(message) }));
+  }
+  if (part?.header) onHeader(part.header, 0);
   for await (const chunk of chunks) splitter.push(chunk);
   const clean = splitter.pending === 0;
   if (!part || part.final) splitter.end();

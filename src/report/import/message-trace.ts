@@ -51,5 +51,7 @@ export const messageTraceMapper: CsvMapperFactory = (header, file) => {
     };
     return row;
   };
+  // ToIP, Size, MessageTraceId and anything else are never read: the splitter skips them.
+  map.columns = [iReceived, iSender, iRecipient, iSubject, iStatus, iFromIp, iMessageId].filter((i) => i >= 0);
   return map;
 };

@@ -1,20 +1,23 @@
-// The worker thread of parallel-import.ts: reads byte ranges of one CSV file, classifies and
-// aggregates their rows exactly as the single-threaded path does, and posts back a partial
-// aggregate per range. Reads are aligned to the same 256 KiB grid as the sequential reader
+// The worker thread of parallel-import.ts: reads byte ranges of one message trace CSV, classifies
+// and aggregates their rows exactly as the single-threaded path does, and posts back a partial
+// aggregate per range. It loads only what rows need (no renderers, no other importers), since
+// every thread pays for its own copy. Reads are aligned to the same grid as the sequential reader
 // (text-input.ts), so the splitter sees the same chunks and makes the same decisions.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PolicyDocument } from '../../config/policy-schema.ts';
 import { compilePolicy } from '../../policy/compile.ts';
-import { ReportRun } from '../build-report.ts';
+import { ReportAggregator, addRows } from '../aggregate.ts';
+import { Classifier } from '../classify.ts';
 import { partialOf } from '../merge-aggregate.ts';
 import type { PartialAggregate } from '../merge-aggregate.ts';
-import type { InputProblem } from '../types.ts';
+import type { InputProblem, ReportRow } from '../types.ts';
 import { importCsv } from './csv-import.ts';
-import { detectCsvLayout } from './detect-input.ts';
+import { messageTraceMapper } from './message-trace.ts';
 import { READ_CHUNK_BYTES } from './text-input.ts';
 
 export interface WorkerSetup {
+  kind: 'mxward-report-range';
   path: string;
   /** The input's name as the report shows it. */
   name: string;
@@ -56,21 +59,24 @@ async function* readRange(fd: number, start: number, end: number): AsyncGenerato
   if (rest) yield rest;
 }
 
-async function runRange(setup: WorkerSetup, fd: number, job: RangeJob): Promise<RangeResult> {
+export async function runRange(setup: WorkerSetup, fd: number, job: RangeJob): Promise<RangeResult> {
   const policy = compilePolicy(setup.policy.document, setup.policy.version);
   const whatIf = setup.whatIf ? compilePolicy(setup.whatIf.document, setup.whatIf.version) : null;
-  const run = new ReportRun({ policy, whatIf, dmarc: new Map(), nowMs: setup.nowMs });
+  // What ReportRun does with rows, without the rest of the report in this thread's memory.
+  const now = new Classifier(policy, setup.nowMs);
+  const whatIfClassifier = whatIf ? new Classifier(whatIf, setup.nowMs) : null;
+  const agg = new ReportAggregator((d) => now.isAccepted(d));
   const problems: InputProblem[] = [];
   let problemCount = 0;
   const sink = {
-    rows: (batch: Parameters<ReportRun['rows']>[0]) => run.rows(batch),
+    rows: (batch: ReportRow[]) => addRows(batch, now, whatIfClassifier, agg),
     problem: (p: InputProblem) => { problemCount++; if (problems.length < KEPT_PROBLEMS) problems.push(p); },
   };
-  const end = await importCsv(setup.name, readRange(fd, job.start, job.end), detectCsvLayout, sink, { header: job.header, final: job.final });
-  return { index: job.index, partial: partialOf(run.aggregator, problems, problemCount), lines: end.lines, clean: end.clean };
+  const end = await importCsv(setup.name, readRange(fd, job.start, job.end), messageTraceMapper, sink, { header: job.header, final: job.final });
+  return { index: job.index, partial: partialOf(agg, problems, problemCount), lines: end.lines, clean: end.clean };
 }
 
-if (parentPort) {
+if (parentPort && (workerData as WorkerSetup | null)?.kind === 'mxward-report-range') {
   const port = parentPort;
   const setup = workerData as WorkerSetup;
   const fd = openSync(setup.path, 'r');

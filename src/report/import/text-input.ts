@@ -36,7 +36,7 @@ export interface NamedInput {
   open(): AsyncIterable<Uint8Array | string>;
 }
 
-export const READ_CHUNK_BYTES = 1 << 18;
+export const READ_CHUNK_BYTES = 1 << 16;
 
 export function fileInput(path: string): NamedInput {
   return { name: path, open: () => createReadStream(path, { highWaterMark: READ_CHUNK_BYTES }) };
