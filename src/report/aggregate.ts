@@ -151,6 +151,12 @@ export class ReportAggregator {
   /** A source was folded into "(other sources)". */
   sourcesOverflowed = false;
   readonly #ownDomain: (d: string | null) => boolean;
+  #lastFile: { name: string; entry: { format: string; rows: number } } | null = null;
+  #lastDay = NaN;
+  #lastDayCounts: number[] | undefined;
+  #dayKeyOf = NaN;
+  #dayKey = '';
+  readonly #lureCache = new Map<string, boolean>();
 
   constructor(isAccepted: (domain: string | null) => boolean) {
     this.#ownDomain = isAccepted;
@@ -168,6 +174,7 @@ export class ReportAggregator {
     this.firstMs = null; this.lastMs = null;
     this.days.clear(); this.sources.clear(); this.perFile.clear();
     this.samples.length = 0; this.samplesDropped = 0; this.sourcesOverflowed = false;
+    this.#lastFile = null; this.#lastDay = NaN; this.#lastDayCounts = undefined;
   }
 
   add(row: ReportRow, c: Classification, w: Classification | null): void {
@@ -176,21 +183,36 @@ export class ReportAggregator {
     if (c.wouldReject) this.wouldReject++;
     if (w?.wouldReject) this.whatIfReject++;
     if (c.kind === 'header-from') this.headerFromWouldReject++;
-    const file = this.perFile.get(row.origin.file);
+    // Rows come file by file and in time order: the last file and day are usually this row's.
+    let file = this.#lastFile?.name === row.origin.file ? this.#lastFile.entry : this.perFile.get(row.origin.file);
     if (file) file.rows++;
-    else this.perFile.set(row.origin.file, { format: row.origin.format, rows: 1 });
+    else { file = { format: row.origin.format, rows: 1 }; this.perFile.set(row.origin.file, file); }
+    this.#lastFile = { name: row.origin.file, entry: file };
     const t = row.timeMs;
     if (t !== null) {
       if (this.firstMs === null || t < this.firstMs) this.firstMs = t;
       if (this.lastMs === null || t > this.lastMs) this.lastMs = t;
       const day = Math.floor(t / DAY_MS);
-      let counts = this.days.get(day);
+      let counts = day === this.#lastDay ? this.#lastDayCounts : this.days.get(day);
       if (!counts) { counts = [0, 0, 0, 0, 0]; this.days.set(day, counts); }
+      this.#lastDay = day;
+      this.#lastDayCounts = counts;
       counts[MESSAGE_KINDS.indexOf(c.kind)]++;
     }
     if (c.kind === 'internal' || c.kind === 'external') return;
     this.#addSample(row, c, w);
     this.#addToSource(row, c, w);
+  }
+
+  /** LURE_SUBJECT per distinct subject: bulk exports repeat a few subjects millions of times. */
+  #isLure(subject: string): boolean {
+    let hit = this.#lureCache.get(subject);
+    if (hit === undefined) {
+      hit = LURE_SUBJECT.test(subject);
+      if (this.#lureCache.size >= 10_000) this.#lureCache.clear();
+      this.#lureCache.set(detach(subject), hit);
+    }
+    return hit;
   }
 
   #addSample(row: ReportRow, c: Classification, w: Classification | null): void {
@@ -218,7 +240,9 @@ export class ReportAggregator {
     if (t !== null) {
       if (s.firstMs === null || t < s.firstMs) s.firstMs = t;
       if (s.lastMs === null || t > s.lastMs) s.lastMs = t;
-      s.days.add(String(Math.floor(t / DAY_MS)));
+      const day = Math.floor(t / DAY_MS);
+      if (day !== this.#dayKeyOf) { this.#dayKeyOf = day; this.#dayKey = String(day); }
+      s.days.add(this.#dayKey);
     }
     const helo = row.helo;
     if (helo) {
@@ -229,7 +253,8 @@ export class ReportAggregator {
     s.ptrs.add(row.ptr);
     s.p1Domains.add(domainOfAddress(row.p1) ?? (row.p1 === '' ? '<>' : null));
     s.p1Addresses.add(row.p1?.toLowerCase());
-    if (row.p1 && /^srs[01][=+-]/i.test(row.p1)) s.srsRows++;
+    const p1 = row.p1;
+    if (p1 && (p1.charCodeAt(0) | 32) === 115 && /^srs[01][=+-]/i.test(p1)) s.srsRows++;
     if (row.p2) for (const a of row.p2) s.p2Domains.add(domainOfAddress(a));
     for (const r of row.recipients) {
       const lower = r.toLowerCase();
@@ -243,7 +268,7 @@ export class ReportAggregator {
         const kept = subject.length > 200 ? subject.slice(0, 200) : subject;
         if (!s.subjects.includes(kept)) s.subjects.push(detach(kept));
       }
-      if (LURE_SUBJECT.test(subject)) s.lureRows++;
+      if (this.#isLure(subject)) s.lureRows++;
     }
     s.spf.add(row.spf);
     s.dmarc.add(row.dmarc);

@@ -150,7 +150,12 @@ function runRanges(setup: WorkerSetup, jobs: RangeJob[], threads: number, consum
     for (let i = 0; i < Math.min(threads, jobs.length); i++) {
       const w = new Worker(new URL('./parallel-worker.ts', import.meta.url), { workerData: setup, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
       workers.push(w);
-      w.on('message', (r: RangeResult) => { if (take(r) && next < jobs.length) w.postMessage(jobs[next++]); });
+      w.on('message', (r: RangeResult) => {
+        // A worker with nothing left to do goes at once: its heap would otherwise still count
+        // while the main thread merges (the peak RSS of a run).
+        if (next >= jobs.length) void w.terminate();
+        if (take(r) && next < jobs.length) w.postMessage(jobs[next++]);
+      });
       w.on('error', (err) => finish(`worker failed: ${err.message}`));
       w.postMessage(jobs[next++]);
     }
