@@ -26,10 +26,14 @@ export interface GatewayOptions {
   dataDir: string;
   /** `serve --listen HOST:PORT` */
   inboundOverride?: { host: string; port: number };
+  /** The port a primary chose for a submission listener configured on port 0. */
+  submissionOverride?: { host: string; port: number };
   logger?: Logger;
   endOfDataChecks?: EndOfDataCheck[];
   quarantine?: QuarantineSink | null;
   deliveryTarget?: DeliveryTarget;
+  /** One of `serve --workers N` (serve-workers.ts): listeners with SO_REUSEPORT, a share of the spool. */
+  worker?: { index: number; count: number };
 }
 
 export interface RunningGateway {
@@ -43,13 +47,15 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-export function createLogger(level: BootstrapConfig['logLevel']): Logger {
-  return pino({ level, base: { service: 'mxward' } }, pino.destination({ dest: 2, sync: false }));
+export function createLogger(level: BootstrapConfig['logLevel'], worker?: { index: number }): Logger {
+  const base = worker ? { service: 'mxward', worker: worker.index + 1, pid: process.pid } : { service: 'mxward' };
+  return pino({ level, base }, pino.destination({ dest: 2, sync: false }));
 }
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { config, dataDir } = options;
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const worker = options.worker && options.worker.count > 1 ? options.worker : undefined;
+  const logger = options.logger ?? createLogger(config.logLevel, worker);
   const paths = dataPaths(dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   // Waits for the schema, so a PostgreSQL server that cannot be reached fails start-up, not mail.
@@ -57,13 +63,18 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const livePolicy = await LivePolicy.load(store, logger);
   livePolicy.start(config.policyPollMs);
 
-  const spool = new Spool(paths.spool);
+  const spool = new Spool(paths.spool, worker);
   const recovered = await spool.recover();
   const target = options.deliveryTarget ?? deliveryTargetFor(config, paths.maildir);
-  const { queue, backPressure } = await startQueue({ config, spool, target, store, logger, recovered });
+  const { queue, backPressure } = await startQueue({ config, spool, target, store, logger, recovered, workers: worker?.count ?? 1 });
+  // An entry in a sibling worker's share (a release resumed here) is left to its owner's rescan.
+  const queued = (id: string) => { if (spool.owns(id)) queue.enqueue(id); else spool.requestRescan().catch(() => {}); };
 
-  // Issue 3: authentication checks and the quarantine come from the bootstrap unless a caller supplies its own.
-  const quarantine = options.quarantine === undefined ? startQuarantine({ config, dataDir, spool, logger, onQueued: (id) => queue.enqueue(id) }) : null;
+  // Issue 3: authentication checks and the quarantine come from the bootstrap unless a caller
+  // supplies its own. Its maintenance (digests, purge, resumed releases) runs in one worker only.
+  const quarantine = options.quarantine === undefined
+    ? startQuarantine({ config, dataDir, spool, logger, onQueued: queued, maintenance: !worker || worker.index === 0 })
+    : null;
   const tls = await loadTlsMaterial(config, paths.tls);
   const ctx: GatewayContext = {
     config,
@@ -71,7 +82,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     currentPolicy: () => livePolicy.current(),
     store,
     spool,
-    onQueued: (id) => queue.enqueue(id),
+    onQueued: queued,
     logger,
     limiter: new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp),
     endOfDataChecks: options.endOfDataChecks ?? buildAuthChecks(config),
@@ -82,12 +93,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   const inboundAt = options.inboundOverride ?? config.listeners.inbound;
   const inboundServer = createListener(ctx, 'inbound', tls);
-  const inbound = await listen(inboundServer, inboundAt.host, inboundAt.port);
+  const reusePort = worker !== undefined;
+  const inbound = await listen(inboundServer, inboundAt.host, inboundAt.port, reusePort);
   let submissionServer = null;
   let submission: AddressInfo | null = null;
   if (config.listeners.submission) {
     submissionServer = createListener(ctx, 'submission', tls);
-    submission = await listen(submissionServer, config.listeners.submission.host, config.listeners.submission.port);
+    const at = options.submissionOverride ?? config.listeners.submission;
+    submission = await listen(submissionServer, at.host, at.port, reusePort);
   }
   logger.info({ stage: 'start', event: 'listening', inbound, submission, dataDir }, 'mxward listening');
 

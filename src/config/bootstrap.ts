@@ -54,6 +54,11 @@ export const bootstrapSchema = z.object({
     maxMessageBytes: 35 * 1024 * 1024, maxHeaderBytes: 1024 * 1024, maxRecipients: 500,
     maxConnections: 2000, maxConnectionsPerIp: 100, idleTimeoutMs: 300_000, maxDataMs: 600_000, greetingDelayMs: 100,
   }),
+  /**
+   * Gateway processes (`serve --workers`): each a full gateway on the same listeners (SO_REUSEPORT,
+   * Linux) with its own share of the spool. `auto` = one per CPU available on Linux, else 1.
+   */
+  workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),
   /** PTR lookups cost a DNS round trip per connection; off unless asked for. */
   lookupPtr: z.boolean().default(false),
   /** How often a running node checks the store for a new policy version. */

@@ -224,7 +224,7 @@ export class QuarantineService implements QuarantineSink {
     if (!(await access(this.#path(item)).then(() => true, () => false))) {
       throw new QuarantineError(`${id}: the message file is not in this data directory; release it on the node that quarantined it`);
     }
-    const queueId = newQueueId();
+    const queueId = this.#o.spool.newQueueId(); // in this worker's share of the spool (spool.ts)
     // The state change is the once-only guard: a second release finds nothing left in `from`.
     const moved = await this.#o.store.transition(id, addresses, from, 'releasing', queueId, this.#auditOf(actor, action));
     if (moved.length === 0) throw new QuarantineError(`${id}: nothing to release${addresses ? ` for ${addresses.join(', ')}` : ''} (already released, deleted, or no request pending)`);

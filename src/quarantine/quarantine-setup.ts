@@ -12,7 +12,7 @@ export interface RunningQuarantine {
   stop(): Promise<void>;
 }
 
-export function startQuarantine(input: { config: BootstrapConfig; dataDir: string; spool: Spool; logger: Logger; onQueued(queueId: string): void }): RunningQuarantine {
+export function startQuarantine(input: { config: BootstrapConfig; dataDir: string; spool: Spool; logger: Logger; onQueued(queueId: string): void; maintenance?: boolean }): RunningQuarantine {
   const paths = dataPaths(input.dataDir);
   // The quarantine follows the store selection: on PostgreSQL its state, audit entries and the
   // release's trace update go to the database every node shares; the message files stay in dataDir.
@@ -20,7 +20,7 @@ export function startQuarantine(input: { config: BootstrapConfig; dataDir: strin
   const service = new QuarantineService({
     store, spool: input.spool, dir: paths.quarantine, settings: input.config.quarantine, hostname: input.config.hostname, onQueued: input.onQueued,
   });
-  service.start((err) => input.logger.error({ stage: 'quarantine', event: 'maintenance-failed', err }, 'quarantine maintenance failed'));
+  if (input.maintenance !== false) service.start((err) => input.logger.error({ stage: 'quarantine', event: 'maintenance-failed', err }, 'quarantine maintenance failed'));
   return {
     service,
     async stop() {

@@ -123,11 +123,12 @@ export function createListener(ctx: GatewayContext, kind: ListenerKind, tls: Tls
   return server;
 }
 
-export function listen(server: SMTPServer, host: string, port: number): Promise<AddressInfo> {
+/** reusePort: several worker processes bind the same port; the kernel spreads connections. */
+export function listen(server: SMTPServer, host: string, port: number, reusePort = false): Promise<AddressInfo> {
   return new Promise((resolveListen, rejectListen) => {
     const onError = (err: Error) => rejectListen(err);
     server.server.once('error', onError);
-    server.listen(port, host, () => {
+    server.listen({ port, host, reusePort, exclusive: true }, () => {
       server.server.off('error', onError);
       resolveListen(server.server.address() as AddressInfo);
     });

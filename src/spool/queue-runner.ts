@@ -121,6 +121,7 @@ export class QueueRunner {
   async rescan(): Promise<void> {
     const now = Date.now();
     for (const id of await this.#spool.listQueueIds()) {
+      if (!this.#spool.owns(id)) continue; // a sibling worker's entry (serve --workers)
       if (this.#inFlight.has(id) || this.#readySet.has(id)) continue;
       const envelope = await this.#spool.readEnvelope(id);
       if (envelope && Date.parse(envelope.nextAttemptAt) <= now) this.enqueue(id);
@@ -187,15 +188,16 @@ export class QueueRunner {
         }
       });
     }
-    // `mxward queue delete` during the attempt: the entry is gone, do not write it back.
-    if (!(await exists(this.#spool.messagePath(queueId)))) { this.#known.delete(queueId); return; }
+    const stillPending = envelope.recipients.filter((r) => r.state === 'pending');
+    // `mxward queue delete` during the attempt: the entry is gone, do not write it back (nor
+    // bounce). When nothing is left to write, remove() below finds it gone just as well.
+    if ((newlyFailed.length > 0 || stillPending.length > 0) && !(await exists(this.#spool.messagePath(queueId)))) { this.#known.delete(queueId); return; }
     if (newlyFailed.length > 0 && envelope.mailFrom !== null && this.#events.onPermanentFailure) {
       const bounceId = await this.#events.onPermanentFailure(envelope, newlyFailed);
       if (bounceId) this.enqueue(bounceId);
     }
     const attempts = Math.max(0, ...envelope.recipients.map((r) => r.attempts));
     const lastReply = pending.at(-1)?.lastReply ?? null;
-    const stillPending = envelope.recipients.filter((r) => r.state === 'pending');
     if (stillPending.length === 0) {
       await this.#spool.remove(queueId);
       this.#known.delete(queueId);

@@ -24,7 +24,7 @@ export interface QueueSetup {
   backPressure: BackPressure;
 }
 
-export async function startQueue(input: { config: BootstrapConfig; spool: Spool; target: DeliveryTarget; store: TraceStore; logger: Logger; recovered: string[] }): Promise<QueueSetup> {
+export async function startQueue(input: { config: BootstrapConfig; spool: Spool; target: DeliveryTarget; store: TraceStore; logger: Logger; recovered: string[]; workers?: number }): Promise<QueueSetup> {
   const { config, spool, store, logger } = input;
   const d = config.delivery;
   const queue = new QueueRunner(spool, input.target, {
@@ -48,5 +48,7 @@ export async function startQueue(input: { config: BootstrapConfig; spool: Spool;
   for (const id of input.recovered) queue.enqueue(id);
   if (input.recovered.length > 0) logger.info({ stage: 'spool', event: 'recovered', count: input.recovered.length }, 'recovered queued messages');
   await queue.startRescan();
-  return { queue, backPressure: new BackPressure(spool.root, d.spool, () => queue.size) };
+  // The queue limit is for the whole spool: each of N workers holds about 1/N of it.
+  const limits = { ...d.spool, maxQueuedMessages: Math.ceil(d.spool.maxQueuedMessages / (input.workers ?? 1)) };
+  return { queue, backPressure: new BackPressure(spool.root, limits, () => queue.size) };
 }

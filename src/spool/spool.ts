@@ -8,15 +8,40 @@
 // Order at commit: fsync message, write+fsync envelope in tmp, rename message, rename envelope,
 // fsync queue/. A crash before the envelope rename leaves an orphan message that recovery removes;
 // a crash after it leaves a complete entry.
-import { mkdir, open, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+//
+// With `serve --workers N` (serve-workers.ts) every worker process writes into the same queue/,
+// each through its own tmp/w<k>/, and owns a fixed share of the queue ids: the last byte of the
+// id modulo N names the worker (ownerSlot). A worker creates ids in its own share only, recovers
+// and delivers only its own entries, and never touches a sibling's tmp/ files. The queue CLI and a
+// release from the CLI see one queue/ as before; the owner picks a CLI-made entry up at its rescan.
+import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { SpoolEnvelope } from './envelope.ts';
 import { GroupSync } from './group-sync.ts';
 
-export function newQueueId(): string {
-  return `${Date.now().toString(36).toUpperCase()}${randomBytes(5).toString('hex').toUpperCase()}`;
+export function newQueueId(slot?: { index: number; count: number }): string {
+  const random = randomBytes(5);
+  if (slot && slot.count > 1) {
+    // Move the last byte into this worker's residue class (bytes 0-255, count < 256).
+    let b = random[4] - (random[4] % slot.count) + slot.index;
+    if (b > 255) b -= slot.count;
+    random[4] = b;
+  }
+  return `${Date.now().toString(36).toUpperCase()}${random.toString('hex').toUpperCase()}`;
+}
+
+/** Which of `count` workers owns this queue id (0-based); every id has exactly one owner. */
+export function ownerSlot(queueId: string, count: number): number {
+  const last = Number.parseInt(queueId.slice(-2), 16);
+  return Number.isNaN(last) ? 0 : last % count;
+}
+
+/** One worker of `serve --workers N`: index 0..count-1. */
+export interface SpoolWorker {
+  index: number;
+  count: number;
 }
 
 export interface SpoolWriter {
@@ -67,13 +92,27 @@ export class Spool {
   readonly wakeupPath: string;
   /** One fsync of queue/ for the commits that reach it together (group-sync.ts). */
   readonly #queueDirSync: GroupSync;
+  readonly #worker: SpoolWorker | null;
+  /** Envelopes committed by this process and not yet read back by the runner: saves a read. */
+  readonly #fresh = new Map<string, string>();
 
-  constructor(root: string) {
+  constructor(root: string, worker?: SpoolWorker) {
     this.root = root;
-    this.tmpDir = join(root, 'tmp');
+    this.#worker = worker && worker.count > 1 ? worker : null;
+    this.tmpDir = this.#worker ? join(root, 'tmp', `w${this.#worker.index + 1}`) : join(root, 'tmp');
     this.queueDir = join(root, 'queue');
     this.wakeupPath = join(root, 'wakeup');
     this.#queueDirSync = new GroupSync(this.queueDir, syncDirectory);
+  }
+
+  /** Whether this process delivers the entry (always, unless it is one of several workers). */
+  owns(queueId: string): boolean {
+    return !this.#worker || ownerSlot(queueId, this.#worker.count) === this.#worker.index;
+  }
+
+  /** A new queue id in this process's share. */
+  newQueueId(): string {
+    return newQueueId(this.#worker ?? undefined);
   }
 
   /** Asks a running gateway (another process) to look at the queue again. */
@@ -94,27 +133,40 @@ export class Spool {
     return writer.queueId;
   }
 
-  /** Creates the directories and removes what a crash left half-written. */
+  /**
+   * Creates the directories and removes what a crash left half-written, in this process's share
+   * only: a sibling worker may be in the middle of a commit.
+   */
   async recover(): Promise<string[]> {
     await mkdir(this.tmpDir, { recursive: true });
     await mkdir(this.queueDir, { recursive: true });
-    for (const name of await readdir(this.tmpDir)) await unlink(join(this.tmpDir, name)).catch(() => {});
+    await clearFiles(this.tmpDir);
+    const tmpRoot = join(this.root, 'tmp');
+    if (!this.#worker || this.#worker.index === 0) {
+      // Subdirectories of workers that no longer exist (fewer workers than last time, or one process).
+      const count = this.#worker?.count ?? 0;
+      for (const name of await readdir(tmpRoot)) {
+        const k = /^w(\d+)$/.exec(name);
+        if (k && Number(k[1]) > count) await clearFiles(join(tmpRoot, name));
+      }
+    }
     const names = new Set(await readdir(this.queueDir));
     const committed: string[] = [];
     for (const name of names) {
       if (!name.endsWith('.eml')) continue;
       const id = name.slice(0, -4);
+      if (!this.owns(id)) continue;
       if (names.has(`${id}.json`)) committed.push(id);
       else await unlink(join(this.queueDir, name)).catch(() => {});
     }
     for (const name of names) {
       // An envelope whose message is gone cannot be delivered; it only arises from manual deletion.
-      if (name.endsWith('.json') && !names.has(`${name.slice(0, -5)}.eml`)) await unlink(join(this.queueDir, name)).catch(() => {});
+      if (name.endsWith('.json') && this.owns(name.slice(0, -5)) && !names.has(`${name.slice(0, -5)}.eml`)) await unlink(join(this.queueDir, name)).catch(() => {});
     }
     return committed.sort();
   }
 
-  async createWriter(queueId: string = newQueueId()): Promise<SpoolWriter> {
+  async createWriter(queueId: string = this.newQueueId()): Promise<SpoolWriter> {
     const path = join(this.tmpDir, `${queueId}.eml`);
     const handle = await open(path, 'wx', 0o600);
     return new FileSpoolWriter(queueId, path, handle);
@@ -125,10 +177,12 @@ export class Spool {
     const w = writer as FileSpoolWriter;
     await w.syncAndClose();
     const envTmp = join(this.tmpDir, `${w.queueId}.json`);
-    await writeDurably(envTmp, JSON.stringify(envelope));
+    const text = JSON.stringify(envelope);
+    await writeDurably(envTmp, text);
     await rename(w.path, this.messagePath(w.queueId));
     await rename(envTmp, this.envelopePath(w.queueId));
     await this.#queueDirSync.sync();
+    if (this.#fresh.size < FRESH_LIMIT) this.#fresh.set(w.queueId, text);
   }
 
   messagePath(queueId: string): string {
@@ -140,6 +194,14 @@ export class Spool {
   }
 
   async readEnvelope(queueId: string): Promise<SpoolEnvelope | null> {
+    const fresh = this.#fresh.get(queueId);
+    if (fresh !== undefined) {
+      this.#fresh.delete(queueId);
+      // Only this process updates an envelope it owns; the CLI may have deleted the entry, or
+      // rewritten it (retry/flush), so the copy is used only while the file is still the one written.
+      const still = await stat(this.envelopePath(queueId)).then((s) => s.size === Buffer.byteLength(fresh), () => false);
+      if (still) return JSON.parse(fresh) as SpoolEnvelope;
+    }
     try {
       return JSON.parse(await readFile(this.envelopePath(queueId), 'utf8')) as SpoolEnvelope;
     } catch (err) {
@@ -150,6 +212,7 @@ export class Spool {
 
   /** Per-recipient progress is written the same durable way (tmp, fsync, rename). */
   async updateEnvelope(envelope: SpoolEnvelope): Promise<void> {
+    this.#fresh.delete(envelope.queueId);
     const tmp = join(this.tmpDir, `${envelope.queueId}.json.${randomBytes(3).toString('hex')}`);
     await writeDurably(tmp, JSON.stringify(envelope));
     await rename(tmp, this.envelopePath(envelope.queueId));
@@ -157,6 +220,7 @@ export class Spool {
 
   /** Envelope first: once it is gone the entry is no longer committed, whatever happens next. */
   async remove(queueId: string): Promise<void> {
+    this.#fresh.delete(queueId);
     await unlink(this.envelopePath(queueId)).catch(() => {});
     await unlink(this.messagePath(queueId)).catch(() => {});
   }
@@ -165,6 +229,14 @@ export class Spool {
     const names = await readdir(this.queueDir);
     return names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).sort();
   }
+}
+
+/** Envelopes kept for the runner; a long backlog reads the rest from disk as before. */
+const FRESH_LIMIT = 10_000;
+
+async function clearFiles(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) await unlink(join(dir, name)).catch(() => {});
 }
 
 async function writeDurably(path: string, text: string): Promise<void> {

@@ -12,8 +12,8 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
 import { mxward, mxwardBin } from '../helpers/commands.ts';
+import { startCountingDownstream } from '../helpers/counting-downstream.ts';
 import { freePort, waitForPort } from '../helpers/postfix.ts';
 import { SmtpClient, testMessage } from '../helpers/smtp-client.ts';
 
@@ -22,37 +22,16 @@ const SESSIONS = 8;
 /** Kill when this many messages have been acknowledged; the last kill hits the drain phase. */
 const KILL_AT = [300, 800, 1300, 1800];
 
-interface Downstream { port: number; seen: Map<string, number>; close(): Promise<void> }
-
-async function startDownstream(): Promise<Downstream> {
-  const seen = new Map<string, number>();
-  const server = new SMTPServer({
-    authOptional: true, disabledCommands: ['AUTH', 'STARTTLS'], logger: false, banner: 'counting downstream',
-    onData(stream, _session, callback) {
-      let head = '';
-      stream.on('data', (chunk: Buffer) => { if (head.length < 8192) head += chunk.toString('latin1'); });
-      stream.on('end', () => {
-        const token = /^X-Test-Token: (\S+)/m.exec(head)?.[1];
-        if (token) seen.set(token, (seen.get(token) ?? 0) + 1);
-        callback(null, 'counted');
-      });
-    },
-  });
-  // A gateway killed mid-delivery resets its connection: expected here, not a failure.
-  server.on('error', () => {});
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return { port, seen, close: () => new Promise((r) => server.close(() => r())) };
+function startGateway(config: string, dataDir: string, port: number, workers: number): ChildProcess {
+  return spawn(process.execPath, [mxwardBin, 'serve', '--workers', String(workers), '--config', config, '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'ignore'] });
 }
 
-function startGateway(config: string, dataDir: string, port: number): ChildProcess {
-  return spawn(process.execPath, [mxwardBin, 'serve', '--config', config, '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'ignore'] });
-}
-
-test(`${MESSAGES} messages, ${SESSIONS} sessions, ${KILL_AT.length} SIGKILLs: nothing acknowledged is lost`, { timeout: 180_000 }, async () => {
+// With 2 workers the SIGKILL hits the primary: its workers die with it (serve-workers.ts), and the
+// restarted primary's workers recover their shares of the spool.
+for (const workers of [1, 2]) test(`${MESSAGES} messages, ${SESSIONS} sessions, ${KILL_AT.length} SIGKILLs, ${workers} worker(s): nothing acknowledged is lost`, { timeout: 180_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'mxward-crash-'));
   const dataDir = join(dir, 'data');
-  const downstream = await startDownstream();
+  const downstream = await startCountingDownstream();
   const port = await freePort();
   const config = join(dir, 'mxward.yaml');
   await writeFile(config, [
@@ -63,7 +42,7 @@ test(`${MESSAGES} messages, ${SESSIONS} sessions, ${KILL_AT.length} SIGKILLs: no
   ].join('\n'));
   assert.equal((await mxward(dataDir, ['domain', 'add', 'example.test'])).code, 0);
 
-  let gateway = startGateway(config, dataDir, port);
+  let gateway = startGateway(config, dataDir, port, workers);
   await waitForPort(port);
   const acked = new Set<string>();
   const unacked = new Set<string>();
@@ -77,7 +56,7 @@ test(`${MESSAGES} messages, ${SESSIONS} sessions, ${KILL_AT.length} SIGKILLs: no
     const exited = new Promise((r) => gateway.once('exit', r));
     gateway.kill('SIGKILL');
     await exited;
-    gateway = startGateway(config, dataDir, port);
+    gateway = startGateway(config, dataDir, port, workers);
     await waitForPort(port);
   };
   const maybeKill = () => {
@@ -121,7 +100,7 @@ test(`${MESSAGES} messages, ${SESSIONS} sessions, ${KILL_AT.length} SIGKILLs: no
   const duplicates = [...downstream.seen.values()].filter((n) => n > 1).length;
   const unackedArrived = [...unacked].filter((t) => downstream.seen.has(t)).length;
   const list = await mxward(dataDir, ['queue', 'list', '--json']);
-  console.log(`crash test: ${acked.size} acknowledged, ${kills} SIGKILLs, sent in ${sentMs} ms, drained after ${Date.now() - started} ms; ` +
+  console.log(`crash test (${workers} worker(s)): ${acked.size} acknowledged, ${kills} SIGKILLs, sent in ${sentMs} ms, drained after ${Date.now() - started} ms; ` +
     `lost ${lost.length}, duplicated ${duplicates}, unacknowledged-but-delivered ${unackedArrived}, left in queue ${JSON.parse(list.stdout).length}`);
 
   gateway.kill('SIGTERM');

@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import { mxwardBin, mxward } from '../helpers/commands.ts';
 import { RawSession } from '../helpers/smtp-session.ts';
 
-test('serve starts, offers STARTTLS with a generated certificate, and stops cleanly on SIGTERM', async () => {
+for (const workers of ['1', '2']) test(`serve --workers ${workers} starts, offers STARTTLS with a generated certificate, and stops cleanly on SIGTERM`, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'mxward-serve-'));
   try {
     const config = join(dir, 'mxward.yaml');
     await writeFile(config, 'hostname: mx.serve.test\nlisteners:\n  submission: null\nlogLevel: warn\n');
     assert.equal((await mxward(join(dir, 'data'), ['domain', 'add', 'contoso.test'])).code, 0);
-    const child = spawn(process.execPath, [mxwardBin, 'serve', '--config', config, '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [mxwardBin, 'serve', '--workers', workers, '--config', config, '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     const port = await new Promise<number>((resolvePort, rejectPort) => {
       child.stderr.on('data', (d: Buffer) => {

@@ -2,17 +2,19 @@
 // flight finish and closes the store.
 import { resolveDataDir } from '../../config/data-dir.ts';
 import { defaultBootstrap, loadBootstrapFile } from '../../config/bootstrap.ts';
-import { startGateway } from '../../app.ts';
 import { resolveStoreUrl } from '../../store/open-store.ts';
 import type { CliIo } from '../io.ts';
 import { parseCommand, UsageError } from '../io.ts';
+import { resolveWorkerCount, runPrimary, workerPlaceFrom } from '../serve-workers.ts';
 
-export const serveHelp = `Usage: mxward serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR]
+export const serveHelp = `Usage: mxward serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--workers N|auto]
 
   --config FILE       YAML bootstrap file (listeners, TLS, limits); embedded defaults without it
   --listen HOST:PORT  override the inbound listener (default 127.0.0.1:2525)
   --store-url URL     PostgreSQL store (postgres://…); else MXWARD_STORE_URL, else store.url
                       in the config file, else SQLite in the data directory
+  --workers N|auto    gateway processes sharing the listeners (SO_REUSEPORT); default: workers
+                      in the config file, else auto = one per CPU on Linux, 1 elsewhere
 The organization policy lives in the store: change it with mxward org|domain|connector.
 `;
 
@@ -23,8 +25,32 @@ export function parseHostPort(value: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
 
+function parseWorkers(value: string): 'auto' | number {
+  if (value === 'auto') return 'auto';
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--workers: expected auto or 1-64, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** A worker: tells the primary it listens, stops on its signal, dies with it (serve-workers.ts). */
+async function serveAsWorker(gateway: { stop(): Promise<void> }): Promise<number> {
+  process.send?.({ type: 'ready' });
+  process.channel?.unref();
+  // The primary is gone (killed): stop at once, like a crash; an orphan would keep the port.
+  process.once('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+  await new Promise<void>((resolveStop) => {
+    process.once('SIGINT', () => resolveStop());
+    process.once('SIGTERM', () => resolveStop());
+  });
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {});
+  await gateway.stop();
+  process.removeAllListeners('disconnect');
+  return 0;
+}
+
 export async function runServe(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { config: { type: 'string' }, listen: { type: 'string' } });
+  const { values, positionals } = parseCommand(argv, { config: { type: 'string' }, listen: { type: 'string' }, workers: { type: 'string' } });
   if (values.help) { io.stdout.write(serveHelp); return 0; }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   const loaded = values.config ? loadBootstrapFile(values.config) : defaultBootstrap();
@@ -37,7 +63,20 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   const config = { ...loaded, store: { url: storeUrl } };
   const dataDir = resolveDataDir(values['data-dir'], io.env, config.dataDir);
   const inboundOverride = values.listen ? parseHostPort(values.listen) : undefined;
-  const gateway = await startGateway({ config, dataDir, inboundOverride });
+  const place = workerPlaceFrom(io.env);
+  if (!place) {
+    const count = resolveWorkerCount(values.workers === undefined ? config.workers : parseWorkers(values.workers));
+    if (count > 1) {
+      return runPrimary({ argv, count, inbound: inboundOverride ?? config.listeners.inbound, submission: config.listeners.submission, dataDir, io });
+    }
+  }
+  // Loaded here: a primary of several workers runs no gateway and stays small.
+  const { startGateway } = await import('../../app.ts');
+  const gateway = await startGateway({
+    config, dataDir, inboundOverride: place?.inbound ?? inboundOverride,
+    submissionOverride: place?.submission ?? undefined, worker: place ?? undefined,
+  });
+  if (place) return serveAsWorker(gateway);
   const where = (a: { address: string; port: number }) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
   io.stderr.write(`mxward: inbound SMTP on ${where(gateway.inbound)}` +
     (gateway.submission ? `, submission on ${where(gateway.submission)}` : '') + `, data in ${dataDir}\n`);
