@@ -21,6 +21,7 @@ export class CsvSplitter {
   #buffer = '';
   #nextLine = 1;
   #keep: readonly boolean[] | null = null;
+  readonly #reuse: string[] = [];
   readonly #onRecord: CsvRecordHandler;
   readonly #onProblem: CsvProblemHandler;
 
@@ -58,7 +59,8 @@ export class CsvSplitter {
         nl = buf.length;
       }
       const lineEnd = nl > pos && buf.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
-      const fast = lineEnd === pos ? [] : splitSimpleLine(buf, pos, lineEnd, this.#keep);
+      // With a column mask (a mapper that copies what it needs), one array serves every line.
+      const fast = lineEnd === pos ? [] : splitSimpleLine(buf, pos, lineEnd, this.#keep, this.#keep ? this.#reuse : []);
       if (fast) {
         if (fast.length) this.#onRecord(fast, this.#nextLine);
         this.#nextLine++;
@@ -93,19 +95,21 @@ export class CsvSplitter {
  * The line buf[start, end) when it is one of the common cases, or null when the character parser
  * is needed: no quote at all (split on commas), or every field quoted and no quote inside one.
  */
-function splitSimpleLine(buf: string, start: number, end: number, keep: readonly boolean[] | null): string[] | null {
-  const fields: string[] = [];
+function splitSimpleLine(buf: string, start: number, end: number, keep: readonly boolean[] | null, fields: string[]): string[] | null {
+  let n = 0;
   if (buf.charCodeAt(start) !== QUOTE) {
     let from = start;
     for (let i = start; i < end; i++) {
       const c = buf.charCodeAt(i);
       if (c === QUOTE) return null;
       if (c === COMMA) {
-        fields.push(keep === null || keep[fields.length] !== false ? buf.slice(from, i) : '');
+        fields[n] = keep === null || keep[n] !== false ? buf.slice(from, i) : '';
+        n++;
         from = i + 1;
       }
     }
-    fields.push(keep === null || keep[fields.length] !== false ? buf.slice(from, end) : '');
+    fields[n] = keep === null || keep[n] !== false ? buf.slice(from, end) : '';
+    fields.length = n + 1;
     return fields;
   }
   if (end - start < 2 || buf.charCodeAt(end - 1) !== QUOTE) return null;
@@ -113,13 +117,15 @@ function splitSimpleLine(buf: string, start: number, end: number, keep: readonly
   for (;;) {
     // The line ends in a quote, so this finds one before `end`.
     const q = buf.indexOf('"', from);
-    const take = keep === null || keep[fields.length] !== false;
+    const take = keep === null || keep[n] !== false;
     if (q === end - 1) {
-      fields.push(take ? buf.slice(from, q) : '');
+      fields[n] = take ? buf.slice(from, q) : '';
+      fields.length = n + 1;
       return fields;
     }
     if (buf.charCodeAt(q + 1) !== COMMA || buf.charCodeAt(q + 2) !== QUOTE || q + 2 >= end - 1) return null;
-    fields.push(take ? buf.slice(from, q) : '');
+    fields[n] = take ? buf.slice(from, q) : '';
+    n++;
     from = q + 3;
   }
 }

@@ -20,16 +20,26 @@ export function looksLikeMessageTrace(header: string[]): boolean {
   return col('received') >= 0 && col('senderaddress') >= 0 && col('recipientaddress') >= 0;
 }
 
-export const messageTraceMapper: CsvMapperFactory = (header, file) => {
+/**
+ * `reportOnly`: Status and MessageId, which the report never reads, are left out (null), so that
+ * the splitter skips them too (the worker threads of parallel-import.ts).
+ */
+export function messageTraceMapperFor(reportOnly: boolean): CsvMapperFactory {
+  return (header, file) => mapperOf(header, file, reportOnly);
+}
+
+export const messageTraceMapper: CsvMapperFactory = (header, file) => mapperOf(header, file, false);
+
+function mapperOf(header: string[], file: string, reportOnly: boolean): CsvRowMapper | string {
   const col = columnIndex(header);
   const iReceived = col('received');
   const iSender = col('senderaddress');
   const iRecipient = col('recipientaddress');
   if (iReceived < 0 || iSender < 0 || iRecipient < 0) return 'not a message trace header: needs Received, SenderAddress, RecipientAddress';
   const iSubject = col('subject');
-  const iStatus = col('status');
+  const iStatus = reportOnly ? -1 : col('status');
   const iFromIp = col('fromip');
-  const iMessageId = col('messageid');
+  const iMessageId = reportOnly ? -1 : col('messageid');
   const map: CsvRowMapper = (f, line) => {
     const timeMs = parseExportTime(f[iReceived]);
     if (timeMs === null) return `field Received: ${JSON.stringify(f[iReceived].slice(0, 40))} is not a date`;
@@ -54,4 +64,4 @@ export const messageTraceMapper: CsvMapperFactory = (header, file) => {
   // ToIP, Size, MessageTraceId and anything else are never read: the splitter skips them.
   map.columns = [iReceived, iSender, iRecipient, iSubject, iStatus, iFromIp, iMessageId].filter((i) => i >= 0);
   return map;
-};
+}

@@ -13,7 +13,9 @@ import { partialOf } from '../merge-aggregate.ts';
 import type { PartialAggregate } from '../merge-aggregate.ts';
 import type { InputProblem, ReportRow } from '../types.ts';
 import { importCsv } from './csv-import.ts';
-import { messageTraceMapper } from './message-trace.ts';
+import { messageTraceMapperFor } from './message-trace.ts';
+
+const reportMapper = messageTraceMapperFor(true);
 import { READ_CHUNK_BYTES } from './text-input.ts';
 
 export interface WorkerSetup {
@@ -72,7 +74,7 @@ export async function runRange(setup: WorkerSetup, fd: number, job: RangeJob): P
     rows: (batch: ReportRow[]) => addRows(batch, now, whatIfClassifier, agg),
     problem: (p: InputProblem) => { problemCount++; if (problems.length < KEPT_PROBLEMS) problems.push(p); },
   };
-  const end = await importCsv(setup.name, readRange(fd, job.start, job.end), messageTraceMapper, sink, { header: job.header, final: job.final });
+  const end = await importCsv(setup.name, readRange(fd, job.start, job.end), reportMapper, sink, { header: job.header, final: job.final });
   return { index: job.index, partial: partialOf(agg, problems, problemCount), lines: end.lines, clean: end.clean };
 }
 
