@@ -146,18 +146,19 @@ export class Classifier {
   }
 
   classify(row: ReportRow): Classification {
-    const p1Domain = domainOfAddress(row.p1);
-    const p1Ours = this.isAccepted(p1Domain);
     if (row.authAs === 'internal') return plain('internal', 'attribution Internal (X-MS-Exchange-Organization-AuthAs or trace)');
     if (row.direction === 'outbound' || row.direction === 'intra-org') return plain('internal', `direction ${row.direction}`);
     if (row.authAs === 'partner') return { ...plain('connector', 'attribution Partner: a connector vouched for it'), connector: row.connector || null };
     if (row.connector && isInboundConnectorName(row.connector)) {
       return { ...plain('connector', `the export names connector "${row.connector}"`), connector: row.connector };
     }
+    // Message trace and EAC reports carry no attribution: mail submitted inside Microsoft 365
+    // has no client IP (decided before the P1 domain is even looked at: it runs per row).
+    if (row.authAs === null && !row.sourceIp && row.origin.format !== 'mail-headers') return INTERNAL_NO_IP;
+    const p1Domain = domainOfAddress(row.p1);
+    const p1Ours = this.isAccepted(p1Domain);
     if (row.authAs === null) {
-      // Message trace and EAC reports carry no attribution: mail submitted inside Microsoft 365
-      // has no client IP, and a message with no recipient of ours is outbound, not Direct Send.
-      if (!row.sourceIp && row.origin.format !== 'mail-headers') return INTERNAL_NO_IP;
+      // A message with no recipient of ours is outbound, not Direct Send.
       if (p1Ours && row.direction === null && row.recipients.length > 0 && !row.recipients.some((r) => this.isAccepted(domainOfAddress(r)))) {
         return INTERNAL_OUTBOUND;
       }

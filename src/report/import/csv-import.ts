@@ -9,7 +9,7 @@ export type CsvRowMapper = ((fields: string[], line: number) => ReportRow | stri
 export type CsvMapperFactory = (header: string[], file: string) => CsvRowMapper | string;
 
 // Small batches: rows die young (scavenged) instead of being promoted to the old space.
-const BATCH_ROWS = 256;
+const BATCH_ROWS = 64;
 
 export function normalizeColumnName(name: string): string {
   return name.replace(/^\uFEFF/, '').trim().replace(/^"|"$/g, '').toLowerCase();

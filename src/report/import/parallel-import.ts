@@ -13,7 +13,8 @@
 // or a merge could differ from one pass (merge-aggregate.ts), the file is read again sequentially:
 // slower, never different. Stdin, small files, UTF-16 and other formats stay sequential.
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ReportAggregator } from '../aggregate.ts';
 import type { ReportRun } from '../build-report.ts';
@@ -51,6 +52,14 @@ const RANGE_BYTES = 512 << 20;
  */
 const WORKER_YOUNG_MB = 8;
 const HEAD_BYTES = 64 << 10;
+/**
+ * Node's compile cache (in the system temp directory, where module.enableCompileCache() puts it)
+ * for the workers, unless the user chose one or turned it off: a worker then loads its TypeScript
+ * modules in ~40 ms instead of ~100 ms, since the type-stripped code is not made again.
+ */
+const WORKER_ENV = process.env.NODE_COMPILE_CACHE || process.env.NODE_DISABLE_COMPILE_CACHE
+  ? process.env
+  : { ...process.env, NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache') };
 
 interface Head { header: string[]; dataStart: number; opening: Buffer }
 
@@ -148,7 +157,7 @@ function runRanges(setup: WorkerSetup, jobs: RangeJob[], threads: number, consum
       return true;
     };
     for (let i = 0; i < Math.min(threads, jobs.length); i++) {
-      const w = new Worker(new URL('./parallel-worker.ts', import.meta.url), { workerData: setup, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
+      const w = new Worker(new URL('./parallel-worker.ts', import.meta.url), { workerData: setup, env: WORKER_ENV, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
       workers.push(w);
       w.on('message', (r: RangeResult) => {
         // A worker with nothing left to do goes at once: its heap would otherwise still count
