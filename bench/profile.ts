@@ -21,7 +21,7 @@ if (path !== 'accept' && path !== 'reject') throw new Error('usage: node bench/p
 const root = await mkdtemp(join(tmpdir(), 'mxward-profile-'));
 const profDir = join(root, 'profile');
 const sink = await startSink('nobody');
-const peer = await startMxward({ dir: root, sinkPort: sink.port, maxSessions: 200, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+const peer = await startMxward({ dir: root, sinkPort: sink.port, maxSessions: 200, workers: 1, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
 const messages = Number(values.messages);
 try {
   const r = await runSource({

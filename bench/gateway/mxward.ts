@@ -18,6 +18,8 @@ export interface MxwardOptions extends PeerOptions {
   nodeArgs?: string[];
   /** SPF/DKIM/DMARC on, against this resolver (`IP:PORT`); absent = authentication off. */
   auth?: { dnsServer: string };
+  /** `workers:` in the bootstrap; default `auto` (one gateway process per CPU, mxward's default). */
+  workers?: number | 'auto';
 }
 
 async function cli(dataDir: string, ...args: string[]): Promise<void> {
@@ -30,6 +32,8 @@ export async function startMxward(options: MxwardOptions): Promise<Peer> {
   const port = await freePort();
   const config = [
     'hostname: mxward.bench.test',
+    // Worker processes sharing the port (serve --workers); the bench measures the whole tree.
+    `workers: ${options.workers ?? 'auto'}`,
     'listeners:',
     `  inbound: { host: 127.0.0.1, port: ${port} }`,
     '  submission: null',
