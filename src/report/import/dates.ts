@@ -32,9 +32,9 @@ function cachedHour(key: string, compute: () => number): number {
 let lastHourKey: string | null = null;
 let lastHourMs = 0;
 
+/** `key` is the 13-character `YYYY-MM-DDTHH` (a builtin compare beats a charCodeAt loop). */
 function sameHour(s: string, key: string): boolean {
-  for (let i = 0; i < 13; i++) if (s.charCodeAt(i) !== key.charCodeAt(i)) return false;
-  return true;
+  return s.startsWith(key);
 }
 
 /** `YYYY-MM-DDTHH:MM[:SS[.fff]][Z]`, no offset; null when not of that shape. */
