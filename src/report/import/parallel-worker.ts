@@ -44,18 +44,27 @@ export type RangeResult =
 /** Problems kept per range: more than the CLI prints and the report shows, so replay is exact. */
 const KEPT_PROBLEMS = 128;
 
+/** Bytes per read call; decoded and handed on in READ_CHUNK_BYTES pieces on the sequential grid. */
+const READ_BYTES = 16 * READ_CHUNK_BYTES;
+
 async function* readRange(fd: number, start: number, end: number): AsyncGenerator<string> {
   // At byte 0 the decoder drops a BOM, as the sequential one does; elsewhere a record starts.
   const decoder = new TextDecoder('utf-8', { ignoreBOM: start !== 0 });
-  const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+  const buf = Buffer.allocUnsafe(READ_BYTES);
   let pos = start;
   while (pos < end) {
-    const stop = Math.min(end, (Math.floor(pos / READ_CHUNK_BYTES) + 1) * READ_CHUNK_BYTES);
-    const n = readSync(fd, buf, 0, stop - pos, pos);
+    const n = readSync(fd, buf, 0, Math.min(READ_BYTES, end - pos), pos);
     if (n <= 0) break;
+    // Cut what was read where the sequential reader's chunks end (multiples of READ_CHUNK_BYTES).
+    let from = 0;
+    while (from < n) {
+      const at = pos + from;
+      const to = Math.min(n, (Math.floor(at / READ_CHUNK_BYTES) + 1) * READ_CHUNK_BYTES - pos);
+      const text = decoder.decode(buf.subarray(from, to), { stream: true });
+      if (text) yield text;
+      from = to;
+    }
     pos += n;
-    const text = decoder.decode(buf.subarray(0, n), { stream: true });
-    if (text) yield text;
   }
   const rest = decoder.decode();
   if (rest) yield rest;
