@@ -24,7 +24,8 @@ export class CappedCounts {
   readonly cap: number;
   /** Rows whose key is not kept. */
   other = 0;
-  #max: string | null = null;
+  /** The largest kept key (public so that a structured clone keeps it: merge-aggregate.ts). */
+  maxKey: string | null = null;
   constructor(cap: number) { this.cap = cap; }
   add(key: string | null | undefined, n = 1): void {
     if (key === null || key === undefined || key === '') return;
@@ -34,17 +35,17 @@ export class CappedCounts {
     if (counts.size < this.cap) {
       const k = detach(key);
       counts.set(k, n);
-      if (this.#max === null || k > this.#max) this.#max = k;
+      if (this.maxKey === null || k > this.maxKey) this.maxKey = k;
       return;
     }
-    const max = this.#max;
+    const max = this.maxKey;
     if (max === null || key > max) { this.other += n; return; }
     this.other += counts.get(max) ?? 0;
     counts.delete(max);
     counts.set(detach(key), n);
     let next: string | null = null;
     for (const k of counts.keys()) if (next === null || k > next) next = k;
-    this.#max = next;
+    this.maxKey = next;
   }
   /** Keys by count (then name), "(other)" among them when some rows were not kept. */
   top(n: number): Array<[string, number]> {

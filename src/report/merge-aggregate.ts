@@ -9,7 +9,7 @@
 // counters): when a partial folded sources into "(other sources)", or merging would, the merge
 // says it is not exact and the caller reads the file again in one pass.
 import type { MessageSample, SourceStats } from './aggregate.ts';
-import { CappedCounts, MAX_RECIPIENTS, MAX_SAMPLE_MESSAGES, MAX_SOURCES, MAX_SUBJECTS, ReportAggregator, newSource } from './aggregate.ts';
+import { CappedCounts, MAX_RECIPIENTS, MAX_SAMPLE_MESSAGES, MAX_SOURCES, MAX_SUBJECTS, ReportAggregator } from './aggregate.ts';
 import { MESSAGE_KINDS } from './classify.ts';
 import type { InputProblem } from './types.ts';
 
@@ -118,8 +118,18 @@ export function mergePartial(agg: ReportAggregator, p: PartialAggregate, lineOff
   agg.samplesDropped += p.samplesDropped;
   if (p.sourcesOverflowed) agg.sourcesOverflowed = true;
   for (const [key, b] of p.sources) {
-    let s = agg.sources.get(key);
-    if (!s) { s = newSource(key, b.ip); agg.sources.set(key, s); }
-    mergeSource(s, b);
+    const s = agg.sources.get(key);
+    if (s) mergeSource(s, b);
+    else agg.sources.set(key, adopt(b));
   }
+}
+
+/**
+ * A source only this partial has is taken over as it is, not copied: its counters become
+ * CappedCounts again (a structured clone keeps their fields, not their class). Its strings
+ * came through the clone, so they hold no input chunk alive.
+ */
+function adopt(b: SourceStats): SourceStats {
+  for (const f of COUNT_FIELDS) if (!(b[f] instanceof CappedCounts)) Object.setPrototypeOf(b[f], CappedCounts.prototype);
+  return b;
 }

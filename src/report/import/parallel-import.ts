@@ -160,10 +160,10 @@ function runRanges(setup: WorkerSetup, jobs: RangeJob[], threads: number, consum
       const w = new Worker(new URL('./parallel-worker.ts', import.meta.url), { workerData: setup, env: WORKER_ENV, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
       workers.push(w);
       w.on('message', (r: RangeResult) => {
-        // A worker with nothing left to do goes at once: its heap would otherwise still count
+        if (next < jobs.length) { if (take(r)) w.postMessage(jobs[next++]); return; }
+        // A worker with nothing left to do goes first: its heap would otherwise still count
         // while the main thread merges (the peak RSS of a run).
-        if (next >= jobs.length) void w.terminate();
-        if (take(r) && next < jobs.length) w.postMessage(jobs[next++]);
+        void w.terminate().then(() => take(r), () => take(r));
       });
       w.on('error', (err) => finish(`worker failed: ${err.message}`));
       w.postMessage(jobs[next++]);
