@@ -31,8 +31,12 @@ const { values } = parseArgs({
     'no-idle': { type: 'boolean', default: false },
     idle: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    /** mxward's `workers:` (N or auto); absent = its default. */
+    'mxward-workers': { type: 'string' },
   },
 });
+const w = values['mxward-workers'];
+const mxwardWorkers = w === undefined ? undefined : w === 'auto' ? 'auto' as const : Number(w);
 const quick = values.quick!;
 const rounds = Number(values.rounds ?? (quick ? 1 : 3));
 const idleSessions = Number(values.idle ?? (quick ? 300 : 1000));
@@ -84,7 +88,7 @@ try {
     const options = { dir, sinkPort: sink.port, maxSessions };
     const peer = name === 'postfix' ? await startPostfix(options)
       : name === 'haraka' ? await startHaraka({ ...options, bin: harakaBin })
-        : await startMxward(options);
+        : await startMxward({ ...options, workers: mxwardWorkers });
     peers.push(peer);
     log(`${name} listening on 127.0.0.1:${peer.port}, sink on ${sink.port}`);
     return peer;

@@ -18,7 +18,7 @@ export interface MxwardOptions extends PeerOptions {
   nodeArgs?: string[];
   /** SPF/DKIM/DMARC on, against this resolver (`IP:PORT`); absent = authentication off. */
   auth?: { dnsServer: string };
-  /** `workers:` in the bootstrap; default `auto` (one gateway process per CPU, mxward's default). */
+  /** `workers:` in the bootstrap; absent = mxward's default (1). */
   workers?: number | 'auto';
 }
 
@@ -33,7 +33,7 @@ export async function startMxward(options: MxwardOptions): Promise<Peer> {
   const config = [
     'hostname: mxward.bench.test',
     // Worker processes sharing the port (serve --workers); the bench measures the whole tree.
-    `workers: ${options.workers ?? 'auto'}`,
+    ...(options.workers === undefined ? [] : [`workers: ${options.workers}`]),
     'listeners:',
     `  inbound: { host: 127.0.0.1, port: ${port} }`,
     '  submission: null',

@@ -56,9 +56,12 @@ export const bootstrapSchema = z.object({
   }),
   /**
    * Gateway processes (`serve --workers`): each a full gateway on the same listeners (SO_REUSEPORT,
-   * Linux) with its own share of the spool. `auto` = one per CPU available on Linux, else 1.
+   * Linux) with its own share of the spool; `auto` = one per CPU available on Linux, else 1.
+   * Default 1: on a 2-core machine that also runs the clients, 2 workers measured slower (about
+   * 1.5× the CPU per message: two runtimes, one SQLite trace written from two processes) and
+   * need twice the memory (docs/performance.md). More cores than the load needs: try auto.
    */
-  workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),
+  workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default(1),
   /** PTR lookups cost a DNS round trip per connection; off unless asked for. */
   lookupPtr: z.boolean().default(false),
   /** How often a running node checks the store for a new policy version. */

@@ -13,8 +13,8 @@ export const serveHelp = `Usage: mxward serve [--config FILE] [--listen HOST:POR
   --listen HOST:PORT  override the inbound listener (default 127.0.0.1:2525)
   --store-url URL     PostgreSQL store (postgres://…); else MXWARD_STORE_URL, else store.url
                       in the config file, else SQLite in the data directory
-  --workers N|auto    gateway processes sharing the listeners (SO_REUSEPORT); default: workers
-                      in the config file, else auto = one per CPU on Linux, 1 elsewhere
+  --workers N|auto    gateway processes sharing the listeners (SO_REUSEPORT, Linux); default:
+                      workers in the config file, else 1; auto = one per CPU on Linux
 The organization policy lives in the store: change it with mxward org|domain|connector.
 `;
 
