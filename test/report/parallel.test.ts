@@ -31,7 +31,9 @@ function writeTrace(rows: number): string {
     const q = (s: string): string => `"${s.replace(/"/g, '""')}"`;
     if (i % 97 === 50) { lines.push(`${q('not a date')},${q(sender)},${q('user1@contoso.com')},${q(subject)},"Delivered","",${q(ip)},"1","<x>","y"`); continue; }
     if (i % 89 === 40) { lines.push(`${q(t)},${q(sender)},"only three"`); continue; }
-    lines.push([t, sender, `user${i % 130}@contoso.com`, subject, 'Delivered', '', ip, String(1000 + i), `<${i}@t.example>`, `id-${i}`].map(q).join(','));
+    // Printer recipients grow through the file: their set fills up across the cuts.
+    const rcpt = k === 2 ? `desk${Math.floor(i / 30)}@contoso.com` : `user${i % 130}@contoso.com`;
+    lines.push([t, sender, rcpt, subject, 'Delivered', '', ip, String(1000 + i), `<${i}@t.example>`, `id-${i}`].map(q).join(','));
   }
   const file = join(dir, `trace-${rows}.csv`);
   writeFileSync(file, `${lines.join('\r\n')}\r\n`);
@@ -45,8 +47,10 @@ async function newRun(): Promise<ReportRun> {
   return new ReportRun({ policy, whatIf: policy, dmarc: new Map(), nowMs: Date.UTC(2026, 11, 1) });
 }
 
+/** The rendered model, and every counter behind it (the model shows only the top of each). */
 function snapshot(run: ReportRun): string {
-  return JSON.stringify({ model: run.finish(), problems: run.problemCount }, (_k, v: unknown) => (v instanceof Set ? [...v] : v instanceof Map ? [...v] : v));
+  const sources = [...run.aggregator.sources.values()].sort((a, b) => a.key.localeCompare(b.key));
+  return JSON.stringify({ model: run.finish(), problems: run.problemCount, sources }, (_k, v: unknown) => (v instanceof Set ? [...v] : v instanceof Map ? [...v] : v));
 }
 
 async function sequential(file: string): Promise<string> {
