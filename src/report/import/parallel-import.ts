@@ -28,7 +28,7 @@ import type { InputProblem } from '../types.ts';
 import { sniffEncoding } from './text-input.ts';
 
 export interface ParallelOptions {
-  /** Worker threads; default: the available cores (at most 8). Fewer than 2 = sequential. */
+  /** Worker threads; default: the available cores, at most MAX_THREADS. Fewer than 2 = sequential. */
   threads?: number;
   /** Files smaller than this stay sequential (default 32 MiB). */
   minBytes?: number;
@@ -40,6 +40,8 @@ export interface ParallelOptions {
 export type ParallelOutcome = { parallel: true; ranges: number } | { parallel: false; reason: string };
 
 const DEFAULT_MIN_BYTES = 32 << 20;
+/** Each worker costs some 50 to 80 MB; beyond four, memory grows faster than the time shrinks. */
+const MAX_THREADS = 4;
 /**
  * Largest range. One range per thread is what the bench file gets: every partial aggregate costs
  * the main thread a structured clone and a merge, and more of them grew its young generation (and
@@ -173,7 +175,7 @@ function runRanges(setup: WorkerSetup, jobs: RangeJob[], threads: number, consum
 
 /** Reads `path` on worker threads into `run` when it qualifies; otherwise leaves it untouched. */
 export async function importFileParallel(path: string, name: string, run: ReportRun, opts: ParallelOptions = {}, onRows: (n: number) => void = () => undefined): Promise<ParallelOutcome> {
-  const threads = opts.threads ?? Math.min(availableParallelism(), 8);
+  const threads = opts.threads ?? Math.min(availableParallelism(), MAX_THREADS);
   if (threads < 2 && !opts.splitAt) return { parallel: false, reason: 'one core' };
   const size = statSync(path).size;
   if (size < (opts.minBytes ?? DEFAULT_MIN_BYTES)) return { parallel: false, reason: 'small file' };
