@@ -40,7 +40,7 @@ export interface ParallelOptions {
 export type ParallelOutcome = { parallel: true; ranges: number } | { parallel: false; reason: string };
 
 const DEFAULT_MIN_BYTES = 32 << 20;
-/** Each worker costs some 50 to 80 MB; beyond four, memory grows faster than the time shrinks. */
+/** Each worker costs some 50 to 80 MB (measured here on 2 cores; more cores not measured): a cap keeps memory bounded. */
 const MAX_THREADS = 4;
 /**
  * Largest range. One range per thread is what the bench file gets: every partial aggregate costs
