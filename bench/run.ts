@@ -1,14 +1,20 @@
-// `npm run bench [-- --quick] [--rounds N] [--peers mxward,postfix,haraka] [--no-idle] [--keep]`
+// `npm run bench [-- --quick] [--rounds N] [--peers mxward,postfix,haraka] [--no-idle] [--keep]
+//   [--auth | --no-auth | --auth-only]`
 //
 // Side-by-side benchmark of issue 6: Postfix (Debian), Haraka (npm, installed into a temporary
 // directory) and mxward, each relaying to its own smtp-sink, driven by smtp-source in turns
 // (A B C, A B C, ...). Prints a Markdown table of medians and the targets met. Everything runs on
 // loopback in one temporary directory that is removed at the end (kept with --keep).
+// The auth-on set (mxward with SPF/DKIM/DMARC against a loopback Knot DNS server, compared with
+// mxward with authentication off; gateway/auth-set.ts) runs after it in the full run, with --auth
+// in a quick run, alone with --auth-only.
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, release } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runAuthSet } from './gateway/auth-set.ts';
+import type { AuthSetResult } from './gateway/auth-set.ts';
 import { harakaVersion, installHaraka, startHaraka } from './gateway/haraka.ts';
 import { runIdle } from './gateway/idle.ts';
 import type { IdleResult } from './gateway/idle.ts';
@@ -31,6 +37,9 @@ const { values } = parseArgs({
     'no-idle': { type: 'boolean', default: false },
     idle: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    auth: { type: 'boolean' },
+    'no-auth': { type: 'boolean', default: false },
+    'auth-only': { type: 'boolean', default: false },
     /** mxward's `workers:` (N or auto); absent = its default. */
     'mxward-workers': { type: 'string' },
   },
@@ -40,7 +49,9 @@ const mxwardWorkers = w === undefined ? undefined : w === 'auto' ? 'auto' as con
 const quick = values.quick!;
 const rounds = Number(values.rounds ?? (quick ? 1 : 3));
 const idleSessions = Number(values.idle ?? (quick ? 300 : 1000));
-const peerNames = values.peers!.split(',').map((p) => p.trim()) as PeerName[];
+const authOnly = values['auth-only']!;
+const withAuth = authOnly || (values.auth ?? !quick) && !values['no-auth'];
+const peerNames = authOnly ? [] : values.peers!.split(',').map((p) => p.trim()) as PeerName[];
 const scenarios: Scenario[] = quick ? quickScenarios() : fullScenarios();
 const SINK_USER = 'nobody';
 
@@ -116,7 +127,7 @@ try {
   // heap a load scenario left behind (peak RSS under load is in the table), and no leftover
   // Postfix processes from the idle run disturbing the load scenarios.
   const idle: IdleResult[] = [];
-  if (!values['no-idle']) {
+  if (!values['no-idle'] && !authOnly) {
     for (const name of peerNames) {
       checkInterrupted();
       const old = peers.find((p) => p.name === name)!;
@@ -131,6 +142,14 @@ try {
     }
   }
 
+  let authSet: AuthSetResult | null = null;
+  if (withAuth) {
+    checkInterrupted();
+    // The peers are done: stop them so the auth set has the machine to itself.
+    for (const peer of peers.splice(0)) await peer.stop();
+    authSet = await runAuthSet({ root, rounds, quick, sinkUser: SINK_USER, log, interrupted: () => interrupted });
+  }
+
   const rows = summarize(turns);
   const cpu = cpus();
   const out: string[] = [];
@@ -138,15 +157,24 @@ try {
     `Postfix ${postfixVersion}${harakaBin ? `, Haraka ${await harakaVersion(join(root, 'haraka-install'))}` : ''}; ` +
     `${quick ? 'quick subset' : 'full run'}, ${rounds} turn(s) per peer and scenario, medians; ${Math.round((Date.now() - started) / 1000)} s`);
   out.push('');
-  out.push(renderTable(rows));
+  if (rows.length) out.push(renderTable(rows));
   if (idle.length) out.push('', renderIdle(idle));
-  out.push('', 'Targets (issue 6):');
-  for (const t of checkTargets(rows, idle)) out.push(`  ${t.met ? 'met    ' : 'NOT met'}  ${t.target}: ${t.detail}`);
-  const problems = [...turns.filter((t) => t.problems.length > 0).map((t) => `${t.scenario} ${t.peer}: ${t.problems.join('; ')}`),
+  if (rows.length) {
+    out.push('', 'Targets (issue 6):');
+    for (const t of checkTargets(rows, idle)) out.push(`  ${t.met ? 'met    ' : 'NOT met'}  ${t.target}: ${t.detail}`);
+  }
+  if (authSet) {
+    out.push('', 'Email authentication (SPF, DKIM verification, DMARC p=reject) against a loopback Knot DNS server, mxward against itself;',
+      'DKIM-signed messages sent by the bench\'s own driver over pooled sessions (not smtp-source: not comparable with the table above):', '', authSet.table);
+  }
+  const problems = [...(authSet?.problems ?? []),...turns.filter((t) => t.problems.length > 0).map((t) => `${t.scenario} ${t.peer}: ${t.problems.join('; ')}`),
     ...idle.filter((r) => r.problems.length > 0).map((r) => `idle ${r.peer}: ${r.problems.join('; ')}`)];
-  out.push('', problems.length ? `Correctness problems (${problems.length}):\n  ${problems.join('\n  ')}` : 'Correctness: every turn checked (5.7.68 on every Direct Send, sink count = accepted count, server records agree).');
+  out.push('', problems.length ? `Correctness problems (${problems.length}):\n  ${problems.join('\n  ')}` : `Correctness: every turn checked (${[
+    ...(rows.length ? ['5.7.68 on every Direct Send, sink count = accepted count, server records agree'] : []),
+    ...(authSet ? ['auth set: 250 for every signed message, sink count = accepted, trace compauth=pass with spf, dkim, dmarc pass'] : []),
+  ].join('; ')}).`);
   console.log(out.join('\n'));
-  await writeFile(join(root, 'results.json'), JSON.stringify({ turns, idle, rows }, null, 2));
+  await writeFile(join(root, 'results.json'), JSON.stringify({ turns, idle, rows, auth: authSet?.turns ?? [] }, null, 2));
   if (values.keep) log(`kept ${root}`);
   process.exitCode = problems.length > 0 ? 1 : 0;
 } finally {

@@ -16,14 +16,22 @@ const CLI = resolve(import.meta.dirname, '..', '..', 'bin', 'mxward.js');
 export interface MxwardOptions extends PeerOptions {
   /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=DIR'] when profiling. */
   nodeArgs?: string[];
-  /** SPF/DKIM/DMARC on, against this resolver (`IP:PORT`); absent = authentication off. */
-  auth?: { dnsServer: string };
+  /**
+   * SPF/DKIM/DMARC on, against this resolver (`IP:PORT`); absent = authentication off.
+   * `noDnsCache`: every answer expires at once (dnsMaxTtlSeconds 0), so each message asks again.
+   */
+  auth?: { dnsServer: string; noDnsCache?: boolean };
   /** `workers:` in the bootstrap; absent = mxward's default (1). */
   workers?: number | 'auto';
 }
 
 async function cli(dataDir: string, ...args: string[]): Promise<void> {
   await run(process.execPath, [CLI, ...args, '--data-dir', dataDir]);
+}
+
+/** The trace database of the mxward started in `dir` (the auth set reads its auth results). */
+export function mxwardDatabase(dir: string): string {
+  return join(dir, 'data', 'mxward.db');
 }
 
 export async function startMxward(options: MxwardOptions): Promise<Peer> {
@@ -45,7 +53,8 @@ export async function startMxward(options: MxwardOptions): Promise<Peer> {
     '  greetingDelayMs: 0',
     'logLevel: info',
     // The peers do no email authentication; the auth-on set (scenarios.ts) turns it on.
-    ...(options.auth ? ['auth:', '  enabled: true', `  dnsServers: [${JSON.stringify(options.auth.dnsServer)}]`] : ['auth: { enabled: false }']),
+    ...(options.auth ? ['auth:', '  enabled: true', `  dnsServers: [${JSON.stringify(options.auth.dnsServer)}]`,
+      ...(options.auth.noDnsCache ? ['  dnsMaxTtlSeconds: 0'] : [])] : ['auth: { enabled: false }']),
     'delivery:',
     // Postfix's default_destination_concurrency_limit is 20; the same ceiling here.
     `  default: { type: smtp, host: 127.0.0.1, port: ${options.sinkPort}, starttls: 'off', concurrency: 20 }`,
