@@ -1,4 +1,4 @@
-// `node bench/profile.ts [accept|reject|auth] [--sessions N] [--messages N] [--size BYTES]`: runs
+// `node bench/profile.ts [accept|reject|auth] [--sessions N] [--messages N] [--size BYTES] [--workers N]`: runs
 // mxward under `node --cpu-prof` against smtp-sink, drives one scenario with smtp-source, and prints
 // where the CPU went. `auth`: the accept path with SPF/DKIM/DMARC on against a loopback Knot DNS
 // server, DKIM-signed messages sent by the bench's own driver (gateway/auth-set.ts). The .cpuprofile stays in the printed directory for a flame graph (Chrome DevTools,
@@ -18,7 +18,7 @@ import { printSummary, summarizeProfile } from './gateway/profile-summary.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { sessions: { type: 'string', default: '20' }, messages: { type: 'string', default: '4000' }, size: { type: 'string', default: '1024' } },
+  options: { sessions: { type: 'string', default: '20' }, messages: { type: 'string', default: '4000' }, size: { type: 'string', default: '1024' }, workers: { type: 'string', default: '1' } },
 });
 const path = positionals[0] ?? 'accept';
 if (path !== 'accept' && path !== 'reject' && path !== 'auth') throw new Error('usage: node bench/profile.ts [accept|reject|auth]');
@@ -27,7 +27,7 @@ const profDir = join(root, 'profile');
 const sink = await startSink('nobody');
 const keys = senderKeys();
 const dns = path === 'auth' ? await startDnsServer(keys.zone) : null;
-const peer = await startMxward({ dir: root, sinkPort: sink.port, maxSessions: 200, workers: 1, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+const peer = await startMxward({ dir: root, sinkPort: sink.port, maxSessions: 200, workers: Number(values.workers), nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
   auth: dns ? { dnsServer: dns.address } : undefined });
 const messages = Number(values.messages);
 try {
@@ -50,7 +50,10 @@ try {
   await sink.stop();
   await dns?.close();
 }
-const file = (await readdir(profDir)).find((n) => n.endsWith('.cpuprofile'));
-if (!file) throw new Error(`no profile written in ${profDir}`);
-printSummary(`mxward ${path} path`, summarizeProfile(join(profDir, file)));
-console.log(`\nprofile: ${join(profDir, file)}`);
+// With --workers N every process (the primary and each worker) writes its own profile.
+const files = (await readdir(profDir)).filter((n) => n.endsWith('.cpuprofile'));
+if (files.length === 0) throw new Error(`no profile written in ${profDir}`);
+for (const file of files) {
+  printSummary(`mxward ${path} path (${file})`, summarizeProfile(join(profDir, file)));
+  console.log(`\nprofile: ${join(profDir, file)}`);
+}
