@@ -6,6 +6,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, waitForPort, waitForPortClosed } from './net.ts';
+import { postfixServices } from '../../test/helpers/postfix.ts';
 import type { Peer, PeerOptions, ServerCounts } from './peer.ts';
 import { ACCEPTED_DOMAIN, DIRECT_SEND_TEXT, LISTED_IP } from './peer.ts';
 
@@ -44,29 +45,7 @@ export async function startPostfix(options: PeerOptions): Promise<Peer> {
     'append_dot_mydomain = no',
   ];
   await writeFile(join(dir, 'main.cf'), `${main.join('\n')}\n`);
-  const services = [
-    `127.0.0.1:${port} inet n - n - - smtpd`,
-    'pickup fifo n - n 60 1 pickup',
-    'cleanup unix n - n - 0 cleanup',
-    'qmgr unix n - n 300 1 qmgr',
-    'tlsmgr unix - - n 1000? 1 tlsmgr',
-    'rewrite unix - - n - - trivial-rewrite',
-    'bounce unix - - n - 0 bounce',
-    'defer unix - - n - 0 bounce',
-    'trace unix - - n - 0 bounce',
-    'verify unix - - n - 1 verify',
-    'flush unix n - n 1000? 0 flush',
-    'proxymap unix - - n - - proxymap',
-    'showq unix n - n - - showq',
-    'error unix - - n - - error',
-    'retry unix - - n - - error',
-    'discard unix - - n - - discard',
-    'smtp unix - - n - - smtp',
-    'relay unix - - n - - smtp',
-    'anvil unix - - n - 1 anvil',
-    'scache unix - - n - 1 scache',
-    'postlog unix-dgram n - n - 1 postlogd',
-  ];
+  const services = postfixServices(port, ['smtp unix - - n - - smtp', 'relay unix - - n - - smtp']);
   await writeFile(join(dir, 'master.cf'), `${services.join('\n')}\n`);
   await mkdir(join(dir, 'data'), { recursive: true });
   await mkdir(join(dir, 'queue'), { recursive: true });

@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort, waitForPort, waitForPortClosed } from './loopback.ts';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,16 +22,7 @@ export function postfixUnavailable(): string | null {
   return null;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort, waitForPort, waitForPortClosed };
 
 export interface PostfixOptions {
   /** Domains delivered locally; `mailboxes` lists the addresses that exist, others get 550 5.1.1. */
@@ -101,28 +92,7 @@ export async function startPostfix(options: PostfixOptions): Promise<PostfixInst
     ] : []),
   ];
   await writeFile(join(dir, 'main.cf'), `${main.join('\n')}\n`);
-  const services = [
-    `127.0.0.1:${port} inet n - n - - smtpd`,
-    'pickup fifo n - n 60 1 pickup',
-    'cleanup unix n - n - 0 cleanup',
-    'qmgr unix n - n 300 1 qmgr',
-    'tlsmgr unix - - n 1000? 1 tlsmgr',
-    'rewrite unix - - n - - trivial-rewrite',
-    'bounce unix - - n - 0 bounce',
-    'defer unix - - n - 0 bounce',
-    'trace unix - - n - 0 bounce',
-    'verify unix - - n - 1 verify',
-    'flush unix n - n 1000? 0 flush',
-    'proxymap unix - - n - - proxymap',
-    'showq unix n - n - - showq',
-    'error unix - - n - - error',
-    'retry unix - - n - - error',
-    'discard unix - - n - - discard',
-    'virtual unix - n n - - virtual',
-    'anvil unix - - n - 1 anvil',
-    'scache unix - - n - 1 scache',
-    'postlog unix-dgram n - n - 1 postlogd',
-  ];
+  const services = postfixServices(port, ['virtual unix - n n - - virtual']);
   await writeFile(join(dir, 'master.cf'), `${services.join('\n')}\n`);
   let master: ChildProcess | null = null;
   const instance: PostfixInstance = {
@@ -171,27 +141,31 @@ export async function startPostfix(options: PostfixOptions): Promise<PostfixInst
   return instance;
 }
 
-async function canConnect(port: number): Promise<boolean> {
-  const { connect } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
-}
-
-export async function waitForPort(port: number, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await canConnect(port))) {
-    if (Date.now() > until) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-export async function waitForPortClosed(port: number, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (await canConnect(port)) {
-    if (Date.now() > until) throw new Error(`127.0.0.1:${port} still listening after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/**
+ * master.cf for a private instance: smtpd on the loopback port, the daemons every instance needs,
+ * and the delivery services the caller adds (virtual for the tests, smtp for the benchmark).
+ */
+export function postfixServices(port: number, delivery: string[]): string[] {
+  return [
+    `127.0.0.1:${port} inet n - n - - smtpd`,
+    'pickup fifo n - n 60 1 pickup',
+    'cleanup unix n - n - 0 cleanup',
+    'qmgr unix n - n 300 1 qmgr',
+    'tlsmgr unix - - n 1000? 1 tlsmgr',
+    'rewrite unix - - n - - trivial-rewrite',
+    'bounce unix - - n - 0 bounce',
+    'defer unix - - n - 0 bounce',
+    'trace unix - - n - 0 bounce',
+    'verify unix - - n - 1 verify',
+    'flush unix n - n 1000? 0 flush',
+    'proxymap unix - - n - - proxymap',
+    'showq unix n - n - - showq',
+    'error unix - - n - - error',
+    'retry unix - - n - - error',
+    'discard unix - - n - - discard',
+    'anvil unix - - n - 1 anvil',
+    'scache unix - - n - 1 scache',
+    'postlog unix-dgram n - n - 1 postlogd',
+    ...delivery,
+  ];
 }
