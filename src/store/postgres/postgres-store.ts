@@ -1,13 +1,12 @@
 // The networked store: several gateway nodes and the CLI share one PostgreSQL database. Same
 // contract as the SQLite store (test/store/store-contract.ts runs against both). Documents and
 // trace records are JSONB; the trace also keeps its filter fields as indexed columns.
-import pg from 'pg';
-import type { PoolClient, QueryResultRow } from 'pg';
+import type { PoolClient } from 'pg';
 import type { PolicyDocument } from '../../config/policy-schema.ts';
 import { defaultPolicy, policySchema } from '../../config/policy-schema.ts';
 import type { TraceRecord } from '../../domain/types.ts';
 import type { AuditEntry, DeliveryUpdate, Store, StoredPolicy, StoredUser, TraceFilter } from '../ports.ts';
-import { openMigratedPool } from './pool.ts';
+import { PgDatabase } from './pool.ts';
 
 export { describeStoreUrl } from './pool.ts';
 
@@ -27,23 +26,17 @@ function jsonParam(value: unknown): string | null {
 }
 
 export class PostgresStore implements Store {
-  readonly #pool: pg.Pool;
-  /**
-   * Migrations start in the constructor and every method waits for them, so the store can be
-   * opened synchronously (the CLI's openStore) while start-up still fails on a bad server.
-   */
-  readonly #ready: Promise<void>;
-  #closed = false;
+  readonly #db: PgDatabase;
 
   constructor(url: string, options: PostgresStoreOptions = {}) {
-    ({ pool: this.#pool, ready: this.#ready } = openMigratedPool(url, options.maxConnections ?? 4, 'store'));
+    this.#db = new PgDatabase(url, options.maxConnections ?? 4, 'store');
   }
 
   /** Opens and waits until the schema is current; for callers that want to fail at start-up. */
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const store = new PostgresStore(url, options);
     try {
-      await store.#ready;
+      await store.#db.ready();
     } catch (err) {
       await store.close();
       throw err;
@@ -52,13 +45,13 @@ export class PostgresStore implements Store {
   }
 
   async readPolicy(): Promise<StoredPolicy> {
-    const row = await this.#one<{ version: number; document: unknown }>('SELECT version, document FROM policy WHERE id = 1');
+    const row = await this.#db.one<{ version: number; document: unknown }>('SELECT version, document FROM policy WHERE id = 1');
     if (!row || row.document === null) return { document: defaultPolicy(), version: row?.version ?? 0 };
     return { document: policySchema.parse(row.document), version: row.version };
   }
 
   async readPolicyVersion(): Promise<number> {
-    const row = await this.#one<{ version: number }>('SELECT version FROM policy WHERE id = 1');
+    const row = await this.#db.one<{ version: number }>('SELECT version FROM policy WHERE id = 1');
     return row?.version ?? 0;
   }
 
@@ -72,23 +65,23 @@ export class PostgresStore implements Store {
   }
 
   async listAudit(limit: number): Promise<AuditEntry[]> {
-    const { rows } = await this.#query<{ id: string; time: Date; actor: string; action: string; old: unknown; new: unknown }>(
+    const { rows } = await this.#db.query<{ id: string; time: Date; actor: string; action: string; old: unknown; new: unknown }>(
       'SELECT id, time, actor, action, old, new FROM audit ORDER BY id DESC LIMIT $1', [limit]);
     return rows.map((r) => ({ id: Number(r.id), time: r.time.toISOString(), actor: r.actor, action: r.action, old: r.old, new: r.new }));
   }
 
   async appendAudit(actor: string, action: string, old: unknown, next: unknown): Promise<void> {
-    await this.#insertAudit(await this.#readyPool(), actor, action, old, next);
+    await this.#insertAudit(await this.#db.pool(), actor, action, old, next);
   }
 
   async getUser(username: string): Promise<StoredUser | null> {
-    const row = await this.#one<{ username: string; password_hash: string; addresses: string[] }>(
+    const row = await this.#db.one<{ username: string; password_hash: string; addresses: string[] }>(
       'SELECT username, password_hash, addresses FROM users WHERE username = $1', [username]);
     return row ? { username: row.username, passwordHash: row.password_hash, addresses: row.addresses } : null;
   }
 
   async putUser(user: StoredUser, actor: string): Promise<void> {
-    await this.#transaction(async (db) => {
+    await this.#db.transaction(async (db) => {
       const { rows } = await db.query<{ addresses: string[] }>('SELECT addresses FROM users WHERE username = $1 FOR UPDATE', [user.username]);
       const old = rows[0];
       await db.query(`INSERT INTO users (username, password_hash, addresses) VALUES ($1, $2, $3::jsonb)
@@ -101,7 +94,7 @@ export class PostgresStore implements Store {
   }
 
   async removeUser(username: string, actor: string): Promise<boolean> {
-    return this.#transaction(async (db) => {
+    return this.#db.transaction(async (db) => {
       const result = await db.query('DELETE FROM users WHERE username = $1', [username]);
       const removed = (result.rowCount ?? 0) > 0;
       if (removed) await this.#insertAudit(db, actor, 'user.remove', { username }, null);
@@ -110,13 +103,13 @@ export class PostgresStore implements Store {
   }
 
   async listUsers(): Promise<StoredUser[]> {
-    const { rows } = await this.#query<{ username: string; password_hash: string; addresses: string[] }>(
+    const { rows } = await this.#db.query<{ username: string; password_hash: string; addresses: string[] }>(
       'SELECT username, password_hash, addresses FROM users ORDER BY username');
     return rows.map((row) => ({ username: row.username, passwordHash: row.password_hash, addresses: row.addresses }));
   }
 
   async appendTrace(r: TraceRecord): Promise<void> {
-    await this.#query(`INSERT INTO trace (transaction_id, time, session_id, remote_ip, mail_from, recipients, direct_send, verdict, queue_id, delivery_status, record)
+    await this.#db.query(`INSERT INTO trace (transaction_id, time, session_id, remote_ip, mail_from, recipients, direct_send, verdict, queue_id, delivery_status, record)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)`, [
       r.transactionId, r.time, r.sessionId, r.remoteIp, r.mailFrom ?? '',
       // Refused recipients are searchable too: "why did alice not get it" is the usual question.
@@ -138,7 +131,7 @@ export class PostgresStore implements Store {
     if (filter.verdict) where.push(`verdict = ${arg(filter.verdict)}`);
     const sql = `SELECT record, delivery_status, delivery_attempts, delivery_reply, delivery_detail, delivery_time FROM trace
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${arg(filter.limit ?? 1000)}`;
-    const { rows } = await this.#query<{ record: TraceRecord; delivery_status: TraceRecord['deliveryStatus']; delivery_attempts: number; delivery_reply: string | null; delivery_detail: string | null; delivery_time: Date | null }>(sql, args);
+    const { rows } = await this.#db.query<{ record: TraceRecord; delivery_status: TraceRecord['deliveryStatus']; delivery_attempts: number; delivery_reply: string | null; delivery_detail: string | null; delivery_time: Date | null }>(sql, args);
     return rows.map((row) => ({
       ...row.record, deliveryStatus: row.delivery_status, deliveryAttempts: row.delivery_attempts,
       deliveryReply: row.delivery_reply, deliveryDetail: row.delivery_detail, deliveryTime: row.delivery_time?.toISOString() ?? null,
@@ -146,17 +139,13 @@ export class PostgresStore implements Store {
   }
 
   async updateDelivery(update: DeliveryUpdate): Promise<void> {
-    await this.#query(`UPDATE trace SET delivery_status = $1, delivery_detail = $2, delivery_attempts = coalesce($3, delivery_attempts),
+    await this.#db.query(`UPDATE trace SET delivery_status = $1, delivery_detail = $2, delivery_attempts = coalesce($3, delivery_attempts),
       delivery_reply = coalesce($4, delivery_reply), delivery_time = now() WHERE queue_id = $5`,
     [update.status, update.detail, update.attempts ?? null, update.lastReply ?? null, update.queueId]);
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    // Let a migration in progress finish (or fail) before ending the pool under it.
-    await this.#ready.catch(() => {});
-    await this.#pool.end();
+    await this.#db.close();
   }
 
   /**
@@ -165,7 +154,7 @@ export class PostgresStore implements Store {
    */
   async #writePolicy(expectedVersion: number | null, next: PolicyDocument, actor: string, action: string): Promise<StoredPolicy | null> {
     const validated = policySchema.parse(next);
-    return this.#transaction(async (db) => {
+    return this.#db.transaction(async (db) => {
       const { rows } = await db.query<{ version: number; document: unknown }>('SELECT version, document FROM policy WHERE id = 1 FOR UPDATE');
       const current = rows[0];
       if (!current) throw new Error('store schema is missing the policy row');
@@ -179,35 +168,5 @@ export class PostgresStore implements Store {
 
   async #insertAudit(db: Queryable, actor: string, action: string, old: unknown, next: unknown): Promise<void> {
     await db.query('INSERT INTO audit (actor, action, old, new) VALUES ($1, $2, $3::jsonb, $4::jsonb)', [actor, action, jsonParam(old), jsonParam(next)]);
-  }
-
-  async #readyPool(): Promise<pg.Pool> {
-    await this.#ready;
-    return this.#pool;
-  }
-
-  async #query<R extends QueryResultRow>(sql: string, args: unknown[] = []) {
-    return (await this.#readyPool()).query<R>(sql, args);
-  }
-
-  async #one<R extends QueryResultRow>(sql: string, args: unknown[] = []): Promise<R | undefined> {
-    return (await this.#query<R>(sql, args)).rows[0];
-  }
-
-  async #transaction<T>(fn: (db: PoolClient) => Promise<T>): Promise<T> {
-    const client = await (await this.#readyPool()).connect();
-    let broken = false;
-    try {
-      await client.query('BEGIN');
-      const out = await fn(client);
-      await client.query('COMMIT');
-      return out;
-    } catch (err) {
-      // A connection that cannot even roll back is broken: release(true) discards it.
-      await client.query('ROLLBACK').catch(() => { broken = true; });
-      throw err;
-    } finally {
-      client.release(broken);
-    }
   }
 }

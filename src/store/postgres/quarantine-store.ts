@@ -3,10 +3,9 @@
 // every node and the CLI, audit entries go to the same audit table as policy changes, and a
 // release is attached to the trace record the gateway wrote in this database. Same contract as
 // the SQLite quarantine store (test/store/quarantine-contract.ts runs against both).
-import pg from 'pg';
-import type { PoolClient, QueryResultRow } from 'pg';
+import type { PoolClient } from 'pg';
 import type { QuarantineAudit, QuarantineFilter, QuarantineItem, QuarantineRecipient, QuarantineRecipientState, QuarantineStore } from '../ports.ts';
-import { openMigratedPool } from './pool.ts';
+import { PgDatabase } from './pool.ts';
 import type { PostgresStoreOptions } from './postgres-store.ts';
 
 type Queryable = Pick<PoolClient, 'query'>;
@@ -38,20 +37,17 @@ interface RecipientRow {
 const ITEM_COLUMNS = 'q.id, q.time, q.expires, q.transaction_id, q.policy, q.kind, q.mail_from, q.header_from, q.subject, q.size_bytes, q.reason, q.prepend_headers, q.file';
 
 export class PostgresQuarantineStore implements QuarantineStore {
-  readonly #pool: pg.Pool;
-  /** As in PostgresStore: opening is synchronous, every method waits for the schema. */
-  readonly #ready: Promise<void>;
-  #closed = false;
+  readonly #db: PgDatabase;
 
   constructor(url: string, options: PostgresStoreOptions = {}) {
     // Quarantine traffic is light (one insert per quarantined message, CLI actions, a timer).
-    ({ pool: this.#pool, ready: this.#ready } = openMigratedPool(url, options.maxConnections ?? 2, 'quarantine store'));
+    this.#db = new PgDatabase(url, options.maxConnections ?? 2, 'quarantine store');
   }
 
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresQuarantineStore> {
     const store = new PostgresQuarantineStore(url, options);
     try {
-      await store.#ready;
+      await store.#db.ready();
     } catch (err) {
       await store.close();
       throw err;
@@ -60,7 +56,7 @@ export class PostgresQuarantineStore implements QuarantineStore {
   }
 
   async addQuarantined(item: QuarantineItem): Promise<void> {
-    await this.#transaction(async (db) => {
+    await this.#db.transaction(async (db) => {
       await db.query(`INSERT INTO quarantine (id, time, expires, transaction_id, policy, kind, mail_from, header_from, subject, size_bytes, reason, prepend_headers, file)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13)`, [
         item.id, item.time, item.expires, item.transactionId, item.policy, item.kind, item.mailFrom, JSON.stringify(item.headerFrom),
@@ -94,7 +90,7 @@ export class PostgresQuarantineStore implements QuarantineStore {
   }
 
   async transition(id: string, addresses: string[] | null, from: QuarantineRecipientState[], to: QuarantineRecipientState, releaseQueueId: string | null, audit: QuarantineAudit | null): Promise<string[]> {
-    return this.#transaction(async (db) => {
+    return this.#db.transaction(async (db) => {
       // One UPDATE is the guard: under READ COMMITTED a concurrent transition that changed a row
       // first makes this one re-check `state = ANY(from)` on the new version and skip the row,
       // so two releases racing for the same recipient cannot both move it.
@@ -112,7 +108,7 @@ export class PostgresQuarantineStore implements QuarantineStore {
   }
 
   async listReleasing(): Promise<Array<{ id: string; queueId: string; addresses: string[] }>> {
-    const { rows } = await this.#query<{ quarantine_id: string; release_queue_id: string; addresses: string[] }>(`SELECT quarantine_id, release_queue_id,
+    const { rows } = await this.#db.query<{ quarantine_id: string; release_queue_id: string; addresses: string[] }>(`SELECT quarantine_id, release_queue_id,
       array_agg(address ORDER BY address) AS addresses FROM quarantine_recipients WHERE state = 'releasing'
       GROUP BY quarantine_id, release_queue_id ORDER BY quarantine_id, release_queue_id`);
     return rows.map((r) => ({ id: r.quarantine_id, queueId: String(r.release_queue_id), addresses: r.addresses }));
@@ -120,22 +116,22 @@ export class PostgresQuarantineStore implements QuarantineStore {
 
   async attachReleaseToTrace(transactionId: string, queueId: string): Promise<void> {
     // The record copy too, so `mxward trace` shows the release's queue id next to its delivery.
-    await this.#query(`UPDATE trace SET queue_id = $1, delivery_status = 'queued', record = jsonb_set(record, '{queueId}', to_jsonb($1::text))
+    await this.#db.query(`UPDATE trace SET queue_id = $1, delivery_status = 'queued', record = jsonb_set(record, '{queueId}', to_jsonb($1::text))
       WHERE transaction_id = $2`, [queueId, transactionId]);
   }
 
   async deliveryStatusOf(queueId: string): Promise<string | null> {
-    const { rows } = await this.#query<{ delivery_status: string }>('SELECT delivery_status FROM trace WHERE queue_id = $1 ORDER BY seq DESC LIMIT 1', [queueId]);
+    const { rows } = await this.#db.query<{ delivery_status: string }>('SELECT delivery_status FROM trace WHERE queue_id = $1 ORDER BY seq DESC LIMIT 1', [queueId]);
     return rows[0]?.delivery_status ?? null;
   }
 
   async pendingNotifications(policies: string[]): Promise<Map<string, QuarantineItem[]>> {
     const out = new Map<string, QuarantineItem[]>();
     if (policies.length === 0) return out;
-    const { rows } = await this.#query<ItemRow & { recipient: string }>(`SELECT r.address AS recipient, ${ITEM_COLUMNS}
+    const { rows } = await this.#db.query<ItemRow & { recipient: string }>(`SELECT r.address AS recipient, ${ITEM_COLUMNS}
       FROM quarantine_recipients r JOIN quarantine q ON q.id = r.quarantine_id
       WHERE r.state = 'held' AND NOT r.notified AND q.policy = ANY($1::text[]) ORDER BY q.time, q.id, r.address`, [policies]);
-    const recipients = await this.#recipientsOf(await this.#readyPool(), rows.map((r) => r.id));
+    const recipients = await this.#recipientsOf(await this.#db.pool(), rows.map((r) => r.id));
     for (const row of rows) {
       const list = out.get(row.recipient) ?? [];
       list.push(itemOf(row, recipients.get(row.id) ?? []));
@@ -145,13 +141,13 @@ export class PostgresQuarantineStore implements QuarantineStore {
   }
 
   async lastDigest(address: string): Promise<string | null> {
-    const { rows } = await this.#query<{ last_sent: Date }>('SELECT last_sent FROM quarantine_digests WHERE address = $1', [address.toLowerCase()]);
+    const { rows } = await this.#db.query<{ last_sent: Date }>('SELECT last_sent FROM quarantine_digests WHERE address = $1', [address.toLowerCase()]);
     return rows[0] ? rows[0].last_sent.toISOString() : null;
   }
 
   async recordDigest(address: string, time: string, itemIds: string[]): Promise<void> {
     const recipient = address.toLowerCase();
-    await this.#transaction(async (db) => {
+    await this.#db.transaction(async (db) => {
       await db.query('INSERT INTO quarantine_digests (address, last_sent) VALUES ($1, $2) ON CONFLICT (address) DO UPDATE SET last_sent = excluded.last_sent', [recipient, time]);
       await db.query('UPDATE quarantine_recipients SET notified = true WHERE address = $1 AND quarantine_id = ANY($2::text[])', [recipient, itemIds]);
       await this.#insertAudit(db, { actor: 'gateway', action: 'quarantine.notify', detail: { recipient: address, ids: itemIds } });
@@ -163,26 +159,23 @@ export class PostgresQuarantineStore implements QuarantineStore {
   }
 
   async removeQuarantined(id: string, audit: QuarantineAudit): Promise<void> {
-    await this.#transaction(async (db) => {
+    await this.#db.transaction(async (db) => {
       await db.query('DELETE FROM quarantine WHERE id = $1', [id]);
       await this.#insertAudit(db, audit);
     });
   }
 
   async appendQuarantineAudit(audit: QuarantineAudit): Promise<void> {
-    await this.#insertAudit(await this.#readyPool(), audit);
+    await this.#insertAudit(await this.#db.pool(), audit);
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#ready.catch(() => {});
-    await this.#pool.end();
+    await this.#db.close();
   }
 
   /** Items with their recipients: one query for the items, one for all their recipients. */
   async #items(sql: string, args: unknown[]): Promise<QuarantineItem[]> {
-    const pool = await this.#readyPool();
+    const pool = await this.#db.pool();
     const { rows } = await pool.query<ItemRow>(sql, args);
     const recipients = await this.#recipientsOf(pool, rows.map((r) => r.id));
     return rows.map((row) => itemOf(row, recipients.get(row.id) ?? []));
@@ -203,31 +196,6 @@ export class PostgresQuarantineStore implements QuarantineStore {
 
   async #insertAudit(db: Queryable, audit: QuarantineAudit): Promise<void> {
     await db.query('INSERT INTO audit (actor, action, old, new) VALUES ($1, $2, NULL, $3::jsonb)', [audit.actor, audit.action, JSON.stringify(audit.detail ?? null)]);
-  }
-
-  async #readyPool(): Promise<pg.Pool> {
-    await this.#ready;
-    return this.#pool;
-  }
-
-  async #query<R extends QueryResultRow>(sql: string, args: unknown[] = []) {
-    return (await this.#readyPool()).query<R>(sql, args);
-  }
-
-  async #transaction<T>(fn: (db: PoolClient) => Promise<T>): Promise<T> {
-    const client = await (await this.#readyPool()).connect();
-    let broken = false;
-    try {
-      await client.query('BEGIN');
-      const out = await fn(client);
-      await client.query('COMMIT');
-      return out;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => { broken = true; });
-      throw err;
-    } finally {
-      client.release(broken);
-    }
   }
 }
 
