@@ -5,7 +5,7 @@ import type { PoolClient, QueryResultRow } from 'pg';
 import { migrate } from './migrations.ts';
 
 /** For error messages: the server and database, never the password. */
-export function describeStoreUrl(url: string): string {
+function describeStoreUrl(url: string): string {
   try {
     const u = new URL(url);
     return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;

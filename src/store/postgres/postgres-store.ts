@@ -8,7 +8,6 @@ import type { TraceRecord } from '../../domain/types.ts';
 import type { AuditEntry, DeliveryUpdate, Store, StoredPolicy, StoredUser, TraceFilter } from '../ports.ts';
 import { PgDatabase } from './pool.ts';
 
-export { describeStoreUrl } from './pool.ts';
 
 export interface PostgresStoreOptions {
   /**
