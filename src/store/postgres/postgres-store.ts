@@ -8,7 +8,6 @@ import type { TraceRecord } from '../../domain/types.ts';
 import type { AuditEntry, DeliveryUpdate, Store, StoredPolicy, StoredUser, TraceFilter } from '../ports.ts';
 import { PgDatabase } from './pool.ts';
 
-
 export interface PostgresStoreOptions {
   /**
    * A gateway needs few connections: trace appends are short and the policy poll is one indexed
