@@ -35,12 +35,27 @@ function settle<T>(promise: Promise<T>, callback: Callback<T>): void {
  * every refusal a client sees comes from one table.
  */
 class CatalogueSMTPServer extends SMTPServer {
+  /** The connection smtp-server's connect() has just added (set by the hook on `connections.add`). */
+  #added: (ConnectionHandle & { session: object }) | null = null;
+
+  constructor(options: SMTPServerOptions) {
+    super(options);
+    // connect() creates the SMTPConnection and adds it to this Set; catching the add finds the new
+    // connection without copying the Set of every open connection on each connect.
+    const connections = (this as unknown as { connections: Set<ConnectionHandle & { session: object }> }).connections;
+    connections.add = (conn) => {
+      this.#added = conn;
+      return Set.prototype.add.call(connections, conn) as typeof connections;
+    };
+  }
+
   override connect(socket: unknown, socketOptions: unknown): void {
-    const before = new Set((this as unknown as { connections: Set<unknown> }).connections);
+    this.#added = null;
     // @ts-expect-error connect() is part of the runtime API, absent from the type definitions
     super.connect(socket, socketOptions);
-    for (const conn of (this as unknown as { connections: Set<ConnectionHandle & { session: object }> }).connections) {
-      if (before.has(conn)) continue;
+    const conn = this.#added as (ConnectionHandle & { session: object }) | null;
+    this.#added = null;
+    if (conn) {
       registerConnection(conn.session, conn);
       this.#scheduleGreeting(conn as unknown as GreetingHandle);
       const send = conn.send.bind(conn);
@@ -113,7 +128,7 @@ export function createListener(ctx: GatewayContext, kind: ListenerKind, tls: Tls
       let state;
       try { state = sessionState(session); } catch { return; } // refused at connect: holds no slot
       ctx.limiter.release(state.facts.remoteIp);
-      abandonTransaction(ctx, state).catch((err) => ctx.logger.error({ stage: 'close', event: 'trace', err }, 'trace failed'));
+      abandonTransaction(ctx, state, { background: true }).catch((err) => ctx.logger.error({ stage: 'close', event: 'trace', err }, 'trace failed'));
     },
   };
   const server = new CatalogueSMTPServer(options);

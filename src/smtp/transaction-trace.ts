@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuthResults, DeliveryStatus, MessageFacts, TraceRecord } from '../domain/types.ts';
 import { renderReply } from '../policy/replies.ts';
+import type { TraceWriteOptions } from '../store/ports.ts';
 import type { GatewayContext, SessionState, Transaction } from './context.ts';
 
 export function startTransaction(): Transaction {
@@ -58,23 +59,26 @@ export function buildTraceRecord(state: SessionState, tx: Transaction, end: Tran
   };
 }
 
-/** Writes the record; a trace failure is logged, never turned into a lost message. */
-export async function finishTransaction(ctx: GatewayContext, state: SessionState, end: TransactionEnd): Promise<void> {
+/**
+ * Writes the record; a trace failure is logged, never turned into a lost message. `background`:
+ * no reply waits on the write (the session has closed), so the store may batch it.
+ */
+export async function finishTransaction(ctx: GatewayContext, state: SessionState, end: TransactionEnd, options?: TraceWriteOptions): Promise<void> {
   const tx = state.tx;
   if (!tx) return;
   state.tx = null;
   const record = buildTraceRecord(state, tx, end, ctx.now());
   try {
-    await ctx.store.appendTrace(record);
+    await ctx.store.appendTrace(record, options);
   } catch (err) {
     ctx.logger.error({ stage: 'trace', event: 'write-failed', transactionId: tx.id, err }, 'trace write failed');
   }
 }
 
 /** A transaction abandoned without DATA (RSET, new MAIL, QUIT): trace what was decided. */
-export async function abandonTransaction(ctx: GatewayContext, state: SessionState): Promise<void> {
+export async function abandonTransaction(ctx: GatewayContext, state: SessionState, options?: TraceWriteOptions): Promise<void> {
   const tx = state.tx;
   if (!tx) return;
   const code = tx.lastReply?.code ?? 0;
-  await finishTransaction(ctx, state, { verdict: code >= 500 ? 'reject' : code >= 400 ? 'tempfail' : 'abandoned' });
+  await finishTransaction(ctx, state, { verdict: code >= 500 ? 'reject' : code >= 400 ? 'tempfail' : 'abandoned' }, options);
 }

@@ -66,10 +66,19 @@ export interface UserStore {
   listUsers(): Promise<StoredUser[]>;
 }
 
+export interface TraceWriteOptions {
+  /**
+   * Nobody waits on this write (a closed session's trace, a delivery update): a store may hold it
+   * a few milliseconds to commit it together with others. The promise still settles only after
+   * the commit.
+   */
+  background?: boolean;
+}
+
 export interface TraceStore {
-  appendTrace(record: TraceRecord): Promise<void>;
+  appendTrace(record: TraceRecord, options?: TraceWriteOptions): Promise<void>;
   queryTrace(filter: TraceFilter): Promise<TraceRecord[]>;
-  updateDelivery(update: DeliveryUpdate): Promise<void>;
+  updateDelivery(update: DeliveryUpdate, options?: TraceWriteOptions): Promise<void>;
 }
 
 export interface Store extends PolicyStore, UserStore, TraceStore {

@@ -6,7 +6,14 @@ export class SmtpError extends Error {
   readonly reply: SmtpReply;
   readonly responseCode: number;
   constructor(reply: SmtpReply, options?: { cause?: unknown }) {
-    super(replyMessage(reply), options);
+    // A reply, not a fault: no stack trace is captured (it was ~1.5 % of a refused session's CPU).
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(replyMessage(reply), options);
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
     this.name = 'SmtpError';
     this.reply = reply;
     this.responseCode = reply.code;

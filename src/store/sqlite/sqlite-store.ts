@@ -6,7 +6,7 @@ import type { StatementSync } from 'node:sqlite';
 import type { PolicyDocument } from '../../config/policy-schema.ts';
 import { defaultPolicy, policySchema } from '../../config/policy-schema.ts';
 import type { TraceRecord } from '../../domain/types.ts';
-import type { AuditEntry, DeliveryUpdate, Store, StoredPolicy, StoredUser, TraceFilter } from '../ports.ts';
+import type { AuditEntry, DeliveryUpdate, Store, StoredPolicy, StoredUser, TraceFilter, TraceWriteOptions } from '../ports.ts';
 import { migrate } from './migrations.ts';
 import { WriteBatch } from './write-batch.ts';
 
@@ -103,10 +103,10 @@ export class SqliteStore implements Store {
     return rows.map((row) => ({ username: row.username, passwordHash: row.password_hash, addresses: JSON.parse(row.addresses) }));
   }
 
-  async appendTrace(r: TraceRecord): Promise<void> {
+  async appendTrace(r: TraceRecord, options?: TraceWriteOptions): Promise<void> {
     const args = [r.transactionId, r.time, r.sessionId, r.remoteIp, r.mailFrom ?? '', [...r.recipients, ...(r.rejectedRecipients ?? [])].join(' ').toLowerCase(),
       r.directSend ?? null, r.verdict, r.queueId, r.deliveryStatus, JSON.stringify(r)] as const;
-    await this.#traceWrites.run(() => { this.#insertTrace.run(...args); });
+    await this.#traceWrites.run(() => { this.#insertTrace.run(...args); }, options);
   }
 
   async queryTrace(filter: TraceFilter): Promise<TraceRecord[]> {
@@ -127,11 +127,11 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async updateDelivery(update: DeliveryUpdate): Promise<void> {
+  async updateDelivery(update: DeliveryUpdate, options?: TraceWriteOptions): Promise<void> {
     const time = new Date().toISOString();
     await this.#traceWrites.run(() => {
       this.#updateDelivery.run(update.status, update.detail, update.attempts ?? null, update.lastReply ?? null, time, update.queueId);
-    });
+    }, options);
   }
 
   async close(): Promise<void> {
