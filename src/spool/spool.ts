@@ -48,7 +48,10 @@ export interface SpoolWriter {
   readonly queueId: string;
   /** The partial file, readable by end-of-DATA checks before commit. */
   readonly path: string;
+  /** May hold the chunk in memory (up to WRITE_BUFFER_BYTES); flush() puts it in the file. */
   write(chunk: Buffer): Promise<void>;
+  /** Writes what write() holds, so `path` has every byte so far (before a check reads the file). */
+  flush(): Promise<void>;
   readonly bytesWritten: number;
   /** Drop the partial file (rejected or aborted transaction). */
   discard(): Promise<void>;
@@ -56,29 +59,47 @@ export interface SpoolWriter {
   syncAndClose(): Promise<void>;
 }
 
+/** How much a writer holds in memory before it writes to the file. */
+const WRITE_BUFFER_BYTES = 64 * 1024;
+
 class FileSpoolWriter implements SpoolWriter {
   readonly queueId: string;
   readonly path: string;
   bytesWritten = 0;
   #handle: FileHandle;
+  /** Chunks not yet in the file: a 1 KB message was three writes (header, blank line, body). */
+  #held: Buffer[] = [];
+  #heldBytes = 0;
   constructor(queueId: string, path: string, handle: FileHandle) {
     this.queueId = queueId;
     this.path = path;
     this.#handle = handle;
   }
   async write(chunk: Buffer): Promise<void> {
+    this.#held.push(chunk);
+    this.#heldBytes += chunk.length;
+    this.bytesWritten += chunk.length;
+    if (this.#heldBytes >= WRITE_BUFFER_BYTES) await this.flush();
+  }
+  async flush(): Promise<void> {
+    if (this.#heldBytes === 0) return;
+    const data = this.#held.length === 1 ? this.#held[0] : Buffer.concat(this.#held, this.#heldBytes);
+    this.#held = [];
+    this.#heldBytes = 0;
     let offset = 0;
-    while (offset < chunk.length) {
-      const { bytesWritten } = await this.#handle.write(chunk, offset, chunk.length - offset);
+    while (offset < data.length) {
+      const { bytesWritten } = await this.#handle.write(data, offset, data.length - offset);
       offset += bytesWritten;
     }
-    this.bytesWritten += chunk.length;
   }
   async syncAndClose(): Promise<void> {
+    await this.flush();
     await this.#handle.sync();
     await this.#handle.close();
   }
   async discard(): Promise<void> {
+    this.#held = [];
+    this.#heldBytes = 0;
     await this.#handle.close().catch(() => {});
     await unlink(this.path).catch(() => {});
   }

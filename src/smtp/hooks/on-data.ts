@@ -55,6 +55,8 @@ async function receiveMessage(stream: Readable, writer: SpoolWriter, ctx: Gatewa
     // No blank line at all: the whole message is a header section (legal, if unusual).
     fields = await writeSanitizedHeader(writer, header, ctx.authservId);
   }
+  // The end-of-DATA checks read the file at writer.path.
+  if (!problem) await writer.flush();
   return { fields, sizeBytes, problem };
 }
 
