@@ -43,6 +43,8 @@ export interface QueueEvents {
 }
 
 export function openSpooledMessage(spool: Spool, envelope: SpoolEnvelope): Readable {
+  const held = spool.freshMessage(envelope.queueId);
+  if (held) return Readable.from([Buffer.from(envelope.prependHeaders, 'utf8'), held]);
   const file = createReadStream(spool.messagePath(envelope.queueId));
   return Readable.from((async function* () {
     yield Buffer.from(envelope.prependHeaders, 'utf8');

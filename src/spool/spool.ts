@@ -70,6 +70,9 @@ class FileSpoolWriter implements SpoolWriter {
   /** Chunks not yet in the file: a 1 KB message was three writes (header, blank line, body). */
   #held: Buffer[] = [];
   #heldBytes = 0;
+  #flushes = 0;
+  /** The whole message when it went to the file in one write (small messages), else null. */
+  whole: Buffer | null = null;
   constructor(queueId: string, path: string, handle: FileHandle) {
     this.queueId = queueId;
     this.path = path;
@@ -86,6 +89,7 @@ class FileSpoolWriter implements SpoolWriter {
     const data = this.#held.length === 1 ? this.#held[0] : Buffer.concat(this.#held, this.#heldBytes);
     this.#held = [];
     this.#heldBytes = 0;
+    this.whole = ++this.#flushes === 1 ? data : null;
     let offset = 0;
     while (offset < data.length) {
       const { bytesWritten } = await this.#handle.write(data, offset, data.length - offset);
@@ -100,6 +104,7 @@ class FileSpoolWriter implements SpoolWriter {
   async discard(): Promise<void> {
     this.#held = [];
     this.#heldBytes = 0;
+    this.whole = null;
     await this.#handle.close().catch(() => {});
     await unlink(this.path).catch(() => {});
   }
@@ -116,6 +121,12 @@ export class Spool {
   readonly #worker: SpoolWorker | null;
   /** Envelopes committed by this process and not yet read back by the runner: saves a read. */
   readonly #fresh = new Map<string, string>();
+  /**
+   * Small messages committed by this process, for their first delivery attempt: saves opening and
+   * reading the file (a committed message file never changes). Bounded by FRESH_MESSAGE_BYTES.
+   */
+  readonly #freshMessages = new Map<string, Buffer>();
+  #freshMessageBytes = 0;
 
   constructor(root: string, worker?: SpoolWorker) {
     this.root = root;
@@ -204,6 +215,25 @@ export class Spool {
     await rename(envTmp, this.envelopePath(w.queueId));
     await this.#queueDirSync.sync();
     if (this.#fresh.size < FRESH_LIMIT) this.#fresh.set(w.queueId, text);
+    const whole = w.whole;
+    if (whole && whole.length === w.bytesWritten && this.#freshMessageBytes + whole.length <= FRESH_MESSAGE_BYTES) {
+      // A view into a larger buffer would keep all of it alive: keep a copy of just the message.
+      const own = whole.byteLength === whole.buffer.byteLength ? whole : Buffer.from(whole);
+      this.#freshMessages.set(w.queueId, own);
+      this.#freshMessageBytes += own.length;
+    }
+  }
+
+  /** The committed message's bytes if this process still holds them (see #freshMessages). */
+  freshMessage(queueId: string): Buffer | undefined {
+    return this.#freshMessages.get(queueId);
+  }
+
+  #dropFreshMessage(queueId: string): void {
+    const held = this.#freshMessages.get(queueId);
+    if (!held) return;
+    this.#freshMessages.delete(queueId);
+    this.#freshMessageBytes -= held.length;
   }
 
   messagePath(queueId: string): string {
@@ -226,7 +256,10 @@ export class Spool {
     try {
       return JSON.parse(await readFile(this.envelopePath(queueId), 'utf8')) as SpoolEnvelope;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        this.#dropFreshMessage(queueId);
+        return null;
+      }
       throw err;
     }
   }
@@ -234,6 +267,7 @@ export class Spool {
   /** Per-recipient progress is written the same durable way (tmp, fsync, rename). */
   async updateEnvelope(envelope: SpoolEnvelope): Promise<void> {
     this.#fresh.delete(envelope.queueId);
+    this.#dropFreshMessage(envelope.queueId); // a later attempt reads the file
     const tmp = join(this.tmpDir, `${envelope.queueId}.json.${randomBytes(3).toString('hex')}`);
     await writeDurably(tmp, JSON.stringify(envelope));
     await rename(tmp, this.envelopePath(envelope.queueId));
@@ -242,6 +276,7 @@ export class Spool {
   /** Envelope first: once it is gone the entry is no longer committed, whatever happens next. */
   async remove(queueId: string): Promise<void> {
     this.#fresh.delete(queueId);
+    this.#dropFreshMessage(queueId);
     await unlink(this.envelopePath(queueId)).catch(() => {});
     await unlink(this.messagePath(queueId)).catch(() => {});
   }
@@ -254,6 +289,8 @@ export class Spool {
 
 /** Envelopes kept for the runner; a long backlog reads the rest from disk as before. */
 const FRESH_LIMIT = 10_000;
+/** Bytes of committed messages kept for their first attempt; beyond it, messages are read from disk. */
+const FRESH_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 async function clearFiles(dir: string): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
