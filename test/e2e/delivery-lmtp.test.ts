@@ -8,20 +8,11 @@ import type { TestGateway } from '../helpers/gateway.ts';
 import { dovecotUnavailable, startDovecotLmtp } from '../helpers/dovecot.ts';
 import type { DovecotInstance } from '../helpers/dovecot.ts';
 import { sendOne, testMessage } from '../helpers/smtp-client.ts';
+import { waitFor } from '../helpers/loopback.ts';
 
 const skip = dovecotUnavailable();
 let dovecot: DovecotInstance;
 let gateway: TestGateway;
-
-async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 before(async () => {
   if (skip) return;

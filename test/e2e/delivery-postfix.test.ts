@@ -13,20 +13,11 @@ import type { PostfixInstance } from '../helpers/postfix.ts';
 import { TestPki } from '../helpers/certificates.ts';
 import { mxward } from '../helpers/commands.ts';
 import { sendOne, testMessage } from '../helpers/smtp-client.ts';
+import { waitFor } from '../helpers/loopback.ts';
 
 const skip = postfixUnavailable();
 let postfix: PostfixInstance;
 let gateway: TestGateway;
-
-async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function spoolEntries(): Promise<string[]> {
   return (await readdir(join(gateway.dataDir, 'spool', 'queue'))).filter((n) => n.endsWith('.json'));

@@ -40,3 +40,14 @@ export async function waitForPortClosed(port: number, timeoutMs = 20_000): Promi
     await sleep(50);
   }
 }
+
+/** Polls `probe` every 100 ms until it returns something truthy; fails naming `what` after timeoutMs. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
