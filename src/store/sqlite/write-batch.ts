@@ -27,9 +27,12 @@ export class WriteBatch {
   #pending: PendingWrite[] = [];
   #scheduled = false;
   #timer: NodeJS.Timeout | null = null;
+  readonly #backgroundWindowMs: number;
 
-  constructor(db: DatabaseSync) {
+  /** backgroundWindowMs is a parameter so tests can make the window long and the outcome certain. */
+  constructor(db: DatabaseSync, backgroundWindowMs = BACKGROUND_WINDOW_MS) {
     this.#db = db;
+    this.#backgroundWindowMs = backgroundWindowMs;
   }
 
   run(write: () => void, options?: { background?: boolean }): Promise<void> {
@@ -37,7 +40,7 @@ export class WriteBatch {
       this.#pending.push({ run: write, resolve, reject });
       if (this.#scheduled) return;
       if (options?.background && this.#pending.length < BACKGROUND_MAX_ROWS) {
-        this.#timer ??= setTimeout(() => this.flush(), BACKGROUND_WINDOW_MS);
+        this.#timer ??= setTimeout(() => this.flush(), this.#backgroundWindowMs);
         return;
       }
       this.#scheduled = true;
