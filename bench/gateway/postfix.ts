@@ -6,7 +6,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, waitForPort, waitForPortClosed } from './net.ts';
-import { postfixServices } from '../../test/helpers/postfix.ts';
+import { postfixMainBase, postfixServices } from '../../test/helpers/postfix.ts';
 import type { Peer, PeerOptions, ServerCounts } from './peer.ts';
 import { ACCEPTED_DOMAIN, DIRECT_SEND_TEXT, LISTED_IP } from './peer.ts';
 
@@ -20,14 +20,7 @@ export async function startPostfix(options: PeerOptions): Promise<Peer> {
   // Evaluated at RCPT (smtpd_delay_reject = yes), like mxward's check (SPEC §2.5).
   await writeFile(join(dir, 'sender_access'), `${ACCEPTED_DOMAIN} 550 5.7.68 ${DIRECT_SEND_TEXT}\n`);
   const main = [
-    'compatibility_level = 3.6',
-    `queue_directory = ${join(dir, 'queue')}`,
-    `data_directory = ${join(dir, 'data')}`,
-    'mail_owner = postfix',
-    'inet_interfaces = 127.0.0.1',
-    'inet_protocols = ipv4',
-    'myhostname = postfix.bench.test',
-    'mydestination =',
+    ...postfixMainBase(dir, 'postfix.bench.test'),
     `mynetworks = ${LISTED_IP}/32`,
     `relay_domains = ${ACCEPTED_DOMAIN}`,
     `relay_transport = smtp:[127.0.0.1]:${options.sinkPort}`,

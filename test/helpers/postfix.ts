@@ -59,14 +59,7 @@ export async function startPostfix(options: PostfixOptions): Promise<PostfixInst
   await writeFile(join(dir, 'vmailbox'), `${vmailbox}\n`);
   await writeFile(join(dir, 'access'), '\n');
   const main = [
-    'compatibility_level = 3.6',
-    `queue_directory = ${join(dir, 'queue')}`,
-    `data_directory = ${join(dir, 'data')}`,
-    'mail_owner = postfix',
-    'inet_interfaces = 127.0.0.1',
-    'inet_protocols = ipv4',
-    'myhostname = downstream.test',
-    'mydestination =',
+    ...postfixMainBase(dir, 'downstream.test'),
     'mynetworks = 127.0.0.0/8',
     `virtual_mailbox_domains = ${options.domains.join(', ')}`,
     `virtual_mailbox_base = ${mail}`,
@@ -167,5 +160,19 @@ export function postfixServices(port: number, delivery: string[]): string[] {
     'scache unix - - n - 1 scache',
     'postlog unix-dgram n - n - 1 postlogd',
     ...delivery,
+  ];
+}
+
+/** main.cf lines every private loopback instance needs: its own queue and data, IPv4 loopback only. */
+export function postfixMainBase(dir: string, hostname: string): string[] {
+  return [
+    'compatibility_level = 3.6',
+    `queue_directory = ${join(dir, 'queue')}`,
+    `data_directory = ${join(dir, 'data')}`,
+    'mail_owner = postfix',
+    'inet_interfaces = 127.0.0.1',
+    'inet_protocols = ipv4',
+    `myhostname = ${hostname}`,
+    'mydestination =',
   ];
 }

@@ -86,3 +86,14 @@ export class PgDatabase {
     await this.#pool.end();
   }
 }
+
+/** For a store's static open(): resolves once its schema is current, or closes it and rethrows. */
+export async function whenReady<T extends { close(): Promise<void> }>(store: T, ready: Promise<void>): Promise<T> {
+  try {
+    await ready;
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}

@@ -6,7 +6,7 @@ import type { PolicyDocument } from '../../config/policy-schema.ts';
 import { defaultPolicy, policySchema } from '../../config/policy-schema.ts';
 import type { TraceRecord } from '../../domain/types.ts';
 import type { AuditEntry, DeliveryUpdate, Store, StoredPolicy, StoredUser, TraceFilter } from '../ports.ts';
-import { PgDatabase } from './pool.ts';
+import { PgDatabase, whenReady } from './pool.ts';
 
 export interface PostgresStoreOptions {
   /**
@@ -33,13 +33,7 @@ export class PostgresStore implements Store {
   /** Opens and waits until the schema is current; for callers that want to fail at start-up. */
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const store = new PostgresStore(url, options);
-    try {
-      await store.#db.ready();
-    } catch (err) {
-      await store.close();
-      throw err;
-    }
-    return store;
+    return whenReady(store, store.#db.ready());
   }
 
   async readPolicy(): Promise<StoredPolicy> {

@@ -5,7 +5,7 @@
 // the SQLite quarantine store (test/store/quarantine-contract.ts runs against both).
 import type { PoolClient } from 'pg';
 import type { QuarantineAudit, QuarantineFilter, QuarantineItem, QuarantineRecipient, QuarantineRecipientState, QuarantineStore } from '../ports.ts';
-import { PgDatabase } from './pool.ts';
+import { PgDatabase, whenReady } from './pool.ts';
 import type { PostgresStoreOptions } from './postgres-store.ts';
 
 type Queryable = Pick<PoolClient, 'query'>;
@@ -46,13 +46,7 @@ export class PostgresQuarantineStore implements QuarantineStore {
 
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresQuarantineStore> {
     const store = new PostgresQuarantineStore(url, options);
-    try {
-      await store.#db.ready();
-    } catch (err) {
-      await store.close();
-      throw err;
-    }
-    return store;
+    return whenReady(store, store.#db.ready());
   }
 
   async addQuarantined(item: QuarantineItem): Promise<void> {
