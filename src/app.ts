@@ -63,7 +63,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const livePolicy = await LivePolicy.load(store, logger);
   livePolicy.start(config.policyPollMs);
 
-  const spool = new Spool(paths.spool, worker);
+  const spool = new Spool(paths.spool, worker, { journal: true });
   const recovered = await spool.recover();
   const target = options.deliveryTarget ?? deliveryTargetFor(config, paths.maildir);
   const { queue, backPressure } = await startQueue({ config, spool, target, store, logger, recovered, workers: worker?.count ?? 1 });
@@ -110,6 +110,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       livePolicy.stop();
       await Promise.all([closeListener(inboundServer), submissionServer ? closeListener(submissionServer) : Promise.resolve()]);
       await queue.stop();
+      await spool.close();
       await quarantine?.stop();
       await store.close();
       logger.flush?.();

@@ -7,7 +7,6 @@
 // the null sender `<>` so that it can never bounce in turn, and no DSN is ever made for a message
 // that itself had the null sender. Mail refused during the SMTP conversation never reaches the
 // spool, so it never gets one either: the refusing reply was the notification.
-import { open } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import type { SpoolEnvelope, SpoolRecipient } from './envelope.ts';
 import { newEnvelope } from './envelope.ts';
@@ -103,16 +102,9 @@ export function buildDsn(input: DsnInput): string {
 
 /** The spooled message's own header section (up to the first empty line), stamped headers first. */
 export async function readOriginalHeader(spool: Spool, envelope: SpoolEnvelope): Promise<string> {
-  const handle = await open(spool.messagePath(envelope.queueId), 'r');
-  try {
-    const buf = Buffer.alloc(MAX_RETURNED_HEADER_BYTES);
-    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-    const text = buf.subarray(0, bytesRead).toString('latin1');
-    const end = text.indexOf('\r\n\r\n');
-    return envelope.prependHeaders + (end >= 0 ? text.slice(0, end + 2) : text);
-  } finally {
-    await handle.close();
-  }
+  const text = (await spool.readMessageStart(envelope.queueId, MAX_RETURNED_HEADER_BYTES)).toString('latin1');
+  const end = text.indexOf('\r\n\r\n');
+  return envelope.prependHeaders + (end >= 0 ? text.slice(0, end + 2) : text);
 }
 
 /** Builds the DSN and commits it to the spool with the null sender; returns its queue id. */

@@ -6,7 +6,7 @@
 // The runner polls that file's mtime and, when it moved, rescans the queue for entries that are
 // due now. Polling one stat() a second is cheap and needs no socket between the two processes.
 import { createReadStream } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { Spool } from './spool.ts';
 import type { SpoolEnvelope, SpoolRecipient } from './envelope.ts';
@@ -193,7 +193,7 @@ export class QueueRunner {
     const stillPending = envelope.recipients.filter((r) => r.state === 'pending');
     // `mxward queue delete` during the attempt: the entry is gone, do not write it back (nor
     // bounce). When nothing is left to write, remove() below finds it gone just as well.
-    if ((newlyFailed.length > 0 || stillPending.length > 0) && !(await exists(this.#spool.messagePath(queueId)))) { this.#known.delete(queueId); return; }
+    if ((newlyFailed.length > 0 || stillPending.length > 0) && !(await this.#spool.has(queueId))) { this.#known.delete(queueId); return; }
     if (newlyFailed.length > 0 && envelope.mailFrom !== null && this.#events.onPermanentFailure) {
       const bounceId = await this.#events.onPermanentFailure(envelope, newlyFailed);
       if (bounceId) this.enqueue(bounceId);
@@ -228,13 +228,4 @@ export class QueueRunner {
 
 function summarize(recipients: SpoolRecipient[]): string {
   return recipients.map((r) => `${r.address}: ${r.lastReply ?? ''}`).join('; ');
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { SpoolEnvelope } from './envelope.ts';
 import { GroupSync } from './group-sync.ts';
+import { Journal, readJournal } from './journal.ts';
 
 export function newQueueId(slot?: { index: number; count: number }): string {
   const random = randomBytes(5);
@@ -59,6 +60,14 @@ export interface SpoolWriter {
   syncAndClose(): Promise<void>;
 }
 
+export interface SpoolOptions {
+  /**
+   * Commit small messages through the journal (journal.ts): the gateway process, whose queue
+   * runner delivers what it commits. Off for the CLI, which only writes ordinary queue/ entries.
+   */
+  journal?: boolean;
+}
+
 /** How much a writer holds in memory before it writes to the file. */
 const WRITE_BUFFER_BYTES = 64 * 1024;
 
@@ -66,17 +75,25 @@ class FileSpoolWriter implements SpoolWriter {
   readonly queueId: string;
   readonly path: string;
   bytesWritten = 0;
-  #handle: FileHandle;
+  /** Opened at the first write to disk: a small message committed through the journal never has a file. */
+  #handle: FileHandle | null = null;
   /** Chunks not yet in the file: a 1 KB message was three writes (header, blank line, body). */
   #held: Buffer[] = [];
   #heldBytes = 0;
   #flushes = 0;
   /** The whole message when it went to the file in one write (small messages), else null. */
   whole: Buffer | null = null;
-  constructor(queueId: string, path: string, handle: FileHandle) {
+  constructor(queueId: string, path: string) {
     this.queueId = queueId;
     this.path = path;
-    this.#handle = handle;
+  }
+  /** The whole message if none of it has gone to the file yet (the journal's case), else null. */
+  takeHeldWhole(): Buffer | null {
+    if (this.#flushes > 0 || this.#handle) return null;
+    const data = this.#held.length === 1 ? this.#held[0] : Buffer.concat(this.#held, this.#heldBytes);
+    this.#held = [];
+    this.#heldBytes = 0;
+    return data;
   }
   async write(chunk: Buffer): Promise<void> {
     this.#held.push(chunk);
@@ -84,7 +101,12 @@ class FileSpoolWriter implements SpoolWriter {
     this.bytesWritten += chunk.length;
     if (this.#heldBytes >= WRITE_BUFFER_BYTES) await this.flush();
   }
+  async #file(): Promise<FileHandle> {
+    this.#handle ??= await open(this.path, 'wx', 0o600);
+    return this.#handle;
+  }
   async flush(): Promise<void> {
+    const handle = await this.#file();
     if (this.#heldBytes === 0) return;
     const data = this.#held.length === 1 ? this.#held[0] : Buffer.concat(this.#held, this.#heldBytes);
     this.#held = [];
@@ -92,20 +114,25 @@ class FileSpoolWriter implements SpoolWriter {
     this.whole = ++this.#flushes === 1 ? data : null;
     let offset = 0;
     while (offset < data.length) {
-      const { bytesWritten } = await this.#handle.write(data, offset, data.length - offset);
+      const { bytesWritten } = await handle.write(data, offset, data.length - offset);
       offset += bytesWritten;
     }
   }
   async syncAndClose(): Promise<void> {
     await this.flush();
-    await this.#handle.sync();
-    await this.#handle.close();
+    const handle = await this.#file();
+    await handle.sync();
+    await handle.close();
+    this.#handle = null;
   }
   async discard(): Promise<void> {
     this.#held = [];
     this.#heldBytes = 0;
     this.whole = null;
-    await this.#handle.close().catch(() => {});
+    const handle = this.#handle;
+    this.#handle = null;
+    if (!handle) return;
+    await handle.close().catch(() => {});
     await unlink(this.path).catch(() => {});
   }
 }
@@ -127,14 +154,27 @@ export class Spool {
    */
   readonly #freshMessages = new Map<string, Buffer>();
   #freshMessageBytes = 0;
+  readonly #journal: Journal | null;
+  /**
+   * Messages committed through the journal and not yet delivered or written out to queue/: the
+   * envelope as JSON (each reader gets its own copy to change) and the message bytes. They count
+   * against FRESH_MESSAGE_BYTES like #freshMessages.
+   */
+  readonly #resident = new Map<string, { envelopeText: string; message: Buffer }>();
 
-  constructor(root: string, worker?: SpoolWorker) {
+  constructor(root: string, worker?: SpoolWorker, options: SpoolOptions = {}) {
     this.root = root;
     this.#worker = worker && worker.count > 1 ? worker : null;
     this.tmpDir = this.#worker ? join(root, 'tmp', `w${this.#worker.index + 1}`) : join(root, 'tmp');
     this.queueDir = join(root, 'queue');
     this.wakeupPath = join(root, 'wakeup');
     this.#queueDirSync = new GroupSync(this.queueDir, syncDirectory);
+    this.#journal = options.journal ? new Journal(join(root, 'journal', this.#journalName()), syncDirectory) : null;
+  }
+
+  /** One journal directory per process: `main`, or `w<k>` for worker k of `serve --workers`. */
+  #journalName(): string {
+    return this.#worker ? `w${this.#worker.index + 1}` : 'main';
   }
 
   /** Whether this process delivers the entry (always, unless it is one of several workers). */
@@ -173,6 +213,7 @@ export class Spool {
     await mkdir(this.tmpDir, { recursive: true });
     await mkdir(this.queueDir, { recursive: true });
     await clearFiles(this.tmpDir);
+    await this.#replayJournals();
     const tmpRoot = join(this.root, 'tmp');
     if (!this.#worker || this.#worker.index === 0) {
       // Subdirectories of workers that no longer exist (fewer workers than last time, or one process).
@@ -198,15 +239,65 @@ export class Spool {
     return committed.sort();
   }
 
-  async createWriter(queueId: string = this.newQueueId()): Promise<SpoolWriter> {
-    const path = join(this.tmpDir, `${queueId}.eml`);
-    const handle = await open(path, 'wx', 0o600);
-    return new FileSpoolWriter(queueId, path, handle);
+  /**
+   * Turns what the journals hold into ordinary queue/ entries, then deletes the segments: this
+   * process's own journal, and (in the first or only process) those of worker layouts that no
+   * longer exist. An entry already in queue/ was written out before the crash and is newer.
+   */
+  async #replayJournals(): Promise<void> {
+    if (!this.#journal) return;
+    const root = join(this.root, 'journal');
+    const dirs = [this.#journal.directory];
+    if (!this.#worker || this.#worker.index === 0) {
+      const current = new Set(this.#worker ? Array.from({ length: this.#worker.count }, (_, k) => `w${k + 1}`) : ['main']);
+      for (const name of await readdir(root).catch(() => [] as string[])) if (!current.has(name)) dirs.push(join(root, name));
+    }
+    let foreign = false;
+    for (const dir of dirs) {
+      const { segments, live } = await readJournal(dir);
+      for (const entry of live) {
+        if (await exists(this.envelopePath(entry.queueId))) continue;
+        await this.#writeEntry(entry.queueId, entry.message, entry.envelopeText);
+        if (!this.owns(entry.queueId)) foreign = true;
+      }
+      if (live.length > 0) await this.#queueDirSync.sync();
+      for (const segment of segments) await unlink(segment).catch(() => {});
+    }
+    if (foreign) await this.requestRescan();
   }
 
-  /** Makes the message durable. Resolves only after the directory entry is on disk. */
-  async commit(writer: SpoolWriter, envelope: SpoolEnvelope): Promise<void> {
+  /** Writes a complete entry into queue/ the durable way (the caller fsyncs queue/ afterwards). */
+  async #writeEntry(queueId: string, message: Buffer, envelopeText: string): Promise<void> {
+    const emlTmp = join(this.tmpDir, `${queueId}.eml`);
+    await writeDurably(emlTmp, message);
+    await rename(emlTmp, this.messagePath(queueId));
+    const envTmp = join(this.tmpDir, `${queueId}.json`);
+    await writeDurably(envTmp, envelopeText);
+    await rename(envTmp, this.envelopePath(queueId));
+  }
+
+  async createWriter(queueId: string = this.newQueueId()): Promise<SpoolWriter> {
+    return new FileSpoolWriter(queueId, join(this.tmpDir, `${queueId}.eml`));
+  }
+
+  /**
+   * Makes the message durable. Resolves only after the directory entry is on disk, or with
+   * `journal`, after the journal record is (a small message this process will deliver itself).
+   */
+  async commit(writer: SpoolWriter, envelope: SpoolEnvelope, options: { journal?: boolean } = {}): Promise<void> {
     const w = writer as FileSpoolWriter;
+    if (options.journal && this.#journal && this.owns(w.queueId) && this.#freshMessageBytes + w.bytesWritten <= FRESH_MESSAGE_BYTES) {
+      const held = w.takeHeldWhole();
+      if (held) {
+        const envelopeText = JSON.stringify(envelope);
+        await this.#journal.append(w.queueId, envelopeText, held);
+        // A view into a larger buffer would keep all of it alive: keep a copy of just the message.
+        const own = held.byteLength === held.buffer.byteLength ? held : Buffer.from(held);
+        this.#resident.set(w.queueId, { envelopeText, message: own });
+        this.#freshMessageBytes += own.length;
+        return;
+      }
+    }
     await w.syncAndClose();
     const envTmp = join(this.tmpDir, `${w.queueId}.json`);
     const text = JSON.stringify(envelope);
@@ -226,7 +317,51 @@ export class Spool {
 
   /** The committed message's bytes if this process still holds them (see #freshMessages). */
   freshMessage(queueId: string): Buffer | undefined {
-    return this.#freshMessages.get(queueId);
+    return this.#resident.get(queueId)?.message ?? this.#freshMessages.get(queueId);
+  }
+
+  /** Up to `maxBytes` from the start of the committed message (from memory while it is held). */
+  async readMessageStart(queueId: string, maxBytes: number): Promise<Buffer> {
+    const held = this.freshMessage(queueId);
+    if (held) return held.subarray(0, maxBytes);
+    const handle = await open(this.messagePath(queueId), 'r');
+    try {
+      const buf = Buffer.alloc(maxBytes);
+      const { bytesRead } = await handle.read(buf, 0, maxBytes, 0);
+      return buf.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Whether the entry is still in the queue (an operator may have deleted it meanwhile). */
+  async has(queueId: string): Promise<boolean> {
+    return this.#resident.has(queueId) || exists(this.messagePath(queueId));
+  }
+
+  /**
+   * Writes a journalled message out as an ordinary queue/ entry with this envelope, then lets the
+   * journal forget it: for a deferral, and for what is still undelivered at shutdown.
+   */
+  async #writeOut(queueId: string, envelopeText: string): Promise<void> {
+    const held = this.#resident.get(queueId)!;
+    await this.#writeEntry(queueId, held.message, envelopeText);
+    await this.#queueDirSync.sync();
+    this.#dropResident(queueId);
+  }
+
+  #dropResident(queueId: string): void {
+    const held = this.#resident.get(queueId);
+    if (!held) return;
+    this.#resident.delete(queueId);
+    this.#freshMessageBytes -= held.message.length;
+    this.#journal?.release(queueId);
+  }
+
+  /** Shutdown: what the journal still holds goes to queue/, where `mxward queue` can see it. */
+  async close(): Promise<void> {
+    for (const [queueId, held] of [...this.#resident]) await this.#writeOut(queueId, held.envelopeText);
+    await this.#journal?.close();
   }
 
   #dropFreshMessage(queueId: string): void {
@@ -245,6 +380,8 @@ export class Spool {
   }
 
   async readEnvelope(queueId: string): Promise<SpoolEnvelope | null> {
+    const resident = this.#resident.get(queueId);
+    if (resident) return JSON.parse(resident.envelopeText) as SpoolEnvelope;
     const fresh = this.#fresh.get(queueId);
     if (fresh !== undefined) {
       this.#fresh.delete(queueId);
@@ -266,6 +403,7 @@ export class Spool {
 
   /** Per-recipient progress is written the same durable way (tmp, fsync, rename). */
   async updateEnvelope(envelope: SpoolEnvelope): Promise<void> {
+    if (this.#resident.has(envelope.queueId)) return this.#writeOut(envelope.queueId, JSON.stringify(envelope));
     this.#fresh.delete(envelope.queueId);
     this.#dropFreshMessage(envelope.queueId); // a later attempt reads the file
     const tmp = join(this.tmpDir, `${envelope.queueId}.json.${randomBytes(3).toString('hex')}`);
@@ -275,6 +413,7 @@ export class Spool {
 
   /** Envelope first: once it is gone the entry is no longer committed, whatever happens next. */
   async remove(queueId: string): Promise<void> {
+    if (this.#resident.has(queueId)) return this.#dropResident(queueId);
     this.#fresh.delete(queueId);
     this.#dropFreshMessage(queueId);
     await unlink(this.envelopePath(queueId)).catch(() => {});
@@ -297,7 +436,11 @@ async function clearFiles(dir: string): Promise<void> {
   for (const name of names) await unlink(join(dir, name)).catch(() => {});
 }
 
-async function writeDurably(path: string, text: string): Promise<void> {
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+async function writeDurably(path: string, text: string | Buffer): Promise<void> {
   const handle = await open(path, 'w', 0o600);
   try {
     await handle.writeFile(text);

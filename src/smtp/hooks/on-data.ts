@@ -12,7 +12,7 @@ import type { EndOfDataResult, GatewayContext, SessionState, Transaction } from 
 import { extractHeaderFacts, findHeaderEnd, splitHeaderFields, stripUntrustedFields } from '../header-section.ts';
 import type { HeaderField } from '../header-section.ts';
 import { stampHeaders } from '../stamp-headers.ts';
-import { finishTransaction } from '../transaction-trace.ts';
+import { abandonTransaction, finishTransaction } from '../transaction-trace.ts';
 import { closeSession } from '../session-control.ts';
 import { SmtpError } from './smtp-error.ts';
 
@@ -55,8 +55,6 @@ async function receiveMessage(stream: Readable, writer: SpoolWriter, ctx: Gatewa
     // No blank line at all: the whole message is a header section (legal, if unusual).
     fields = await writeSanitizedHeader(writer, header, ctx.authservId);
   }
-  // The end-of-DATA checks read the file at writer.path.
-  if (!problem) await writer.flush();
   return { fields, sizeBytes, problem };
 }
 
@@ -71,6 +69,8 @@ const SEVERITY: Record<Verdict['action'], number> = { accept: 0, junk: 1, quaran
 
 async function runChecks(ctx: GatewayContext, state: SessionState, tx: Transaction, message: MessageFacts, fields: HeaderField[], writer: SpoolWriter): Promise<EndOfDataResult> {
   let combined: EndOfDataResult = { auth: null, authenticationResults: null, verdict: null, scl: null };
+  // The checks read the file at writer.path; without checks a small message never needs a file.
+  if (ctx.endOfDataChecks.length > 0) await writer.flush();
   for (const check of ctx.endOfDataChecks) {
     const r = await check.run({ policy: state.policy, facts: state.facts, sender: tx.sender!, recipients: tx.recipients, message, headerFields: fields, messagePath: writer.path });
     combined = {
@@ -135,7 +135,11 @@ export async function onData(ctx: GatewayContext, stream: Readable, session: SMT
     if (err instanceof SmtpError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ECONNECTION') {
       // The client left (or was dropped) mid-message: nothing was acknowledged, nothing is kept.
-      throw await fail(tx.lastReply ?? replies.internal, 'tempfail');
+      // Traced like any transaction left open: `abandoned`, or `tempfail` after the 421 of the
+      // maxDataMs deadline.
+      await writer?.discard();
+      await abandonTransaction(ctx, state);
+      throw new SmtpError(tx.lastReply ?? replies.internal);
     }
     // SPEC §2.7: an unexpected failure is a 451, never a silent accept and never a lost message.
     ctx.logger.error({ stage: 'data', event: 'exception', sessionId: state.facts.sessionId, err }, 'end of DATA failed');
@@ -167,7 +171,7 @@ async function commitAccepted(ctx: GatewayContext, state: SessionState, tx: Tran
   }
   await ctx.spool.commit(writer, newEnvelope({
     queueId: writer.queueId, mailFrom: tx.sender!.mailFrom, recipients: tx.recipients, prependHeaders, transactionId: tx.id, now,
-  }));
+  }), { journal: true });
   const reply = queuedReply(writer.queueId);
   tx.lastReply = reply;
   // Trace before the runner starts, so a fast delivery's status update finds its record.
