@@ -174,8 +174,13 @@ async function commitAccepted(ctx: GatewayContext, state: SessionState, tx: Tran
   }), { journal: true });
   const reply = queuedReply(writer.queueId);
   tx.lastReply = reply;
-  // Trace before the runner starts, so a fast delivery's status update finds its record.
-  await finishTransaction(ctx, state, { verdict: action, message, auth: result.auth, queueId: writer.queueId, deliveryStatus: 'queued' });
-  ctx.onQueued(writer.queueId);
+  // The message is durable, so the 250 does not wait for its trace record, which the store may
+  // commit a few milliseconds later together with others. Delivery starts once the record is
+  // written, so the delivery update always finds it (on PostgreSQL too, where the two statements
+  // may run on different connections).
+  const queueId = writer.queueId;
+  finishTransaction(ctx, state, { verdict: action, message, auth: result.auth, queueId, deliveryStatus: 'queued' }, { background: true })
+    .catch((err: unknown) => ctx.logger.error({ stage: 'trace', event: 'write-failed', queueId, err }, 'trace write failed'))
+    .then(() => ctx.onQueued(queueId));
   return replyMessage(reply);
 }
