@@ -9,6 +9,9 @@ import { readFileSync } from 'node:fs';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { DeliveryJob, DeliveryTarget, RecipientOutcome } from '../delivery.ts';
 import type { RemoteRoute } from '../routing.ts';
+import { installFastDotStuffing } from './dot-stuffing.ts';
+
+installFastDotStuffing();
 
 interface SendInfo {
   accepted: string[];
