@@ -31,12 +31,23 @@ export interface CompiledPolicy {
 
 /** Parses an IP the way every comparison needs it: IPv4-mapped IPv6 becomes IPv4. */
 export function parseIp(ip: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
+  // Every MAIL FROM of every session parses its client IP again; the same few clients come back
+  // again and again, so the parsed form is remembered (bounded; results are never mutated).
+  const known = parsedIps.get(ip);
+  if (known !== undefined) return known;
+  let parsed: ipaddr.IPv4 | ipaddr.IPv6 | null;
   try {
-    return ipaddr.process(ip.replace(/^\[|\]$/g, '').replace(/%.*$/, ''));
+    parsed = ipaddr.process(ip.replace(/^\[|\]$/g, '').replace(/%.*$/, ''));
   } catch {
-    return null;
+    parsed = null;
   }
+  if (parsedIps.size >= PARSED_IPS_MAX) parsedIps.clear();
+  parsedIps.set(ip, parsed);
+  return parsed;
 }
+
+const PARSED_IPS_MAX = 4096;
+const parsedIps = new Map<string, ipaddr.IPv4 | ipaddr.IPv6 | null>();
 
 function compileRange(text: string): IpRange {
   if (text.includes('/')) {
