@@ -73,7 +73,7 @@ export class AuthCheck implements EndOfDataCheck {
     if (!bypass) {
       const lookup = resolver.forMessage(settings.messageBudgetMs, settings.maxQueriesPerMessage);
       mailauth = await runMailauth({
-        messagePath: input.messagePath, ip: source.ip, helo: source.helo, mailFrom: sender.mailFrom,
+        messagePath: input.messagePath, messageBytes: input.messageBytes, ip: source.ip, helo: source.helo, mailFrom: sender.mailFrom,
         authservId, lookup, minKeyBits: settings.minKeyBits, sample: this.#options.sample,
       });
     }

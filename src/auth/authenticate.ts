@@ -9,6 +9,8 @@ import type { DnsLookup } from './resolver.ts';
 
 export interface AuthenticateInput {
   messagePath: string;
+  /** The message itself when it is held in memory; read instead of the file. */
+  messageBytes?: Buffer | null;
   ip: string;
   helo: string | null;
   /** MAIL FROM; null for `<>` (SPF then checks postmaster@HELO, RFC 7208 §2.4). */
@@ -65,7 +67,7 @@ function recordedPass(aar: Record<string, unknown> | undefined): boolean {
 
 export async function runMailauth(input: AuthenticateInput): Promise<MailauthFacts> {
   const resolver = input.lookup as (name: string, rrtype: string) => Promise<string[]>;
-  const result = await authenticate(createReadStream(input.messagePath), {
+  const result = await authenticate(input.messageBytes ?? createReadStream(input.messagePath), {
     ip: input.ip,
     helo: input.helo ?? undefined,
     sender: input.mailFrom ?? undefined,

@@ -19,8 +19,12 @@ export interface EndOfDataInput {
   recipients: string[];
   message: MessageFacts;
   headerFields: HeaderField[];
-  /** The spooled (sanitised) message, complete and readable, not yet committed. */
+  /**
+   * The spooled (sanitised) message, not yet committed: in memory when it is small (`messageBytes`;
+   * then there is no file at `messagePath`), else complete and readable at `messagePath`.
+   */
   messagePath: string;
+  messageBytes: Buffer | null;
 }
 
 export interface EndOfDataResult {

@@ -53,6 +53,8 @@ export interface SpoolWriter {
   write(chunk: Buffer): Promise<void>;
   /** Writes what write() holds, so `path` has every byte so far (before a check reads the file). */
   flush(): Promise<void>;
+  /** The whole message while none of it has gone to the file (a small message), else null. */
+  peekWhole(): Buffer | null;
   readonly bytesWritten: number;
   /** Drop the partial file (rejected or aborted transaction). */
   discard(): Promise<void>;
@@ -87,12 +89,18 @@ class FileSpoolWriter implements SpoolWriter {
     this.queueId = queueId;
     this.path = path;
   }
-  /** The whole message if none of it has gone to the file yet (the journal's case), else null. */
-  takeHeldWhole(): Buffer | null {
+  peekWhole(): Buffer | null {
     if (this.#flushes > 0 || this.#handle) return null;
-    const data = this.#held.length === 1 ? this.#held[0] : Buffer.concat(this.#held, this.#heldBytes);
-    this.#held = [];
-    this.#heldBytes = 0;
+    if (this.#held.length !== 1) this.#held = [Buffer.concat(this.#held, this.#heldBytes)];
+    return this.#held[0];
+  }
+  /** peekWhole(), and the writer lets go of it (the journal's case). */
+  takeHeldWhole(): Buffer | null {
+    const data = this.peekWhole();
+    if (data) {
+      this.#held = [];
+      this.#heldBytes = 0;
+    }
     return data;
   }
   async write(chunk: Buffer): Promise<void> {

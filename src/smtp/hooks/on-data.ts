@@ -69,10 +69,12 @@ const SEVERITY: Record<Verdict['action'], number> = { accept: 0, junk: 1, quaran
 
 async function runChecks(ctx: GatewayContext, state: SessionState, tx: Transaction, message: MessageFacts, fields: HeaderField[], writer: SpoolWriter): Promise<EndOfDataResult> {
   let combined: EndOfDataResult = { auth: null, authenticationResults: null, verdict: null, scl: null };
-  // The checks read the file at writer.path; without checks a small message never needs a file.
-  if (ctx.endOfDataChecks.length > 0) await writer.flush();
+  // A small message is checked from memory (and may then be committed through the journal);
+  // a larger one has gone to the file, which must hold every byte before the checks read it.
+  const messageBytes = ctx.endOfDataChecks.length > 0 ? writer.peekWhole() : null;
+  if (ctx.endOfDataChecks.length > 0 && !messageBytes) await writer.flush();
   for (const check of ctx.endOfDataChecks) {
-    const r = await check.run({ policy: state.policy, facts: state.facts, sender: tx.sender!, recipients: tx.recipients, message, headerFields: fields, messagePath: writer.path });
+    const r = await check.run({ policy: state.policy, facts: state.facts, sender: tx.sender!, recipients: tx.recipients, message, headerFields: fields, messagePath: writer.path, messageBytes });
     combined = {
       auth: r.auth ?? combined.auth,
       authenticationResults: r.authenticationResults ?? combined.authenticationResults,
