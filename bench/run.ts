@@ -14,6 +14,7 @@ import { cpus, tmpdir, release } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runAuthSet } from './gateway/auth-set.ts';
+import { ensureDebianPackages } from './gateway/debian.ts';
 import type { AuthSetResult } from './gateway/auth-set.ts';
 import { harakaVersion, installHaraka, startHaraka } from './gateway/haraka.ts';
 import { runIdle } from './gateway/idle.ts';
@@ -64,6 +65,7 @@ function need(cmd: string, args: string[]): string {
 }
 
 if (process.getuid?.() !== 0) throw new Error('the bench starts a private Postfix instance, which needs root');
+ensureDebianPackages(['postfix', ...(withAuth ? ['knot', 'knot-dnsutils'] : [])], (line) => process.stderr.write(`${line}\n`));
 const postfixVersion = need('postconf', ['-d', '-h', 'mail_version']);
 need('sh', ['-c', 'command -v smtp-source && command -v smtp-sink']);
 const log = (line: string) => process.stderr.write(`${line}\n`);
