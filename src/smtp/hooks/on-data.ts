@@ -71,8 +71,9 @@ async function runChecks(ctx: GatewayContext, state: SessionState, tx: Transacti
   let combined: EndOfDataResult = { auth: null, authenticationResults: null, verdict: null, scl: null };
   // A small message is checked from memory (and may then be committed through the journal);
   // a larger one has gone to the file, which must hold every byte before the checks read it.
-  const messageBytes = ctx.endOfDataChecks.length > 0 ? writer.peekWhole() : null;
-  if (ctx.endOfDataChecks.length > 0 && !messageBytes) await writer.flush();
+  const checking = ctx.endOfDataChecks.length > 0;
+  const messageBytes = checking ? writer.peekWhole() : null;
+  if (checking && !messageBytes) await writer.flush();
   for (const check of ctx.endOfDataChecks) {
     const r = await check.run({ policy: state.policy, facts: state.facts, sender: tx.sender!, recipients: tx.recipients, message, headerFields: fields, messagePath: writer.path, messageBytes });
     combined = {
