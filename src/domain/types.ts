@@ -68,10 +68,21 @@ export interface Verdict {
   hits: RuleHit[];
 }
 
+/**
+ * The author (RFC 5322.From), decided once from the canonical header section (SPEC §10). Only a
+ * `single` author can be authenticated; every other kind is refused at end of DATA, because DMARC
+ * (RFC 7489 §6.6.1) cannot be evaluated for it and a reader would have to guess.
+ */
+export type AuthorFacts =
+  | { kind: 'single'; address: string; domain: string }
+  | { kind: 'none' }
+  | { kind: 'ambiguous'; reason: 'several-fields' | 'several-mailboxes' | 'unusable-address'; domains: string[] };
+
 /** Facts learned from the header section at end of DATA. */
 export interface MessageFacts {
   /** RFC 5322.From addresses; zero or several are noted, not guessed (SPEC §1). */
   headerFrom: string[];
+  author: AuthorFacts;
   messageId: string | null;
   subject: string | null;
   sizeBytes: number;

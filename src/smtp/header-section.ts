@@ -1,6 +1,8 @@
 // The header section of a message (RFC 5322 §2.2): split into fields, sanitised, and mined for
 // the facts the decision needs. Only the header section is ever held in memory; the body streams.
 import addressparser from 'nodemailer/lib/addressparser';
+import type { AuthorFacts } from '../domain/types.ts';
+import { parseAddress } from '../policy/domains.ts';
 
 export interface HeaderField {
   /** Lower-cased field name; '' for a malformed line without a colon (kept verbatim). */
@@ -49,6 +51,7 @@ export function stripUntrustedFields(fields: HeaderField[], authservId: string):
 
 export interface HeaderFacts {
   headerFrom: string[];
+  author: AuthorFacts;
   messageId: string | null;
   subject: string | null;
 }
@@ -72,11 +75,13 @@ export function parseAddressList(value: string): string[] {
 
 export function extractHeaderFacts(fields: HeaderField[]): HeaderFacts {
   const first = (name: string) => fields.find((f) => f.name === name);
-  const from = fields.filter((f) => f.name === 'from').flatMap((f) => parseAddressList(fieldValue(f)));
+  const fromFields = fields.filter((f) => f.name === 'from');
+  const from = fromFields.flatMap((f) => parseAddressList(fieldValue(f)));
   const mid = first('message-id');
   const subject = first('subject');
   return {
     headerFrom: from,
+    author: decideAuthor(fromFields.length, from),
     messageId: mid ? fieldValue(mid).slice(0, 998) : null,
     subject: subject ? fieldValue(subject).slice(0, 998) : null,
   };
@@ -91,4 +96,15 @@ export function findHeaderEnd(buf: Buffer): { headerEnd: number; bodyStart: numb
   if (crlf >= 0 && (lf < 0 || crlf + 1 <= lf)) return { headerEnd: crlf + 2, bodyStart: crlf + 4 };
   if (lf >= 0) return { headerEnd: lf + 1, bodyStart: lf + 2 };
   return null;
+}
+
+/** Interim author rule; replaced by the canonical header reader (issue 11). */
+function decideAuthor(fieldCount: number, addresses: string[]): AuthorFacts {
+  const domains = [...new Set(addresses.map((a) => parseAddress(a).domain).filter((d): d is string => !!d))];
+  if (fieldCount === 0) return { kind: 'none' };
+  if (fieldCount > 1) return { kind: 'ambiguous', reason: 'several-fields', domains };
+  if (addresses.length > 1) return { kind: 'ambiguous', reason: 'several-mailboxes', domains };
+  const domain = addresses.length === 1 ? parseAddress(addresses[0]).domain : null;
+  if (!domain) return { kind: 'ambiguous', reason: 'unusable-address', domains };
+  return { kind: 'single', address: addresses[0], domain };
 }
