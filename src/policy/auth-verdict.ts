@@ -16,7 +16,11 @@ export interface AuthVerdictInput {
   authorDomain: string | null;
   authorIsOurs: boolean;
   spf: AuthResultValue;
+  /** Whether the SPF identity aligns with the author domain; missing = assume it does. */
+  spfAligned?: boolean;
   dkim: AuthResultValue[];
+  /** Per DKIM entry (same order): whether its d= aligns with the author; missing = assume it does. */
+  dkimAligned?: boolean[];
   dmarc: { result: AuthResultValue; policy: 'none' | 'quarantine' | 'reject' | null };
 }
 
@@ -40,6 +44,22 @@ function verdictOf(action: Verdict['action'], reply: Verdict['reply'], hits: Rul
   return { action, reply, stage: 'data', hits };
 }
 
+/**
+ * SPEC §2.7, scoped (issue 19): a temperror matters only when its missing answer could have
+ * changed the outcome. The author domain's DMARC record always could; an SPF or DKIM identity
+ * only when it aligns with the author (an unaligned pass cannot rescue a DMARC fail, nor our own
+ * domain's 6xx), except for the implicit 001 case where an unaligned pass would give softpass.
+ * Without any author (301/302) nothing could pass: no temperror matters.
+ */
+export function temperrorDecides(input: AuthVerdictInput): boolean {
+  const reason = input.compauth.reason;
+  if (reason === '301' || reason === '302') return false;
+  if (input.dmarc.result === 'temperror') return true;
+  const anyIdentity = reason === '001';
+  if (input.spf === 'temperror' && (anyIdentity || input.spfAligned !== false)) return true;
+  return input.dkim.some((r, i) => r === 'temperror' && (anyIdentity || input.dkimAligned?.[i] !== false));
+}
+
 export function decideAuthVerdict(input: AuthVerdictInput, settings: AuthVerdictSettings): AuthVerdict {
   const { compauth } = input;
   const compauthHit = { rule: 'compauth', detail: `compauth=${compauth.result} reason=${compauth.reason}: ${compauth.explanation}` };
@@ -48,8 +68,7 @@ export function decideAuthVerdict(input: AuthVerdictInput, settings: AuthVerdict
   if (compauth.result !== 'fail') return { verdict: null, scl: null };
 
   // SPEC §2.7: a failure that a temporary DNS error may have caused is not a verdict yet.
-  const temp = [input.spf, input.dmarc.result, ...input.dkim].includes('temperror');
-  if (temp) {
+  if (temperrorDecides(input)) {
     return { verdict: verdictOf('tempfail', replies.tempAuth, [compauthHit, { rule: 'auth.temperror', detail: 'a DNS lookup the verdict depends on failed temporarily' }]), scl: null };
   }
 
@@ -64,8 +83,11 @@ export function decideAuthVerdict(input: AuthVerdictInput, settings: AuthVerdict
     return { verdict: verdictOf('quarantine', null, [compauthHit, { rule: QUARANTINE_RULES.dmarcQuarantine, detail: `DMARC fail for ${domain}, policy quarantine` }]), scl: settings.junkScl };
   }
 
+  // Every other fail, a message without a single author (301/302) included, is a spoof: it is
+  // never accepted silently (issue 19).
   const spoofRule = input.authorIsOurs ? QUARANTINE_RULES.ownDomainSpoof : QUARANTINE_RULES.foreignSpoof;
-  const spoofHit = { rule: spoofRule, detail: `spoof of ${input.authorIsOurs ? 'our domain ' : ''}${domain} (anti-spoof action ${settings.antiSpoofAction})` };
+  const what = domain ? `${input.authorIsOurs ? 'our domain ' : ''}${domain}` : 'a message without a single author';
+  const spoofHit = { rule: spoofRule, detail: `spoof of ${what} (anti-spoof action ${settings.antiSpoofAction})` };
   switch (settings.antiSpoofAction) {
     case 'reject': return { verdict: verdictOf('reject', replies.spoofReject, [compauthHit, spoofHit]), scl: null };
     case 'junk': return { verdict: verdictOf('junk', null, [compauthHit, spoofHit]), scl: settings.junkScl };

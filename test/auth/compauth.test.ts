@@ -14,8 +14,8 @@ const base: CompauthInput = {
 const cases: Array<[string, Partial<CompauthInput>, string, string]> = [
   ['SMTP AUTH bypasses', { bypass: 'smtp-auth' }, 'none', '401'],
   ['on-premises connector bypasses', { bypass: 'on-premises' }, 'none', '402'],
-  ['no From: not checked', { author: { problem: 'no-from' } }, 'none', '301'],
-  ['several author domains: not checked', { author: { problem: 'multiple-domains' } }, 'none', '302'],
+  ['no From: an explicit fail, never none', { author: { problem: 'no-from' } }, 'fail', '301'],
+  ['several author domains, no enforcing policy: an explicit fail', { author: { problem: 'multiple-domains' } }, 'fail', '302'],
   ['DMARC pass', { dmarc: { result: 'pass', policy: 'reject' } }, 'pass', '100'],
   ['trusted ARC vouches for a DMARC failure', { dmarc: { result: 'fail', policy: 'reject' }, trustedArcVouched: true }, 'pass', '130'],
   ['explicit DMARC fail (reject), foreign', { dmarc: { result: 'fail', policy: 'reject' } }, 'fail', '000'],
