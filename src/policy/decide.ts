@@ -104,14 +104,28 @@ export interface HeaderFromDecision {
   wouldReject: boolean;
 }
 
-/** Stage 6 (first check): the header-From variant of Direct Send (mxward, SPEC §2.6). */
-export function decideHeaderFrom(policy: CompiledPolicy, sender: SenderDecision, message: MessageFacts): StageOutcome<HeaderFromDecision> {
-  if (sender.attribution !== 'anonymous' || sender.p1DirectSend) {
+/**
+ * Stage 6 (first checks, SPEC §2.6 and §10): the header section must be readable one way, the
+ * author must be one address, an authenticated user must be allowed to send as it, and then the
+ * header-From variant of Direct Send (mxward).
+ */
+export function decideHeaderFrom(policy: CompiledPolicy, sender: SenderDecision, facts: ConnectionFacts, message: MessageFacts): StageOutcome<HeaderFromDecision> {
+  const author = message.author;
+  if (author.kind !== 'single') {
+    const detail = author.kind === 'none' ? 'no From field' : `From is ambiguous (${author.reason}${author.domains.length ? `: ${author.domains.join(', ')}` : ''})`;
+    return reject('data', replies.unclearAuthor, [{ rule: 'headerFrom.author', detail }]);
+  }
+  if (facts.authUser) {
+    // SPEC §10: send-as covers the author, not only MAIL FROM; else any user could sign as the CEO.
+    const allowed = new Set(facts.authSendAs.map((a) => normalizeAddress(a).toLowerCase()));
+    if (!allowed.has(normalizeAddress(author.address).toLowerCase())) {
+      return reject('data', replies.sendAsDenied, [{ rule: 'auth.sendAs', detail: `user ${facts.authUser} may not send as From: ${author.address}` }]);
+    }
+  }
+  if (sender.attribution !== 'anonymous' || sender.p1DirectSend || findAcceptedDomain(policy, author.domain) === null) {
     return { ok: true, value: { directSend: null, wouldReject: false }, hits: [] };
   }
-  const ours = message.headerFrom.find((a) => findAcceptedDomain(policy, parseAddress(a).domain) !== null);
-  if (!ours) return { ok: true, value: { directSend: null, wouldReject: false }, hits: [] };
-  const hit = { rule: 'rejectDirectSendHeaderFrom', detail: `anonymous sender with From: ${ours} in an accepted domain (mode ${policy.rejectDirectSendHeaderFrom})` };
+  const hit = { rule: 'rejectDirectSendHeaderFrom', detail: `anonymous sender with From: ${author.address} in an accepted domain (mode ${policy.rejectDirectSendHeaderFrom})` };
   if (policy.rejectDirectSendHeaderFrom === 'enforce') return reject('data', replies.directSend, [hit]);
   return {
     ok: true,

@@ -27,6 +27,23 @@ export const replies = Object.freeze({
   /** The message took longer than limits.maxDataMs; the connection is closed after it. */
   dataTimeout: reply(421, '4.4.2', 'Message transfer took too long, closing connection'),
   headerTooBig: reply(552, '5.3.4', 'Message header section exceeds the maximum size'),
+  // Session and resource limits (issue 11). After each 421 the connection is closed.
+  /** limits.maxRefusedRecipients refused RCPTs in one transaction (Postfix: too many errors). */
+  tooManyRefusedRecipients: reply(421, '4.7.0', 'Too many refused recipients, closing connection'),
+  /** limits.hardErrorLimit errors without a message accepted (Postfix smtpd_hard_error_limit). */
+  tooManyErrors: reply(421, '4.7.0', 'Too many errors, closing connection'),
+  /** A command line not complete within limits.commandLineDeadlineMs of its first byte. */
+  commandTimeout: reply(421, '4.4.2', 'Command took too long, closing connection'),
+  /** No DATA within limits.dialogueDeadlineMs of connect or of the last message. */
+  dialogueTimeout: reply(421, '4.4.2', 'Session took too long, closing connection'),
+  /** limits.maxAuthFailuresPerConnection failed AUTH on this connection. */
+  tooManyAuthFailures: reply(421, '4.7.0', 'Too many authentication failures, closing connection'),
+  /** RFC 4954 §6: the client's IP or the user name is locked out for a while, or hashing is saturated. */
+  authLockedOut: reply(454, '4.7.0', 'Temporary authentication failure, try again later'),
+  /** RFC 3463 X.1.3: the local delivery target cannot store mail for this address (a Maildir name over 255 bytes). */
+  unstorableRecipient: reply(550, '5.1.3', 'Recipient address cannot be stored by the local delivery target'),
+  /** SPEC §10: no single author, so DMARC cannot be evaluated (RFC 7489 §6.6.1) and readers would guess. */
+  unclearAuthor: reply(550, '5.6.0', 'Message must have exactly one From field with one valid address (RFC 5322 3.6)'),
 });
 
 export type ReplyKey = keyof typeof replies;
@@ -34,6 +51,14 @@ export type ReplyKey = keyof typeof replies;
 /** `550 5.7.509 …` names the failing domain, so it is built per message. */
 export function dmarcRejectReply(domain: string): SmtpReply {
   return reply(550, '5.7.509', `Access denied, sending domain [${domain.toUpperCase()}] does not pass DMARC verification and has a DMARC policy of reject`);
+}
+
+/**
+ * SPEC §10: a header section readers could disagree on. The detail is mxward's own wording (never
+ * client bytes), so it is safe on the wire.
+ */
+export function malformedHeaderReply(detail: string): SmtpReply {
+  return reply(550, '5.6.0', `Malformed message header section: ${detail}`);
 }
 
 /** `250 2.6.0 <id> Queued mail for delivery`: the only success reply at end of DATA. */

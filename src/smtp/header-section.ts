@@ -1,110 +1,231 @@
-// The header section of a message (RFC 5322 §2.2): split into fields, sanitised, and mined for
-// the facts the decision needs. Only the header section is ever held in memory; the body streams.
-import addressparser from 'nodemailer/lib/addressparser';
-import type { AuthorFacts } from '../domain/types.ts';
-import { parseAddress } from '../policy/domains.ts';
+// The header section of a message (RFC 5322 §2.2), read once at end of DATA into its canonical
+// form (SPEC §10). Every consumer (header-From facts, stripping, stamps, authentication, the
+// quarantine, the relay and the Maildir) uses the bytes and fields this module produces, so what
+// mxward checks is what it delivers. Only the header section is ever held in memory; the body
+// streams past.
+import type { HeaderFacts } from '../policy/header-from.ts';
+import { readAuthor } from '../policy/header-from.ts';
+
+export type { HeaderFacts };
 
 export interface HeaderField {
-  /** Lower-cased field name; '' for a malformed line without a colon (kept verbatim). */
+  /** Lower-cased field name, without the whitespace RFC 5322 §4.5 allowed before the colon. */
   name: string;
-  /** The field exactly as received, folded lines and line ending included. */
+  /** The canonical field: `Name:value`, every line ended by CRLF, folds kept. */
   raw: string;
 }
 
-/** Splits a header block (without the blank separator line) into fields; never throws. */
-export function splitHeaderFields(block: string): HeaderField[] {
+const CR = 0x0d;
+const LF = 0x0a;
+
+/**
+ * A line ends at CRLF, a bare LF or a bare CR. Readers disagree about bare CR and LF (mailauth
+ * kept `a<CR>From:` inside one field while the relay turned the CR into a line break), so mxward
+ * takes each as a line break, the reading of the relay and of every mail client, and writes CRLF.
+ * Returns the index after the terminator, or -1 when the buffer ends inside one (a CR whose next
+ * byte is unknown yet).
+ */
+function lineEnd(buf: Buffer, at: number, final: boolean): { textEnd: number; next: number } | null {
+  for (let i = at; i < buf.length; i++) {
+    const b = buf[i];
+    if (b === LF) return { textEnd: i, next: i + 1 };
+    if (b === CR) {
+      if (i + 1 < buf.length) return { textEnd: i, next: buf[i + 1] === LF ? i + 2 : i + 1 };
+      return final ? { textEnd: i, next: i + 1 } : null;
+    }
+  }
+  return final ? { textEnd: buf.length, next: buf.length } : null;
+}
+
+/**
+ * Finds the end of the header section: `headerEnd` is where the empty line starts, `bodyStart`
+ * just after it. Null while the empty line has not been seen (or a CR at the end of the buffer
+ * may still turn out to be the first half of a CRLF); with `final`, the buffer is all there is.
+ */
+export function findHeaderEnd(buf: Buffer, final = false): { headerEnd: number; bodyStart: number } | null {
+  let at = 0;
+  while (at < buf.length) {
+    const end = lineEnd(buf, at, final);
+    if (!end) return null;
+    if (end.textEnd === at && end.next > at) return { headerEnd: at, bodyStart: end.next };
+    if (end.next === at) break;
+    at = end.next;
+  }
+  return null;
+}
+
+/** Splits a header block into its lines, without terminators (the last line may be unterminated). */
+function headerLines(block: Buffer): Buffer[] {
+  const lines: Buffer[] = [];
+  let at = 0;
+  while (at < block.length) {
+    const end = lineEnd(block, at, true)!;
+    lines.push(block.subarray(at, end.textEnd));
+    at = end.next;
+  }
+  return lines;
+}
+
+export type HeaderReading =
+  | { ok: true; fields: HeaderField[]; bytes: Buffer; changes: string[] }
+  | { ok: false; problem: string };
+
+/** Printable US-ASCII except the colon (RFC 5322 §2.2 ftext). */
+function isFieldName(name: Buffer): boolean {
+  if (name.length === 0) return false;
+  for (const b of name) if (b < 33 || b > 126) return false;
+  return true;
+}
+
+function isWsp(b: number): boolean {
+  return b === 0x20 || b === 0x09;
+}
+
+/**
+ * Reads a header block (without the empty line) into canonical fields, or says why it cannot be
+ * read unambiguously. Normalised (every reader agrees on the result): bare CR or LF → CRLF, SP or
+ * HTAB between a field name and its colon removed (RFC 5322 §4.5 obs-optional). Refused (readers
+ * would disagree or guess): NUL, a line that is neither a field nor a continuation, a continuation
+ * with no field before it, and any other byte in a field name (VT, FF, NBSP, 8-bit: JavaScript's
+ * trim() removes some of them, Python's parser ends the header section at them).
+ */
+export function readHeaderSection(block: Buffer): HeaderReading {
+  if (block.includes(0)) return { ok: false, problem: 'the header section contains a NUL byte' };
+  const changes = new Set<string>();
   const fields: HeaderField[] = [];
-  const lines = block.split(/(?<=\n)/);
-  for (const line of lines) {
-    if ((line.startsWith(' ') || line.startsWith('\t')) && fields.length > 0) {
-      fields[fields.length - 1].raw += line; // continuation of a folded field
+  const lines = headerLines(block);
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n];
+    if (isWsp(line[0])) {
+      if (fields.length === 0) return { ok: false, problem: 'the first header line is a continuation line' };
+      fields[fields.length - 1].raw += `${line.toString('latin1')}\r\n`;
       continue;
     }
+    const colon = line.indexOf(0x3a);
+    if (colon < 0) return { ok: false, problem: `header line ${n + 1} is not a header field` };
+    let nameEnd = colon;
+    while (nameEnd > 0 && isWsp(line[nameEnd - 1])) nameEnd--;
+    if (nameEnd !== colon) changes.add('whitespace before a colon');
+    const name = line.subarray(0, nameEnd);
+    if (!isFieldName(name)) return { ok: false, problem: `header line ${n + 1} has a field name with a space, control or 8-bit character` };
+    const nameText = name.toString('latin1');
+    fields.push({ name: nameText.toLowerCase(), raw: `${nameText}:${line.subarray(colon + 1).toString('latin1')}\r\n` });
+  }
+  for (const f of fields) {
+    // A fold inside a quoted display name or a comment is read as the end of the address by
+    // Python's email (it reads `"Chief<CRLF> Executive" <ceo@…>` as the address `chief`).
+    // Unfolding (RFC 5322 §2.2.3) changes nothing for a reader that follows the RFC, nor for a
+    // relaxed DKIM signature (RFC 6376 §3.4.2 unfolds too), and leaves one reading.
+    if (f.name === 'from' && f.raw.indexOf('\r\n') < f.raw.length - 2) {
+      f.raw = f.raw.slice(0, -2).replace(/\r\n(?=[ \t])/g, '') + '\r\n';
+      changes.add('folded From unfolded');
+    }
+  }
+  if (countBareEndings(block) > 0) changes.add('bare CR or LF line endings');
+  return { ok: true, fields, bytes: Buffer.from(fields.map((f) => f.raw).join(''), 'latin1'), changes: [...changes] };
+}
+
+function countBareEndings(block: Buffer): number {
+  let bare = 0;
+  for (let i = 0; i < block.length; i++) {
+    if (block[i] === CR && block[i + 1] !== LF) bare++;
+    else if (block[i] === LF && (i === 0 || block[i - 1] !== CR)) bare++;
+  }
+  return bare;
+}
+
+/**
+ * Splits a block that is already canonical (a spooled or quarantined message, a test string) into
+ * fields; never throws and never refuses: a line that does not parse is kept under the name ''.
+ */
+export function splitHeaderFields(block: string): HeaderField[] {
+  const reading = readHeaderSection(Buffer.from(block, 'latin1'));
+  if (reading.ok) return reading.fields;
+  const fields: HeaderField[] = [];
+  for (const line of headerLines(Buffer.from(block, 'latin1')).map((l) => l.toString('latin1'))) {
+    if (isWsp(line.charCodeAt(0)) && fields.length > 0) { fields[fields.length - 1].raw += `${line}\r\n`; continue; }
     const colon = line.indexOf(':');
-    const name = colon > 0 && !/[\s]/.test(line.slice(0, colon)) ? line.slice(0, colon).toLowerCase() : '';
-    fields.push({ name, raw: line });
+    fields.push({ name: colon > 0 ? line.slice(0, colon).trim().toLowerCase() : '', raw: `${line}\r\n` });
   }
   return fields;
 }
 
+/** The unfolded value as text: bytes read as UTF-8 (RFC 6532), never as latin1. */
 export function fieldValue(field: HeaderField): string {
   const colon = field.raw.indexOf(':');
-  return field.raw.slice(colon + 1).replace(/\r?\n[ \t]+/g, ' ').replace(/\r?\n$/, '').trim();
+  const value = field.raw.slice(colon + 1).replace(/\r\n(?=[ \t])/g, '').replace(/\r\n$/, '');
+  return Buffer.from(value, 'latin1').toString('utf8').trim();
+}
+
+/**
+ * The authserv-id of an Authentication-Results value (RFC 8601 §2.2): leading comments and
+ * whitespace skipped, a quoted-string unquoted, lower-cased, a trailing dot ignored. A forged
+ * field must not escape stripping by `(c) ours`, `"ours"` or `ours.`.
+ */
+export function authservIdOf(value: string): string {
+  let at = 0;
+  for (;;) {
+    while (at < value.length && /\s/.test(value[at])) at++;
+    if (value[at] !== '(') break;
+    let depth = 0;
+    for (; at < value.length; at++) {
+      if (value[at] === '\\') { at++; continue; }
+      if (value[at] === '(') depth++;
+      else if (value[at] === ')' && --depth === 0) { at++; break; }
+    }
+  }
+  let id = '';
+  if (value[at] === '"') {
+    for (at++; at < value.length && value[at] !== '"'; at++) id += value[at] === '\\' ? value[++at] ?? '' : value[at];
+  } else {
+    const end = value.slice(at).search(/[\s;()]/);
+    id = end < 0 ? value.slice(at) : value.slice(at, at + end);
+  }
+  return id.trim().toLowerCase().replace(/\.+$/, '');
 }
 
 /**
  * Removes what an untrusted sender must not be able to set (SPEC §5): every X-Mxward-* field and
- * any Authentication-Results claiming our authserv-id.
+ * any Authentication-Results claiming our authserv-id. Works on canonical names, so `X-Mxward-AuthAs :`
+ * cannot survive as a nameless line.
  */
 export function stripUntrustedFields(fields: HeaderField[], authservId: string): { kept: HeaderField[]; removed: number } {
-  const ours = authservId.toLowerCase();
+  const ours = authservId.toLowerCase().replace(/\.+$/, '');
   const kept = fields.filter((f) => {
     if (f.name.startsWith('x-mxward-')) return false;
-    if (f.name === 'authentication-results') {
-      const id = fieldValue(f).split(/[;\s]/, 1)[0]?.toLowerCase();
-      if (id === ours) return false;
-    }
+    if (f.name === 'authentication-results' && authservIdOf(fieldValue(f)) === ours) return false;
     return true;
   });
   return { kept, removed: fields.length - kept.length };
 }
 
-export interface HeaderFacts {
-  headerFrom: string[];
-  author: AuthorFacts;
-  messageId: string | null;
-  subject: string | null;
-}
-
-/** From addresses flattened out of groups; a malformed From yields whatever parsed, maybe none. */
-export function parseAddressList(value: string): string[] {
-  const out: string[] = [];
-  const visit = (entries: ReturnType<typeof addressparser>) => {
-    for (const entry of entries) {
-      if ('group' in entry && Array.isArray(entry.group)) visit(entry.group);
-      else if ('address' in entry && entry.address) out.push(entry.address);
-    }
-  };
-  try {
-    visit(addressparser(value));
-  } catch {
-    // a hostile From: is a fact to record (no usable address), not a reason to crash
-  }
-  return out;
-}
-
 export function extractHeaderFacts(fields: HeaderField[]): HeaderFacts {
   const first = (name: string) => fields.find((f) => f.name === name);
-  const fromFields = fields.filter((f) => f.name === 'from');
-  const from = fromFields.flatMap((f) => parseAddressList(fieldValue(f)));
   const mid = first('message-id');
   const subject = first('subject');
+  const author = readAuthor(fields.filter((f) => f.name === 'from').map(fieldValue));
   return {
-    headerFrom: from,
-    author: decideAuthor(fromFields.length, from),
+    headerFrom: author.addresses,
+    author: author.author,
     messageId: mid ? fieldValue(mid).slice(0, 998) : null,
     subject: subject ? fieldValue(subject).slice(0, 998) : null,
   };
 }
 
-/** Finds the end of the header section: index just past the blank line, or -1 if not yet seen. */
-export function findHeaderEnd(buf: Buffer): { headerEnd: number; bodyStart: number } | null {
-  if (buf.length >= 2 && buf[0] === 0x0d && buf[1] === 0x0a) return { headerEnd: 0, bodyStart: 2 };
-  if (buf.length >= 1 && buf[0] === 0x0a) return { headerEnd: 0, bodyStart: 1 };
-  const crlf = buf.indexOf('\r\n\r\n');
-  const lf = buf.indexOf('\n\n');
-  if (crlf >= 0 && (lf < 0 || crlf + 1 <= lf)) return { headerEnd: crlf + 2, bodyStart: crlf + 4 };
-  if (lf >= 0) return { headerEnd: lf + 1, bodyStart: lf + 2 };
-  return null;
-}
+export type CanonicalMessage =
+  | { ok: true; bytes: Buffer; fields: HeaderField[]; facts: HeaderFacts; removed: number; changes: string[] }
+  | { ok: false; problem: string };
 
-/** Interim author rule; replaced by the canonical header reader (issue 11). */
-function decideAuthor(fieldCount: number, addresses: string[]): AuthorFacts {
-  const domains = [...new Set(addresses.map((a) => parseAddress(a).domain).filter((d): d is string => !!d))];
-  if (fieldCount === 0) return { kind: 'none' };
-  if (fieldCount > 1) return { kind: 'ambiguous', reason: 'several-fields', domains };
-  if (addresses.length > 1) return { kind: 'ambiguous', reason: 'several-mailboxes', domains };
-  const domain = addresses.length === 1 ? parseAddress(addresses[0]).domain : null;
-  if (!domain) return { kind: 'ambiguous', reason: 'unusable-address', domains };
-  return { kind: 'single', address: addresses[0], domain };
+/**
+ * A whole message held in memory, read the way end of DATA reads a streamed one: canonical header
+ * section, untrusted fields removed, CRLF, body as sent. For the milter, tests and fuzzing.
+ */
+export function canonicalMessage(whole: Buffer, authservId: string): CanonicalMessage {
+  const end = findHeaderEnd(whole, true);
+  const reading = readHeaderSection(end ? whole.subarray(0, end.headerEnd) : whole);
+  if (!reading.ok) return reading;
+  const { kept, removed } = stripUntrustedFields(reading.fields, authservId);
+  const header = Buffer.from(kept.map((f) => f.raw).join(''), 'latin1');
+  const bytes = end ? Buffer.concat([header, Buffer.from('\r\n'), whole.subarray(end.bodyStart)]) : header;
+  return { ok: true, bytes, fields: kept, facts: extractHeaderFacts(kept), removed, changes: reading.changes };
 }

@@ -8,7 +8,8 @@ import { compilePolicy } from '../../src/policy/compile.ts';
 import type { CompiledPolicy } from '../../src/policy/compile.ts';
 import { decideHeaderFrom, decideMailFrom, decideRecipient } from '../../src/policy/decide.ts';
 import { matchConnector } from '../../src/policy/connectors.ts';
-import type { Attribution, ClientCertificate, ConnectionFacts, DirectSendKind, Mode, Stage } from '../../src/domain/types.ts';
+import type { Attribution, ClientCertificate, ConnectionFacts, DirectSendKind, MessageFacts, Mode, Stage } from '../../src/domain/types.ts';
+import { readAuthor } from '../../src/policy/header-from.ts';
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
 const DAY = 86_400_000;
@@ -244,8 +245,9 @@ const cases: Case[] = [
   { name: 'header-From, off: not would-reject', hf: 'off', mailFrom: FOREIGN, headerFrom: ['ceo@contoso.com'], expect: { attribution: 'anonymous', directSend: 'header-from', wouldReject: false } },
   { name: 'header-From in mixed case', hf: 'enforce', mailFrom: FOREIGN, headerFrom: ['CEO@CONTOSO.COM'], expect: ds('data') },
   { name: 'header-From IDN in Unicode', hf: 'enforce', mailFrom: FOREIGN, headerFrom: ['ceo@münchen.example'], expect: ds('data') },
-  { name: 'header-From: one of several From addresses is ours', hf: 'enforce', mailFrom: FOREIGN, headerFrom: ['a@outside.example', 'ceo@contoso.com'], expect: ds('data') },
-  { name: 'header-From: no From address', hf: 'enforce', mailFrom: FOREIGN, headerFrom: [], expect: { attribution: 'anonymous' } },
+  { name: 'header-From: several From addresses are refused (no single author)', hf: 'off', mailFrom: FOREIGN, headerFrom: ['a@outside.example', 'ceo@contoso.com'], expect: { reject: '550 5.6.0', stage: 'data' } },
+  { name: 'header-From: no From field is refused', hf: 'off', mailFrom: FOREIGN, headerFrom: [], expect: { reject: '550 5.6.0', stage: 'data' } },
+  { name: 'header-From: AUTH user may not put another address in From', facts: { listener: 'submission', tls: true, authUser: 'u', sendAs: ['user@contoso.com'] }, mailFrom: OURS, rcpt: FOREIGN, headerFrom: ['ceo@contoso.com'], expect: { reject: '550 5.7.60', stage: 'data' } },
   { name: 'header-From: foreign From', hf: 'enforce', mailFrom: FOREIGN, headerFrom: ['a@outside.example'], expect: { attribution: 'anonymous' } },
   { name: 'header-From: subdomain without the opt-in is not ours', hf: 'enforce', mailFrom: FOREIGN, headerFrom: ['ceo@mail.contoso.com'], expect: { attribution: 'anonymous' } },
   { name: 'header-From with the null sender', hf: 'enforce', mailFrom: '', headerFrom: ['ceo@contoso.com'], expect: ds('data') },
@@ -260,6 +262,12 @@ type Outcome =
   | { reject: string; stage: Stage; action: string }
   | { attribution: Attribution; connector: string | null; directSend: DirectSendKind | null; wouldReject: boolean };
 
+/** The message facts of one From field listing these addresses (none: no From field at all). */
+function messageFrom(addresses: string[]): MessageFacts {
+  const { addresses: headerFrom, author } = readAuthor(addresses.length ? [addresses.join(', ')] : []);
+  return { headerFrom, author, messageId: null, subject: null, sizeBytes: 100 };
+}
+
 function runCase(c: Case): Outcome {
   const policy = policyOf(c);
   const facts = factsOf(c.facts ?? {});
@@ -270,7 +278,7 @@ function runCase(c: Case): Outcome {
   let directSend = rcpt.value.directSend;
   let wouldReject = rcpt.value.wouldReject;
   if (c.headerFrom) {
-    const data = decideHeaderFrom(policy, mail.value, { headerFrom: c.headerFrom, messageId: null, subject: null, sizeBytes: 100 });
+    const data = decideHeaderFrom(policy, mail.value, facts, messageFrom(c.headerFrom));
     if (!data.ok) return { reject: `${data.verdict.reply!.code} ${data.verdict.reply!.enhanced}`, stage: data.verdict.stage, action: data.verdict.action };
     if (data.value.directSend) {
       directSend = data.value.directSend;
@@ -337,7 +345,7 @@ test('the decision does not change its inputs', () => {
   assert.ok(mail.ok);
   const before = structuredClone(mail.value);
   decideRecipient(policy, mail.value, 'b@contoso.com');
-  decideHeaderFrom(policy, mail.value, { headerFrom: ['c@contoso.com'], messageId: null, subject: null, sizeBytes: 1 });
+  decideHeaderFrom(policy, mail.value, facts, messageFrom(['c@contoso.com']));
   assert.deepEqual(facts, snapshot);
   assert.deepEqual(mail.value, before);
 });

@@ -4,13 +4,13 @@ import type { Readable } from 'node:stream';
 import type { SMTPServerSession } from 'smtp-server';
 import type { MessageFacts, SmtpReply, Verdict } from '../../domain/types.ts';
 import { decideHeaderFrom } from '../../policy/decide.ts';
-import { queuedReply, replies, replyMessage } from '../../policy/replies.ts';
+import { malformedHeaderReply, queuedReply, replies, replyMessage } from '../../policy/replies.ts';
 import { newEnvelope } from '../../spool/envelope.ts';
 import type { SpoolWriter } from '../../spool/spool.ts';
 import { sessionState } from '../context.ts';
 import type { EndOfDataResult, GatewayContext, SessionState, Transaction } from '../context.ts';
-import { extractHeaderFacts, findHeaderEnd, splitHeaderFields, stripUntrustedFields } from '../header-section.ts';
-import type { HeaderField } from '../header-section.ts';
+import { extractHeaderFacts, findHeaderEnd, readHeaderSection, stripUntrustedFields } from '../header-section.ts';
+import type { HeaderField, HeaderReading } from '../header-section.ts';
 import { stampHeaders } from '../stamp-headers.ts';
 import { abandonTransaction, finishTransaction } from '../transaction-trace.ts';
 import { closeSession } from '../session-control.ts';
@@ -18,50 +18,63 @@ import { SmtpError } from './smtp-error.ts';
 
 interface ReceivedMessage {
   fields: HeaderField[];
+  /** What canonicalisation changed (SPEC §10), for the trace. */
+  changes: string[];
   sizeBytes: number;
   problem: SmtpReply | null;
 }
 
 /**
  * Copies the DATA stream into the spool writer. The header section is buffered (bounded by
- * maxHeaderBytes) so untrusted fields can be removed before anything reaches the disk; the body
- * goes straight through. Over a limit, writing stops but the stream is drained so the client
- * still gets a reply instead of a hung connection.
+ * maxHeaderBytes) and read once into its canonical form, untrusted fields removed, before anything
+ * reaches the disk; the body goes straight through. Over a limit, or when the header section
+ * cannot be read one way, writing stops but the stream is drained so the client still gets a
+ * reply instead of a hung connection.
  */
 async function receiveMessage(stream: Readable, writer: SpoolWriter, ctx: GatewayContext): Promise<ReceivedMessage> {
   const { maxHeaderBytes, maxMessageBytes } = ctx.config.limits;
   let header: Buffer | null = Buffer.alloc(0);
-  let fields: HeaderField[] = [];
-  let sizeBytes = 0;
-  let problem: SmtpReply | null = null;
+  let result: ReceivedMessage = { fields: [], changes: [], sizeBytes: 0, problem: null };
+  const finishHeader = async (block: Buffer) => {
+    const reading = await writeCanonicalHeader(writer, block, ctx.authservId);
+    if (reading.ok) result = { ...result, fields: reading.fields, changes: reading.changes };
+    else result.problem = malformedHeaderReply(reading.problem);
+    return reading.ok;
+  };
   for await (const chunk of stream as AsyncIterable<Buffer>) {
-    sizeBytes += chunk.length;
-    if (problem) continue;
-    if (sizeBytes > maxMessageBytes) { problem = replies.tooBig; continue; }
+    result.sizeBytes += chunk.length;
+    if (result.problem) continue;
+    if (result.sizeBytes > maxMessageBytes) { result.problem = replies.tooBig; continue; }
     if (header === null) { await writer.write(chunk); continue; }
     header = Buffer.concat([header, chunk]);
     const end = findHeaderEnd(header);
     if (!end) {
-      if (header.length > maxHeaderBytes) problem = replies.headerTooBig;
+      if (header.length > maxHeaderBytes) result.problem = replies.headerTooBig;
       continue;
     }
-    if (end.headerEnd > maxHeaderBytes) { problem = replies.headerTooBig; continue; }
-    fields = await writeSanitizedHeader(writer, header.subarray(0, end.headerEnd), ctx.authservId);
+    if (end.headerEnd > maxHeaderBytes) { result.problem = replies.headerTooBig; continue; }
+    if (!(await finishHeader(header.subarray(0, end.headerEnd)))) continue;
     await writer.write(Buffer.from('\r\n'));
     await writer.write(header.subarray(end.bodyStart));
     header = null;
   }
-  if (!problem && header !== null) {
-    // No blank line at all: the whole message is a header section (legal, if unusual).
-    fields = await writeSanitizedHeader(writer, header, ctx.authservId);
+  if (!result.problem && header !== null) {
+    // The stream has ended, so a CR at the very end is a line break after all; with no empty line
+    // at all, the whole message is a header section (legal, if unusual).
+    const end = findHeaderEnd(header, true);
+    if (await finishHeader(end ? header.subarray(0, end.headerEnd) : header)) {
+      if (end) await writer.write(Buffer.concat([Buffer.from('\r\n'), header.subarray(end.bodyStart)]));
+    }
   }
-  return { fields, sizeBytes, problem };
+  return result;
 }
 
-async function writeSanitizedHeader(writer: SpoolWriter, block: Buffer, authservId: string): Promise<HeaderField[]> {
-  const { kept } = stripUntrustedFields(splitHeaderFields(block.toString('latin1')), authservId);
+async function writeCanonicalHeader(writer: SpoolWriter, block: Buffer, authservId: string): Promise<HeaderReading> {
+  const reading = readHeaderSection(block);
+  if (!reading.ok) return reading;
+  const { kept } = stripUntrustedFields(reading.fields, authservId);
   await writer.write(Buffer.from(kept.map((f) => f.raw).join(''), 'latin1'));
-  return kept;
+  return { ...reading, fields: kept };
 }
 
 /** Email-authentication checks may each object; the strictest objection wins. */
@@ -116,8 +129,9 @@ export async function onData(ctx: GatewayContext, stream: Readable, session: SMT
     const facts = extractHeaderFacts(received.fields);
     const message: MessageFacts = { ...facts, sizeBytes: received.sizeBytes };
     if (received.problem) throw await fail(received.problem, 'reject', message);
+    if (received.changes.length > 0) tx.hits.push({ rule: 'header.normalised', detail: received.changes.join(', ') });
 
-    const headerFrom = decideHeaderFrom(state.policy, tx.sender, message);
+    const headerFrom = decideHeaderFrom(state.policy, tx.sender, state.facts, message);
     if (!headerFrom.ok) {
       tx.hits.push(...headerFrom.verdict.hits);
       throw await fail(headerFrom.verdict.reply!, 'reject', message);
