@@ -33,10 +33,17 @@ export const authSchema = z.object({
   junkScl: z.number().int().min(-1).max(9).default(6),
   /** ARC sealer domains (the ARC-Seal d=) whose vouching turns a DMARC failure into compauth=pass reason=130. */
   trustedArcSealers: z.array(z.string().min(1)).default([]),
-  /** Enhanced filtering: IPs/CIDRs of filters in front of mxward; skipped in the Received chain. */
-  trustedHops: z.array(cidrSchema).default([]),
+  /**
+   * Enhanced filtering: filters in front of mxward, skipped in the Received chain. A CIDR alone
+   * means a Postfix-format hop; `{ range, mta }` names the MTA whose Received format is read.
+   */
+  trustedHops: z.array(z.union([cidrSchema, z.object({ range: cidrSchema, mta: z.enum(['postfix', 'sendmail', 'exim', 'qmail', 'exchange', 'haraka']) }).strict()])).default([]),
   /** Minimum RSA key size for DKIM and ARC (RFC 8301 §3.2). */
   minKeyBits: z.number().int().min(512).max(8192).default(1024),
+  /** Largest RSA key verified; larger keys are refused unverified (RFC 8301 §3.2 requires up to 4096). */
+  maxKeyBits: z.number().int().min(2048).max(8192).default(4096),
+  /** DKIM signatures verified per message, aligned ones first; the rest are reported as not evaluated. */
+  maxDkimSignatures: z.number().int().min(1).max(50).default(10),
 }).strict();
 
 export const quarantineSchema = z.object({

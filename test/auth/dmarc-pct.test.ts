@@ -32,7 +32,7 @@ async function dmarcFor(from: string, sample: number) {
 }
 
 test('pct=50: a sampled message gets p=reject, an unsampled one the weaker quarantine', { skip: unavailable ?? false }, async () => {
-  assert.deepEqual({ ...(await dmarcFor('a@sampled.test', 0.2)), info: null }, { result: 'fail', domain: 'sampled.test', policy: 'reject', pct: 50, sampledOut: false, info: null });
+  assert.deepEqual({ ...(await dmarcFor('a@sampled.test', 0.2)), comment: null }, { result: 'fail', domain: 'sampled.test', policy: 'reject', pct: 50, sampledOut: false, comment: null });
   const out = await dmarcFor('a@sampled.test', 0.7);
   assert.equal(out.policy, 'quarantine');
   assert.equal(out.sampledOut, true);
