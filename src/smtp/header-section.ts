@@ -37,21 +37,58 @@ function lineEnd(buf: Buffer, at: number, final: boolean): { textEnd: number; ne
   return final ? { textEnd: buf.length, next: buf.length } : null;
 }
 
+export interface HeaderEnd {
+  /** Where the empty line starts: the header section is everything before it. */
+  headerEnd: number;
+  /** Just after the empty line's terminator. */
+  bodyStart: number;
+}
+
 /**
- * Finds the end of the header section: `headerEnd` is where the empty line starts, `bodyStart`
- * just after it. Null while the empty line has not been seen (or a CR at the end of the buffer
- * may still turn out to be the first half of a CRLF); with `final`, the buffer is all there is.
+ * Finds the empty line that ends the header section in a stream of chunks, looking at each byte
+ * once (a client trickling one byte per packet costs linear time, not quadratic), with the same
+ * line endings as lineEnd(): CRLF, bare LF, bare CR.
  */
-export function findHeaderEnd(buf: Buffer, final = false): { headerEnd: number; bodyStart: number } | null {
-  let at = 0;
-  while (at < buf.length) {
-    const end = lineEnd(buf, at, final);
-    if (!end) return null;
-    if (end.textEnd === at && end.next > at) return { headerEnd: at, bodyStart: end.next };
-    if (end.next === at) break;
-    at = end.next;
+export class HeaderEndScanner {
+  #offset = 0;
+  #lineStart = 0;
+  #pendingCr = false;
+  #found: HeaderEnd | null = null;
+
+  /** Feeds the next chunk; returns the end once it has been seen (and keeps returning it). */
+  push(chunk: Buffer): HeaderEnd | null {
+    for (let i = 0; i < chunk.length && !this.#found; i++) {
+      const at = this.#offset + i;
+      const b = chunk[i];
+      if (this.#pendingCr) {
+        this.#pendingCr = false;
+        if (b === LF) { this.#endLine(at - 1, at + 1); continue; }
+        this.#endLine(at - 1, at);
+        if (this.#found) break;
+      }
+      if (b === CR) this.#pendingCr = true;
+      else if (b === LF) this.#endLine(at, at + 1);
+    }
+    this.#offset += chunk.length;
+    return this.#found;
   }
-  return null;
+
+  /** The stream has ended: a CR at the very end was a line break after all. */
+  finish(): HeaderEnd | null {
+    if (this.#pendingCr && !this.#found) { this.#pendingCr = false; this.#endLine(this.#offset - 1, this.#offset); }
+    return this.#found;
+  }
+
+  #endLine(textEnd: number, next: number): void {
+    if (textEnd === this.#lineStart) this.#found = { headerEnd: textEnd, bodyStart: next };
+    this.#lineStart = next;
+  }
+}
+
+/** The end of the header section in a buffer; with `final`, the buffer is the whole message. */
+export function findHeaderEnd(buf: Buffer, final = false): HeaderEnd | null {
+  const scanner = new HeaderEndScanner();
+  return scanner.push(buf) ?? (final ? scanner.finish() : null);
 }
 
 /** Splits a header block into its lines, without terminators (the last line may be unterminated). */

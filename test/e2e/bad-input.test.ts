@@ -30,7 +30,7 @@ async function stillServes(recipient: string): Promise<void> {
   assert.match(await s.command('MAIL FROM:<ok@fabrikam.test>') ?? '', /^250/);
   assert.match(await s.command(`RCPT TO:<${recipient}>`) ?? '', /^250/);
   assert.match(await s.command('DATA') ?? '', /^354/);
-  assert.match(await s.command('Subject: fine\r\n\r\nstill here\r\n.') ?? '', /^250 2\.6\.0 /);
+  assert.match(await s.command('From: ok@fabrikam.test\r\nSubject: fine\r\n\r\nstill here\r\n.') ?? '', /^250 2\.6\.0 /);
   s.close();
   assert.equal((await waitForMaildir(gw.dataDir, recipient)).length, 1);
 }

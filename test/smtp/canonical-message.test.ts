@@ -2,7 +2,7 @@
 // canonical form, and Python's email package and mailparser read that form exactly as mxward did.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalMessage } from '../../src/smtp/header-section.ts';
+import { canonicalMessage, findHeaderEnd, HeaderEndScanner } from '../../src/smtp/header-section.ts';
 import type { CanonicalMessage } from '../../src/smtp/header-section.ts';
 import { headerCases, messageOf } from '../fixtures/adversarial/header-cases.ts';
 import { disagreements } from '../helpers/agreement.ts';
@@ -49,4 +49,21 @@ test('differential: Python and mailparser read the From and trust fields mxward 
     ];
     assert.deepEqual(problems, [], c.name);
   }
+});
+
+test('the header end is found the same whatever the chunking, one byte at a time included', () => {
+  for (const c of headerCases) {
+    const whole = messageOf(c);
+    const expected = findHeaderEnd(whole, true);
+    for (const size of [1, 2, 3, 7, 64]) {
+      const scanner = new HeaderEndScanner();
+      let found = null;
+      for (let at = 0; at < whole.length && !found; at += size) found = scanner.push(whole.subarray(at, at + size));
+      assert.deepEqual(found ?? scanner.finish(), expected, `${c.name}, chunks of ${size}`);
+    }
+  }
+  assert.deepEqual(findHeaderEnd(Buffer.from('A: b\r\n\r\nbody'), true), { headerEnd: 6, bodyStart: 8 });
+  assert.deepEqual(findHeaderEnd(Buffer.from('A: b\n\rbody'), true), { headerEnd: 5, bodyStart: 6 });
+  assert.deepEqual(findHeaderEnd(Buffer.from('A: b\r\r'), false), null, 'a CR at the end may still be half a CRLF');
+  assert.deepEqual(findHeaderEnd(Buffer.from('A: b\r\r'), true), { headerEnd: 5, bodyStart: 6 });
 });

@@ -9,8 +9,8 @@ import { newEnvelope } from '../../spool/envelope.ts';
 import type { SpoolWriter } from '../../spool/spool.ts';
 import { sessionState } from '../context.ts';
 import type { EndOfDataResult, GatewayContext, SessionState, Transaction } from '../context.ts';
-import { extractHeaderFacts, findHeaderEnd, readHeaderSection, stripUntrustedFields } from '../header-section.ts';
-import type { HeaderField, HeaderReading } from '../header-section.ts';
+import { extractHeaderFacts, HeaderEndScanner, readHeaderSection, stripUntrustedFields } from '../header-section.ts';
+import type { HeaderEnd, HeaderField, HeaderReading } from '../header-section.ts';
 import { stampHeaders } from '../stamp-headers.ts';
 import { abandonTransaction, finishTransaction } from '../transaction-trace.ts';
 import { closeSession } from '../session-control.ts';
@@ -33,41 +33,42 @@ interface ReceivedMessage {
  */
 async function receiveMessage(stream: Readable, writer: SpoolWriter, ctx: GatewayContext): Promise<ReceivedMessage> {
   const { maxHeaderBytes, maxMessageBytes } = ctx.config.limits;
-  let header: Buffer | null = Buffer.alloc(0);
+  // The header section's chunks, until its end is seen; then null and the body streams through.
+  let headerChunks: Buffer[] | null = [];
+  let headerBytes = 0;
+  const scanner = new HeaderEndScanner();
   let result: ReceivedMessage = { fields: [], changes: [], sizeBytes: 0, problem: null };
-  const finishHeader = async (block: Buffer) => {
-    const reading = await writeCanonicalHeader(writer, block, ctx.authservId);
-    if (reading.ok) result = { ...result, fields: reading.fields, changes: reading.changes };
-    else result.problem = malformedHeaderReply(reading.problem);
-    return reading.ok;
+  const finishHeader = async (whole: Buffer, end: HeaderEnd | null) => {
+    const reading = await writeCanonicalHeader(writer, end ? whole.subarray(0, end.headerEnd) : whole, ctx.authservId);
+    if (!reading.ok) { result.problem = malformedHeaderReply(reading.problem); return; }
+    result = { ...result, fields: reading.fields, changes: reading.changes };
+    if (end) await writer.write(Buffer.concat([CRLF, whole.subarray(end.bodyStart)]));
   };
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     result.sizeBytes += chunk.length;
     if (result.problem) continue;
     if (result.sizeBytes > maxMessageBytes) { result.problem = replies.tooBig; continue; }
-    if (header === null) { await writer.write(chunk); continue; }
-    header = Buffer.concat([header, chunk]);
-    const end = findHeaderEnd(header);
+    if (headerChunks === null) { await writer.write(chunk); continue; }
+    headerChunks.push(chunk);
+    headerBytes += chunk.length;
+    const end = scanner.push(chunk);
     if (!end) {
-      if (header.length > maxHeaderBytes) result.problem = replies.headerTooBig;
+      if (headerBytes > maxHeaderBytes) result.problem = replies.headerTooBig;
       continue;
     }
     if (end.headerEnd > maxHeaderBytes) { result.problem = replies.headerTooBig; continue; }
-    if (!(await finishHeader(header.subarray(0, end.headerEnd)))) continue;
-    await writer.write(Buffer.from('\r\n'));
-    await writer.write(header.subarray(end.bodyStart));
-    header = null;
+    await finishHeader(Buffer.concat(headerChunks, headerBytes), end);
+    headerChunks = null;
   }
-  if (!result.problem && header !== null) {
+  if (!result.problem && headerChunks !== null) {
     // The stream has ended, so a CR at the very end is a line break after all; with no empty line
     // at all, the whole message is a header section (legal, if unusual).
-    const end = findHeaderEnd(header, true);
-    if (await finishHeader(end ? header.subarray(0, end.headerEnd) : header)) {
-      if (end) await writer.write(Buffer.concat([Buffer.from('\r\n'), header.subarray(end.bodyStart)]));
-    }
+    await finishHeader(Buffer.concat(headerChunks, headerBytes), scanner.finish());
   }
   return result;
 }
+
+const CRLF = Buffer.from('\r\n');
 
 async function writeCanonicalHeader(writer: SpoolWriter, block: Buffer, authservId: string): Promise<HeaderReading> {
   const reading = readHeaderSection(block);
