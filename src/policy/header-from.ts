@@ -104,6 +104,8 @@ function parseAddrSpec(tokens: Token[]): Mailbox | null {
   const last = tokens[tokens.length - 1];
   const domain = tokens.slice(at + 1, last.kind === 'special' && last.text === '.' ? -1 : undefined);
   const localOk = (local.length === 1 && local[0].kind === 'quoted') || isDotAtom(local);
+  // RFC 2047 §5: an encoded word never stands in an address; mailparser decodes one anyway.
+  if (tokens.some((t) => t.kind === 'atom' && t.text.includes('=?'))) return null;
   if (!localOk || !isDotAtom(domain)) return null;
   const localPart = local.length === 1 && local[0].kind === 'quoted' ? `"${local[0].text}"` : local.map((t) => t.text).join('');
   const domainText = domain.map((t) => t.text).join('');
@@ -157,6 +159,9 @@ function parseMailboxList(value: string): Mailbox[] | null {
   return mailboxes;
 }
 
+/** What DNS can hold after the UTS-46 mapping: LDH labels (underscore allowed, as some hosts use). */
+const HOST_NAME = /^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)+$/;
+
 /**
  * Decides the author from the values of every From field (unfolded, UTF-8). Exactly one field
  * with exactly one usable mailbox is `single`; its domain is compared in A-label form after the
@@ -172,6 +177,6 @@ export function readAuthor(fromValues: string[]): { addresses: string[]; author:
   if (!list) return { addresses, author: { kind: 'ambiguous', reason: 'unusable-address', domains } };
   if (list.length > 1) return { addresses, author: { kind: 'ambiguous', reason: 'several-mailboxes', domains } };
   const domain = normalizeDomain(list[0].domain);
-  if (!domain) return { addresses, author: { kind: 'ambiguous', reason: 'unusable-address', domains } };
+  if (!domain || !HOST_NAME.test(domain)) return { addresses, author: { kind: 'ambiguous', reason: 'unusable-address', domains } };
   return { addresses, author: { kind: 'single', address: `${list[0].localPart}@${domain}`, domain } };
 }
