@@ -84,7 +84,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     spool,
     onQueued: queued,
     logger,
-    limiter: new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp),
+    limiter: new ConnectionLimiter(config.limits.maxConnections, config.limits.maxConnectionsPerIp, config.limits.ipv6PrefixLength),
     endOfDataChecks: options.endOfDataChecks ?? buildAuthChecks(config),
     quarantine: options.quarantine === undefined ? quarantine!.service : options.quarantine,
     now: () => new Date(),

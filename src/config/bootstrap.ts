@@ -50,10 +50,67 @@ export const bootstrapSchema = z.object({
      * session to one message per pause, so a busy relay may set 0 (no test, like plain smtpd).
      */
     greetingDelayMs: z.number().int().min(0).max(30_000).default(100),
-  }).strict().default({
-    maxMessageBytes: 35 * 1024 * 1024, maxHeaderBytes: 1024 * 1024, maxRecipients: 500,
-    maxConnections: 2000, maxConnectionsPerIp: 100, idleTimeoutMs: 300_000, maxDataMs: 600_000, greetingDelayMs: 100,
-  }),
+    // Session and resource limits (issue 11, docs/security.md "Session and resource limits").
+    /**
+     * Refused RCPTs in one transaction before 421 4.7.0 and close. Refused recipients are kept
+     * for the trace, so without a cap one session grew the heap without bound. Not counted as
+     * errors below: refusing a recipient is this gateway's policy at work (Direct Send, unknown
+     * user), and a list server with stale addresses must not be cut after 20 as Postfix would.
+     * 100 = a fifth of maxRecipients.
+     */
+    maxRefusedRecipients: z.number().int().positive().default(100),
+    /** Refused recipients named in one trace record; the rest become `… and K more`. */
+    traceListMax: z.number().int().positive().default(20),
+    /**
+     * Postfix smtpd_soft_error_limit (10): from this many errors (4xx/5xx replies other than a
+     * refused RCPT) without a message accepted, each further command waits errorDelayMs.
+     */
+    softErrorLimit: z.number().int().positive().default(10),
+    /** Postfix smtpd_error_sleep_time (1 s). */
+    errorDelayMs: z.number().int().min(0).max(60_000).default(1000),
+    /** Postfix smtpd_hard_error_limit (20): then 421 4.7.0 and close. An accepted message resets the count. */
+    hardErrorLimit: z.number().int().positive().default(20),
+    /**
+     * From the first byte of a command line to its end. The idle timeout restarts on every byte,
+     * so a line trickled a byte at a time never hit it. 300 s = Postfix smtpd_timeout applied per
+     * record (smtpd_per_record_deadline), RFC 5321 §4.5.3.2's 5 minutes.
+     */
+    commandLineDeadlineMs: z.number().int().positive().default(300_000),
+    /**
+     * From connect (and from each end of DATA) to the next DATA: the whole dialogue of one
+     * transaction, which neither trickling nor NOOPs can extend. 600 s = twice the per-command
+     * time, like maxDataMs RFC 5321 §4.5.3.2's longest wait (no Postfix analogue).
+     */
+    dialogueDeadlineMs: z.number().int().positive().default(600_000),
+    /** Failed AUTH on one connection before 421 4.7.0 and close (Postfix: counted as errors). */
+    maxAuthFailuresPerConnection: z.number().int().positive().default(3),
+    /**
+     * Failed AUTH per client IP (IPv6 by ipv6PrefixLength) and per user name within
+     * authLockoutMs before further AUTH gets 454 4.7.0 without a password check. 10 per 15 min
+     * stops guessing and bounds how long an attacker can lock a real user out.
+     */
+    authFailuresBeforeLockout: z.number().int().positive().default(10),
+    authLockoutMs: z.number().int().positive().default(900_000),
+    /**
+     * The 535 of a failed AUTH waits authFailureDelayMs × 2^(failures − 1) for that IP or user,
+     * at most authFailureMaxDelayMs: 2 s is Dovecot's auth_failure_delay, 15 s stays well under
+     * the idle timeout.
+     */
+    authFailureDelayMs: z.number().int().min(0).max(60_000).default(2000),
+    authFailureMaxDelayMs: z.number().int().min(0).max(120_000).default(15_000),
+    /**
+     * scrypt runs on libuv's thread pool (4 threads) that the spool's fdatasync also needs:
+     * 1 concurrent hash leaves 3 threads for the disk however many clients guess passwords.
+     */
+    passwordHashConcurrency: z.number().int().min(1).max(4).default(1),
+    /** AUTH attempts waiting for a hash slot beyond this get 454 4.7.0 at once (no unbounded queue). */
+    passwordHashQueueMax: z.number().int().min(0).default(32),
+    /**
+     * maxConnectionsPerIp counts IPv6 clients by this prefix: one /64 is one site's LAN (RFC 4291
+     * §2.5.4), and an attacker holds a whole /64, so per-address counting gave it every slot.
+     */
+    ipv6PrefixLength: z.number().int().min(32).max(128).default(64),
+  }).strict().prefault({}),
   /**
    * Gateway processes (`serve --workers`): each a full gateway on the same listeners (SO_REUSEPORT,
    * Linux) with its own share of the spool; `auto` = one per CPU available on Linux, else 1.

@@ -72,6 +72,11 @@ export interface Transaction {
   recipients: string[];
   /** Recipients refused at RCPT, kept so the trace shows whom a rejected transaction targeted. */
   rejectedRecipients: string[];
+  /**
+   * All refused RCPTs of the transaction; rejectedRecipients keeps only the first
+   * limits.traceListMax of them (issue 11: the list was unbounded). Absent = its length.
+   */
+  rejectedRecipientCount?: number;
   directSend: DirectSendKind | null;
   wouldReject: boolean;
   hits: RuleHit[];

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import type { SMTPServerAuthenticationResponse, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
 import type { ListenerKind } from '../domain/types.ts';
-import { replies } from '../policy/replies.ts';
+import { replies, replyMessage } from '../policy/replies.ts';
 import type { GatewayContext } from './context.ts';
 import { sessionState } from './context.ts';
 import { onConnect } from './hooks/on-connect.ts';
@@ -16,6 +16,8 @@ import { onData } from './hooks/on-data.ts';
 import { abandonTransaction } from './transaction-trace.ts';
 import { registerConnection } from './session-control.ts';
 import type { ConnectionHandle } from './session-control.ts';
+import { SessionGuard, attachGuard, guardOf } from './session-limits.ts';
+import type { SessionLimitSettings } from './session-limits.ts';
 
 export interface TlsMaterial {
   key: string;
@@ -59,17 +61,15 @@ class CatalogueSMTPServer extends SMTPServer {
       registerConnection(conn.session, conn);
       this.#scheduleGreeting(conn as unknown as GreetingHandle);
       const send = conn.send.bind(conn);
+      const limits = (this as unknown as { options: { sessionLimits: SessionLimitSettings } }).options.sessionLimits;
+      const guard = new SessionGuard(limits, { sendReply: (r) => send(r.code, replyMessage(r), false) });
+      attachGuard(conn.session, guard);
+      watchCommands(conn as unknown as ParsingConnection, guard);
       conn.send = (code, data, context) => {
-        if (code === 552 && typeof data === 'string' && data.startsWith('Error: message exceeds')) {
-          return send(552, `${replies.tooBig.enhanced} ${replies.tooBig.text}`, false);
-        }
-        if (code === 421 && data === 'Error: Command line too long') {
-          return send(500, `${replies.lineTooLong.enhanced} ${replies.lineTooLong.text}`, false);
-        }
-        if (code === 501 && typeof data === 'string' && /^Error: Bad (sender|recipient) address syntax/.test(data)) {
-          return send(501, `${replies.badAddress.enhanced} ${replies.badAddress.text}`, false);
-        }
-        return send(code, data, context);
+        const [finalCode, finalData, finalContext] = catalogueWording(code, data, context);
+        send(finalCode, finalData, finalContext);
+        const follow = guard.replySent(finalCode, typeof finalData === 'string' ? finalData : '');
+        if (follow) send(follow.code, replyMessage(follow), false);
       };
     }
   }
@@ -87,6 +87,69 @@ class CatalogueSMTPServer extends SMTPServer {
     if (delayMs === 0) ready();
     else setTimeout(ready, delayMs).unref();
   }
+}
+
+/** smtp-server's own wording replaced by the catalogue's for the few replies it words itself. */
+function catalogueWording(code: number, data: unknown, context: unknown): [number, unknown, unknown] {
+  if (code === 552 && typeof data === 'string' && data.startsWith('Error: message exceeds')) {
+    return [552, replyMessage(replies.tooBig), false];
+  }
+  if (code === 421 && data === 'Error: Command line too long') {
+    return [500, replyMessage(replies.lineTooLong), false];
+  }
+  if (code === 501 && typeof data === 'string' && /^Error: Bad (sender|recipient) address syntax/.test(data)) {
+    return [501, replyMessage(replies.badAddress), false];
+  }
+  return [code, data, context];
+}
+
+/** The parts of smtp-server's SMTPConnection and SMTPStream (runtime API, untyped) the guard watches. */
+interface CommandParser {
+  _dataMode: boolean;
+  _remainder: string;
+  _write(chunk: Buffer, encoding: string, next: (err?: Error) => void): void;
+  startDataMode(size: unknown): unknown;
+  continue(): void;
+}
+
+interface ParsingConnection {
+  _parser: CommandParser | false;
+  _nextHandler: unknown;
+  _createParser(): CommandParser;
+  _onCommand(command: Buffer, callback?: () => void): void;
+}
+
+/**
+ * Feeds the session guard from smtp-server's command parser: a partial line left in the parser
+ * starts the line deadline, a complete one ends it, DATA pauses the dialogue deadline. Past the
+ * soft error limit a command waits before it is handled (Postfix's smtpd_error_sleep_time).
+ * The parser is replaced after STARTTLS, so every parser the connection creates is watched.
+ */
+function watchCommands(conn: ParsingConnection, guard: SessionGuard): void {
+  const watchParser = (parser: CommandParser): CommandParser => {
+    const write = parser._write.bind(parser);
+    parser._write = (chunk, encoding, next) => write(chunk, encoding, (err) => {
+      if (!parser._dataMode && parser._remainder.length > 0) guard.partialLine();
+      next(err);
+    });
+    const startDataMode = parser.startDataMode.bind(parser);
+    parser.startDataMode = (size) => { guard.dataStarted(); return startDataMode(size); };
+    const resume = parser.continue.bind(parser);
+    parser.continue = () => { guard.dataEnded(); resume(); };
+    return parser;
+  };
+  if (conn._parser) watchParser(conn._parser);
+  const createParser = conn._createParser.bind(conn);
+  conn._createParser = () => watchParser(createParser());
+  const onCommand = conn._onCommand.bind(conn);
+  conn._onCommand = (command, callback) => {
+    // An AUTH exchange's continuation lines (LOGIN user name, password) belong to AUTH.
+    const name = conn._nextHandler ? 'AUTH' : (command ?? '').toString('latin1', 0, 8).split(' ', 1)[0].toUpperCase();
+    guard.commandReceived(name);
+    const delayMs = guard.commandDelayMs();
+    if (delayMs === 0) return onCommand(command, callback);
+    setTimeout(() => onCommand(command, callback), delayMs).unref();
+  };
 }
 
 /** The pause smtp-server 3 hard-codes in SMTPConnection.init(). */
@@ -112,6 +175,7 @@ export function createListener(ctx: GatewayContext, kind: ListenerKind, tls: Tls
     size: ctx.config.limits.maxMessageBytes,
     socketTimeout: ctx.config.limits.idleTimeoutMs,
     greetingDelayMs: ctx.config.limits.greetingDelayMs,
+    sessionLimits: ctx.config.limits,
     disableReverseLookup: !ctx.config.lookupPtr,
     logger: false,
     authMethods: ['PLAIN', 'LOGIN'],
@@ -125,6 +189,7 @@ export function createListener(ctx: GatewayContext, kind: ListenerKind, tls: Tls
     onRcptTo: (address, session, cb) => settle(onRcptTo(ctx, address, session), cb),
     onData: (stream, session, cb) => settle(onData(ctx, stream, session), cb as Callback<string>),
     onClose: (session: SMTPServerSession) => {
+      guardOf(session)?.close();
       let state;
       try { state = sessionState(session); } catch { return; } // refused at connect: holds no slot
       ctx.limiter.release(state.facts.remoteIp);

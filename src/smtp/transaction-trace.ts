@@ -40,7 +40,7 @@ export function buildTraceRecord(state: SessionState, tx: Transaction, end: Tran
     attribution: tx.sender?.attribution ?? (f.authUser ? 'internal' : 'anonymous'),
     mailFrom: tx.rawMailFrom,
     recipients: tx.recipients,
-    rejectedRecipients: tx.rejectedRecipients,
+    rejectedRecipients: withOmittedCount(tx.rejectedRecipients, tx.rejectedRecipientCount),
     headerFrom: end.message?.headerFrom ?? [],
     messageId: end.message?.messageId ?? null,
     subject: end.message?.subject ?? null,
@@ -57,6 +57,15 @@ export function buildTraceRecord(state: SessionState, tx: Transaction, end: Tran
     deliveryStatus: end.deliveryStatus ?? 'not-queued',
     durationMs: now.getTime() - tx.startedMs,
   };
+}
+
+/**
+ * A list the hooks kept only the first entries of (limits.traceListMax), closed with how many
+ * were left out, so the record stays small and still says how big the attempt was.
+ */
+export function withOmittedCount(kept: string[], total: number | undefined): string[] {
+  const omitted = (total ?? kept.length) - kept.length;
+  return omitted > 0 ? [...kept, `… and ${omitted} more`] : kept;
 }
 
 /**

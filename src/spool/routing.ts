@@ -82,3 +82,8 @@ export function compileRoutingTable(input: { routes: Record<string, Route>; defa
   for (const [key, route] of Object.entries(input.routes)) routes[normalizeRouteDomain(key)] = route;
   return Object.freeze({ routes: Object.freeze(routes), default: input.default });
 }
+
+/** Pure: true when the recipient's route is the embedded Maildir (checked at RCPT for names it cannot store). */
+export function routesToMaildir(table: RoutingTable, recipient: string): boolean {
+  return resolveRoute(table, recipient).route.type === 'maildir';
+}
