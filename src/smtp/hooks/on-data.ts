@@ -2,8 +2,9 @@
 // memory), run the end-of-DATA checks, then commit durably and only then answer 250.
 import type { Readable } from 'node:stream';
 import type { SMTPServerSession } from 'smtp-server';
-import type { MessageFacts, SmtpReply, Verdict } from '../../domain/types.ts';
+import type { MessageFacts, SmtpReply } from '../../domain/types.ts';
 import { decideHeaderFrom } from '../../policy/decide.ts';
+import { combineCheckOutcomes } from '../../policy/end-of-data.ts';
 import { malformedHeaderReply, queuedReply, replies, replyMessage } from '../../policy/replies.ts';
 import { newEnvelope } from '../../spool/envelope.ts';
 import type { SpoolWriter } from '../../spool/spool.ts';
@@ -78,27 +79,20 @@ async function writeCanonicalHeader(writer: SpoolWriter, block: Buffer, authserv
   return { ...reading, fields: kept };
 }
 
-/** Email-authentication checks may each object; the strictest objection wins. */
-const SEVERITY: Record<Verdict['action'], number> = { accept: 0, junk: 1, quarantine: 2, tempfail: 3, reject: 4 };
-
 async function runChecks(ctx: GatewayContext, state: SessionState, tx: Transaction, message: MessageFacts, fields: HeaderField[], writer: SpoolWriter): Promise<EndOfDataResult> {
-  let combined: EndOfDataResult = { auth: null, authenticationResults: null, verdict: null, scl: null };
   // A small message is checked from memory (and may then be committed through the journal);
   // a larger one has gone to the file, which must hold every byte before the checks read it.
   const checking = ctx.endOfDataChecks.length > 0;
   const messageBytes = checking ? writer.peekWhole() : null;
   if (checking && !messageBytes) await writer.flush();
+  const results: EndOfDataResult[] = [];
   for (const check of ctx.endOfDataChecks) {
-    const r = await check.run({ policy: state.policy, facts: state.facts, sender: tx.sender!, recipients: tx.recipients, message, headerFields: fields, messagePath: writer.path, messageBytes });
-    combined = {
-      auth: r.auth ?? combined.auth,
-      authenticationResults: r.authenticationResults ?? combined.authenticationResults,
-      scl: r.scl ?? combined.scl,
-      verdict: r.verdict && (!combined.verdict || SEVERITY[r.verdict.action] > SEVERITY[combined.verdict.action]) ? r.verdict : combined.verdict,
-    };
-    if (r.verdict) tx.hits.push(...r.verdict.hits);
+    results.push(await check.run({ policy: state.policy, facts: state.facts, sender: tx.sender!, recipients: tx.recipients, message, headerFields: fields, messagePath: writer.path, messageBytes }));
   }
-  return combined;
+  const combined = combineCheckOutcomes(results);
+  tx.hits.push(...combined.hits);
+  const last = <K extends 'auth' | 'authenticationResults'>(key: K) => results.reduce<EndOfDataResult[K] | null>((acc, r) => r[key] ?? acc, null);
+  return { auth: last('auth'), authenticationResults: last('authenticationResults'), verdict: combined.verdict, scl: combined.scl };
 }
 
 export async function onData(ctx: GatewayContext, stream: Readable, session: SMTPServerSession): Promise<string> {
