@@ -82,8 +82,15 @@ export interface SourceStats {
   subjects: string[];
   lureRows: number;
   spf: CappedCounts;
+  dkim: CappedCounts;
   dmarc: CappedCounts;
   compauth: CappedCounts;
+  /** The export's own verdicts against this source's messages (Quarantined, FilteredAsSpam, …). */
+  verdicts: CappedCounts;
+  /** Threats named by the export (Defender ThreatTypes, antispam CAT/SFV). */
+  threats: CappedCounts;
+  /** Recipients per message (Message-ID, else subject and minute): fan-out. */
+  messageRecipients: CappedCounts;
   srsRows: number;
   arcRows: number;
   heloBracketed: number;
@@ -111,14 +118,27 @@ export function newSource(key: string, ip: string | null): SourceStats {
     firstMs: null, lastMs: null, days: c(400), helos: c(20), ptrs: c(20),
     p1Domains: c(50), p1Addresses: c(20), p2Domains: c(50),
     recipients: new Set(), recipientsCapped: false, subjects: [], lureRows: 0,
-    spf: c(10), dmarc: c(10), compauth: c(10),
+    spf: c(10), dkim: c(10), dmarc: c(10), compauth: c(10),
+    verdicts: c(10), threats: c(10), messageRecipients: c(MAX_MESSAGES_PER_SOURCE),
     srsRows: 0, arcRows: 0, heloBracketed: 0, heloOwnDomain: 0,
     connectors: c(10), certificateNames: c(10), rejectCodes: c(4),
   };
 }
 
-/** Voicemail, fax and QR lures are the usual Direct Send phish (issue 5). */
-export const LURE_SUBJECT = /voice ?mail|voice message|\bvm\b|missed call|\bfax\b|e-?fax|\bqr\b|qr[- ]?code|\bscan (?:the|this) code/i;
+/** Messages kept per source for counting recipients per message (fan-out). */
+export const MAX_MESSAGES_PER_SOURCE = 200;
+/** Senders remembered as seen internally or outbound (a real person's mailbox, issue 12). */
+export const MAX_INTERNAL_SENDERS = 100_000;
+
+/**
+ * Voicemail, fax and QR lures are the usual Direct Send phish (issue 5); wire transfers, gift
+ * cards, "are you at your desk" and payroll changes the usual CEO fraud (issue 12). Words a
+ * printer or an application also uses ("scan", "document", "invoice") are left out on purpose.
+ */
+export const LURE_SUBJECT = /voice ?mail|voice message|\bvm\b|missed call|\bfax\b|e-?fax|\bqr\b|qr[- ]?code|\bscan (?:the|this) code|\bwire\b|wire transfer|gift ?cards?|\bfavou?r\b|at your desk|\burgent\b|payroll|direct deposit|bank (?:details|account)|password (?:expir|reset)|verify your (?:account|mailbox|identity)|account (?:suspended|locked|will be)|mailbox (?:full|quota|storage)/i;
+
+/** The trace's own verdict against a message (SPEC §8 Status, Defender DeliveryAction, mxward verdict). */
+export const AGAINST_STATUS = /^(?:quarantined|filteredasspam|failed|junked|blocked|quarantine\b|junk\b)/i;
 
 export interface MessageSample {
   file: string;
@@ -146,6 +166,8 @@ export class ReportAggregator {
   /** day number -> counts per kind, in MESSAGE_KINDS order. */
   readonly days = new Map<number, number[]>();
   readonly sources = new Map<string, SourceStats>();
+  /** Lower-cased P1 addresses of internal and outbound rows (capped): who has a real mailbox. */
+  readonly internalSenders = new Set<string>();
   readonly perFile = new Map<string, { format: string; rows: number }>();
   readonly samples: MessageSample[] = [];
   samplesDropped = 0;
@@ -173,7 +195,7 @@ export class ReportAggregator {
     for (const k of MESSAGE_KINDS) this.kinds[k] = 0;
     this.wouldReject = 0; this.whatIfReject = 0; this.headerFromWouldReject = 0;
     this.firstMs = null; this.lastMs = null;
-    this.days.clear(); this.sources.clear(); this.perFile.clear();
+    this.days.clear(); this.sources.clear(); this.perFile.clear(); this.internalSenders.clear();
     this.samples.length = 0; this.samplesDropped = 0; this.sourcesOverflowed = false;
     this.#lastFile = null; this.#lastDay = NaN; this.#lastDayCounts = undefined;
   }
@@ -200,9 +222,16 @@ export class ReportAggregator {
       this.#lastDayCounts = counts;
       counts[MESSAGE_KINDS.indexOf(c.kind)]++;
     }
+    if (c.kind === 'internal') this.#addInternalSender(row.p1);
     if (c.kind === 'internal' || c.kind === 'external') return;
     this.#addSample(row, c, w);
     this.#addToSource(row, c, w);
+  }
+
+  #addInternalSender(p1: string | null): void {
+    if (!p1 || this.internalSenders.size >= MAX_INTERNAL_SENDERS) return;
+    const lower = p1.toLowerCase();
+    if (!this.internalSenders.has(lower)) this.internalSenders.add(detach(lower));
   }
 
   /** LURE_SUBJECT per distinct subject: bulk exports repeat a few subjects millions of times. */
@@ -272,12 +301,23 @@ export class ReportAggregator {
       if (this.#isLure(subject)) s.lureRows++;
     }
     s.spf.add(row.spf);
+    s.dkim.add(row.dkim);
     s.dmarc.add(row.dmarc);
+    if (row.status && AGAINST_STATUS.test(row.status)) s.verdicts.add(row.status.split(/[:(]/)[0].trim());
+    if (row.threats) s.threats.add(row.threats);
+    if (row.recipients.length) s.messageRecipients.add(messageKey(row), row.recipients.length);
     s.compauth.add(row.compauth);
     if (row.arc && row.arc !== 'none') s.arcRows++;
     s.connectors.add(c.connector);
     s.certificateNames.add(row.certificateName);
   }
+}
+
+/** One message across its per-recipient rows: its Message-ID, else subject and minute. */
+function messageKey(row: ReportRow): string {
+  if (row.messageId) return row.messageId;
+  const minute = row.timeMs === null ? '' : String(Math.floor(row.timeMs / 60_000));
+  return `${minute}\u0000${row.subject ?? ''}`;
 }
 
 /** Classifies a batch (and replays it against the what-if set) into an aggregator. */

@@ -6,7 +6,12 @@ import type { MessageSample, SourceStats } from './aggregate.ts';
 import type { MessageKind } from './classify.ts';
 import { Classifier } from './classify.ts';
 import { labelSource } from './labels.ts';
-import type { SourceLabel } from './labels.ts';
+import type { EvidenceFor, KnownSender, LabelledSource, SourceLabel } from './labels.ts';
+import { buildHeadline } from './headline.ts';
+import type { Headline } from './headline.ts';
+import { emptySpfTable } from './spf-coverage.ts';
+import type { SpfTable } from './spf-coverage.ts';
+import type { DateOrder } from './import/dates.ts';
 import { recommendConnectors, recommendationsYaml } from './recommend.ts';
 import type { ConnectorRecommendation, DmarcPolicy } from './recommend.ts';
 import type { InputProblem, ReportRow, RowSink } from './types.ts';
@@ -19,6 +24,11 @@ export interface ReportContext {
   whatIf: CompiledPolicy | null;
   dmarc: ReadonlyMap<string, DmarcPolicy>;
   nowMs: number;
+  /** SPF records (`--spf`, `--dns`) and `--known-sender` entries: the positive evidence. */
+  spf?: SpfTable;
+  knownSenders?: readonly KnownSender[];
+  /** `--date-format`: the order of slashed dates in every file; null or absent = per file. */
+  dateOrder?: DateOrder | null;
 }
 
 export interface SourceReport {
@@ -27,6 +37,9 @@ export interface SourceReport {
   network: string | null;
   label: SourceLabel;
   reasons: string[];
+  evidenceFor: EvidenceFor[];
+  evidenceAgainst: string[];
+  facts: string[];
   rows: number;
   kinds: Record<MessageKind, number>;
   wouldReject: number;
@@ -51,6 +64,8 @@ export interface SourceReport {
 
 export interface ReportModel {
   generatedAt: string;
+  /** The administrator's question answered first: what enforcing would stop and cut off. */
+  headline: Headline;
   organization: { acceptedDomains: string[]; connectors: string[]; whatIfConnectors: string[] | null };
   inputs: Array<{ file: string; format: string; rows: number }>;
   problems: { count: number; shown: InputProblem[] };
@@ -83,6 +98,8 @@ export class ReportRun implements RowSink {
   readonly #whatIf: Classifier | null;
   problemCount = 0;
   readonly shownProblems: InputProblem[] = [];
+  /** Problems per file: a file with problems and no rows was skipped whole (said in the headline). */
+  readonly problemsPerFile = new Map<string, number>();
   onProblem: ((p: InputProblem) => void) | null = null;
 
   constructor(context: ReportContext) {
@@ -103,14 +120,29 @@ export class ReportRun implements RowSink {
 
   problem(p: InputProblem): void {
     this.problemCount++;
+    this.problemsPerFile.set(p.file, (this.problemsPerFile.get(p.file) ?? 0) + 1);
     if (this.shownProblems.length < MAX_PROBLEMS_SHOWN) this.shownProblems.push(p);
     this.onProblem?.(p);
+  }
+
+  /** The P1 domains of sources that enforcing would reject: whose SPF records `--dns` looks up. */
+  spfDomainsNeeded(): string[] {
+    const out = new Set<string>();
+    for (const s of this.aggregator.sources.values()) {
+      if (s.wouldReject > 0) for (const d of s.p1Domains.counts.keys()) if (d !== '<>') out.add(d);
+    }
+    return [...out].sort();
+  }
+
+  #label(source: SourceStats): LabelledSource {
+    const ctx = { spf: this.context.spf ?? emptySpfTable(), knownSenders: this.context.knownSenders ?? [], internalSenders: this.aggregator.internalSenders };
+    return labelSource(source, ctx, (d) => this.#now.isAccepted(d));
   }
 
   finish(): ReportModel {
     const agg = this.aggregator;
     const hasWhatIf = this.#whatIf !== null;
-    const labelled = [...agg.sources.values()].map((source) => ({ source, label: labelSource(source) }));
+    const labelled = [...agg.sources.values()].map((source) => ({ source, label: this.#label(source) }));
     labelled.sort((a, b) => b.source.wouldReject - a.source.wouldReject || b.source.rows - a.source.rows || a.source.key.localeCompare(b.source.key));
     const networks = new Map<string, { network: string; sources: number; rows: number; wouldReject: number }>();
     for (const { source } of labelled) {
@@ -121,14 +153,17 @@ export class ReportRun implements RowSink {
     }
     const recommendations = recommendConnectors(labelled, (d) => this.#now.isAccepted(d), this.context.dmarc);
     const policy = this.context.policy;
+    const inputs = [...agg.perFile].map(([file, v]) => ({ file, format: v.format, rows: v.rows }));
+    const unread = [...this.problemsPerFile].filter(([file]) => !agg.perFile.has(file)).map(([file, problems]) => ({ file, problems }));
     return {
       generatedAt: new Date(this.context.nowMs).toISOString(),
+      headline: buildHeadline(labelled, recommendations, { rows: agg.rows, problems: this.problemCount, unread }),
       organization: {
         acceptedDomains: policy.document.acceptedDomains.map((d) => (d.includeSubdomains ? `${d.domain} (+subdomains)` : d.domain)),
         connectors: policy.document.connectors.map((c) => c.name),
         whatIfConnectors: this.context.whatIf ? this.context.whatIf.document.connectors.map((c) => c.name) : null,
       },
-      inputs: [...agg.perFile].map(([file, v]) => ({ file, format: v.format, rows: v.rows })),
+      inputs,
       problems: { count: this.problemCount, shown: this.shownProblems },
       totals: {
         rows: agg.rows, kinds: agg.kinds, wouldReject: agg.wouldReject, headerFromWouldReject: agg.headerFromWouldReject,
@@ -138,7 +173,7 @@ export class ReportRun implements RowSink {
         day: dayText(day),
         kinds: { 'direct-send': counts[0], 'header-from': counts[1], connector: counts[2], internal: counts[3], external: counts[4] },
       })),
-      sources: labelled.map(({ source, label }) => sourceReport(source, label.label, label.reasons, hasWhatIf)),
+      sources: labelled.map(({ source, label }) => sourceReport(source, label, hasWhatIf)),
       networks: [...networks.values()].sort((a, b) => b.wouldReject - a.wouldReject || b.rows - a.rows),
       recommendations,
       policyYaml: recommendationsYaml(recommendations),
@@ -147,9 +182,10 @@ export class ReportRun implements RowSink {
   }
 }
 
-function sourceReport(s: SourceStats, label: SourceLabel, reasons: string[], hasWhatIf: boolean): SourceReport {
+function sourceReport(s: SourceStats, l: LabelledSource, hasWhatIf: boolean): SourceReport {
   return {
-    key: s.key, ip: s.ip, network: s.network, label, reasons, rows: s.rows, kinds: s.kinds,
+    key: s.key, ip: s.ip, network: s.network, label: l.label, reasons: l.reasons,
+    evidenceFor: l.evidenceFor, evidenceAgainst: l.evidenceAgainst, facts: l.facts, rows: s.rows, kinds: s.kinds,
     wouldReject: s.wouldReject, whatIfReject: hasWhatIf ? s.whatIfReject : null,
     firstSeen: iso(s.firstMs), lastSeen: iso(s.lastMs), days: s.days.size,
     volume: [...s.days.counts].map(([d, n]) => ({ day: dayText(Number(d)), rows: n })).sort((a, b) => a.day.localeCompare(b.day)),

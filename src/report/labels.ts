@@ -1,13 +1,50 @@
-// A label per source with the reasons (issue 5): spam-likely signals win over everything, then
-// forwarder traces, then the signs of a consistent device or application. Thresholds are shares
-// of the source's rows, so one odd message does not relabel a printer.
+// Evidence before advice (issue 12, SPEC §11). A source is `authorised` only with positive
+// evidence that it may send as the organization: its IP is in the sending domain's SPF record,
+// DMARC passed for one of our domains in the export, or the administrator named it
+// (--known-sender). Any signal against (the export's own spam/quarantine verdict, named threats,
+// a real mailbox used from a foreign IP, fan-out, lure subjects, HELO claiming our domain, many
+// senders in a burst) makes it `suspicious`, whatever evidence it also has. Everything else is
+// `unknown`: the facts are shown and the administrator decides. Pure.
+import ipaddr from 'ipaddr.js';
 import type { SourceStats } from './aggregate.ts';
+import { spfCoverage } from './spf-coverage.ts';
+import type { SpfTable } from './spf-coverage.ts';
 
-export type SourceLabel = 'likely-legitimate' | 'spam-likely' | 'forwarder' | 'unknown';
+export type SourceLabel = 'authorised' | 'suspicious' | 'forwarder' | 'unknown';
+
+/** One piece of positive evidence, with the range it vouches for (a connector's IP list). */
+export interface EvidenceFor {
+  kind: 'spf' | 'dmarc' | 'known-sender';
+  text: string;
+  /** The CIDR the evidence supports: the SPF mechanism's, the administrator's, or null (the addresses seen). */
+  range: string | null;
+  /** What the range is called in a connector name (the known sender's label, the SPF domain). */
+  rangeName: string | null;
+}
 
 export interface LabelledSource {
   label: SourceLabel;
+  /** One line per reason, for tables: the evidence for, the signals against, or the facts. */
   reasons: string[];
+  evidenceFor: EvidenceFor[];
+  evidenceAgainst: string[];
+  facts: string[];
+}
+
+export interface KnownSender { cidr: string; label: string }
+
+export interface EvidenceContext {
+  spf: SpfTable;
+  knownSenders: readonly KnownSender[];
+  /** Lower-cased addresses seen sending internally or outbound in the same input. */
+  internalSenders: ReadonlySet<string>;
+}
+
+/** One message to this many recipients or more is fan-out, not a device or an application. */
+export const FANOUT_RECIPIENTS = 10;
+
+export function emptyEvidenceContext(): EvidenceContext {
+  return { spf: { records: new Map(), addresses: new Map(), mx: new Map() }, knownSenders: [], internalSenders: new Set() };
 }
 
 function share(n: number, of: number): number {
@@ -20,34 +57,106 @@ function count(map: { counts: Map<string, number> }, ...keys: string[]): number 
   return n;
 }
 
-export function labelSource(s: SourceStats): LabelledSource {
-  const spam: string[] = [];
-  const rows = s.rows;
-  if (share(s.heloBracketed, rows) > 0.5) spam.push('HELO is a bare or bracketed IP address');
-  if (s.heloOwnDomain > 0) spam.push('HELO claims one of our own domains from a foreign IP');
-  const spfFail = count(s.spf, 'fail', 'softfail');
-  if (share(spfFail, rows) > 0.5) spam.push(`SPF fail/softfail on ${spfFail} of ${rows}`);
-  const dmarcFail = count(s.dmarc, 'fail');
-  if (share(dmarcFail, rows) > 0.5) spam.push(`DMARC fail on ${dmarcFail} of ${rows}`);
-  const compFail = count(s.compauth, 'fail');
-  if (share(compFail, rows) > 0.5) spam.push(`compauth fail on ${compFail} of ${rows}`);
-  if (s.lureRows > 0) spam.push(`voicemail/fax/QR lure subjects (${s.lureRows})`);
-  if (s.p1Addresses.size >= 20 && s.days.size <= 2) spam.push(`${s.p1Addresses.size}+ different senders in ${s.days.size} day(s)`);
-  if (spam.length) return { label: 'spam-likely', reasons: spam };
+function total(map: { counts: Map<string, number>; other: number }): number {
+  let n = map.other;
+  for (const v of map.counts.values()) n += v;
+  return n;
+}
 
-  const forwarder: string[] = [];
-  if (share(s.srsRows, rows) > 0.5) forwarder.push('envelope sender rewritten with SRS');
-  if (share(s.arcRows, rows) > 0.5) forwarder.push('ARC seals present: relayed by an intermediary');
-  if (forwarder.length) return { label: 'forwarder', reasons: forwarder };
+const list = (m: { counts: Map<string, number> }): string => [...m.counts].map(([k, v]) => `${k} ${v}`).join(', ');
 
-  const legit: string[] = [];
-  const spfPass = count(s.spf, 'pass');
-  if (s.ip && share(spfPass, rows) > 0.8) legit.push(`SPF pass for ${s.ip} on ${spfPass} of ${rows}`);
-  const consistentHelo = s.helos.size === 1;
-  if (s.p1Addresses.size <= 3 && s.days.size >= 2) {
-    legit.push(`consistent sender (${[...s.p1Addresses.counts.keys()].slice(0, 3).join(', ')}${consistentHelo ? `, HELO ${[...s.helos.counts.keys()][0]}` : ''}) on ${s.days.size} days`);
+/** --known-sender IP|CIDR=label -> entries; a string names the bad value. */
+export function parseKnownSenders(values: readonly string[]): KnownSender[] | string {
+  const out: KnownSender[] = [];
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    const cidr = (eq > 0 ? v.slice(0, eq) : v).trim();
+    const label = eq > 0 ? v.slice(eq + 1).trim() : '';
+    try {
+      const [addr, len] = cidr.includes('/') ? ipaddr.parseCIDR(cidr) : [ipaddr.parse(cidr), cidr.includes(':') ? 128 : 32];
+      out.push({ cidr: `${addr.toString()}/${len}`, label: label || cidr });
+    } catch {
+      return `--known-sender: expected IP or CIDR, optionally =label, got ${JSON.stringify(v.slice(0, 80))}`;
+    }
   }
-  if (s.certificateNames.size > 0) legit.push(`presents certificate ${[...s.certificateNames.counts.keys()][0]}`);
-  if (legit.length) return { label: 'likely-legitimate', reasons: legit };
-  return { label: 'unknown', reasons: [rows < 5 ? `only ${rows} message(s): too few to judge` : 'no signal either way'] };
+  return out;
+}
+
+function knownSenderOf(ip: string | null, known: readonly KnownSender[]): KnownSender | null {
+  if (!ip) return null;
+  let addr: ipaddr.IPv4 | ipaddr.IPv6;
+  try { addr = ipaddr.process(ip); } catch { return null; }
+  for (const k of known) {
+    const [net, len] = ipaddr.parseCIDR(k.cidr);
+    if (net.kind() === addr.kind() && addr.match(net, len)) return k;
+  }
+  return null;
+}
+
+function signalsAgainst(s: SourceStats, ctx: EvidenceContext): string[] {
+  const against: string[] = [];
+  if (total(s.verdicts)) against.push(`the export's own verdict: ${list(s.verdicts)}`);
+  if (total(s.threats)) against.push(`threats named by the export: ${list(s.threats)}`);
+  const mailboxes = [...s.p1Addresses.counts.keys()].filter((a) => ctx.internalSenders.has(a));
+  if (mailboxes.length) against.push(`${mailboxes.slice(0, 3).join(', ')} is a real mailbox (it sends internally or outbound in this input) used here from the foreign IP ${s.ip ?? s.key}`);
+  const fanout = Math.max(0, ...s.messageRecipients.counts.values());
+  if (fanout >= FANOUT_RECIPIENTS) against.push(`fan-out: one message to ${fanout} recipients`);
+  if (s.lureRows > 0) against.push(`lure subjects (${s.lureRows}): ${s.subjects.slice(0, 2).map((x) => JSON.stringify(x.slice(0, 60))).join(', ')}`);
+  if (s.heloOwnDomain > 0) against.push('HELO claims one of our own domains from a foreign IP');
+  if (s.p1Addresses.size >= 20 && s.days.size <= 2) against.push(`${s.p1Addresses.size}+ different senders in ${s.days.size} day(s)`);
+  return against;
+}
+
+function evidenceFor(s: SourceStats, ctx: EvidenceContext, ours: (d: string) => boolean): EvidenceFor[] {
+  const found: EvidenceFor[] = [];
+  const known = knownSenderOf(s.ip, ctx.knownSenders);
+  if (known) found.push({ kind: 'known-sender', text: `named by the administrator: --known-sender ${known.cidr}=${known.label}`, range: known.cidr, rangeName: known.label });
+  const p1Domains = [...s.p1Domains.counts.keys()];
+  if (s.ip && p1Domains.length && s.p1Domains.other === 0 && !p1Domains.includes('<>')) {
+    const cover = p1Domains.map((d) => spfCoverage(ctx.spf, d, s.ip!));
+    if (cover.every((c) => c.covered)) {
+      const first = cover[0] as Extract<typeof cover[number], { covered: true }>;
+      found.push({ kind: 'spf', text: `SPF: ${s.ip} is authorised by ${p1Domains.join(', ')} (${first.mechanism}, range ${first.cidr})`, range: first.cidr, rangeName: first.domain });
+    }
+  }
+  const p2Domains = [...s.p2Domains.counts.keys()];
+  const p2Ours = p2Domains.length > 0 && s.p2Domains.other === 0 && p2Domains.every(ours);
+  const dmarcStated = total(s.dmarc);
+  const dmarcPass = count(s.dmarc, 'pass');
+  if (p2Ours && dmarcPass > 0 && dmarcPass === dmarcStated) {
+    found.push({ kind: 'dmarc', text: `DMARC pass for ${p2Domains.join(', ')} on ${dmarcPass} of ${dmarcStated} message(s) that state it`, range: null, rangeName: null });
+  } else if (p2Ours && dmarcStated === 0 && count(s.dkim, 'pass') > 0 && count(s.dkim, 'pass') === total(s.dkim)
+    && count(s.compauth, 'pass') === total(s.compauth) && total(s.compauth) > 0) {
+    found.push({ kind: 'dmarc', text: `DKIM pass and compauth pass for ${p2Domains.join(', ')} on every message that states them`, range: null, rangeName: null });
+  }
+  return found;
+}
+
+function factsOf(s: SourceStats): string[] {
+  const facts: string[] = [];
+  const rows = s.rows;
+  const spfFail = count(s.spf, 'fail', 'softfail');
+  if (share(spfFail, rows) > 0.5) facts.push(`SPF fail/softfail on ${spfFail} of ${rows}`);
+  const dmarcFail = count(s.dmarc, 'fail');
+  if (share(dmarcFail, rows) > 0.5) facts.push(`DMARC fail on ${dmarcFail} of ${rows}`);
+  const compFail = count(s.compauth, 'fail');
+  if (share(compFail, rows) > 0.5) facts.push(`compauth fail on ${compFail} of ${rows}`);
+  if (share(s.heloBracketed, rows) > 0.5) facts.push('HELO is a bare or bracketed IP address');
+  facts.push(`${rows} message(s) on ${s.days.size} day(s) from ${[...s.p1Addresses.counts.keys()].slice(0, 3).join(', ') || 'no envelope sender'}`);
+  if (rows < 5) facts.push('too few messages to see a pattern');
+  return facts;
+}
+
+export function labelSource(s: SourceStats, ctx: EvidenceContext = emptyEvidenceContext(), ours: (d: string) => boolean = () => false): LabelledSource {
+  const against = signalsAgainst(s, ctx);
+  const evidence = evidenceFor(s, ctx, ours);
+  const facts = factsOf(s);
+  const base = { evidenceFor: evidence, evidenceAgainst: against, facts };
+  if (against.length) return { ...base, label: 'suspicious', reasons: against };
+  const forwarder: string[] = [];
+  if (share(s.srsRows, s.rows) > 0.5) forwarder.push('envelope sender rewritten with SRS');
+  if (share(s.arcRows, s.rows) > 0.5) forwarder.push('ARC seals present: relayed by an intermediary');
+  if (forwarder.length) return { ...base, label: 'forwarder', reasons: [...forwarder, 'no connector: ask the forwarder for SRS, or trust its ARC seal (SPEC §9)'] };
+  if (evidence.length) return { ...base, label: 'authorised', reasons: evidence.map((e) => e.text) };
+  return { ...base, label: 'unknown', reasons: ['unknown: decide (no evidence of authorisation)', ...facts] };
 }

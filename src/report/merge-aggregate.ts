@@ -9,7 +9,7 @@
 // counters): when a partial folded sources into "(other sources)", or merging would, the merge
 // says it is not exact and the caller reads the file again in one pass.
 import type { MessageSample, SourceStats } from './aggregate.ts';
-import { CappedCounts, MAX_RECIPIENTS, MAX_SAMPLE_MESSAGES, MAX_SOURCES, MAX_SUBJECTS, ReportAggregator } from './aggregate.ts';
+import { CappedCounts, MAX_INTERNAL_SENDERS, MAX_RECIPIENTS, MAX_SAMPLE_MESSAGES, MAX_SOURCES, MAX_SUBJECTS, ReportAggregator } from './aggregate.ts';
 import { MESSAGE_KINDS } from './classify.ts';
 import type { InputProblem } from './types.ts';
 
@@ -25,6 +25,7 @@ export interface PartialAggregate {
   days: Map<number, number[]>;
   sources: Map<string, SourceStats>;
   sourcesOverflowed: boolean;
+  internalSenders: Set<string>;
   perFile: Map<string, { format: string; rows: number }>;
   samples: MessageSample[];
   samplesDropped: number;
@@ -37,7 +38,7 @@ export function partialOf(agg: ReportAggregator, problems: InputProblem[], probl
   return {
     rows: agg.rows, kinds: agg.kinds, wouldReject: agg.wouldReject, whatIfReject: agg.whatIfReject,
     headerFromWouldReject: agg.headerFromWouldReject, firstMs: agg.firstMs, lastMs: agg.lastMs, days: agg.days,
-    sources: agg.sources, sourcesOverflowed: agg.sourcesOverflowed, perFile: agg.perFile, samples: agg.samples,
+    sources: agg.sources, sourcesOverflowed: agg.sourcesOverflowed, internalSenders: agg.internalSenders, perFile: agg.perFile, samples: agg.samples,
     samplesDropped: agg.samplesDropped, problems, problemCount,
   };
 }
@@ -52,7 +53,8 @@ function mergeCounts(a: CappedCounts, b: CappedCounts): void {
 }
 
 const OTHER_SOURCES = '(other sources)';
-const COUNT_FIELDS = ['days', 'helos', 'ptrs', 'p1Domains', 'p1Addresses', 'p2Domains', 'spf', 'dmarc', 'compauth', 'connectors', 'certificateNames', 'rejectCodes'] as const;
+const COUNT_FIELDS = ['days', 'helos', 'ptrs', 'p1Domains', 'p1Addresses', 'p2Domains', 'spf', 'dkim', 'dmarc', 'compauth', 'connectors', 'certificateNames', 'rejectCodes',
+  'verdicts', 'threats', 'messageRecipients'] as const;
 
 /**
  * Whether merging `p` into `agg` gives what one pass would: false when `p` folded sources into
@@ -117,6 +119,7 @@ export function mergePartial(agg: ReportAggregator, p: PartialAggregate, lineOff
   }
   agg.samplesDropped += p.samplesDropped;
   if (p.sourcesOverflowed) agg.sourcesOverflowed = true;
+  for (const sender of p.internalSenders) if (agg.internalSenders.size < MAX_INTERNAL_SENDERS) agg.internalSenders.add(sender);
   for (const [key, b] of p.sources) {
     const s = agg.sources.get(key);
     if (s) mergeSource(s, b);

@@ -42,7 +42,7 @@ export async function readInputs(args: string[], run: ReportRun, opts: ReadOptio
           inFlight = 0;
           if (outcome.parallel) continue;
         }
-        await importInput(input, run);
+        await importInput(input, run, { dateOrder: run.context.dateOrder ?? null });
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         run.problem({ file: input.name, line: 0, message: `cannot read (${e.code ?? e.message}): file skipped` });

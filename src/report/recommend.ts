@@ -1,7 +1,9 @@
-// The connector that keeps each legitimate source working once Reject Direct Send is enforced
-// (SPEC §9): a certificate connector when a verified certificate name is known, else an IP
-// connector listing exactly the addresses seen (never a wider range than the traffic needs).
-// Printed three ways: EXO PowerShell, mxward CLI, and YAML for `mxward policy import`.
+// The connector that keeps each authorised source working once Reject Direct Send is enforced
+// (SPEC §9, §11). Only sources labelled `authorised` (positive evidence, nothing against) get
+// one. A certificate connector when a verified certificate name is known; else an IP connector
+// whose range is what the evidence supports: the administrator's CIDR, the SPF mechanism's CIDR,
+// or exactly the addresses seen. Each is named after what it contains. Printed three ways: EXO
+// PowerShell, mxward CLI, and YAML for `mxward policy merge`.
 import { stringify } from 'yaml';
 import type { ConnectorSettings } from '../config/policy-schema.ts';
 import type { SourceStats } from './aggregate.ts';
@@ -17,6 +19,8 @@ export interface ConnectorRecommendation {
   certificateName: string | null;
   sources: string[];
   rows: number;
+  /** Why this source may send as us: the evidence each source had. */
+  evidence: string[];
   powershell: string;
   mxward: string;
   warnings: string[];
@@ -48,10 +52,12 @@ function hostRoute(ip: string): string {
   return ip.includes(':') ? `${ip}/128` : `${ip}/32`;
 }
 
-function build(name: string, by: 'certificate' | 'ip', sources: SourceStats[], certificateName: string | null,
-  accepted: (d: string) => boolean, dmarc: ReadonlyMap<string, DmarcPolicy>): ConnectorRecommendation {
+function build(name: string, by: 'certificate' | 'ip', group: RecommendInput[], certificateName: string | null,
+  range: string | null, accepted: (d: string) => boolean, dmarc: ReadonlyMap<string, DmarcPolicy>): ConnectorRecommendation {
+  const sources = group.map((g) => g.source);
   const senderDomains = senderDomainsOf(sources);
-  const ips = by === 'ip' ? [...new Set(sources.map((s) => s.ip).filter((ip): ip is string => ip !== null))].sort() : [];
+  const seen = [...new Set(sources.map((s) => s.ip).filter((ip): ip is string => ip !== null))].sort().map(hostRoute);
+  const ips = by === 'ip' ? (range ? [range] : seen) : [];
   const ps = [`New-InboundConnector -Name "${name}" -ConnectorType Partner -SenderDomains ${psList(senderDomains)}`];
   const cli = [`mxward connector add ${shellQuote(name)} --type partner`, ...senderDomains.map((d) => `--sender-domain ${shellQuote(d)}`)];
   if (by === 'certificate' && certificateName) {
@@ -59,7 +65,7 @@ function build(name: string, by: 'certificate' | 'ip', sources: SourceStats[], c
     cli.push(`--cert-name ${shellQuote(certificateName)} --restrict-to-cert true --require-tls true`);
   } else {
     ps.push(`-SenderIPAddresses ${psList(ips)} -RestrictDomainsToIPAddresses $true`);
-    cli.push(...ips.map((ip) => `--ip ${hostRoute(ip)}`), '--restrict-to-ips true');
+    cli.push(...ips.map((ip) => `--ip ${ip}`), '--restrict-to-ips true');
   }
   const warnings: string[] = [];
   if (certificateName) {
@@ -72,30 +78,67 @@ function build(name: string, by: 'certificate' | 'ip', sources: SourceStats[], c
   }
   if (senderDomains.includes('*')) warnings.push('sender domains * : the source also sends with a null or varied envelope sender; consider narrowing');
   return {
-    name, by, senderDomains, senderIPAddresses: ips.map(hostRoute), certificateName,
+    name, by, senderDomains, senderIPAddresses: ips, certificateName,
     sources: sources.map((s) => s.key), rows: sources.reduce((n, s) => n + s.rows, 0),
+    evidence: [...new Set(group.flatMap((g) => g.label.evidenceFor.map((e) => `${g.source.key}: ${e.text}`)))],
     powershell: ps.join(' '), mxward: cli.join(' '), warnings,
   };
 }
 
 function safeName(text: string): string {
-  return text.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 56);
+  return text.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
 }
 
-/** One connector per certificate name, else one per /24 (or /64) network of legitimate sources. */
+/** Connector names allow 64 characters (config/policy-schema.ts). */
+function connectorName(...parts: string[]): string {
+  return safeName(['DirectSend', ...parts].join('-')).slice(0, 64).replace(/-+$/, '');
+}
+
+/** `203.0.113.10`, `203.0.113.10-203.0.113.77`, `203.0.113.10-and-3-more`: what the list holds. */
+function nameForAddresses(ips: string[]): string {
+  if (ips.length <= 2) return ips.join('-');
+  return `${ips[0]}-and-${ips.length - 1}-more`;
+}
+
+/**
+ * The range each authorised source's evidence supports, most specific authority first: the
+ * administrator's CIDR, then the SPF mechanism's, else null (the addresses seen).
+ */
+function rangeOf(x: RecommendInput): { range: string | null; name: string | null } {
+  const known = x.label.evidenceFor.find((e) => e.kind === 'known-sender');
+  if (known) return { range: known.range, name: known.rangeName };
+  const spf = x.label.evidenceFor.find((e) => e.kind === 'spf');
+  if (spf) return { range: spf.range, name: null };
+  return { range: null, name: null };
+}
+
+/** One connector per certificate name, per evidence range, else per /24 (/64) of addresses seen. */
 export function recommendConnectors(sources: RecommendInput[], accepted: (d: string) => boolean,
   dmarc: ReadonlyMap<string, DmarcPolicy> = new Map()): ConnectorRecommendation[] {
-  const wanted = sources.filter((x) => x.label.label === 'likely-legitimate' && x.source.wouldReject > 0 && x.source.key !== '(other sources)');
-  const byCert = new Map<string, SourceStats[]>();
-  const byNet = new Map<string, SourceStats[]>();
-  for (const { source } of wanted) {
-    const cert = [...source.certificateNames.counts.keys()][0];
-    if (cert) byCert.set(cert, [...(byCert.get(cert) ?? []), source]);
-    else if (source.network) byNet.set(source.network, [...(byNet.get(source.network) ?? []), source]);
+  const wanted = sources.filter((x) => x.label.label === 'authorised' && x.label.evidenceAgainst.length === 0 && x.label.evidenceFor.length > 0
+    && x.source.wouldReject > 0 && x.source.key !== '(other sources)' && x.source.ip !== null);
+  const byCert = new Map<string, RecommendInput[]>();
+  const byRange = new Map<string, { name: string | null; group: RecommendInput[] }>();
+  const byNet = new Map<string, RecommendInput[]>();
+  for (const x of wanted) {
+    const cert = [...x.source.certificateNames.counts.keys()][0];
+    const { range, name } = rangeOf(x);
+    if (cert) byCert.set(cert, [...(byCert.get(cert) ?? []), x]);
+    else if (range) {
+      const entry = byRange.get(range) ?? { name, group: [] };
+      entry.group.push(x);
+      byRange.set(range, entry);
+    } else if (x.source.network) byNet.set(x.source.network, [...(byNet.get(x.source.network) ?? []), x]);
   }
   const out: ConnectorRecommendation[] = [];
-  for (const [cert, list] of [...byCert].sort()) out.push(build(`DirectSend-cert-${safeName(cert)}`, 'certificate', list, cert, accepted, dmarc));
-  for (const [net, list] of [...byNet].sort()) out.push(build(`DirectSend-${safeName(net)}`, 'ip', list, null, accepted, dmarc));
+  for (const [cert, group] of [...byCert].sort()) out.push(build(connectorName('cert', cert), 'certificate', group, cert, null, accepted, dmarc));
+  for (const [range, { name, group }] of [...byRange].sort()) {
+    out.push(build(connectorName(...(name ? [name] : []), range.replace('/', '-')), 'ip', group, null, range, accepted, dmarc));
+  }
+  for (const [, group] of [...byNet].sort()) {
+    const ips = [...new Set(group.map((g) => g.source.ip!))].sort();
+    out.push(build(connectorName(nameForAddresses(ips)), 'ip', group, null, null, accepted, dmarc));
+  }
   return out;
 }
 
@@ -106,7 +149,7 @@ export function recommendationsYaml(recs: ConnectorRecommendation[]): string {
     senderIPAddresses: r.senderIPAddresses, tlsSenderCertificateName: r.certificateName,
     restrictDomainsToIPAddresses: r.by === 'ip', restrictDomainsToCertificate: r.by === 'certificate',
     requireTls: r.by === 'certificate', treatMessagesAsInternal: false,
-    comment: `suggested by mxward report: ${r.rows} message(s) from ${r.sources.slice(0, 3).join(', ')}${r.sources.length > 3 ? ', …' : ''}`,
+    comment: `suggested by mxward report: ${r.rows} message(s) from ${r.sources.slice(0, 3).join(', ')}${r.sources.length > 3 ? ', …' : ''}; evidence: ${r.evidence[0]?.slice(0, 160) ?? 'none'}`,
   }));
-  return `# Suggested by mxward report. Merge into \`mxward policy export\` output, then \`mxward policy import\`.\n${stringify({ connectors })}`;
+  return `# Suggested by mxward report: only these connectors, nothing else of your policy.\n# Add them with \`mxward policy merge FILE\` (keeps your domains and connectors; --dry-run shows the diff).\n${stringify({ connectors })}`;
 }

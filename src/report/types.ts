@@ -45,6 +45,8 @@ export interface ReportRow {
   arc: string | null;
   direction: Direction | null;
   status: string | null;
+  /** Threats the export names (Defender ThreatTypes, X-Forefront-Antispam-Report CAT/SFV): a signal against. */
+  threats: string | null;
   evidence: readonly Evidence[];
 }
 
@@ -53,7 +55,7 @@ export function emptyRow(origin: RowOrigin, evidence: readonly Evidence[]): Repo
     origin, timeMs: null, p1: null, p2: null, recipients: [], subject: null, messageId: null,
     sourceIp: null, helo: null, ptr: null, connector: null, certificateName: null, authAs: null,
     spf: null, dkim: null, dmarc: null, compauth: null, compauthReason: null, arc: null,
-    direction: null, status: null, evidence,
+    direction: null, status: null, threats: null, evidence,
   };
 }
 

@@ -2,7 +2,9 @@
 // content, in every encoding and date style, with the facts each format carries.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { importFixture } from './helpers.ts';
+import { CollectingSink, fixture, importFixture } from './helpers.ts';
+import { importInput } from '../../src/report/import/detect-input.ts';
+import { fileInput } from '../../src/report/import/text-input.ts';
 
 test('Get-MessageTraceV2 with #TYPE line, all fields quoted, ISO dates', async () => {
   const { collected, problems } = await importFixture('message-trace-v2.csv');
@@ -21,7 +23,14 @@ test('Get-MessageTraceV2 with #TYPE line, all fields quoted, ISO dates', async (
 });
 
 test('older Get-MessageTrace columns, UTF-8 BOM, US-locale dates', async () => {
-  const { collected, problems } = await importFixture('message-trace-us-dates.csv');
+  // Every date here (11/1 … 11/3) reads both ways: refused whole, naming the flag (issue 12).
+  const refused = await importFixture('message-trace-us-dates.csv');
+  assert.equal(refused.collected.length, 0);
+  assert.equal(refused.problems.length, 1);
+  assert.match(refused.problems[0].message, /6 row\(s\) not read: dates such as "11\/1\/2026 8:15:00 AM" read as month first .* pass --date-format mdy or --date-format dmy/);
+  const sink = new CollectingSink();
+  await importInput(fileInput(fixture('message-trace-us-dates.csv')), sink, { dateOrder: 'mdy' });
+  const { collected, problems } = sink;
   assert.deepEqual(problems, []);
   assert.equal(collected.length, 6);
   assert.equal(new Date(collected[0].timeMs!).toISOString(), '2026-11-01T08:15:00.000Z');

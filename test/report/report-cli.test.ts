@@ -17,34 +17,39 @@ test.after(() => rm(dataDir, { recursive: true, force: true }));
 
 const traffic = ['message-trace-v2.csv', 'eac-extended-utf16.csv', 'emailevents.csv', 'messages/direct-send-spoof.eml', 'messages/two-messages.mbox'].map(fixture);
 const org = ['--accepted-domain', 'contoso.com', '--connectors', fixture('inbound-connectors.json')];
+// Issue 12: a connector needs positive evidence; here the administrator names the printers' network.
+const evidence = ['--known-sender', '203.0.113.0/24=office-printers'];
 
 test('mixed inputs: kinds, impact per source, labels and a suggested connector', async () => {
-  const r = await mxward(dataDir, ['report', ...traffic, ...org, '--format', 'json']);
+  const r = await mxward(dataDir, ['report', ...traffic, ...org, ...evidence, '--format', 'json']);
   assert.equal(r.code, 0, r.stderr);
   const model = JSON.parse(r.stdout);
   assert.equal(model.totals.rows, 16 + 4 + 5 + 1 + 2);
   assert.deepEqual(model.inputs.map((i: { format: string }) => i.format).sort(), ['defender-emailevents', 'eac-trace', 'mail-headers', 'mail-headers', 'message-trace-v2']);
   const byKey = new Map(model.sources.map((s: { key: string }) => [s.key, s]));
   const printer = byKey.get('203.0.113.10') as { label: string; wouldReject: number };
-  assert.equal(printer.label, 'likely-legitimate');
+  assert.equal(printer.label, 'authorised');
   assert.equal(printer.wouldReject, 7);
   const spam = byKey.get('198.51.100.7') as { label: string; reasons: string[] };
-  assert.equal(spam.label, 'spam-likely');
-  assert.ok(spam.reasons.some((x) => /voicemail\/fax\/QR lure subjects \(5\)/.test(x)), spam.reasons.join('; '));
+  assert.equal(spam.label, 'suspicious');
+  assert.ok(spam.reasons.some((x) => /lure subjects \(5\)/.test(x)), spam.reasons.join('; '));
   const crm = byKey.get('192.0.2.25') as { wouldReject: number; kinds: Record<string, number> };
   assert.equal(crm.wouldReject, 0, 'the CRM connector covers its IP');
   assert.equal(model.totals.kinds['header-from'], 2, 'EmailEvents + mbox payroll spoof');
-  const rec = model.recommendations.find((x: { name: string }) => x.name === 'DirectSend-203.0.113.0-24');
-  assert.ok(rec, 'a connector for the two printers');
-  assert.deepEqual(rec.senderIPAddresses, ['203.0.113.10/32', '203.0.113.11/32']);
-  assert.match(rec.powershell, /^New-InboundConnector -Name "DirectSend-203\.0\.113\.0-24" -ConnectorType Partner -SenderDomains "contoso\.com" -SenderIPAddresses "203\.0\.113\.10","203\.0\.113\.11" -RestrictDomainsToIPAddresses \$true$/);
-  assert.match(rec.mxward, /^mxward connector add DirectSend-203\.0\.113\.0-24 --type partner --sender-domain contoso\.com --ip 203\.0\.113\.10\/32 --ip 203\.0\.113\.11\/32 --restrict-to-ips true$/);
+  assert.equal(model.recommendations.length, 1);
+  const rec = model.recommendations[0];
+  assert.equal(rec.name, 'DirectSend-office-printers-203.0.113.0-24', 'named after what it holds');
+  assert.deepEqual(rec.senderIPAddresses, ['203.0.113.0/24'], 'the range the administrator named');
+  assert.deepEqual(rec.sources, ['203.0.113.10', '203.0.113.11']);
+  assert.match(rec.powershell, /^New-InboundConnector -Name "DirectSend-office-printers-203\.0\.113\.0-24" -ConnectorType Partner -SenderDomains "contoso\.com" -SenderIPAddresses "203\.0\.113\.0\/24" -RestrictDomainsToIPAddresses \$true$/);
+  assert.match(rec.mxward, /^mxward connector add DirectSend-office-printers-203\.0\.113\.0-24 --type partner --sender-domain contoso\.com --ip 203\.0\.113\.0\/24 --restrict-to-ips true$/);
   assert.ok(!model.recommendations.some((x: { sources: string[] }) => x.sources.includes('198.51.100.7')), 'never a connector for the spammer');
-  assert.match(model.policyYaml, /connectors:\n\s+- name: DirectSend-203\.0\.113\.0-24/);
+  assert.match(model.policyYaml, /connectors:\n\s+- name: DirectSend-office-printers-203\.0\.113\.0-24/);
+  assert.match(model.headline.text, /^Enforcing Reject Direct Send would stop \d+ attack or unknown sources? \(\d+ messages?\) and cut off 2 authorised senders \(\d+ messages\) unless you add this connector:$/);
 });
 
 test('the suggested YAML is accepted by --what-if and leaves only the spam rejected', async () => {
-  const first = await mxward(dataDir, ['report', ...traffic, ...org, '--format', 'json']);
+  const first = await mxward(dataDir, ['report', ...traffic, ...org, ...evidence, '--format', 'json']);
   const yamlFile = join(dataDir, 'suggested.yaml');
   const { writeFile } = await import('node:fs/promises');
   const model = JSON.parse(first.stdout);
@@ -58,20 +63,24 @@ test('the suggested YAML is accepted by --what-if and leaves only the spam rejec
   assert.equal(after.totals.whatIfReject, after.sources.find((s: { key: string }) => s.key === '198.51.100.7').wouldReject);
 });
 
-test('text summary names the impact and the commands', async () => {
-  const r = await mxward(dataDir, ['report', ...traffic, ...org]);
+test('text summary: the headline first, the connectors right under it', async () => {
+  const r = await mxward(dataDir, ['report', ...traffic, ...org, ...evidence]);
   assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  assert.match(lines[2], /^Enforcing Reject Direct Send would stop .* unless you add this connector:$/);
+  assert.match(lines[3], /^  DirectSend-office-printers-203\.0\.113\.0-24 \(203\.0\.113\.0\/24\)/);
+  assert.match(lines[4], /evidence: 203\.0\.113\.10: named by the administrator/);
   assert.match(r.stdout, /Impact: enforcing Reject Direct Send would reject \d+ row\(s\) from 3 source\(s\)\./);
   assert.match(r.stdout, /Exchange Online: New-InboundConnector/);
   assert.match(r.stdout, /mxward:\s+mxward connector add/);
 });
 
 test('csv output: one row per source, formula-looking cells defused', async () => {
-  const r = await mxward(dataDir, ['report', ...traffic, ...org, '--format', 'csv']);
+  const r = await mxward(dataDir, ['report', ...traffic, ...org, ...evidence, '--format', 'csv']);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\r\n');
   assert.match(lines[0], /^source,ip,network,label,rows,/);
-  assert.ok(lines.some((l) => l.startsWith('203.0.113.10,203.0.113.10,203.0.113.0/24,likely-legitimate,')));
+  assert.ok(lines.some((l) => l.startsWith('203.0.113.10,203.0.113.10,203.0.113.0/24,authorised,')));
 });
 
 test('accepted domains and connectors from EXO JSON exports (UTF-16 too)', async () => {

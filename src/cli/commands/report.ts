@@ -12,6 +12,13 @@ import { renderHtml } from '../../report/render/html.ts';
 import { renderJson } from '../../report/render/json.ts';
 import { renderText } from '../../report/render/text.ts';
 import { formatProblem } from '../../report/types.ts';
+import { parseKnownSenders } from '../../report/labels.ts';
+import type { KnownSender } from '../../report/labels.ts';
+import { emptySpfTable } from '../../report/spf-coverage.ts';
+import type { SpfTable } from '../../report/spf-coverage.ts';
+import { loadSpfRecords, spfTableFromFlags } from '../../report/spf-lookup.ts';
+import type { DateOrder } from '../../report/import/dates.ts';
+import { DnsResolver, parseServer } from '../../auth/resolver.ts';
 import type { Store } from '../../store/ports.ts';
 import type { CliIo } from '../io.ts';
 import { openStore, parseCommand, UsageError } from '../io.ts';
@@ -29,10 +36,17 @@ the format is read from the content.
   --connectors FILE           Get-InboundConnector | ConvertTo-Json export or mxward YAML (repeatable)
   --what-if FILE              replay the traffic against this proposed connector set
   --dmarc DOMAIN=POLICY       the DMARC policy (none|quarantine|reject) of a domain, for the warnings
+  --spf DOMAIN="v=spf1 …"     a domain's SPF record, offline (repeatable): evidence for a connector
+  --dns                       look up the SPF records of the sending domains (system DNS servers)
+  --dns-server HOST[:PORT]    the DNS server --dns asks (repeatable)
+  --known-sender IP|CIDR=LABEL  a source you know is yours (repeatable): evidence for a connector
+  --date-format mdy|dmy       force the date order of slashed dates (else detected per file)
   --format text|json|csv|html output format (default text)
   --output FILE, -o FILE      write the report to FILE instead of stdout
   --max-sources N             sources listed in the text summary (default 20)
 Without --accepted-domain(s)/--connectors, the store's accepted domains and connectors are used.
+A connector is suggested only for a source with positive evidence (SPF, DMARC pass, --known-sender)
+and nothing against it (see docs/report.md).
 Exit code 0: report written, no input problem; 1: report written but rows or files were skipped;
 2: usage or configuration error.
 `;
@@ -50,6 +64,27 @@ function parseDmarc(values: string[] | undefined): Map<string, DmarcPolicy> {
   return out;
 }
 
+function parseEvidenceFlags(values: { spf?: string[]; 'known-sender'?: string[] }): { spf: SpfTable; knownSenders: KnownSender[] } {
+  const spf = emptySpfTable();
+  const bad = spfTableFromFlags(values.spf ?? [], spf);
+  if (bad) throw new UsageError(bad);
+  const knownSenders = parseKnownSenders(values['known-sender'] ?? []);
+  if (typeof knownSenders === 'string') throw new UsageError(knownSenders);
+  return { spf, knownSenders };
+}
+
+function parseDateFormat(value: string | undefined): DateOrder | null {
+  if (value === undefined) return null;
+  const v = value.toLowerCase();
+  if (v === 'mdy' || v === 'dmy') return v;
+  throw new UsageError(`--date-format: expected mdy (month first, en-US) or dmy (day first, en-GB, de-DE), got ${JSON.stringify(value)}`);
+}
+
+async function lookUpSpf(run: ReportRun, table: SpfTable, servers: string[]): Promise<void> {
+  const resolver = new DnsResolver({ servers: servers.map(parseServer), timeoutMs: 2000, tries: 2, maxCacheEntries: 1000, maxTtlSeconds: 300 });
+  await loadSpfRecords(run.spfDomainsNeeded(), table, (name, type) => resolver.resolve(name, type));
+}
+
 export async function runReport(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
     trace: { type: 'boolean' },
@@ -62,6 +97,11 @@ export async function runReport(argv: string[], io: CliIo): Promise<number> {
     format: { type: 'string' },
     output: { type: 'string', short: 'o' },
     'max-sources': { type: 'string' },
+    spf: { type: 'string', multiple: true },
+    dns: { type: 'boolean' },
+    'dns-server': { type: 'string', multiple: true },
+    'known-sender': { type: 'string', multiple: true },
+    'date-format': { type: 'string' },
   });
   if (values.help) { io.stdout.write(reportHelp); return 0; }
   const format = (values.format ?? (values.json ? 'json' : 'text')) as Format;
@@ -81,7 +121,9 @@ export async function runReport(argv: string[], io: CliIo): Promise<number> {
       connectorFiles: values.connectors ?? [], stored,
     });
     const whatIf = values['what-if'] ? await buildWhatIfPolicy(policy, values['what-if']) : null;
-    const run = new ReportRun({ policy, whatIf, dmarc: parseDmarc(values.dmarc), nowMs: Date.now() });
+    const evidence = parseEvidenceFlags(values);
+    const dateOrder = parseDateFormat(values['date-format']);
+    const run = new ReportRun({ policy, whatIf, dmarc: parseDmarc(values.dmarc), nowMs: Date.now(), ...evidence, dateOrder });
     let printed = 0;
     run.onProblem = (p) => {
       if (printed < 100) io.stderr.write(`${formatProblem(p)}\n`);
@@ -95,6 +137,7 @@ export async function runReport(argv: string[], io: CliIo): Promise<number> {
       progress: tty ? (rows, file) => io.stderr.write(`\r${rows.toLocaleString('en-US')} rows… ${file.slice(-50)}\x1b[K`) : undefined,
     });
     if (tty) io.stderr.write('\r\x1b[K');
+    if (values.dns || values['dns-server']) await lookUpSpf(run, evidence.spf, values['dns-server'] ?? []);
     const model = run.finish();
     const text = format === 'json' ? renderJson(model) : format === 'csv' ? renderCsv(model) : format === 'html' ? renderHtml(model) : renderText(model, maxSources);
     if (values.output) {

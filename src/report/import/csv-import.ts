@@ -2,11 +2,21 @@
 // column lookup by name, batching, and problems reported as `file:line: what is wrong`.
 import type { ReportRow, RowSink } from '../types.ts';
 import { CsvSplitter } from './csv-splitter.ts';
+import { FileDates, ambiguousFileMessage } from './dates.ts';
+import type { DateOrder } from './dates.ts';
 
 /** A row, or the reason it is unusable; `columns`, when set, are the only fields it reads. */
-export type CsvRowMapper = ((fields: string[], line: number) => ReportRow | string) & { columns?: readonly number[] };
+export type CsvRowMapper = ((fields: string[], line: number) => ReportRow | string) & { columns?: readonly number[]; dates?: FileDates };
 /** Builds a mapper for a header, or says which required column is missing. */
-export type CsvMapperFactory = (header: string[], file: string) => CsvRowMapper | string;
+export type CsvMapperFactory = (header: string[], file: string, options?: CsvOptions) => CsvRowMapper | string;
+
+export interface CsvOptions {
+  /** `--date-format`: the order of slashed dates; null = decided per file from its values. */
+  dateOrder: DateOrder | null;
+}
+
+/** Rows held back while a file's date order is undecided; beyond this the file is refused. */
+const MAX_HELD_ROWS = 100_000;
 
 // Small batches: rows die young (scavenged) instead of being promoted to the old space.
 const BATCH_ROWS = 64;
@@ -31,22 +41,25 @@ export function isTypeLine(fields: string[]): boolean {
  * header is given the header, and its line numbers count from its own start; `final: false`
  * leaves an unfinished last record pending instead of reporting it.
  */
-export interface CsvPart { header: string[] | null; final: boolean }
+export interface CsvPart { header: string[] | null; final: boolean; dateOrder?: DateOrder | null }
 
 /** Physical lines read, and whether the input ended exactly at a record boundary. */
 export interface CsvImportEnd { lines: number; clean: boolean }
 
-export async function importCsv(file: string, chunks: AsyncIterable<string>, factory: CsvMapperFactory, sink: RowSink, part?: CsvPart): Promise<CsvImportEnd> {
+export async function importCsv(file: string, chunks: AsyncIterable<string>, factory: CsvMapperFactory, sink: RowSink, part?: CsvPart, options?: CsvOptions): Promise<CsvImportEnd> {
+  const dateOrder = part?.dateOrder ?? options?.dateOrder ?? null;
   let mapper: CsvRowMapper | null = null;
   let failed = false;
   let headerWidth = 0;
   let header: string[] = [];
   let batch: ReportRow[] = [];
+  let held: Array<{ row: ReportRow; text: string | null }> = [];
+  let firstAmbiguous: string | null = null;
   // The splitter counts fields; name the column too when the header is known.
   const named = (message: string): string => message.replace(/^field (\d+):/, (m, n: string) => (header[Number(n) - 1] ? `field ${n} (${header[Number(n) - 1]}):` : m));
   const splitter = new CsvSplitter(onRecord, (line, message) => sink.problem({ file, line, message: named(message) }));
   function onHeader(fields: string[], line: number): void {
-    const made = factory(fields, file);
+    const made = factory(fields, file, { dateOrder });
     if (typeof made === 'string') {
       sink.problem({ file, line, message: made });
       failed = true;
@@ -72,16 +85,44 @@ export async function importCsv(file: string, chunks: AsyncIterable<string>, fac
       return;
     }
     const out = mapper(fields, line);
-    if (typeof out === 'string') sink.problem({ file, line, message: `${out}: row skipped` });
-    else {
+    if (typeof out === 'string') { sink.problem({ file, line, message: `${out}: row skipped` }); return; }
+    const dates = mapper.dates;
+    const ambiguous = dates ? dates.takeAmbiguous() : null;
+    if (ambiguous === null && held.length === 0) {
       batch.push(out);
       if (batch.length >= BATCH_ROWS) { sink.rows(batch); batch = []; }
+      return;
     }
+    // Issue 12: a date that reads both ways waits (with every row after it, to keep row order)
+    // until a later date in the file decides the order.
+    held.push({ row: out, text: ambiguous });
+    firstAmbiguous ??= ambiguous;
+    if (dates?.order) releaseHeld(dates);
+    else if (held.length > MAX_HELD_ROWS) {
+      sink.problem({ file, line: held[0].row.origin.line, message: `${ambiguousFileMessage(firstAmbiguous ?? '', held.length)}; the rest of the file skipped` });
+      held = [];
+      failed = true;
+    }
+  }
+  function releaseHeld(dates: FileDates): void {
+    for (const h of held) {
+      if (h.text !== null) {
+        const ms = dates.parse(h.text);
+        h.row.timeMs = typeof ms === 'number' ? ms : null;
+      }
+      batch.push(h.row);
+    }
+    held = [];
+    if (batch.length >= BATCH_ROWS) { sink.rows(batch); batch = []; }
   }
   if (part?.header) onHeader(part.header, 0);
   for await (const chunk of chunks) splitter.push(chunk);
   const clean = splitter.pending === 0;
   if (!part || part.final) splitter.end();
+  if (held.length) {
+    sink.problem({ file, line: held[0].row.origin.line, message: ambiguousFileMessage(firstAmbiguous ?? '', held.length) });
+    held = [];
+  }
   if (batch.length) sink.rows(batch);
   if (!mapper && !failed) sink.problem({ file, line: 1, message: 'empty CSV: no header row' });
   return { lines: splitter.nextLine - 1, clean };

@@ -75,34 +75,117 @@ function parseIsoUtc(s: string): number | null {
   return hourMs + minute * 60_000 + second * 1000 + Math.floor(fractionMs);
 }
 
-const US_LOCALE = /^(\d{1,2})\/(\d{1,2})\/(\d{4}) (\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AP]M)?$/i;
+/** `A/B/YYYY` or `D.M.YYYY`, then `h:mm[:ss]` and an optional AM/PM: en-US, en-GB, de-DE and kin. */
+const LOCALE_DATE = /^(\d{1,2})([/.])(\d{1,2})\2(\d{4}),?\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AP]\.?M\.?)?$/i;
 
-/** `M/D/YYYY h:mm[:ss] [AM|PM]` (PowerShell en-US). */
-function parseUsLocale(s: string): number | null {
-  const m = US_LOCALE.exec(s);
-  if (!m) return null;
-  let hour = Number(m[4]);
-  const meridiem = m[7]?.toUpperCase();
+export type DateOrder = 'mdy' | 'dmy';
+
+function localeMs(year: number, month: number, day: number, hour: number, minute: number, second: number, meridiem: string | undefined): number | null {
   if (meridiem) {
     if (hour < 1 || hour > 12) return null;
-    if (meridiem === 'AM' && hour === 12) hour = 0;
-    if (meridiem === 'PM' && hour !== 12) hour += 12;
+    const pm = meridiem[0].toUpperCase() === 'P';
+    if (!pm && hour === 12) hour = 0;
+    if (pm && hour !== 12) hour += 12;
   }
-  const month = Number(m[1]);
-  const day = Number(m[2]);
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23) return null;
-  const ms = Date.UTC(Number(m[3]), month - 1, day, hour, Number(m[5]), Number(m[6] ?? 0));
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return null;
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second);
   // Date.UTC rolls 2/31 into March: reject dates that do not exist.
   return new Date(ms).getUTCDate() === day ? ms : null;
 }
 
-/** Epoch ms, or null when the text is not a timestamp we can read. */
-export function parseExportTime(text: string): number | null {
-  const s = text.trim();
-  if (!s) return null;
-  const iso = parseIsoUtc(s);
-  if (iso !== null) return iso;
-  if (s.indexOf('/') > 0) return parseUsLocale(s);
-  const ms = Date.parse(/[zZ]|[+-]\d\d:?\d\d$|GMT|UTC/.test(s) ? s : `${s} UTC`);
-  return Number.isNaN(ms) ? null : ms;
+/** A slashed or dotted date read both ways; dotted dates are always day first (de-DE and kin). */
+export interface LocaleDate { mdy: number | null; dmy: number | null; dotted: boolean }
+
+export function readLocaleDate(s: string): LocaleDate | null {
+  const m = LOCALE_DATE.exec(s);
+  if (!m) return null;
+  const a = Number(m[1]);
+  const b = Number(m[3]);
+  const rest = [Number(m[4]), Number(m[5]), Number(m[6]), Number(m[7] ?? 0)] as const;
+  const dotted = m[2] === '.';
+  const dmy = localeMs(rest[0], b, a, rest[1], rest[2], rest[3], m[8]);
+  const mdy = dotted ? null : localeMs(rest[0], a, b, rest[1], rest[2], rest[3], m[8]);
+  return { mdy, dmy, dotted };
 }
+
+/** Epoch ms, or null when the text is not a timestamp we can read (slashed dates month first). */
+export function parseExportTime(text: string): number | null {
+  const r = MONTH_FIRST.parse(text);
+  return typeof r === 'number' ? r : null;
+}
+
+/** Why a value was not read: not a date, or a date this file's order cannot hold. */
+export interface DateRefusal { refused: string }
+
+/**
+ * The date order of one file (issue 12). PowerShell's Export-Csv writes dates in the session's
+ * culture, so `05/11/2026` is 11 May in en-US and 5 November in en-GB. The order is decided by
+ * the file's own values: a first field above 12 is day first, a second above 12 month first;
+ * dotted dates are day first. Until a value decides, a date that reads both ways is AMBIGUOUS
+ * and the caller holds its row back; a file that never decides is refused (never a guess).
+ */
+export class FileDates {
+  readonly forced: DateOrder | null;
+  order: DateOrder | null;
+  /** The value and line that decided the order, for messages. */
+  decidedBy: string | null = null;
+  /** The raw text of the last ambiguous value, taken by the caller with takeAmbiguous(). */
+  #ambiguous: string | null = null;
+
+  constructor(forced: DateOrder | null) {
+    this.forced = forced;
+    this.order = forced;
+  }
+
+  takeAmbiguous(): string | null {
+    const a = this.#ambiguous;
+    this.#ambiguous = null;
+    return a;
+  }
+
+  /** ms; AMBIGUOUS (row to be held); or why the value cannot be read. */
+  parse(text: string): number | typeof AMBIGUOUS | DateRefusal {
+    const s = text.trim();
+    if (!s) return { refused: 'is empty' };
+    const iso = parseIsoUtc(s);
+    if (iso !== null) return iso;
+    const local = s.indexOf('/') > 0 || s.indexOf('.') > 0 ? readLocaleDate(s) : null;
+    if (local) return this.#pick(s, local);
+    if (/^\d{1,2}[/.]\d{1,2}[/.]\d{2,4}/.test(s)) return { refused: 'is not a date' };
+    const ms = Date.parse(/[zZ]|[+-]\d\d:?\d\d$|GMT|UTC/.test(s) ? s : `${s} UTC`);
+    return Number.isNaN(ms) ? { refused: 'is not a date' } : ms;
+  }
+
+  #pick(s: string, d: LocaleDate): number | typeof AMBIGUOUS | DateRefusal {
+    if (d.dotted) return d.dmy ?? { refused: 'is not a date (day.month.year)' };
+    if (this.order) {
+      const ms = this.order === 'mdy' ? d.mdy : d.dmy;
+      if (ms !== null) return ms;
+      const other = this.order === 'mdy' ? d.dmy : d.mdy;
+      const how = this.order === 'mdy' ? 'month first' : 'day first';
+      if (other === null) return { refused: 'is not a date' };
+      return { refused: this.forced
+        ? `is not a date ${how} (--date-format ${this.forced})`
+        : `contradicts this file's ${how} order (decided by ${JSON.stringify(this.decidedBy)}); pass --date-format to choose` };
+    }
+    if (d.mdy !== null && d.dmy !== null) {
+      if (d.mdy === d.dmy) return d.mdy;
+      this.#ambiguous = s;
+      return AMBIGUOUS;
+    }
+    if (d.mdy === null && d.dmy === null) return { refused: 'is not a date' };
+    this.order = d.dmy !== null ? 'dmy' : 'mdy';
+    this.decidedBy = s.slice(0, 40);
+    return (d.dmy ?? d.mdy)!;
+  }
+}
+
+export const AMBIGUOUS: unique symbol = Symbol('ambiguous date');
+
+/** The message for a file whose dates never decided their order. */
+export function ambiguousFileMessage(example: string, rows: number): string {
+  return `${rows} row(s) not read: dates such as ${JSON.stringify(example.slice(0, 40))} read as month first (en-US) or day first (en-GB, de-DE) and no date in the file decides; pass --date-format mdy or --date-format dmy`;
+}
+
+/** A forced order never changes, so one instance serves every caller of parseExportTime. */
+const MONTH_FIRST = new FileDates('mdy');

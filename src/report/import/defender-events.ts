@@ -5,7 +5,9 @@ import type { Evidence, ReportRow } from '../types.ts';
 import { emptyRow } from '../types.ts';
 import type { CsvMapperFactory } from './csv-import.ts';
 import { columnIndex } from './csv-import.ts';
-import { parseExportTime } from './dates.ts';
+import { AMBIGUOUS, FileDates } from './dates.ts';
+import type { DateOrder } from './dates.ts';
+import type { CsvRowMapper } from './csv-import.ts';
 
 export const DEFENDER_REQUIRED = ['Timestamp', 'SenderMailFromAddress', 'RecipientEmailAddress'] as const;
 
@@ -22,6 +24,7 @@ const EVIDENCE: readonly Evidence[] = Object.freeze([
   { fact: 'connector', from: 'column Connectors (empty = no connector: the Direct Send hunting rule)' },
   { fact: 'authentication', from: 'column AuthenticationDetails' },
   { fact: 'direction', from: 'column EmailDirection' },
+  { fact: 'verdict', from: 'columns DeliveryAction and ThreatTypes' },
 ]);
 
 type Fields = Record<string, string | null>;
@@ -57,10 +60,11 @@ function directionOf(value: string | null): ReportRow['direction'] {
 }
 
 /** One EmailEvents record, by column name (case-insensitive lookup already done by the caller). */
-export function defenderRow(get: Fields, file: string, line: number): ReportRow | string {
+export function defenderRow(get: Fields, file: string, line: number, dates: FileDates = new FileDates(null)): ReportRow | string {
   const rawTime = get.timestamp ?? '';
-  const timeMs = parseExportTime(rawTime);
-  if (timeMs === null) return `field Timestamp: ${JSON.stringify(rawTime.slice(0, 40))} is not a date`;
+  const time = dates.parse(rawTime);
+  if (typeof time === 'object') return `field Timestamp: ${JSON.stringify(rawTime.slice(0, 40))} ${time.refused}`;
+  const timeMs = time === AMBIGUOUS ? null : time;
   const auth = parseAuthDetails(get.authenticationdetails);
   if (typeof auth === 'string') return auth;
   const row = emptyRow({ file, line, format: 'defender-emailevents' }, EVIDENCE);
@@ -81,27 +85,31 @@ export function defenderRow(get: Fields, file: string, line: number): ReportRow 
   row.compauth = auth.compauth;
   row.direction = directionOf(get.emaildirection);
   row.status = get.deliveryaction;
+  row.threats = get.threattypes;
   return row;
 }
 
 const COLUMNS = ['timestamp', 'networkmessageid', 'internetmessageid', 'sendermailfromaddress', 'sendermailfromdomain',
   'senderfromaddress', 'senderfromdomain', 'senderipv4', 'senderipv6', 'recipientemailaddress', 'subject',
-  'emaildirection', 'deliveryaction', 'connectors', 'authenticationdetails'] as const;
+  'emaildirection', 'deliveryaction', 'connectors', 'authenticationdetails', 'threattypes'] as const;
 
-export const defenderCsvMapper: CsvMapperFactory = (header, file) => {
+export const defenderCsvMapper: CsvMapperFactory = (header, file, options) => {
+  const dates = new FileDates(options?.dateOrder ?? null);
   const col = columnIndex(header);
   const missing = DEFENDER_REQUIRED.filter((c) => col(c) < 0);
   if (missing.length) return `EmailEvents export is missing column ${missing.join(', ')}`;
   const index = COLUMNS.map((c) => [c, col(c)] as const).filter(([, i]) => i >= 0);
-  return (f, line) => {
+  const map: CsvRowMapper = (f, line) => {
     const get: Fields = {};
     for (const [name, i] of index) get[name] = f[i] === '' ? null : f[i];
-    return defenderRow(get, file, line);
+    return defenderRow(get, file, line, dates);
   };
+  map.dates = dates;
+  return map;
 };
 
 /** A JSON record (any key case; API results may nest AuthenticationDetails as an object). */
-export function defenderJsonRow(o: Record<string, unknown>, file: string, line: number): ReportRow | string {
+export function defenderJsonRow(o: Record<string, unknown>, file: string, line: number, dateOrder: DateOrder | null = null): ReportRow | string {
   const get: Fields = {};
   for (const [key, value] of Object.entries(o)) {
     const k = key.toLowerCase();
@@ -114,5 +122,10 @@ export function defenderJsonRow(o: Record<string, unknown>, file: string, line: 
     const list = (o.Connectors ?? o.connectors) as unknown[];
     get.connectors = list.length ? list.map(String).join(',') : null;
   }
-  return defenderRow(get, file, line);
+  const dates = new FileDates(dateOrder);
+  const row = defenderRow(get, file, line, dates);
+  if (typeof row !== 'string' && dates.takeAmbiguous() !== null) {
+    return `field Timestamp: ${JSON.stringify((get.timestamp ?? '').slice(0, 40))} reads month first or day first; pass --date-format mdy or dmy`;
+  }
+  return row;
 }

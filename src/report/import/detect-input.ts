@@ -2,7 +2,7 @@
 // decoded chunk is enough to tell JSON, a CSV header, and a message or header block apart.
 import type { ReportRow, RowSink } from '../types.ts';
 import { importCsv } from './csv-import.ts';
-import type { CsvMapperFactory } from './csv-import.ts';
+import type { CsvMapperFactory, CsvOptions } from './csv-import.ts';
 import { columnIndex, isTypeLine } from './csv-import.ts';
 import { defenderCsvMapper, defenderJsonRow, looksLikeDefenderEvents } from './defender-events.ts';
 import { eacTraceMapper, looksLikeEacTrace } from './eac-trace.ts';
@@ -15,10 +15,10 @@ import type { NamedInput } from './text-input.ts';
 const MAX_JSON_DOCUMENT_CHARS = 256 * 1024 * 1024;
 
 /** Picks the CSV layout from the header, or names what is missing. */
-export const detectCsvLayout: CsvMapperFactory = (header, file) => {
-  if (looksLikeMessageTrace(header)) return messageTraceMapper(header, file);
-  if (looksLikeEacTrace(header)) return eacTraceMapper(header, file);
-  if (looksLikeDefenderEvents(header)) return defenderCsvMapper(header, file);
+export const detectCsvLayout: CsvMapperFactory = (header, file, options) => {
+  if (looksLikeMessageTrace(header)) return messageTraceMapper(header, file, options);
+  if (looksLikeEacTrace(header)) return eacTraceMapper(header, file, options);
+  if (looksLikeDefenderEvents(header)) return defenderCsvMapper(header, file, options);
   const col = columnIndex(header);
   if (col('received') >= 0 || col('senderaddress') >= 0) {
     const missing = ['Received', 'SenderAddress', 'RecipientAddress'].filter((c) => col(c) < 0);
@@ -47,7 +47,7 @@ async function* prepend(first: string, rest: AsyncIterator<string>): AsyncGenera
   for (let r = await rest.next(); !r.done; r = await rest.next()) yield r.value;
 }
 
-async function importJson(file: string, chunks: AsyncIterable<string>, sink: RowSink): Promise<void> {
+async function importJson(file: string, chunks: AsyncIterable<string>, sink: RowSink, options: CsvOptions): Promise<void> {
   let text = '';
   for await (const c of chunks) {
     text += c;
@@ -65,7 +65,7 @@ async function importJson(file: string, chunks: AsyncIterable<string>, sink: Row
       if (l.trim() === '') return;
       let o: unknown;
       try { o = JSON.parse(l); } catch { sink.problem({ file, line: i + 1, message: 'not valid JSON: record skipped' }); return; }
-      const row = defenderJsonRow(o as Record<string, unknown>, file, i + 1);
+      const row = defenderJsonRow(o as Record<string, unknown>, file, i + 1, options.dateOrder);
       if (typeof row === 'string') sink.problem({ file, line: i + 1, message: `${row}: record skipped` });
       else batch.push(row);
     });
@@ -91,7 +91,7 @@ async function importJson(file: string, chunks: AsyncIterable<string>, sink: Row
   list.forEach((o, i) => {
     // Records of a pretty-printed array have no line of their own: report the record's index.
     const where = i + 1;
-    const row = typeof o === 'object' && o !== null ? defenderJsonRow(o as Record<string, unknown>, file, where) : 'not a JSON object';
+    const row = typeof o === 'object' && o !== null ? defenderJsonRow(o as Record<string, unknown>, file, where, options.dateOrder) : 'not a JSON object';
     if (typeof row === 'string') sink.problem({ file, line: where, message: `record ${where}: ${row}: record skipped` });
     else batch.push(row);
   });
@@ -99,7 +99,7 @@ async function importJson(file: string, chunks: AsyncIterable<string>, sink: Row
 }
 
 /** Reads one input of any supported format into the sink. Never throws for bad content. */
-export async function importInput(input: NamedInput, sink: RowSink): Promise<void> {
+export async function importInput(input: NamedInput, sink: RowSink, options: CsvOptions = { dateOrder: null }): Promise<void> {
   const chunks = decodeChunks(input.open())[Symbol.asyncIterator]();
   let head = '';
   let next = await chunks.next();
@@ -114,7 +114,7 @@ export async function importInput(input: NamedInput, sink: RowSink): Promise<voi
   }
   const all = prepend(head, chunks);
   const kind = sniffText(head);
-  if (kind === 'json') await importJson(input.name, all, sink);
+  if (kind === 'json') await importJson(input.name, all, sink, options);
   else if (kind === 'mail') await importMailHeaders(input.name, all, sink);
-  else await importCsv(input.name, all, detectCsvLayout, sink);
+  else await importCsv(input.name, all, detectCsvLayout, sink, undefined, options);
 }

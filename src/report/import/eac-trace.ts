@@ -5,7 +5,8 @@ import type { Evidence, ReportRow } from '../types.ts';
 import { emptyRow } from '../types.ts';
 import type { CsvMapperFactory } from './csv-import.ts';
 import { columnIndex } from './csv-import.ts';
-import { parseExportTime } from './dates.ts';
+import { FileDates } from './dates.ts';
+import type { CsvRowMapper } from './csv-import.ts';
 
 export function looksLikeEacTrace(header: string[]): boolean {
   const col = columnIndex(header);
@@ -25,7 +26,8 @@ function recipientsOf(status: string): string[] {
   return status.split(';').map((s) => s.split('##')[0].trim()).filter((s) => s.length > 0);
 }
 
-export const eacTraceMapper: CsvMapperFactory = (header, file) => {
+export const eacTraceMapper: CsvMapperFactory = (header, file, options) => {
+  const dates = new FileDates(options?.dateOrder ?? null);
   const col = columnIndex(header);
   const i = {
     time: col('origin_timestamp'), sender: col('sender_address'), rcpt: col('recipient_status'),
@@ -34,9 +36,10 @@ export const eacTraceMapper: CsvMapperFactory = (header, file) => {
   };
   if (i.time < 0 || i.sender < 0) return 'not an EAC trace header: needs origin_timestamp, sender_address';
   const get = (f: string[], idx: number): string | null => (idx >= 0 && f[idx] !== '' ? f[idx] : null);
-  return (f, line) => {
-    const timeMs = parseExportTime(f[i.time]);
-    if (timeMs === null) return `field origin_timestamp: ${JSON.stringify(f[i.time].slice(0, 40))} is not a date`;
+  const map: CsvRowMapper = (f, line) => {
+    const time = dates.parse(f[i.time]);
+    if (typeof time === 'object') return `field origin_timestamp: ${JSON.stringify(f[i.time].slice(0, 40))} ${time.refused}`;
+    const timeMs = typeof time === 'number' ? time : null;
     const row: ReportRow = emptyRow({ file, line, format: 'eac-trace' }, EVIDENCE);
     row.timeMs = timeMs;
     row.p1 = f[i.sender];
@@ -50,4 +53,6 @@ export const eacTraceMapper: CsvMapperFactory = (header, file) => {
     row.connector = get(f, i.connector);
     return row;
   };
+  map.dates = dates;
+  return map;
 };

@@ -28,7 +28,22 @@ export function rowFromHeaderFacts(facts: HeaderFacts, file: string, line: numbe
   row.compauthReason = ar?.compauthReason ?? null;
   row.arc = ar?.arc ?? (facts.hasArcSeal ? 'present' : null);
   row.direction = facts.direction;
+  row.threats = threatsOf(facts.antispam);
   return row;
+}
+
+/**
+ * Microsoft's own filtering verdict from X-Forefront-Antispam-Report: a spam/phish/spoof
+ * category or a spam filter verdict. Null when the header says nothing against the message.
+ */
+function threatsOf(antispam: Map<string, string> | null): string | null {
+  if (!antispam) return null;
+  const found: string[] = [];
+  const cat = antispam.get('CAT')?.toUpperCase();
+  if (cat && /^(?:H?PHSH|H?SPM|MALW|SPOOF|GIMP|UIMP|DIMP|AMP|OSPM)$/.test(cat)) found.push(`CAT:${cat}`);
+  const sfv = antispam.get('SFV')?.toUpperCase();
+  if (sfv === 'SPM' || sfv === 'BLK') found.push(`SFV:${sfv}`);
+  return found.length ? found.join(' ') : null;
 }
 
 const MAX_BODY_LINE_CHARS = 1 << 20;

@@ -5,7 +5,8 @@
 import type { Evidence, ReportRow } from '../types.ts';
 import type { CsvMapperFactory, CsvRowMapper } from './csv-import.ts';
 import { columnIndex } from './csv-import.ts';
-import { parseExportTime } from './dates.ts';
+import { FileDates } from './dates.ts';
+import type { CsvOptions } from './csv-import.ts';
 
 const EVIDENCE: readonly Evidence[] = Object.freeze([
   { fact: 'time', from: 'column Received' },
@@ -21,28 +22,31 @@ export function looksLikeMessageTrace(header: string[]): boolean {
 }
 
 /**
- * `reportOnly`: Status and MessageId, which the report never reads, are left out (null), so that
- * the splitter skips them too (the worker threads of parallel-import.ts).
+ * `reportOnly` once left Status and MessageId out; the report now reads both (the trace's own
+ * verdict is a signal against a source, and Message-ID counts a message's recipients: issue 12),
+ * so the flag is kept for callers but changes nothing.
  */
 export function messageTraceMapperFor(reportOnly: boolean): CsvMapperFactory {
-  return (header, file) => mapperOf(header, file, reportOnly);
+  return (header, file, options) => mapperOf(header, file, reportOnly, options);
 }
 
-export const messageTraceMapper: CsvMapperFactory = (header, file) => mapperOf(header, file, false);
+export const messageTraceMapper: CsvMapperFactory = (header, file, options) => mapperOf(header, file, false, options);
 
-function mapperOf(header: string[], file: string, reportOnly: boolean): CsvRowMapper | string {
+function mapperOf(header: string[], file: string, _reportOnly: boolean, options?: CsvOptions): CsvRowMapper | string {
+  const dates = new FileDates(options?.dateOrder ?? null);
   const col = columnIndex(header);
   const iReceived = col('received');
   const iSender = col('senderaddress');
   const iRecipient = col('recipientaddress');
   if (iReceived < 0 || iSender < 0 || iRecipient < 0) return 'not a message trace header: needs Received, SenderAddress, RecipientAddress';
   const iSubject = col('subject');
-  const iStatus = reportOnly ? -1 : col('status');
+  const iStatus = col('status');
   const iFromIp = col('fromip');
-  const iMessageId = reportOnly ? -1 : col('messageid');
+  const iMessageId = col('messageid');
   const map: CsvRowMapper = (f, line) => {
-    const timeMs = parseExportTime(f[iReceived]);
-    if (timeMs === null) return `field Received: ${JSON.stringify(f[iReceived].slice(0, 40))} is not a date`;
+    const time = dates.parse(f[iReceived]);
+    if (typeof time === 'object') return `field Received: ${JSON.stringify(f[iReceived].slice(0, 40))} ${time.refused}`;
+    const timeMs = typeof time === 'number' ? time : null;
     const fromIp = iFromIp >= 0 ? f[iFromIp] : '';
     const row: ReportRow = {
       origin: { file, line, format: 'message-trace-v2' },
@@ -57,11 +61,13 @@ function mapperOf(header: string[], file: string, reportOnly: boolean): CsvRowMa
       spf: null, dkim: null, dmarc: null, compauth: null, compauthReason: null, arc: null,
       direction: null,
       status: iStatus >= 0 ? f[iStatus] : null,
+      threats: null,
       evidence: EVIDENCE,
     };
     return row;
   };
   // ToIP, Size, MessageTraceId and anything else are never read: the splitter skips them.
+  map.dates = dates;
   map.columns = [iReceived, iSender, iRecipient, iSubject, iStatus, iFromIp, iMessageId].filter((i) => i >= 0);
   return map;
 }

@@ -63,7 +63,7 @@ const WORKER_ENV = process.env.NODE_COMPILE_CACHE || process.env.NODE_DISABLE_CO
   ? process.env
   : { ...process.env, NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache') };
 
-interface Head { header: string[]; dataStart: number; opening: Buffer }
+interface Head { header: string[]; dataStart: number; opening: Buffer; isoDates: boolean }
 
 /** The header of a UTF-8 message trace CSV, or why the file is not one for the parallel path. */
 function readHead(fd: number): Head | string {
@@ -88,9 +88,23 @@ function readHead(fd: number): Head | string {
     lineStart = nl + 1;
     if (i === 0 && isTypeLine(fields)) continue;
     if (!looksLikeMessageTrace(fields)) return 'not a message trace';
-    return { header: fields, dataStart: lineStart, opening: Buffer.from(head.subarray(lineStart, lineStart + 2)) };
+    return { header: fields, dataStart: lineStart, opening: Buffer.from(head.subarray(lineStart, lineStart + 2)), isoDates: firstDateIsIso(head, lineStart, fields) };
   }
   return 'no header';
+}
+
+/**
+ * Whether the first record's Received is ISO 8601. Locale dates (05/11/2026) need the whole
+ * file to decide their order (issue 12), which one range cannot see: those files stay sequential
+ * unless --date-format names the order.
+ */
+function firstDateIsIso(head: Buffer, lineStart: number, header: string[]): boolean {
+  const nl = head.indexOf(10, lineStart);
+  if (nl < 0) return false;
+  let fields: string[] = [];
+  new CsvSplitter((f) => { fields = f; }, () => undefined).push(`${head.subarray(lineStart, nl).toString('utf8')}\n`);
+  const at = header.findIndex((h) => h.replace(/^\uFEFF/, '').trim().toLowerCase() === 'received');
+  return at >= 0 && /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(fields[at]?.trim() ?? '');
 }
 
 /** The next line start at or after `from` that opens like the first data record (else any line start). */
@@ -185,6 +199,7 @@ export async function importFileParallel(path: string, name: string, run: Report
   try {
     head = readHead(fd);
     if (typeof head === 'string') return { parallel: false, reason: head };
+    if (!head.isoDates && !run.context.dateOrder) return { parallel: false, reason: 'locale dates: their order is decided over the whole file' };
     cutAt = cuts(fd, size, head, opts, threads);
   } finally {
     closeSync(fd);
@@ -195,7 +210,7 @@ export async function importFileParallel(path: string, name: string, run: Report
   }));
   const { policy, whatIf, nowMs } = run.context;
   const setup: WorkerSetup = {
-    kind: 'mxward-report-range', path, name, nowMs,
+    kind: 'mxward-report-range', path, name, nowMs, dateOrder: run.context.dateOrder ?? null,
     policy: { document: policy.document, version: policy.version },
     whatIf: whatIf ? { document: whatIf.document, version: whatIf.version } : null,
   };

@@ -17,6 +17,7 @@ import { messageTraceMapperFor } from './message-trace.ts';
 
 const reportMapper = messageTraceMapperFor(true);
 import { READ_CHUNK_BYTES } from './text-input.ts';
+import type { DateOrder } from './dates.ts';
 
 export interface WorkerSetup {
   kind: 'mxward-report-range';
@@ -26,6 +27,8 @@ export interface WorkerSetup {
   policy: { document: PolicyDocument; version: number };
   whatIf: { document: PolicyDocument; version: number } | null;
   nowMs: number;
+  /** `--date-format`, when given; else the file's first date was ISO (parallel-import.ts). */
+  dateOrder: DateOrder | null;
 }
 
 export interface RangeJob {
@@ -83,7 +86,7 @@ export async function runRange(setup: WorkerSetup, fd: number, job: RangeJob): P
     rows: (batch: ReportRow[]) => addRows(batch, now, whatIfClassifier, agg),
     problem: (p: InputProblem) => { problemCount++; if (problems.length < KEPT_PROBLEMS) problems.push(p); },
   };
-  const end = await importCsv(setup.name, readRange(fd, job.start, job.end), reportMapper, sink, { header: job.header, final: job.final });
+  const end = await importCsv(setup.name, readRange(fd, job.start, job.end), reportMapper, sink, { header: job.header, final: job.final, dateOrder: setup.dateOrder });
   return { index: job.index, partial: partialOf(agg, problems, problemCount), lines: end.lines, clean: end.clean };
 }
 

@@ -10,7 +10,7 @@ function cell(value: string | number | null): string {
 
 const HEADER = ['source', 'ip', 'network', 'label', 'rows', 'direct_send', 'header_from', 'via_connector', 'would_reject',
   'what_if_reject', 'first_seen', 'last_seen', 'days', 'recipients', 'p1_domains', 'senders', 'helos', 'ptrs',
-  'spf', 'dmarc', 'compauth', 'connectors', 'certificate_names', 'subjects', 'reasons'];
+  'spf', 'dmarc', 'compauth', 'connectors', 'certificate_names', 'subjects', 'reasons', 'evidence_for', 'evidence_against'];
 
 const counts = (r: Record<string, number>): string => Object.entries(r).map(([k, n]) => `${k}:${n}`).join(' ');
 
@@ -22,7 +22,7 @@ export function renderCsv(model: ReportModel): string {
       s.whatIfReject, s.firstSeen, s.lastSeen, s.days, `${s.recipients}${s.recipientsCapped ? '+' : ''}`,
       s.p1Domains.map(([d, n]) => `${d}:${n}`).join(' '), s.senders.join(' '), s.helos.join(' '), s.ptrs.join(' '),
       counts(s.auth.spf), counts(s.auth.dmarc), counts(s.auth.compauth), s.connectors.join(' '), s.certificateNames.join(' '),
-      s.subjects.join(' | '), s.reasons.join('; '),
+      s.subjects.join(' | '), s.reasons.join('; '), s.evidenceFor.map((e) => e.text).join('; '), s.evidenceAgainst.join('; '),
     ].map(cell).join(','));
   }
   return `${lines.join('\r\n')}\r\n`;

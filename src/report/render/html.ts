@@ -10,7 +10,7 @@ const KIND_COLORS: Record<MessageKind, string> = {
   'direct-send': '#d1495b', 'header-from': '#edae49', connector: '#00798c', internal: '#30638e', external: '#a0a0a0',
 };
 const LABEL_COLORS: Record<string, string> = {
-  'spam-likely': '#d1495b', 'likely-legitimate': '#2a9d8f', forwarder: '#edae49', unknown: '#888',
+  suspicious: '#d1495b', authorised: '#2a9d8f', forwarder: '#edae49', unknown: '#888',
 };
 
 export function escapeHtml(value: unknown): string {
@@ -61,7 +61,7 @@ function sourceRow(s: SourceReport, whatIf: boolean): string {
   const auth = (r: Record<string, number>): string => Object.entries(r).map(([k, v]) => `${k} ${v}`).join(', ');
   return `<tr>
 <td>${escapeHtml(s.key)}</td><td>${escapeHtml(s.network ?? '')}</td>
-<td><span class="label" style="background:${LABEL_COLORS[s.label]}">${escapeHtml(s.label)}</span></td>
+<td><span class="label" style="background:${LABEL_COLORS[s.label]}">${escapeHtml(s.label === 'unknown' ? 'unknown: decide' : s.label)}</span></td>
 <td class="num" data-sort="${s.rows}">${n(s.rows)}</td><td class="num" data-sort="${s.wouldReject}">${n(s.wouldReject)}</td>
 ${whatIf ? `<td class="num" data-sort="${s.whatIfReject ?? 0}">${n(s.whatIfReject ?? 0)}</td>` : ''}
 <td>${escapeHtml(s.firstSeen?.slice(0, 16).replace('T', ' ') ?? '')}</td><td>${escapeHtml(s.lastSeen?.slice(0, 16).replace('T', ' ') ?? '')}</td>
@@ -70,7 +70,9 @@ ${whatIf ? `<td class="num" data-sort="${s.whatIfReject ?? 0}">${n(s.whatIfRejec
 <td>${escapeHtml(s.helos.join(', '))}${s.ptrs.length ? `<br><span class="muted">PTR ${escapeHtml(s.ptrs.join(', '))}</span>` : ''}</td>
 <td>${escapeHtml([auth(s.auth.spf) && `SPF ${auth(s.auth.spf)}`, auth(s.auth.dmarc) && `DMARC ${auth(s.auth.dmarc)}`, auth(s.auth.compauth) && `compauth ${auth(s.auth.compauth)}`].filter(Boolean).join('; '))}</td>
 <td>${s.subjects.map((x) => escapeHtml(x)).join('<br>')}</td>
-<td>${escapeHtml(s.reasons.join('; '))}</td></tr>`;
+<td>${escapeHtml(s.evidenceFor.map((e) => e.text).join('; ') || '-')}</td>
+<td class="warn">${escapeHtml(s.evidenceAgainst.join('; ') || '-')}</td>
+<td>${escapeHtml(s.facts.join('; '))}</td></tr>`;
 }
 
 // Sorting runs in the page with no library: click a header to sort by it, again to reverse.
@@ -98,7 +100,9 @@ th{cursor:pointer;background:#f6f6f6;user-select:none}th[data-dir=asc]::after{co
 td.num{text-align:right}.label{color:#fff;border-radius:3px;padding:1px 6px;white-space:nowrap}
 pre{background:#f6f6f6;padding:8px;overflow-x:auto;white-space:pre-wrap}.axis,.lbl{font-size:12px;fill:#444}
 .legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px}
-.warn{color:#a4161a}`;
+.warn{color:#a4161a}
+#headline{border:2px solid #30638e;border-radius:8px;padding:10px 16px;margin:12px 0}#headline-text{font-size:18px;font-weight:600;margin:4px 0 8px}
+.connector h3{font-size:15px;margin:8px 0 2px}.connector pre{margin:4px 0}.evidence{margin:2px 0;font-size:13px}.note{margin:4px 0;color:#444}`;
 
 export function renderHtml(model: ReportModel): string {
   const t = model.totals;
@@ -107,10 +111,12 @@ export function renderHtml(model: ReportModel): string {
   const legend = MESSAGE_KINDS.map((k) => `<span><i style="background:${KIND_COLORS[k]}"></i>${escapeHtml(KIND_TITLES[k])}</span>`).join('');
   const topSources = model.sources.slice(0, 15).map((s) => ({ label: `${s.key} (${s.label})`, value: s.rows, color: LABEL_COLORS[s.label] }));
   const kinds = MESSAGE_KINDS.map((k) => ({ label: KIND_TITLES[k], value: t.kinds[k], color: KIND_COLORS[k] }));
-  const recs = model.recommendations.map((r) => `<h3>${escapeHtml(r.name)}</h3>
-<p>${r.by === 'certificate' ? `Certificate <code>${escapeHtml(r.certificateName)}</code>` : `IP ${escapeHtml(r.senderIPAddresses.join(', '))}`}: ${n(r.rows)} row(s) from ${escapeHtml(r.sources.join(', '))}; sender domains ${escapeHtml(r.senderDomains.join(', '))}.</p>
+  const recs = model.recommendations.map((r) => `<div class="connector"><h3>${escapeHtml(r.name)}</h3>
+<p>${r.by === 'certificate' ? `Certificate <code>${escapeHtml(r.certificateName)}</code>` : `IP ${escapeHtml(r.senderIPAddresses.join(', '))}`}: ${n(r.rows)} message(s) from ${escapeHtml(r.sources.join(', '))}; sender domains ${escapeHtml(r.senderDomains.join(', '))}.</p>
+<ul class="evidence">${r.evidence.slice(0, 5).map((e) => `<li>${escapeHtml(e)}</li>`).join('')}</ul>
 ${r.warnings.map((w) => `<p class="warn">Warning: ${escapeHtml(w)}</p>`).join('')}
-<pre>${escapeHtml(r.powershell)}</pre><pre>${escapeHtml(r.mxward)}</pre>`).join('');
+<pre>${escapeHtml(r.powershell)}</pre><pre>${escapeHtml(r.mxward)}</pre></div>`).join('');
+  const h = model.headline;
   const problems = model.problems.shown.map((p) => `<li>${escapeHtml(formatProblem(p))}</li>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -119,6 +125,10 @@ ${r.warnings.map((w) => `<p class="warn">Warning: ${escapeHtml(w)}</p>`).join(''
 <title>mxward report: Direct Send traffic</title><style>${STYLE}</style></head>
 <body>
 <h1>Direct Send traffic report</h1>
+<section id="headline"><p id="headline-text">${escapeHtml(h.text)}</p>
+<div id="connectors">${recs}</div>
+${model.recommendations.length ? `<details><summary>As YAML for <code>mxward policy merge FILE</code> (adds these connectors, removes nothing)</summary><pre id="policy-yaml">${escapeHtml(model.policyYaml)}</pre></details>` : ''}
+${h.notes.map((x) => `<p class="note">${escapeHtml(x)}</p>`).join('')}</section>
 <p class="muted">Generated ${escapeHtml(model.generatedAt)} by mxward from ${model.inputs.length} input(s)${t.firstSeen ? `, traffic from ${escapeHtml(t.firstSeen.slice(0, 10))} to ${escapeHtml(t.lastSeen!.slice(0, 10))}` : ''}.
 Accepted domains: ${escapeHtml(model.organization.acceptedDomains.join(', ') || '(none)')}. Known connectors: ${escapeHtml(model.organization.connectors.join(', ') || '(none)')}.</p>
 <div class="cards">
@@ -133,14 +143,12 @@ ${whatIf ? `<div class="card"><b id="what-if-reject">${n(t.whatIfReject!)}</b>st
 <h2>Kinds</h2>${barList('kinds-chart', 'Kinds', kinds)}
 <h2>Top sources</h2>${barList('sources-chart', 'Top sources', topSources)}
 <h2>Sources</h2>
-<table id="sources" class="sortable"><thead><tr><th>source</th><th>network</th><th>label</th><th>rows</th><th>would reject</th>${whatIf ? '<th>what-if</th>' : ''}<th>first seen</th><th>last seen</th><th>recipients</th><th>P1 domains</th><th>HELO / PTR</th><th>authentication</th><th>subjects (sample)</th><th>why this label</th></tr></thead>
+<table id="sources" class="sortable"><thead><tr><th>source</th><th>network</th><th>label</th><th>rows</th><th>would reject</th>${whatIf ? '<th>what-if</th>' : ''}<th>first seen</th><th>last seen</th><th>recipients</th><th>P1 domains</th><th>HELO / PTR</th><th>authentication</th><th>subjects (sample)</th><th>evidence for</th><th>evidence against</th><th>facts</th></tr></thead>
 <tbody>${model.sources.map((s) => sourceRow(s, whatIf)).join('\n')}</tbody></table>
 <h2>Networks</h2>
 <table id="networks" class="sortable"><thead><tr><th>network</th><th>sources</th><th>rows</th><th>would reject</th></tr></thead>
 <tbody>${model.networks.map((x) => `<tr><td>${escapeHtml(x.network)}</td><td class="num" data-sort="${x.sources}">${n(x.sources)}</td><td class="num" data-sort="${x.rows}">${n(x.rows)}</td><td class="num" data-sort="${x.wouldReject}">${n(x.wouldReject)}</td></tr>`).join('')}</tbody></table>
-<h2>Recommended connectors</h2>
-${recs || '<p class="muted">No source looks legitimate enough for a suggested connector.</p>'}
-${model.recommendations.length ? `<p>As YAML for <code>mxward policy import</code>:</p><pre id="policy-yaml">${escapeHtml(model.policyYaml)}</pre>` : ''}
+${model.recommendations.length ? '' : '<p class="muted">No source has positive evidence of authorisation (SPF, DMARC, or --known-sender): no connector is suggested.</p>'}
 <h2>Input problems</h2>
 ${problems ? `<ul id="problems">${problems}</ul>${model.problems.count > model.problems.shown.length ? `<p class="muted">…and ${n(model.problems.count - model.problems.shown.length)} more.</p>` : ''}` : '<p class="muted">None.</p>'}
 <script>${SORT_SCRIPT}</script>
