@@ -147,3 +147,125 @@ export async function startDnsServer(initial: string[]): Promise<TestDnsServer> 
     },
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Per-name behaviours (issue 19): a loopback DNS proxy in front of the Knot server that a test
+// drives to make chosen names misbehave (delay, drop, SERVFAIL, truncation), so attacks on the
+// query and time budgets can be reproduced. Everything else is forwarded to Knot unchanged.
+
+export type DnsBehaviour =
+  | { kind: 'servfail' }
+  /** Never answered: the client times out. */
+  | { kind: 'drop' }
+  | { kind: 'delay'; ms: number }
+  /** UDP answers come back empty with TC set (RFC 1035 §4.2.1); TCP answers normally. */
+  | { kind: 'truncate' };
+
+export interface BehavingDnsServer {
+  host: string;
+  port: number;
+  address: string;
+  /** `name` exactly, or `*.suffix` for every name below suffix; null clears it. */
+  setBehaviour(name: string, behaviour: DnsBehaviour | null): void;
+  /** Questions received for names matching `pattern` (same syntax as setBehaviour), UDP and TCP. */
+  queriesFor(pattern: string): number;
+  close(): Promise<void>;
+}
+
+function nameMatches(pattern: string, name: string): boolean {
+  const p = pattern.toLowerCase().replace(/\.$/, '');
+  const n = name.toLowerCase().replace(/\.$/, '');
+  return p.startsWith('*.') ? n.endsWith(p.slice(1)) : n === p;
+}
+
+export async function startBehavingDns(upstream: TestDnsServer): Promise<BehavingDnsServer> {
+  const dnsPacket = (await import('dns-packet')).default as typeof import('dns-packet');
+  const { connect } = await import('node:net');
+  const behaviours = new Map<string, DnsBehaviour>();
+  const seen: string[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const behaviourFor = (name: string) => [...behaviours.entries()].find(([p]) => nameMatches(p, name))?.[1] ?? null;
+  const later = (ms: number, fn: () => void) => { const t = setTimeout(() => { timers.delete(t); fn(); }, ms); timers.add(t); };
+
+  const errorReply = (query: Buffer, truncated: boolean): Buffer => {
+    const q = dnsPacket.decode(query);
+    const flags = dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | (truncated ? dnsPacket.TRUNCATED_RESPONSE : 2 /* SERVFAIL */);
+    return dnsPacket.encode({ type: 'response', id: q.id, flags, questions: q.questions });
+  };
+  const askUpstreamUdp = (query: Buffer): Promise<Buffer> => new Promise((resolveAnswer, reject) => {
+    const s = createSocket('udp4');
+    s.once('message', (msg) => { s.close(); resolveAnswer(msg); });
+    s.once('error', (e) => { s.close(); reject(e); });
+    s.send(query, upstream.port, upstream.host);
+  });
+  const askUpstreamTcp = (query: Buffer): Promise<Buffer> => new Promise((resolveAnswer, reject) => {
+    const c = connect(upstream.port, upstream.host);
+    let buf = Buffer.alloc(0);
+    c.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) { c.end(); resolveAnswer(buf.subarray(2, 2 + buf.readUInt16BE(0))); }
+    });
+    c.once('error', reject);
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(query.length);
+    c.write(Buffer.concat([len, query]));
+  });
+
+  /** What to send back for one query, after its behaviour; null = no answer. */
+  const answer = async (query: Buffer, overTcp: boolean): Promise<Buffer | null> => {
+    let name = '';
+    try { name = dnsPacket.decode(query).questions?.[0]?.name ?? ''; } catch { return null; }
+    seen.push(name.toLowerCase());
+    const b = behaviourFor(name);
+    if (b?.kind === 'drop') return null;
+    if (b?.kind === 'servfail') return errorReply(query, false);
+    if (b?.kind === 'truncate' && !overTcp) return errorReply(query, true);
+    if (b?.kind === 'delay') await new Promise<void>((r) => later(b.ms, r));
+    return overTcp ? askUpstreamTcp(query) : askUpstreamUdp(query);
+  };
+
+  const port = await freePort();
+  const udp = createSocket('udp4');
+  udp.on('message', (msg, rinfo) => {
+    answer(msg, false).then((reply) => { if (reply) udp.send(reply, rinfo.port, rinfo.address); }, () => {});
+  });
+  await new Promise<void>((r) => udp.bind(port, '127.0.0.1', r));
+  const sockets = new Set<import('node:net').Socket>();
+  const tcp = createServer((sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => {});
+    let buf = Buffer.alloc(0);
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const query = buf.subarray(2, 2 + buf.readUInt16BE(0));
+        buf = buf.subarray(2 + query.length);
+        answer(query, true).then((reply) => {
+          if (!reply || sock.destroyed) return;
+          const len = Buffer.alloc(2);
+          len.writeUInt16BE(reply.length);
+          sock.write(Buffer.concat([len, reply]));
+        }, () => {});
+      }
+    });
+  });
+  await new Promise<void>((r) => tcp.listen(port, '127.0.0.1', r));
+
+  return {
+    host: '127.0.0.1', port, address: `127.0.0.1:${port}`,
+    setBehaviour(name, behaviour) {
+      if (behaviour) behaviours.set(name, behaviour);
+      else behaviours.delete(name);
+    },
+    queriesFor(pattern) {
+      return seen.filter((n) => nameMatches(pattern, n)).length;
+    },
+    async close() {
+      for (const t of timers) clearTimeout(t);
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => udp.close(() => r()));
+      await new Promise<void>((r) => tcp.close(() => r()));
+    },
+  };
+}
