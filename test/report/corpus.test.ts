@@ -78,3 +78,15 @@ test('mxward report over the whole corpus directory: every message parses', { sk
   assert.equal(r.code, empty.length ? 1 : 0, r.stderr.slice(0, 2000));
   assert.ok(model.totals.kinds['direct-send'] > 0);
 });
+
+test('issue 12: over the real phishing corpus the own-domain spoofs are found and no connector is suggested', { skip }, async () => {
+  const dir = fileURLToPath(new URL('../../.mxward-test-none', import.meta.url));
+  const r = await mxward(dir, ['report', `${corpus}email`, '--accepted-domain', 'hotmail.com', '--accepted-domain', 'outlook.com', '--accepted-domain', 'live.com', '--format', 'json'], undefined);
+  const model = JSON.parse(r.stdout);
+  assert.ok(model.totals.wouldReject > 0, 'own-domain spoofs found');
+  assert.deepEqual(model.recommendations, [], 'no connector for any of them');
+  assert.equal(model.headline.cut.sources, 0);
+  assert.match(model.headline.text, /cut off no sender with evidence of authorisation/);
+  const spoofing = model.sources.filter((s: { wouldReject: number }) => s.wouldReject > 0);
+  assert.ok(spoofing.every((s: { label: string }) => s.label !== 'authorised'), 'no spoofing source is labelled authorised');
+});
