@@ -190,7 +190,7 @@ async function authAttempts(port: number, username: string, passwords: string[])
   try {
     for (const pass of passwords) {
       if (closed) break;
-      out.push(await new Promise<string>((resolve) => conn.login({ user: username, pass } as never, (err?: Error & { response?: string }) => resolve(err ? err.response ?? err.message : 'ok'))));
+      out.push(await new Promise<string>((resolve) => conn.login({ user: username, pass } as never, (err: (Error & { response?: string }) | null | undefined) => resolve(err ? err.response ?? err.message : 'ok'))));
     }
   } finally {
     conn.close();
