@@ -44,6 +44,8 @@ before(async () => {
     `odd._domainkey.bank.test. 60 IN TXT ${txt(`v=DKIM1; k=rsa; p=${oddKeys.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`)}`,
     `big._domainkey.bank.test. 60 IN TXT ${txt(`v=DKIM1; k=rsa; p=${bigKey}`)}`,
     `arc._domainkey.forwarder.test. 60 IN TXT ${keyRecord}`,
+    `arc._domainkey.evilforwarder.test. 60 IN TXT ${keyRecord}`,
+    `arc._domainkey.forwarder.test.evil.test. 60 IN TXT ${keyRecord}`,
   ]);
   dns = await startBehavingDns(knot);
   gw = await startTestGateway({
@@ -227,11 +229,18 @@ test('l= with content appended past the signed length does not align: 550; the s
   assert.equal(await send('ltag-ok@bank.test', signedPart), '250');
 });
 
-async function sealedBy(sealer: string, aar: string, subject: string): Promise<string> {
+async function sealedBy(sealer: string, aar: string, subject: string, cv = 'none'): Promise<string> {
   const original = message('From: <ceo@bank.test>', subject);
-  const seal = await sealMessage(original, { signingDomain: sealer, selector: 'arc', privateKey, cv: 'none', authResults: `${sealer}; ${aar}` } as Parameters<typeof sealMessage>[1]);
+  const seal = await sealMessage(original, { signingDomain: sealer, selector: 'arc', privateKey, cv, authResults: `${sealer}; ${aar}` } as Parameters<typeof sealMessage>[1]);
   return seal.toString() + original;
 }
+
+test('held up: look-alike sealers and a chain marked cv=fail never vouch', { skip }, async () => {
+  for (const sealer of ['evilforwarder.test', 'forwarder.test.evil.test']) {
+    assert.match(await send(`la@${sealer}`, await sealedBy(sealer, 'dmarc=pass header.from=bank.test', `look-alike ${sealer}`)), /^550 5\.7\.509 /);
+  }
+  assert.match(await send('cvfail@evil.test', await sealedBy('forwarder.test', 'dmarc=pass header.from=bank.test', 'cv fail', 'fail')), /^550 5\.7\.509 /);
+});
 
 test('ARC vouching needs a DMARC pass recorded for the same author: SPF/DKIM passes alone, or a pass for another domain, do not vouch', { skip }, async () => {
   assert.match(await send('arc1@evil.test', await sealedBy('forwarder.test', 'spf=pass smtp.mailfrom=evil.test; dkim=pass header.d=evil.test', 'arc no dmarc')), /^550 5\.7\.509 /);
