@@ -3,20 +3,30 @@
 // §9 on shared vendor certificates).
 import type { ConnectorSettings } from '../config/policy-schema.ts';
 import type { Finding } from './types.ts';
+import { coversEverything, effectiveRange, parseCidrStrict } from '../policy/ip-syntax.ts';
 
 /** Widest range we accept without a finding: a /24 (IPv4) or /48 (IPv6) is one site or vendor pool. */
 const MAX_V4_BITS = 24;
 const MAX_V6_BITS = 48;
 
-export function prefixBits(cidr: string): { v6: boolean; bits: number } {
-  const v6 = cidr.includes(':');
-  const slash = cidr.indexOf('/');
-  return { v6, bits: slash < 0 ? (v6 ? 128 : 32) : Number(cidr.slice(slash + 1)) };
+export type RangeWidth = { ok: true; v6: boolean; bits: number; everything: string | null } | { ok: false; reason: string };
+
+/**
+ * How wide an entry really is, read as strictly as the policy reads it (policy/ip-syntax.ts):
+ * `::ffff:0:0/96` is IPv4 /0, not IPv6 /96; `010.1.2.0/24` is no address at all. A stored
+ * document may predate those rules, so the audit must not trust the text's slash.
+ */
+export function rangeWidth(cidr: string): RangeWidth {
+  const parsed = parseCidrStrict(cidr);
+  if (!parsed.ok) return { ok: false, reason: parsed.reason };
+  const range = effectiveRange(parsed.address, parsed.bits);
+  return { ok: true, v6: range.address.kind() === 'ipv6', bits: range.bits, everything: coversEverything(range) };
 }
 
 export function tooWide(cidr: string): boolean {
-  const { v6, bits } = prefixBits(cidr);
-  return v6 ? bits < MAX_V6_BITS : bits < MAX_V4_BITS;
+  const w = rangeWidth(cidr);
+  if (!w.ok) return false;
+  return w.everything !== null || (w.v6 ? w.bits < MAX_V6_BITS : w.bits < MAX_V4_BITS);
 }
 
 export function restrictionFindings(connectors: ConnectorSettings[], where: string): Finding[] {
@@ -54,13 +64,21 @@ export function requireTlsFindings(connectors: ConnectorSettings[], where: strin
 export function rangeFindings(connectors: ConnectorSettings[], where: string): Finding[] {
   const out: Finding[] = [];
   for (const c of connectors.filter((x) => x.enabled)) {
-    for (const r of c.senderIPAddresses.filter(tooWide)) {
-      const { bits } = prefixBits(r);
-      out.push({
-        status: 'fail',
-        detail: `${where} connector "${c.name}" trusts ${r}${bits === 0 ? ' (the whole Internet)' : ''}: wider than one site needs`,
-        remedy: 'list the sender\'s actual addresses (mxward report suggests them from your traffic)',
-      });
+    for (const r of c.senderIPAddresses) {
+      const w = rangeWidth(r);
+      if (!w.ok) {
+        out.push({
+          status: 'fail',
+          detail: `${where} connector "${c.name}" lists ${JSON.stringify(r)}, which is not a strict IP address or CIDR (${w.reason}); mxward matches nothing with it, other software may read it as another address`,
+          remedy: 'write the address in plain decimal (192.168.1.8, not 192.168.001.010) or as ::ffff:a.b.c.d',
+        });
+      } else if (tooWide(r)) {
+        out.push({
+          status: 'fail',
+          detail: `${where} connector "${c.name}" trusts ${r}${w.everything ? ` (the whole Internet): it ${w.everything},` : ':'} wider than one site needs`,
+          remedy: 'list the sender\'s actual addresses (mxward report suggests them from your traffic)',
+        });
+      }
     }
   }
   return out.length ? out : [{ status: 'pass', detail: `no ${where} connector trusts a range wider than /${MAX_V4_BITS} (IPv4) or /${MAX_V6_BITS} (IPv6)` }];

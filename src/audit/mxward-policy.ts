@@ -1,9 +1,26 @@
 // mxward's own policy (store) and bootstrap file (issue 5 "mxward's own policy" list).
 import type { AuditCheck, AuditContext, Finding } from './types.ts';
-import { prefixBits, rangeFindings, requireTlsFindings, restrictionFindings, sharedCertificateFindings } from './connector-hygiene.ts';
+import type { PrefixBounds } from '../policy/ip-syntax.ts';
+import { checkConnectorRange, DEFAULT_ON_PREMISES_MIN_PREFIX } from '../policy/ip-syntax.ts';
+import { rangeFindings, rangeWidth, requireTlsFindings, restrictionFindings, sharedCertificateFindings } from './connector-hygiene.ts';
 
 const connectors = (ctx: AuditContext) => ctx.mxward.policy!.connectors;
 const ours = (ctx: AuditContext) => (d: string) => ctx.mxward.policy!.acceptedDomains.some((a) => d === a.domain || d.endsWith(`.${a.domain}`));
+
+/**
+ * One entry of a connector whose sources become internal (relay anywhere, no Direct Send check).
+ * Read strictly, so a stored `::ffff:0:0/96` counts as all of IPv4 and an octal entry as broken,
+ * and judged against the schema's bound as well as the audit's own /24 and /64.
+ */
+function internalRangeFindings(name: string, r: string, bounds: PrefixBounds): Finding[] {
+  const remedy = 'limit it to your own servers\' addresses';
+  const w = rangeWidth(r);
+  if (!w.ok) return [{ status: 'fail', detail: `internal connector "${name}" lists ${JSON.stringify(r)}, not a strict IP address or CIDR (${w.reason})`, remedy }];
+  const schema = checkConnectorRange(r, true, bounds);
+  if (!schema.ok) return [{ status: 'fail', detail: `connector "${name}" makes ${r} internal: ${schema.reason}`, remedy }];
+  if ((w.v6 && w.bits < 64) || (!w.v6 && w.bits < 24)) return [{ status: 'fail', detail: `connector "${name}" makes ${r} internal: anyone there may relay through mxward`, remedy }];
+  return [];
+}
 
 /** Quarantine policies that let the recipient release a message themselves (SPEC §6). */
 const SELF_RELEASE = new Set(['DefaultFullAccessPolicy', 'DefaultFullAccessWithNotificationPolicy']);
@@ -39,12 +56,10 @@ export const mxwardPolicyChecks: AuditCheck[] = [
       // An onPremises or "treat as internal" connector makes its sources internal, and internal
       // sessions may relay to any recipient: a wide range there is an open relay.
       const out: Finding[] = [];
+      const bounds = { ...DEFAULT_ON_PREMISES_MIN_PREFIX, ...ctx.mxward.policy!.onPremisesMinPrefixLength };
       for (const c of connectors(ctx).filter((x) => x.enabled && (x.type === 'onPremises' || x.treatMessagesAsInternal))) {
-        for (const r of c.senderIPAddresses) {
-          const { v6, bits } = prefixBits(r);
-          if ((v6 && bits < 64) || (!v6 && bits < 24)) out.push({ status: 'fail', detail: `connector "${c.name}" makes ${r} internal: anyone there may relay through mxward`, remedy: 'limit it to your own servers\' addresses' });
-        }
-        if (c.senderIPAddresses.length === 0 && !c.tlsSenderCertificateName) out.push({ status: 'fail', detail: `internal connector "${c.name}" has no IP or certificate restriction`, remedy: 'add the servers\' IPs or certificate name' });
+        for (const r of c.senderIPAddresses) out.push(...internalRangeFindings(c.name, r, bounds));
+        if (c.senderIPAddresses.length === 0 && !c.tlsSenderCertificateName && !c.certificateFingerprints?.length) out.push({ status: 'fail', detail: `internal connector "${c.name}" has no IP or certificate restriction`, remedy: 'add the servers\' IPs or certificate name' });
       }
       return out.length ? out : [{ status: 'pass', detail: 'relay only for SMTP AUTH users and narrowly scoped internal connectors' }];
     },

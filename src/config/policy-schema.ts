@@ -1,8 +1,9 @@
 // The organization policy document: what `mxward policy export` writes and `import` reads, and
 // what the store keeps. Validated once here; policy/compile.ts turns it into frozen matchers.
 import { z } from 'zod';
-import ipaddr from 'ipaddr.js';
 import { normalizeDomain } from '../policy/domains.ts';
+import { connectorCertificateName, normalizeFingerprint } from '../policy/certificate-names.ts';
+import { checkConnectorRange, coversEverything, DEFAULT_ON_PREMISES_MIN_PREFIX, effectiveRange, parseCidrStrict } from '../policy/ip-syntax.ts';
 
 export const modeSchema = z.enum(['off', 'report', 'enforce']);
 
@@ -27,16 +28,43 @@ const senderDomainPattern = z.string().transform((value, ctx) => {
   return wildcard ? `*.${d}` : d;
 });
 
-/** An IPv4 or IPv6 address or CIDR range, any prefix length. */
-export const cidrSchema = z.string().refine((value) => {
-  try {
-    if (value.includes('/')) ipaddr.parseCIDR(value);
-    else ipaddr.parse(value);
-    return true;
-  } catch {
-    return false;
+/**
+ * An IPv4 or IPv6 address or CIDR range in strict syntax (policy/ip-syntax.ts: no octal, hex or
+ * shortened IPv4, no IPv4-compatible ::a.b.c.d), never one that covers all of IPv4 or IPv6.
+ */
+export const cidrSchema = z.string().superRefine((value, ctx) => {
+  const cidr = parseCidrStrict(value);
+  if (!cidr.ok) {
+    ctx.addIssue({ code: 'custom', message: `not an IP address or CIDR (${JSON.stringify(value)}): ${cidr.reason}` });
+    return;
   }
-}, { message: 'not an IP address or CIDR' });
+  const everything = coversEverything(effectiveRange(cidr.address, cidr.bits));
+  if (everything) ctx.addIssue({ code: 'custom', message: `${value} ${everything}: trusting it trusts every sender` });
+});
+
+/**
+ * A certificate name an administrator configures: a host name or `*.domain`, compared with the
+ * names certificates present under RFC 6125 (policy/certificate-names.ts). IDNs are taken in
+ * A-label form; what is left must be LDH, so the configured name can never need normalising.
+ */
+const certificateNameSchema = z.string().transform((value, ctx) => {
+  const name = connectorCertificateName(value);
+  if (name === null) {
+    ctx.addIssue({ code: 'custom', message: `not a host name or *.domain (letters, digits, hyphens; RFC 6125): ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return name;
+});
+
+/** SHA-256 of the DER certificate, as `openssl x509 -fingerprint -sha256` prints it or plain hex. */
+const fingerprintSchema = z.string().transform((value, ctx) => {
+  const fingerprint = normalizeFingerprint(value);
+  if (fingerprint === null) {
+    ctx.addIssue({ code: 'custom', message: `not a SHA-256 fingerprint (64 hex digits, colons allowed): ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return fingerprint;
+});
 
 export const acceptedDomainSchema = z.object({
   domain: domainName,
@@ -45,25 +73,73 @@ export const acceptedDomainSchema = z.object({
   recipients: z.array(z.string()).default([]),
 }).strict();
 
-export const connectorSchema = z.object({
+/** Settings every connector has, whichever way its addresses and names are read. */
+const connectorFields = {
   name: z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'letters, digits, space, dot, dash, underscore'),
   type: z.enum(['partner', 'onPremises']),
   enabled: z.boolean().default(true),
   senderDomains: z.array(senderDomainPattern).default(['*']),
-  senderIPAddresses: z.array(cidrSchema).default([]),
-  tlsSenderCertificateName: z.string().min(1).nullable().default(null),
   restrictDomainsToIPAddresses: z.boolean().default(false),
   restrictDomainsToCertificate: z.boolean().default(false),
   requireTls: z.boolean().default(false),
   treatMessagesAsInternal: z.boolean().default(false),
   comment: z.string().default(''),
+};
+
+export const connectorSchema = z.object({
+  ...connectorFields,
+  senderIPAddresses: z.array(cidrSchema).default([]),
+  tlsSenderCertificateName: certificateNameSchema.nullable().default(null),
+  /** Optional pin: the client certificate's SHA-256 must also be one of these (issue 19). */
+  certificateFingerprints: z.array(fingerprintSchema).optional(),
 }).strict();
 
-export const policySchema = z.object({
+/**
+ * How a stored document is read back: as it was written, even before the strict rules above
+ * existed. compile.ts makes any entry that breaks them match nothing, and the audit fails it.
+ */
+const storedConnectorSchema = z.object({
+  ...connectorFields,
+  senderIPAddresses: z.array(z.string()).default([]),
+  tlsSenderCertificateName: z.string().min(1).nullable().default(null),
+  certificateFingerprints: z.array(z.string()).optional(),
+}).strict();
+
+/** The widest range an onPremises connector may trust, as prefix lengths (defaults /16 and /48). */
+const prefixBoundsSchema = z.object({
+  ipv4: z.number().int().min(1).max(32).optional(),
+  ipv6: z.number().int().min(1).max(128).optional(),
+}).strict();
+
+const policyFields = {
   rejectDirectSend: modeSchema.default('enforce'),
   rejectDirectSendHeaderFrom: modeSchema.default('report'),
   acceptedDomains: z.array(acceptedDomainSchema).default([]),
+  onPremisesMinPrefixLength: prefixBoundsSchema.optional(),
+};
+
+export const policySchema = z.object({
+  ...policyFields,
   connectors: z.array(connectorSchema).default([]),
+}).strict().superRefine((doc, ctx) => {
+  // An onPremises connector makes its sources internal: relay to anywhere, no Direct Send check.
+  const bounds = { ...DEFAULT_ON_PREMISES_MIN_PREFIX, ...doc.onPremisesMinPrefixLength };
+  doc.connectors.forEach((c, i) => {
+    if (c.type !== 'onPremises') return;
+    c.senderIPAddresses.forEach((text, j) => {
+      // Syntax and all-of-IPv4 were already reported by cidrSchema; only the bound is added here.
+      const cidr = parseCidrStrict(text);
+      if (!cidr.ok || coversEverything(effectiveRange(cidr.address, cidr.bits))) return;
+      const checked = checkConnectorRange(text, true, bounds);
+      if (!checked.ok) ctx.addIssue({ code: 'custom', path: ['connectors', i, 'senderIPAddresses', j], message: checked.reason });
+    });
+  });
+});
+
+/** Read side of the store (see storedConnectorSchema); every write goes through policySchema. */
+export const storedPolicySchema = z.object({
+  ...policyFields,
+  connectors: z.array(storedConnectorSchema).default([]),
 }).strict();
 
 export type PolicyDocument = z.output<typeof policySchema>;

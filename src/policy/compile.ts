@@ -4,12 +4,21 @@ import ipaddr from 'ipaddr.js';
 import type { PolicyDocument, ConnectorSettings } from '../config/policy-schema.ts';
 import type { Mode } from '../domain/types.ts';
 import { domainPatternMatches, normalizeAddress } from './domains.ts';
+import type { PrefixBounds } from './ip-syntax.ts';
+import { checkConnectorRange, DEFAULT_ON_PREMISES_MIN_PREFIX, parseAddressStrict } from './ip-syntax.ts';
 
 export type IpRange = readonly [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+export interface RefusedRange {
+  readonly text: string;
+  readonly reason: string;
+}
 
 export interface CompiledConnector {
   readonly settings: ConnectorSettings;
   readonly ranges: readonly IpRange[];
+  /** Entries of senderIPAddresses that match nothing, with why (stored before the strict rules). */
+  readonly refusedRanges: readonly RefusedRange[];
 }
 
 export interface CompiledAcceptedDomain {
@@ -29,17 +38,21 @@ export interface CompiledPolicy {
   readonly document: PolicyDocument;
 }
 
-/** Parses an IP the way every comparison needs it: IPv4-mapped IPv6 becomes IPv4. */
+/**
+ * Parses a client IP the way every comparison needs it: IPv4-mapped IPv6 becomes IPv4. Strict
+ * syntax (ip-syntax.ts): no octal, hex or shortened IPv4, so a Received: field or HELO literal
+ * cannot smuggle `010.1.2.3` in as 8.1.2.3. `::a.b.c.d` is the IPv6 address it denotes.
+ */
 export function parseIp(ip: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
   // Every MAIL FROM of every session parses its client IP again; the same few clients come back
   // again and again, so the parsed form is remembered (bounded; results are never mutated).
   const known = parsedIps.get(ip);
   if (known !== undefined) return known;
-  let parsed: ipaddr.IPv4 | ipaddr.IPv6 | null;
-  try {
-    parsed = ipaddr.process(ip.replace(/^\[|\]$/g, '').replace(/%.*$/, ''));
-  } catch {
-    parsed = null;
+  const strict = parseAddressStrict(ip.replace(/^\[|\]$/g, '').replace(/%.*$/, ''), { allowCompatible: true });
+  let parsed: ipaddr.IPv4 | ipaddr.IPv6 | null = null;
+  if (strict.ok) {
+    const a = strict.address;
+    parsed = a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress() ? (a as ipaddr.IPv6).toIPv4Address() : a;
   }
   if (parsedIps.size >= PARSED_IPS_MAX) parsedIps.clear();
   parsedIps.set(ip, parsed);
@@ -49,17 +62,24 @@ export function parseIp(ip: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
 const PARSED_IPS_MAX = 4096;
 const parsedIps = new Map<string, ipaddr.IPv4 | ipaddr.IPv6 | null>();
 
-function compileRange(text: string): IpRange {
-  if (text.includes('/')) {
-    const [addr, bits] = ipaddr.parseCIDR(text);
-    // A mapped IPv6 range like ::ffff:10.0.0.0/104 is written for IPv4 clients: compare as IPv4.
-    if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress() && bits >= 96) {
-      return [(addr as ipaddr.IPv6).toIPv4Address(), bits - 96];
-    }
-    return [addr, bits];
+/** The widest range an onPremises connector may trust under this policy. */
+export function onPremisesBounds(document: PolicyDocument): PrefixBounds {
+  return { ...DEFAULT_ON_PREMISES_MIN_PREFIX, ...document.onPremisesMinPrefixLength };
+}
+
+/**
+ * A stored document may predate the strict rules (octal, ::ffff:0:0/96, too wide for onPremises).
+ * Such an entry matches nothing (fail closed) and is kept with its reason for logs and the audit.
+ */
+function compileConnector(settings: ConnectorSettings, bounds: PrefixBounds): CompiledConnector {
+  const ranges: IpRange[] = [];
+  const refusedRanges: RefusedRange[] = [];
+  for (const text of settings.senderIPAddresses) {
+    const checked = checkConnectorRange(text, settings.type === 'onPremises', bounds);
+    if (checked.ok) ranges.push([checked.range.address, checked.range.bits]);
+    else refusedRanges.push(Object.freeze({ text, reason: checked.reason }));
   }
-  const addr = ipaddr.process(text);
-  return [addr, addr.kind() === 'ipv4' ? 32 : 128];
+  return Object.freeze({ settings, ranges: Object.freeze(ranges), refusedRanges: Object.freeze(refusedRanges) });
 }
 
 export function compilePolicy(document: PolicyDocument, version: number): CompiledPolicy {
@@ -74,10 +94,8 @@ export function compilePolicy(document: PolicyDocument, version: number): Compil
     exactDomains.set(d.domain, compiled);
     if (d.includeSubdomains) subdomainParents.push(compiled);
   }
-  const connectors = document.connectors.map((settings) => Object.freeze({
-    settings,
-    ranges: Object.freeze(settings.senderIPAddresses.map(compileRange)),
-  }));
+  const bounds = onPremisesBounds(document);
+  const connectors = document.connectors.map((settings) => compileConnector(settings, bounds));
   return Object.freeze({
     version,
     rejectDirectSend: document.rejectDirectSend,

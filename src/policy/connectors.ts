@@ -3,7 +3,7 @@
 import type { ClientCertificate, ConnectionFacts } from '../domain/types.ts';
 import type { CompiledConnector, CompiledPolicy } from './compile.ts';
 import { ipInRanges, parseIp } from './compile.ts';
-import { certificateNameMatches, certificateUsable, presentedNames } from './certificate-names.ts';
+import { certificateNameMatches, certificateUsable, fingerprintPinned, presentedNameProblem, presentedNames, rawPresentedNames } from './certificate-names.ts';
 import { domainPatternMatches } from './domains.ts';
 
 export type ConnectorMatch =
@@ -18,9 +18,23 @@ function coversSender(connector: CompiledConnector, p1Domain: string | null): bo
     p1Domain === null ? pattern === '*' : domainPatternMatches(pattern, p1Domain));
 }
 
-function certMatches(connector: CompiledConnector, names: string[]): boolean {
-  const wanted = connector.settings.tlsSenderCertificateName;
-  return wanted !== null && names.length > 0 && certificateNameMatches(wanted, names);
+/**
+ * The certificate satisfies the connector: its name (when one is configured) is presented, and
+ * its SHA-256 is pinned (when pins are configured). Pins alone are enough; neither is nothing.
+ */
+function certMatches(connector: CompiledConnector, cert: ClientCertificate | null, names: string[]): boolean {
+  const { tlsSenderCertificateName: wanted, certificateFingerprints: pins } = connector.settings;
+  if (cert === null || (wanted === null && !(pins && pins.length > 0))) return false;
+  if (wanted !== null && (names.length === 0 || !certificateNameMatches(wanted, names))) return false;
+  return fingerprintPinned(pins, cert);
+}
+
+/** Why names in the certificate were not compared at all: they are not plain LDH (RFC 6125). */
+function refusedNameReasons(cert: ClientCertificate): string[] {
+  return rawPresentedNames(cert).flatMap((raw) => {
+    const problem = presentedNameProblem(raw);
+    return problem === null ? [] : [`certificate name ${JSON.stringify(raw)} ${problem}: not compared`];
+  });
 }
 
 export interface ConnectorQuery {
@@ -39,7 +53,9 @@ export function matchConnector(policy: CompiledPolicy, q: ConnectorQuery): Conne
   const reasons: string[] = [];
   const ip = parseIp(q.remoteIp);
   const usable = certificateUsable(q.certificate, q.nowMs);
-  const names = usable ? presentedNames(q.certificate!) : [];
+  const usableCert = usable ? q.certificate : null;
+  const names = usableCert ? presentedNames(usableCert) : [];
+  if (usableCert) reasons.push(...refusedNameReasons(usableCert));
   if (q.certificate && !usable) {
     reasons.push(q.certificate.verified ? 'client certificate outside its validity period: ignored' : `client certificate not verified (${q.certificate.verifyError ?? 'unknown'}): ignored`);
   }
@@ -47,20 +63,20 @@ export function matchConnector(policy: CompiledPolicy, q: ConnectorQuery): Conne
 
   let found: { connector: CompiledConnector; by: 'certificate' | 'ip' } | null = null;
   for (const c of enabled) {
-    if (coversSender(c, q.p1Domain) && certMatches(c, names)) { found = { connector: c, by: 'certificate' }; break; }
+    if (coversSender(c, q.p1Domain) && certMatches(c, usableCert, names)) { found = { connector: c, by: 'certificate' }; break; }
   }
   if (!found && ip) {
     for (const c of enabled) {
       if (!coversSender(c, q.p1Domain) || !ipInRanges(ip, c.ranges)) continue;
       // An IP match alone does not satisfy a connector that insists on its certificate.
-      if (c.settings.restrictDomainsToCertificate && c.settings.tlsSenderCertificateName) continue;
+      if (c.settings.restrictDomainsToCertificate && (c.settings.tlsSenderCertificateName || c.settings.certificateFingerprints?.length)) continue;
       found = { connector: c, by: 'ip' };
       break;
     }
   }
   if (found) {
     const { connector, by } = found;
-    reasons.push(`${by === 'certificate' ? `certificate name ${names.join(', ')}` : `source IP ${q.remoteIp}`} matches connector "${connector.settings.name}"`);
+    reasons.push(`${by === 'certificate' ? `certificate ${names.length ? `name ${names.join(', ')}` : `fingerprint ${q.certificate!.fingerprint256}`}` : `source IP ${q.remoteIp}`} matches connector "${connector.settings.name}"`);
     if (connector.settings.requireTls && !q.tlsActive) {
       reasons.push(`connector "${connector.settings.name}" requires TLS and the session is not encrypted`);
       return { kind: 'requireTls', connector, reasons };

@@ -61,7 +61,7 @@ test('mxward policy from the store and the bootstrap file', async () => {
   await store.writePolicy(policySchema.parse({
     rejectDirectSend: 'report', rejectDirectSendHeaderFrom: 'off',
     acceptedDomains: [{ domain: 'contoso.com' }],
-    connectors: [{ name: 'lab', type: 'onPremises', senderIPAddresses: ['10.0.0.0/8'] }],
+    connectors: [{ name: 'lab', type: 'onPremises', senderIPAddresses: ['10.0.0.0/16'] }],
   }), 'test', 'test');
   await store.close();
   const config = join(dataDir, 'mxward.yaml');

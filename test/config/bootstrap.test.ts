@@ -181,7 +181,7 @@ test('policy YAML: a bad CIDR is named by line and path', () => {
     '  - name: Printers',                 // 3
     '    type: onPremises',               // 4
     '    senderIPAddresses:',             // 5
-    '      - 10.0.0.0/8',                 // 6
+    '      - 10.0.0.0/16',                // 6
     '      - 10.0.0.0/33',                // 7
   ].join('\n');
   assert.throws(() => parseYamlWithSchema(text, policySchema, 'policy.yaml'), (err: unknown) => {

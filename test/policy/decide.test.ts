@@ -131,8 +131,10 @@ const cases: Case[] = [
   { name: 'IPv4 /32 matches exactly', connectors: [partner('One', { senderIPAddresses: ['198.51.100.7/32'] })], facts: { ip: '198.51.100.7' }, mailFrom: OURS, expect: { attribution: 'partner', connector: 'One' } },
   { name: 'IPv4 /32 neighbour does not match', connectors: [partner('One', { senderIPAddresses: ['198.51.100.7/32'] })], facts: { ip: '198.51.100.8' }, mailFrom: OURS, expect: ds() },
   { name: 'a bare IPv4 address is a /32', connectors: [partner('Bare', { senderIPAddresses: ['198.51.100.7'] })], facts: { ip: '198.51.100.7' }, mailFrom: OURS, expect: { attribution: 'partner', connector: 'Bare' } },
-  { name: 'IPv4 /0 matches any IPv4 client', connectors: [partner('All4', { senderIPAddresses: ['0.0.0.0/0'] })], facts: { ip: '203.0.113.250' }, mailFrom: OURS, expect: { attribution: 'partner', connector: 'All4' } },
-  { name: 'IPv4 /0 does not match a native IPv6 client', connectors: [partner('All4', { senderIPAddresses: ['0.0.0.0/0'] })], facts: { ip: '2001:db8::25' }, mailFrom: OURS, expect: ds() },
+  // /0 (all of IPv4) is refused by the schema since issue 19 (test/policy/ip-syntax.test.ts); a partner may still be wide.
+  { name: 'IPv4 /1 matches an IPv4 client inside it', connectors: [partner('Half4', { senderIPAddresses: ['128.0.0.0/1'] })], facts: { ip: '203.0.113.250' }, mailFrom: OURS, expect: { attribution: 'partner', connector: 'Half4' } },
+  { name: 'IPv4 /1 does not match a native IPv6 client', connectors: [partner('Half4', { senderIPAddresses: ['128.0.0.0/1'] })], facts: { ip: '2001:db8::25' }, mailFrom: OURS, expect: ds() },
+  { name: 'IPv4-compatible client ::a.b.c.d is IPv6, not its IPv4 range', connectors: [ipPartner], facts: { ip: '::192.0.2.1' }, mailFrom: OURS, expect: ds() },
   { name: 'IPv6 first address of a /32', connectors: [ipPartner], facts: { ip: '2001:db8::' }, mailFrom: OURS, expect: { attribution: 'partner', connector: 'PartnerNet' } },
   { name: 'IPv6 last address of a /32', connectors: [ipPartner], facts: { ip: '2001:db8:ffff:ffff:ffff:ffff:ffff:ffff' }, mailFrom: OURS, expect: { attribution: 'partner', connector: 'PartnerNet' } },
   { name: 'IPv6 just outside the /32', connectors: [ipPartner], facts: { ip: '2001:db9::' }, mailFrom: OURS, expect: ds() },
@@ -144,7 +146,10 @@ const cases: Case[] = [
 
   // -- Stage 2/4: connectors by certificate (RFC 6125) -----------------------------------------
   { name: 'verified certificate with the exact SAN', connectors: [certPartner], facts: { cert: cert({ san: ['mx.partner.example'] }) }, mailFrom: OURS, expect: { attribution: 'partner', connector: 'PartnerCert' } },
-  { name: 'certificate name compared case-insensitively, trailing dot ignored', connectors: [certPartner], facts: { cert: cert({ san: ['MX.Partner.Example.'] }) }, mailFrom: OURS, expect: { attribution: 'partner', connector: 'PartnerCert' } },
+  { name: 'certificate name compared case-insensitively (ASCII)', connectors: [certPartner], facts: { cert: cert({ san: ['MX.Partner.Example'] }) }, mailFrom: OURS, expect: { attribution: 'partner', connector: 'PartnerCert' } },
+  // Issue 19: a name is compared as the certificate carries it; a trailing dot is refused, not stripped.
+  { name: 'certificate name with a trailing dot is refused', connectors: [certPartner], facts: { cert: cert({ san: ['mx.partner.example.'] }) }, mailFrom: OURS, expect: ds() },
+  { name: 'certificate CN with a trailing space is refused', connectors: [certPartner], facts: { cert: cert({ cn: 'mx.partner.example ' }) }, mailFrom: OURS, expect: ds() },
   { name: 'CN is used when the certificate has no SAN dNSName', connectors: [certPartner], facts: { cert: cert({ cn: 'mx.partner.example' }) }, mailFrom: OURS, expect: { attribution: 'partner', connector: 'PartnerCert' } },
   { name: 'CN is ignored when a SAN dNSName is present', connectors: [certPartner], facts: { cert: cert({ cn: 'mx.partner.example', san: ['other.example'] }) }, mailFrom: OURS, expect: ds() },
   { name: 'connector wildcard covers one label', connectors: [wildcardPartner], facts: { cert: cert({ san: ['a.partner.example'] }) }, mailFrom: OURS, expect: { attribution: 'partner', connector: 'PartnerWild' } },

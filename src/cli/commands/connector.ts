@@ -4,6 +4,7 @@ import type { ConnectorSettings } from '../../config/policy-schema.ts';
 import { compilePolicy } from '../../policy/compile.ts';
 import { matchConnector } from '../../policy/connectors.ts';
 import { parseAddress } from '../../policy/domains.ts';
+import { parseAddressStrict } from '../../policy/ip-syntax.ts';
 import { changePolicy } from '../../store/policy-changes.ts';
 import type { CliIo } from '../io.ts';
 import { actorOf, openStore, parseBoolean, parseCommand, printJson, printTable, requirePositional, UsageError } from '../io.ts';
@@ -12,13 +13,15 @@ export const connectorHelp = `Usage: mxward connector add NAME --type partner|on
        mxward connector set NAME [settings]
        mxward connector remove NAME
        mxward connector list [--json]
-       mxward connector test --ip IP [--cert-name NAME] [--tls] [--sender ADDRESS|DOMAIN] [--json]
+       mxward connector test --ip IP [--cert-name NAME] [--cert-fingerprint SHA256] [--tls] [--sender ADDRESS|DOMAIN] [--json]
 
 Settings:
   --type partner|onPremises
   --sender-domain PATTERN          *, example.com or *.example.com (repeatable; default *)
-  --ip CIDR                        source address or range, IPv4 or IPv6 (repeatable)
+  --ip CIDR                        source address or range, IPv4 or IPv6 (repeatable); plain decimal
+                                   IPv4 only (192.168.1.8, not 192.168.001.010)
   --cert-name NAME                 TLS certificate name (SAN dNSName, then CN); *.example.com allowed
+  --cert-fingerprint SHA256        pin: the certificate's SHA-256 must also be one of these (repeatable)
   --restrict-to-ips true|false     partner: the sender domains may only come from these IPs (5.7.51)
   --restrict-to-cert true|false    partner: the sender domains may only come with this certificate
   --require-tls true|false         refuse the connector's mail over plaintext
@@ -27,7 +30,8 @@ Settings:
   --comment TEXT
 "set" replaces a list given on the command line (--ip, --sender-domain) and keeps the others.
 "test" shows which connector, if any, a source would match and why; --cert-name there means a
-verified, currently valid certificate presenting that name (and implies TLS); --tls alone means
+verified, currently valid certificate presenting that name exactly (and implies TLS), with the
+--cert-fingerprint given (if any); --tls alone means
 an encrypted session without a client certificate (for connectors with --require-tls).
 `;
 
@@ -36,6 +40,7 @@ const options = {
   'sender-domain': { type: 'string', multiple: true },
   ip: { type: 'string', multiple: true },
   'cert-name': { type: 'string' },
+  'cert-fingerprint': { type: 'string', multiple: true },
   'restrict-to-ips': { type: 'string' },
   'restrict-to-cert': { type: 'string' },
   'require-tls': { type: 'string' },
@@ -55,6 +60,7 @@ function settingsFromFlags(values: Values): Partial<ConnectorSettings> {
   if (values['sender-domain'] !== undefined) out.senderDomains = values['sender-domain'];
   if (values.ip !== undefined) out.senderIPAddresses = values.ip;
   if (values['cert-name'] !== undefined) out.tlsSenderCertificateName = values['cert-name'] === '' ? null : values['cert-name'];
+  if (values['cert-fingerprint'] !== undefined) out.certificateFingerprints = values['cert-fingerprint'].filter((f) => f !== '');
   const booleans: Array<[keyof Values, keyof ConnectorSettings]> = [
     ['restrict-to-ips', 'restrictDomainsToIPAddresses'], ['restrict-to-cert', 'restrictDomainsToCertificate'],
     ['require-tls', 'requireTls'], ['internal', 'treatMessagesAsInternal'], ['enabled', 'enabled'],
@@ -80,7 +86,7 @@ export async function runConnector(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommand(argv, options);
   const sub = positionals[0];
   if (values.help || !sub) { io.stdout.write(connectorHelp); return values.help ? 0 : 2; }
-  const store = openStore(values['data-dir'], io.env, values['store-url']);
+  const store = openStore(values, io.env);
   const actor = actorOf(values.actor, io.env);
   try {
     if (sub === 'list') {
@@ -132,15 +138,20 @@ export async function runConnector(argv: string[], io: CliIo): Promise<number> {
 async function testConnector(values: Values, io: CliIo, store: ReturnType<typeof openStore>): Promise<number> {
   const ip = values.ip?.[0];
   if (!ip) throw new UsageError('connector test: --ip IP is required');
+  // The same strict reading as the policy (no octal, hex or shortened IPv4): 999.1.1.1 or
+  // 010.1.2.3 must not quietly test some other address.
+  const parsed = parseAddressStrict(ip.replace(/^\[|\]$/g, ''));
+  if (!parsed.ok) throw new UsageError(`--ip: not an IP address: ${JSON.stringify(ip)}: ${parsed.reason}`);
   const { document, version } = await store.readPolicy();
   const policy = compilePolicy(document, version);
   const sender = values.sender ?? null;
   const p1Domain = sender === null ? null : (sender.includes('@') ? parseAddress(sender).domain : parseAddress(`x@${sender}`).domain);
   const now = Date.now();
   const certName = values['cert-name'];
-  const certificate = certName ? {
-    subjectCN: certName, dnsNames: [certName], verified: true, verifyError: null,
-    validFrom: new Date(now - 86_400_000).toISOString(), validTo: new Date(now + 86_400_000).toISOString(), fingerprint256: 'test',
+  const certificate = certName || values['cert-fingerprint']?.length ? {
+    subjectCN: certName ?? null, dnsNames: certName ? [certName] : [], verified: true, verifyError: null,
+    validFrom: new Date(now - 86_400_000).toISOString(), validTo: new Date(now + 86_400_000).toISOString(),
+    fingerprint256: values['cert-fingerprint']?.[0] ?? 'none given',
   } : null;
   const match = matchConnector(policy, { remoteIp: ip, tlsActive: certificate !== null || values.tls === true, certificate, p1Domain, nowMs: now });
   const result = {

@@ -3,7 +3,7 @@
 // trace records are JSONB; the trace also keeps its filter fields as indexed columns.
 import type { PoolClient } from 'pg';
 import type { PolicyDocument } from '../../config/policy-schema.ts';
-import { defaultPolicy, policySchema } from '../../config/policy-schema.ts';
+import { defaultPolicy, policySchema, storedPolicySchema } from '../../config/policy-schema.ts';
 import type { TraceRecord } from '../../domain/types.ts';
 import type { AuditEntry, DeliveryUpdate, Store, StoredPolicy, StoredUser, TraceFilter } from '../ports.ts';
 import { PgDatabase, whenReady } from './pool.ts';
@@ -39,7 +39,7 @@ export class PostgresStore implements Store {
   async readPolicy(): Promise<StoredPolicy> {
     const row = await this.#db.one<{ version: number; document: unknown }>('SELECT version, document FROM policy WHERE id = 1');
     if (!row || row.document === null) return { document: defaultPolicy(), version: row?.version ?? 0 };
-    return { document: policySchema.parse(row.document), version: row.version };
+    return { document: storedPolicySchema.parse(row.document), version: row.version };
   }
 
   async readPolicyVersion(): Promise<number> {

@@ -4,7 +4,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { inTransaction } from './transaction.ts';
 import type { StatementSync } from 'node:sqlite';
 import type { PolicyDocument } from '../../config/policy-schema.ts';
-import { defaultPolicy, policySchema } from '../../config/policy-schema.ts';
+import { defaultPolicy, policySchema, storedPolicySchema } from '../../config/policy-schema.ts';
 import type { TraceRecord } from '../../domain/types.ts';
 import type { AuditEntry, DeliveryUpdate, Store, StoredPolicy, StoredUser, TraceFilter, TraceWriteOptions } from '../ports.ts';
 import { migrate } from './migrations.ts';
@@ -33,7 +33,7 @@ export class SqliteStore implements Store {
   async readPolicy(): Promise<StoredPolicy> {
     const row = this.#db.prepare('SELECT version, document FROM policy WHERE id = 1').get() as { version: number; document: string } | undefined;
     if (!row) return { document: defaultPolicy(), version: 0 };
-    return { document: policySchema.parse(JSON.parse(row.document)), version: row.version };
+    return { document: storedPolicySchema.parse(JSON.parse(row.document)), version: row.version };
   }
 
   async readPolicyVersion(): Promise<number> {
