@@ -12,7 +12,7 @@ import { createMessageLookup, dmarcWalkNames } from './message-lookup.ts';
 import type { MessageLookup } from './message-lookup.ts';
 import { prepareForVerification } from './dkim-select.ts';
 import { discoverPolicy, evaluateDmarc, strictestPolicy } from './dmarc-fallback.ts';
-import { relaxedAligned } from './org-domain.ts';
+import { organizationalDomain, relaxedAligned } from './org-domain.ts';
 
 export interface AuthenticateInput {
   messagePath: string;
@@ -116,6 +116,8 @@ async function prefetchDecisive(lookup: MessageLookup, input: AuthenticateInput,
   for (const domain of [input.authorDomain, ...(input.namedDomains ?? [])].filter((d): d is string => !!d).slice(0, 5)) {
     for (const name of dmarcWalkNames(domain)) questions.push([name, 'TXT']);
   }
+  // A subdomain author may get the np= policy, which needs its existence (RFC 9989 A.4).
+  if (input.authorDomain && organizationalDomain(input.authorDomain) !== input.authorDomain.toLowerCase()) questions.push([input.authorDomain, 'A'], [input.authorDomain, 'CNAME']);
   for (const k of keys) if (k.aligned && k.domain && k.selector) questions.push([`${k.selector}._domainkey.${k.domain}`, 'TXT']);
   const spfDomain = mailFromDomain(input.mailFrom, input.helo);
   if (input.ip && spfDomain && input.authorDomain && relaxedAligned(spfDomain, input.authorDomain)) questions.push([spfDomain, 'TXT']);

@@ -44,8 +44,10 @@ function fieldsOf(block: string): RawField[] {
   return fields;
 }
 
-function tag(value: string, name: string): string {
-  const m = new RegExp(`(?:^|;)\\s*${name}\\s*=\\s*([^;]*)`, 'i').exec(value.replace(/\r?\n[ \t]/g, ' '));
+const TAG_PATTERNS: Record<'d' | 's', RegExp> = { d: /(?:^|;)\s*d\s*=\s*([^;]*)/i, s: /(?:^|;)\s*s\s*=\s*([^;]*)/i };
+
+function tag(value: string, name: 'd' | 's'): string {
+  const m = TAG_PATTERNS[name].exec(value);
   return m ? m[1].replace(/\s+/g, '').toLowerCase() : '';
 }
 
@@ -102,18 +104,34 @@ async function readHeaderBlock(path: string): Promise<Buffer> {
   }
 }
 
+const FEED_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Feeds bytes to mailauth in chunks, yielding to the event loop between them: given one large
+ * Buffer it would canonicalise and hash the whole body in a single turn, and every other session
+ * would wait for it (issue 19).
+ */
+function chunked(bytes: Buffer): Readable {
+  return Readable.from((async function* () {
+    for (let at = 0; at < bytes.length; at += FEED_CHUNK_BYTES) {
+      if (at > 0) await new Promise<void>((r) => setImmediate(r));
+      yield bytes.subarray(at, Math.min(bytes.length, at + FEED_CHUNK_BYTES));
+    }
+  })(), { objectMode: false });
+}
+
 /** The message as mailauth should read it: in memory or from the spool file, with the selection applied. */
-export async function prepareForVerification(message: { bytes: Buffer | null; path: string }, authorDomain: string | null, max: number): Promise<{ input: Buffer | Readable; selection: DkimSelection }> {
+export async function prepareForVerification(message: { bytes: Buffer | null; path: string }, authorDomain: string | null, max: number): Promise<{ input: Readable; selection: DkimSelection }> {
   if (message.bytes) {
     const end = bodyOffset(message.bytes);
     const header = end >= 0 ? message.bytes.subarray(0, end) : message.bytes;
     const { block, selection } = selectSignatures(header, authorDomain, max);
-    if (selection.dropped === 0) return { input: message.bytes, selection };
-    return { input: Buffer.concat([block, end >= 0 ? message.bytes.subarray(end) : Buffer.alloc(0)]), selection };
+    if (selection.dropped === 0) return { input: chunked(message.bytes), selection };
+    return { input: chunked(Buffer.concat([block, end >= 0 ? message.bytes.subarray(end) : Buffer.alloc(0)])), selection };
   }
   const header = await readHeaderBlock(message.path);
   const { block, selection } = selectSignatures(header, authorDomain, max);
   if (selection.dropped === 0) return { input: createReadStream(message.path), selection };
   const rest = createReadStream(message.path, { start: header.length });
-  return { input: Readable.from((async function* () { yield block; yield* rest; })()), selection };
+  return { input: Readable.from((async function* () { yield* chunked(block); yield* rest; })(), { objectMode: false }), selection };
 }
