@@ -8,6 +8,7 @@ import type { Store } from '../../src/store/ports.ts';
 import type { PolicyDocument } from '../../src/config/policy-schema.ts';
 import { defaultPolicy, policySchema } from '../../src/config/policy-schema.ts';
 import { changePolicy } from '../../src/store/policy-changes.ts';
+import { importPolicyDocument, mergePolicyFragment, policyHistory, rollbackPolicy } from '../../src/services/policy-document.ts';
 import type { TraceRecord } from '../../src/domain/types.ts';
 
 export interface StoreLocation {
@@ -144,6 +145,30 @@ export function defineStoreContract(name: string, backend: StoreBackend): void {
       } finally {
         await again.close();
       }
+    }));
+
+    // Issue 12: `policy history` and `rollback` read versions from the audit log, which holds on
+    // every store only if each policy write records its whole document with the version bump.
+    test('policy history from the audit log; rollback restores a version exactly, audited', () => withStores(backend, 1, async ([store]) => {
+      const opts = { actor: 'tester', dryRun: false };
+      await store.putUser({ username: 'u1', passwordHash: 'scrypt$1$1$1$a$b', addresses: [] }, 'tester');
+      const v1 = withDomain(defaultPolicy(), 'contoso.test');
+      await store.writePolicy(v1, 'tester', 'policy.import');
+      const merged = await mergePolicyFragment(store, { connectors: [policySchema.parse({ connectors: [{ name: 'Printers', type: 'partner', senderIPAddresses: ['203.0.113.0/24'] }] }).connectors[0]], acceptedDomains: [] }, opts);
+      assert.equal(merged.kind, 'written');
+      const refused = await importPolicyDocument(store, defaultPolicy(), { ...opts, replace: false });
+      assert.equal(refused.kind, 'refused', 'an import that removes a domain and a connector is refused');
+      assert.equal(await store.readPolicyVersion(), 2);
+      await importPolicyDocument(store, withDomain(defaultPolicy(), 'fabrikam.test'), { ...opts, replace: true });
+      const history = await policyHistory(store, 10);
+      assert.deepEqual(history.map((h) => [h.version, h.action]), [[3, 'policy.import.replace'], [2, 'policy.merge'], [1, 'policy.import']]);
+      assert.deepEqual(history[2].document, v1);
+      const back = await rollbackPolicy(store, 1, opts);
+      assert.equal(back.kind, 'written');
+      assert.deepEqual(await store.readPolicy(), { document: v1, version: 4 });
+      assert.equal(JSON.stringify((await store.readPolicy()).document), JSON.stringify(v1), 'byte for byte');
+      assert.equal((await store.listAudit(1))[0].action, 'policy.rollback:v1');
+      assert.equal((await rollbackPolicy(store, 9, opts)).kind, 'unknown-version');
     }));
   });
 
