@@ -6,7 +6,12 @@
 // nodemailer and swaks against the real listener, with a private CA hierarchy made by openssl.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
+import { connect as netConnect } from 'node:net';
+import type { Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { startTestGateway } from '../helpers/gateway.ts';
@@ -44,6 +49,8 @@ before(async () => {
   leaves.set('partial-wildcard', await pki.issue('partial-wildcard', 'x', ['relay*.ours.test']));
   leaves.set('tld-wildcard', await pki.issue('tld-wildcard', 'x', ['*.test']));
   leaves.set('cn-with-san', await pki.issue('cn-with-san', 'relay.ours.test', ['elsewhere.example']));
+  leaves.set('expired', await pki.issue('expired', 'relay.ours.test', ['relay.ours.test'], { days: -1 }));
+  leaves.set('foreign-ca', await (await TestPki.create()).issue('foreign-ca', 'relay.ours.test', ['relay.ours.test']));
   gw = await startTestGateway({
     config: { tls: { caFile: pki.caFile } },
     policy: (doc) => ({
@@ -136,6 +143,12 @@ test('held up: partial and top-level wildcards and a wildcard one label short do
   await assertRefused(send(leaves.get('tld-wildcard')!, 'it@ours.test', 'x@elsewhere.example'), /5\.7\.64/);
 });
 
+test('held up: an expired certificate and one from a CA we do not trust do not make the session internal', { skip }, async () => {
+  await assertRefused(send(leaves.get('expired')!, 'it@ours.test', 'expired@elsewhere.example'), /5\.7\.64/);
+  await assertRefused(send(leaves.get('foreign-ca')!, 'it@ours.test', 'foreign@elsewhere.example'), /5\.7\.64/);
+  assert.match((await gw.waitForTrace({ recipient: 'foreign@elsewhere.example' })).tlsClientCertificate ?? '', /\(unverified\)$/);
+});
+
 test('held up: a CN is ignored when the certificate has a SAN dNSName', { skip }, async () => {
   await assertRefused(send(leaves.get('cn-with-san')!, 'it@ours.test', 'x@elsewhere.example'), /5\.7\.64/);
 });
@@ -155,4 +168,103 @@ test('fingerprint pin: the pinned certificate matches, another one with the same
   } finally {
     await gw.setPolicy((doc) => ({ ...doc, connectors: doc.connectors.map((c) => ({ ...c, certificateFingerprints: undefined })) }));
   }
+});
+
+/** A hand-driven STARTTLS session (node:tls), for what nodemailer and swaks never do: resume, STARTTLS twice. */
+class TlsSmtp {
+  #buffer = '';
+  #wake: (() => void) | null = null;
+  socket: Socket;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    this.#listen(socket);
+  }
+
+  #listen(s: Socket): void {
+    s.setEncoding('latin1');
+    s.on('data', (d: string) => { this.#buffer += d; this.#wake?.(); });
+  }
+
+  static async open(port: number, tlsOptions: ConnectionOptions): Promise<{ smtp: TlsSmtp; tls: TLSSocket }> {
+    const plain = await new Promise<Socket>((ok, fail) => { const s = netConnect(port, '127.0.0.1', () => ok(s)); s.once('error', fail); });
+    const smtp = new TlsSmtp(plain);
+    await smtp.reply();
+    await smtp.command('EHLO client.example');
+    assert.match(await smtp.command('STARTTLS'), /^220/);
+    plain.removeAllListeners('data');
+    const secure = connectTls({ socket: plain, rejectUnauthorized: false, ...tlsOptions });
+    await once(secure, 'secureConnect');
+    smtp.socket = secure;
+    smtp.#listen(secure);
+    return { smtp, tls: secure };
+  }
+
+  async reply(): Promise<string> {
+    for (let i = 0; i < 200; i++) {
+      const m = /^(?:\d{3}-[^\n]*\n)*\d{3}(?: [^\n]*)?\r?\n/.exec(this.#buffer);
+      if (m) { this.#buffer = this.#buffer.slice(m[0].length); return m[0].trimEnd(); }
+      await new Promise<void>((r) => { const t = setTimeout(r, 50); this.#wake = () => { clearTimeout(t); r(); }; });
+    }
+    throw new Error(`no reply; buffer ${JSON.stringify(this.#buffer.slice(0, 200))}`);
+  }
+
+  async command(line: string): Promise<string> {
+    this.socket.write(`${line}\r\n`);
+    return this.reply();
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+test('held up: a second STARTTLS is refused and the first handshake\'s certificate still decides', { skip }, async () => {
+  const attempt = async (options: ConnectionOptions, rcpt: string): Promise<string> => {
+    const { smtp } = await TlsSmtp.open(gw.inbound.port, options);
+    try {
+      await smtp.command('EHLO client.example');
+      assert.match(await smtp.command('STARTTLS'), /^5\d\d /);
+      assert.match(await smtp.command('MAIL FROM:<it@ours.test>'), /^250/);
+      return await smtp.command(`RCPT TO:<${rcpt}>`);
+    } finally {
+      smtp.close();
+    }
+  };
+  const odd = leaves.get('trailing-space')!;
+  assert.match(await attempt({ cert: odd.cert + subCa.cert, key: odd.key }, 'second-starttls-1@elsewhere.example'), /^550 5\.7\.64 /);
+  const ours = leaves.get('ours-control')!;
+  assert.match(await attempt({ cert: ours.cert, key: ours.key }, 'second-starttls-2@elsewhere.example'), /^250/);
+});
+
+test('held up: a resumed TLS session keeps the identity of the handshake it resumes, no more', { skip }, async () => {
+  const session = async (options: ConnectionOptions, rcpt: string): Promise<{ reply: string; reused: boolean; ticket: Buffer | undefined }> => {
+    const { smtp, tls } = await TlsSmtp.open(gw.inbound.port, options);
+    let ticket: Buffer | undefined;
+    tls.on('session', (s: Buffer) => { ticket = s; });
+    try {
+      await smtp.command('EHLO client.example');
+      assert.match(await smtp.command('MAIL FROM:<it@ours.test>'), /^250/);
+      const reply = await smtp.command(`RCPT TO:<${rcpt}>`);
+      await smtp.command('RSET');
+      return { reply, reused: tls.isSessionReused(), ticket };
+    } finally {
+      smtp.close();
+    }
+  };
+  // A session without a certificate, resumed: still anonymous.
+  const anonymous = await session({}, 'resume-anon-1@elsewhere.example');
+  assert.match(anonymous.reply, /^550 5\.7\.64 /);
+  assert.ok(anonymous.ticket, 'the server issued a session ticket');
+  const resumedAnonymous = await session({ session: anonymous.ticket }, 'resume-anon-2@elsewhere.example');
+  assert.equal(resumedAnonymous.reused, true);
+  assert.match(resumedAnonymous.reply, /^550 5\.7\.64 /);
+  // The onPremises certificate's session, resumed without presenting anything: the resumption
+  // is that certificate's (the ticket is the proof of it), so it may relay as before, not more.
+  const ours = leaves.get('ours-control')!;
+  const internal = await session({ cert: ours.cert, key: ours.key }, 'resume-ours-1@elsewhere.example');
+  assert.match(internal.reply, /^250/);
+  const resumedInternal = await session({ session: internal.ticket }, 'resume-ours-2@elsewhere.example');
+  assert.equal(resumedInternal.reused, true);
+  assert.match(resumedInternal.reply, /^250/);
 });

@@ -25,6 +25,8 @@ export interface IssueOptions {
   issuer?: IssuedCertificate;
   /** Default clientAuth,serverAuth; e.g. serverAuth alone for a certificate not meant for clients. */
   extendedKeyUsage?: string;
+  /** Validity in days from now (default 30); -1 gives a certificate that has already expired. */
+  days?: number;
   /** Raw extension lines replacing the extendedKeyUsage line (used for CA certificates). */
   extensions?: string;
 }
@@ -67,7 +69,7 @@ export class TestPki {
     // -utf8: names with non-ASCII characters (full-width letters, soft hyphen) are written as
     // UTF8String exactly as given; ASCII names come out the same as without it.
     await openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-utf8', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${cn}`]);
-    const validity = ['-days', '30'];
+    const validity = ['-days', String(opts.days ?? 30)];
     const issuer = opts.issuer ? ['-CA', opts.issuer.certFile, '-CAkey', opts.issuer.keyFile] : ['-CA', this.caFile, '-CAkey', this.#caKey];
     if (opts.selfSigned) {
       await openssl(['x509', '-req', '-in', csr, '-signkey', keyFile, '-out', certFile, '-extfile', ext, ...validity]);
