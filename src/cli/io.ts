@@ -3,7 +3,8 @@
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { userInfo } from 'node:os';
-import { resolveDataDir } from '../config/data-dir.ts';
+import { inspectDataDir, missingStoreMessage, notADirectoryMessage, resolveStoreLocation } from '../config/data-dir.ts';
+import type { StoreFlags, StoreLocation } from '../config/data-dir.ts';
 import { openStore as openSelectedStore, resolveStoreUrl } from '../store/open-store.ts';
 import type { Store } from '../store/ports.ts';
 
@@ -28,6 +29,8 @@ export const commonOptions = {
   help: { type: 'boolean', short: 'h' },
   json: { type: 'boolean' },
   'data-dir': { type: 'string' },
+  /** Bootstrap file (else MXWARD_CONFIG): its dataDir and store.url choose the store. */
+  config: { type: 'string' },
   /** PostgreSQL store (postgres://…); else MXWARD_STORE_URL; else SQLite in the data directory. */
   'store-url': { type: 'string' },
   actor: { type: 'string' },
@@ -46,14 +49,33 @@ export function parseCommand<O extends Options>(argv: string[], options: O) {
   }
 }
 
-export function openStore(dataDirFlag: string | undefined, env: NodeJS.ProcessEnv, storeUrlFlag?: string, configStoreUrl?: string): Store {
-  let url: string | undefined;
+/**
+ * Where the command's store is (data-dir.ts: flag, environment, bootstrap file, default), checked
+ * without creating anything: only `serve` and `init` create a store, so an admin command run in
+ * the wrong directory says where it looked instead of changing an empty store nobody reads.
+ */
+export function locateExistingStore(flags: StoreFlags, env: NodeJS.ProcessEnv): StoreLocation {
+  const location = resolveStoreLocation(flags, env);
   try {
-    url = resolveStoreUrl(storeUrlFlag, env, configStoreUrl);
+    resolveStoreUrl(flags['store-url'], env, location.bootstrap?.store.url);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  return openSelectedStore({ url, dataDir: resolveDataDir(dataDirFlag, env) });
+  if (location.url) return location;
+  const problem = inspectDataDir(location.dataDir);
+  if (problem?.kind === 'not-a-directory') throw new UsageError(notADirectoryMessage(location));
+  if (problem?.kind === 'missing-store') throw new UsageError(missingStoreMessage(location, problem.storeFile));
+  return location;
+}
+
+/**
+ * Opens the command's existing store. The old form (data directory flag, env, store URL flag)
+ * is kept for callers that do not pass their parsed flags yet; they miss only --config.
+ */
+export function openStore(flags: StoreFlags | string | undefined, env: NodeJS.ProcessEnv, storeUrlFlag?: string): Store {
+  const selected: StoreFlags = typeof flags === 'object' ? flags : { 'data-dir': flags, 'store-url': storeUrlFlag };
+  const location = locateExistingStore(selected, env);
+  return openSelectedStore({ url: location.url, dataDir: location.dataDir });
 }
 
 /** Who made a change, for the audit log: --actor, MXWARD_ACTOR, or the OS user. */

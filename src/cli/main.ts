@@ -15,6 +15,7 @@ interface CommandEntry {
 // Commands load lazily so `mxward trace` does not pay for the SMTP server's imports.
 const commands: Record<string, CommandEntry> = {
   serve: { summary: 'run the SMTP gateway', load: async () => (await import('./commands/serve.ts')).runServe },
+  init: { summary: 'create the data directory and store before the first serve', load: async () => (await import('./commands/init.ts')).runInit },
   org: { summary: 'organization switches (Reject Direct Send)', load: async () => (await import('./commands/org.ts')).runOrg },
   domain: { summary: 'accepted domains', load: async () => (await import('./commands/domain.ts')).runDomain },
   connector: { summary: 'inbound connectors (partner, on-premises)', load: async () => (await import('./commands/connector.ts')).runConnector },
@@ -26,13 +27,15 @@ const commands: Record<string, CommandEntry> = {
   analyze: { summary: 'explain one message: attribution, Direct Send, compauth', load: async () => (await import('./commands/analyze.ts')).runAnalyze },
   audit: { summary: 'audit EXO exports and mxward policy (CIS Reject Direct Send)', load: async () => (await import('./commands/audit.ts')).runAudit },
   quarantine: { summary: 'quarantined messages: list, show, release, request-release, approve, deny, delete', load: async () => (await import('./commands/quarantine.ts')).runQuarantine },
+  policyd: { summary: 'Postfix policy service (check_policy_service): the RCPT-stage decisions', load: async () => (await import('./commands/policyd.ts')).runPolicyd },
+  milter: { summary: 'Postfix milter (smtpd_milters): the end-of-DATA checks, stamps and hold', load: async () => (await import('./commands/milter.ts')).runMilter },
   // further commands register here
 };
 
 export function mainHelp(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `Usage: mxward COMMAND [options]\n\nCommands:\n${lines.join('\n')}\n\nEvery command takes --help, --data-dir DIR (or MXWARD_DATA_DIR), --store-url postgres://… (or MXWARD_STORE_URL;\nunset = SQLite in the data directory) and, where it prints, --json.\n`;
+  return `Usage: mxward COMMAND [options]\n\nCommands:\n${lines.join('\n')}\n\nEvery command takes --help, --config FILE (or MXWARD_CONFIG), --data-dir DIR (or MXWARD_DATA_DIR),\n--store-url postgres://… (or MXWARD_STORE_URL; unset = SQLite in the data directory) and, where it\nprints, --json. The store is found by flag, then environment, then the config file, then ./.mxward;\nonly serve and init create one.\n`;
 }
 
 /** Exit codes: 0 ok, 1 failure at run time, 2 usage or configuration error. */

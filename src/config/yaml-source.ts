@@ -2,8 +2,9 @@
 // `mxward.yaml: line 7: listeners.inbound.port: expected number`. Shared by the bootstrap file and
 // `mxward policy import`.
 import type { z } from 'zod';
-import { LineCounter, parseDocument } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
+import { suggestKey } from './schema-keys.ts';
 import { ConfigError, formatIssuePath } from './errors.ts';
 
 type Path = Array<string | number>;
@@ -20,15 +21,30 @@ function lineOf(doc: Document, lineCounter: LineCounter, path: Path): number | n
   return null;
 }
 
-function describeIssue(doc: Document, lineCounter: LineCounter, issue: z.core.$ZodIssue): string[] {
-  const at = (path: Path, message: string) => {
-    const line = lineOf(doc, lineCounter, path);
-    return `${line === null ? '' : `line ${line}: `}${formatIssuePath(path)}: ${message}`;
-  };
+/** The line of a key itself: an unknown key is where the typo is, not the value under it. */
+function lineOfKey(doc: Document, lineCounter: LineCounter, path: Path, key: string): number | null {
+  const parent = path.length === 0 ? doc.contents : doc.getIn(path, true);
+  if (isMap(parent)) {
+    const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+    const range = isScalar(pair?.key) ? pair.key.range : undefined;
+    if (range) return lineCounter.linePos(range[0]).line;
+  }
+  return lineOf(doc, lineCounter, [...path, key]);
+}
+
+function describeIssue(doc: Document, lineCounter: LineCounter, issue: z.core.$ZodIssue, schema: z.ZodType): string[] {
+  const at = (line: number | null, path: Path, message: string) =>
+    `${line === null ? '' : `line ${line}: `}${formatIssuePath(path)}: ${message}`;
   const path = issue.path as Path;
-  // Zod reports unknown keys on the enclosing object; name each key and its own line instead.
-  if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => at([...path, key], 'unknown key'));
-  return [at(path, issue.message)];
+  // Zod reports unknown keys on the enclosing object; name each key, its own line, and the
+  // known key it most likely meant (taken from the schema, so it never suggests a stale name).
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => {
+      const guess = suggestKey(schema, path, key);
+      return at(lineOfKey(doc, lineCounter, path, key), [...path, key], `unknown key${guess ? ` (did you mean ${guess}?)` : ''}`);
+    });
+  }
+  return [at(lineOf(doc, lineCounter, path), path, issue.message)];
 }
 
 export function parseYamlWithSchema<T extends z.ZodType>(text: string, schema: T, source: string): z.output<T> {
@@ -39,5 +55,8 @@ export function parseYamlWithSchema<T extends z.ZodType>(text: string, schema: T
   }
   const result = schema.safeParse(doc.toJS() ?? {});
   if (result.success) return result.data;
-  throw new ConfigError(source, result.error.issues.flatMap((issue) => describeIssue(doc, lineCounter, issue)));
+  // In file order, so the first line printed is the first line to fix.
+  const lineNumber = (message: string) => Number(/^line (\d+):/.exec(message)?.[1] ?? 0);
+  const messages = result.error.issues.flatMap((issue) => describeIssue(doc, lineCounter, issue, schema));
+  throw new ConfigError(source, messages.sort((a, b) => lineNumber(a) - lineNumber(b)));
 }

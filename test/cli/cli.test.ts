@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,11 @@ after(() => { rmSync(root, { recursive: true, force: true }); });
 let dirCount = 0;
 function freshDataDir(): string {
   dirCount += 1;
-  return join(root, `data-${dirCount}`);
+  const dir = join(root, `data-${dirCount}`);
+  // Issue 16: only serve and init create a store; these tests start from an empty one.
+  mkdirSync(dir, { recursive: true });
+  void new SqliteStore(join(dir, 'mxward.db')).close();
+  return dir;
 }
 
 /** The environment a user would have, without any MXWARD_* setting leaking in from the runner. */

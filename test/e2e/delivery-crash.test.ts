@@ -40,6 +40,8 @@ for (const workers of [1, 2]) test(`${MESSAGES} messages, ${SESSIONS} sessions, 
     'delivery:', '  default: { type: smtp, host: 127.0.0.1, port: ' + downstream.port + ', starttls: "off", concurrency: 8 }',
     '  retryDelaysSeconds: [1]', '  rescanSeconds: 1', '',
   ].join('\n'));
+  // Admin commands do not create a store (issue 16): init first, as an administrator would.
+  assert.equal((await mxward(dataDir, ['init'])).code, 0);
   assert.equal((await mxward(dataDir, ['domain', 'add', 'example.test'])).code, 0);
 
   let gateway = startGateway(config, dataDir, port, workers);

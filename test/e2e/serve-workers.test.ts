@@ -29,6 +29,8 @@ test(`two workers share the port; SIGKILL of one under load loses nothing acknow
       'delivery:', `  default: { type: smtp, host: 127.0.0.1, port: ${downstream.port}, starttls: "off", concurrency: 4 }`,
       '  retryDelaysSeconds: [1]', '  rescanSeconds: 1', '',
     ].join('\n'));
+    // Admin commands do not create a store (issue 16): init first, as an administrator would.
+    assert.equal((await mxward(dataDir, ['init'])).code, 0);
     assert.equal((await mxward(dataDir, ['domain', 'add', 'example.test'])).code, 0);
     const child = spawn(process.execPath, [mxwardBin, 'serve', '--workers', '2', '--config', config, '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
       { stdio: ['ignore', 'ignore', 'pipe'] });

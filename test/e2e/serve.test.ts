@@ -14,6 +14,8 @@ for (const workers of ['1', '2']) test(`serve --workers ${workers} starts, offer
   try {
     const config = join(dir, 'mxward.yaml');
     await writeFile(config, 'hostname: mx.serve.test\nlisteners:\n  submission: null\nlogLevel: warn\n');
+    // Admin commands do not create a store (issue 16): init first, as an administrator would.
+    assert.equal((await mxward(join(dir, 'data'), ['init'])).code, 0);
     assert.equal((await mxward(join(dir, 'data'), ['domain', 'add', 'contoso.test'])).code, 0);
     const child = spawn(process.execPath, [mxwardBin, 'serve', '--workers', workers, '--config', config, '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

@@ -113,8 +113,10 @@ test('usage and configuration errors: exit 2, one line, no stack trace', async (
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
   const missing = await mxward(dataDir, ['report', join(dataDir, 'nope.csv'), '--accepted-domain', 'contoso.com']);
-  assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /nope\.csv:0: no such file, directory or glob match/);
+  // Issue 16: a path that names nothing is a usage error, not a report of nothing.
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /nope\.csv: no such file or directory/);
+  assert.equal(missing.stdout, '');
 });
 
 test('stdin input and globs', async () => {

@@ -1,10 +1,8 @@
 // mxward audit [EXPORT.json...]: Exchange Online exports (Get-OrganizationConfig,
 // Get-InboundConnector, Get-AcceptedDomain) and mxward's own policy, as a pass/fail table.
 // Exit 0 only when every required check passes, so CI can gate on it.
-import { existsSync } from 'node:fs';
 import { Resolver } from 'node:dns/promises';
-import { loadBootstrapFile } from '../../config/bootstrap.ts';
-import { dataPaths, resolveDataDir } from '../../config/data-dir.ts';
+import { inspectDataDir, resolveStoreLocation } from '../../config/data-dir.ts';
 import { auditPassed, runChecks } from '../../audit/run-audit.ts';
 import type { AuditContext, CheckResult } from '../../audit/types.ts';
 import { readExoExport } from '../../report/org-context.ts';
@@ -44,7 +42,6 @@ function renderResults(results: CheckResult[]): string {
 
 export async function runAudit(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
-    config: { type: 'string' },
     'skip-mxward': { type: 'boolean' },
     dns: { type: 'boolean' },
     'dns-server': { type: 'string', multiple: true },
@@ -60,11 +57,11 @@ export async function runAudit(argv: string[], io: CliIo): Promise<number> {
     else if (exp.kind === 'inbound-connectors') ctx.exo.connectors = [...(ctx.exo.connectors ?? []), ...exp.connectors];
     else ctx.exo.domains = [...(ctx.exo.domains ?? []), ...exp.domains];
   }
-  if (values.config) ctx.mxward.bootstrap = loadBootstrapFile(values.config);
-  const storePath = dataPaths(resolveDataDir(values['data-dir'], io.env, ctx.mxward.bootstrap?.dataDir)).store;
-  const storeUrl = values['store-url'] ?? io.env.MXWARD_STORE_URL ?? ctx.mxward.bootstrap?.store.url;
-  if (!values['skip-mxward'] && (storeUrl || existsSync(storePath))) {
-    const store = openStore(values['data-dir'] ?? ctx.mxward.bootstrap?.dataDir, io.env, values['store-url'], ctx.mxward.bootstrap?.store.url);
+  // An audit reads whatever mxward configuration it can find; a missing store is not an error here.
+  const location = resolveStoreLocation(values, io.env);
+  ctx.mxward.bootstrap = location.bootstrap ?? null;
+  if (!values['skip-mxward'] && (location.url || inspectDataDir(location.dataDir) === null)) {
+    const store = openStore(values, io.env);
     try { ctx.mxward.policy = (await store.readPolicy()).document; } finally { await store.close(); }
   }
   if (values.dns) {

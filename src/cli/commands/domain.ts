@@ -35,7 +35,7 @@ export async function runDomain(argv: string[], io: CliIo): Promise<number> {
   });
   const sub = positionals[0];
   if (values.help || !sub) { io.stdout.write(domainHelp); return values.help ? 0 : 2; }
-  const store = openStore(values['data-dir'], io.env, values['store-url']);
+  const store = openStore(values, io.env);
   const actor = actorOf(values.actor, io.env);
   try {
     if (sub === 'list') {

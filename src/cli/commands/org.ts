@@ -26,7 +26,7 @@ export async function runOrg(argv: string[], io: CliIo): Promise<number> {
   });
   const sub = positionals[0];
   if (values.help || !sub) { io.stdout.write(orgHelp); return values.help ? 0 : 2; }
-  const store = openStore(values['data-dir'], io.env, values['store-url']);
+  const store = openStore(values, io.env);
   try {
     if (sub === 'get') {
       const { document, version } = await store.readPolicy();

@@ -75,7 +75,7 @@ export async function runPolicy(argv: string[], io: CliIo): Promise<number> {
   const limit = Number(values.limit ?? 20);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit: expected a positive whole number');
   const opts = { actor: actorOf(values.actor, io.env), dryRun: values['dry-run'] === true };
-  const store = openStore(values['data-dir'], io.env, values['store-url']);
+  const store = openStore(values, io.env);
   try {
     if (imported) return report(await importPolicyDocument(store, imported, { ...opts, replace: values.replace === true }), 'import', io, values.json);
     if (fragment) return report(await mergePolicyFragment(store, fragment, opts), 'merge', io, values.json);

@@ -2,17 +2,17 @@
 // an administrator; with --as RECIPIENT the call is that recipient's, and the message's policy
 // decides what is allowed. Releases are committed to the spool; a running gateway delivers them.
 import { mkdirSync } from 'node:fs';
-import { defaultBootstrap, loadBootstrapFile } from '../../config/bootstrap.ts';
-import { dataPaths, resolveDataDir } from '../../config/data-dir.ts';
+import { defaultBootstrap } from '../../config/bootstrap.ts';
+import { dataPaths } from '../../config/data-dir.ts';
 import { normalizeAddress } from '../../policy/domains.ts';
 import { describePermissions, policyNamed } from '../../quarantine/permissions.ts';
 import { QuarantineError, QuarantineService } from '../../quarantine/quarantine-service.ts';
 import type { Actor } from '../../quarantine/quarantine-service.ts';
 import { Spool } from '../../spool/spool.ts';
-import { openQuarantineStore, resolveStoreUrl } from '../../store/open-store.ts';
+import { openQuarantineStore } from '../../store/open-store.ts';
 import type { QuarantineItem } from '../../store/ports.ts';
 import type { CliIo } from '../io.ts';
-import { actorOf, parseCommand, printJson, printTable, requirePositional, UsageError } from '../io.ts';
+import { actorOf, locateExistingStore, parseCommand, printJson, printTable, requirePositional, UsageError } from '../io.ts';
 
 export const quarantineHelp = `Usage: mxward quarantine list [--all] [--limit N] [--as RECIPIENT] [--json]
        mxward quarantine show|headers|preview ID [--as RECIPIENT] [--json]
@@ -56,7 +56,7 @@ function showText(item: QuarantineItem): string {
 
 export async function runQuarantine(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
-    as: { type: 'string' }, all: { type: 'boolean' }, limit: { type: 'string' }, config: { type: 'string' },
+    as: { type: 'string' }, all: { type: 'boolean' }, limit: { type: 'string' },
   });
   const sub = positionals[0];
   if (values.help || !sub) { io.stdout.write(quarantineHelp); return values.help ? 0 : 2; }
@@ -66,14 +66,11 @@ export async function runQuarantine(argv: string[], io: CliIo): Promise<number> 
   const asRecipient = values.as === undefined ? null : normalizeAddress(values.as).toLowerCase();
   if (asRecipient !== null && !/^[^@\s]+@[^@\s]+$/.test(asRecipient)) throw new UsageError(`--as: not an address: ${JSON.stringify(values.as)}`);
 
-  const config = values.config ? loadBootstrapFile(values.config) : defaultBootstrap();
-  let storeUrl: string | undefined;
-  try {
-    storeUrl = resolveStoreUrl(values['store-url'], io.env, config.store.url);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const dataDir = resolveDataDir(values['data-dir'], io.env, config.dataDir);
+  // The same store the gateway uses (data-dir.ts precedence); never created here.
+  const location = locateExistingStore(values, io.env);
+  const config = location.bootstrap ?? defaultBootstrap();
+  const storeUrl = location.url;
+  const dataDir = location.dataDir;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const paths = dataPaths(dataDir);
   const spool = new Spool(paths.spool);

@@ -3,11 +3,11 @@
 // flush rewrite nextAttemptAt and touch spool/wakeup, which the gateway's runner polls
 // (spool/queue-runner.ts); delete removes the entry, which the runner notices at its next attempt.
 import { stat } from 'node:fs/promises';
-import { dataPaths, resolveDataDir } from '../../config/data-dir.ts';
+import { dataPaths } from '../../config/data-dir.ts';
 import type { SpoolEnvelope } from '../../spool/envelope.ts';
 import { Spool } from '../../spool/spool.ts';
 import type { CliIo } from '../io.ts';
-import { parseCommand, printJson, printTable, UsageError } from '../io.ts';
+import { locateExistingStore, parseCommand, printJson, printTable, UsageError } from '../io.ts';
 
 export const queueHelp = `Usage: mxward queue list [--json]
        mxward queue show QUEUE-ID [--json]
@@ -93,7 +93,8 @@ export async function runQueue(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommand(argv, {});
   const sub = positionals[0];
   if (values.help || !sub) { io.stdout.write(queueHelp); return values.help ? 0 : 2; }
-  const spool = new Spool(dataPaths(resolveDataDir(values['data-dir'], io.env)).spool);
+  // The gateway's data directory (data-dir.ts precedence); a missing store means the wrong place.
+  const spool = new Spool(dataPaths(locateExistingStore(values, io.env).dataDir).spool);
   const json = values.json ?? false;
   const listIds = () => spool.listQueueIds().catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return [] as string[]; // no spool yet: nothing was ever queued

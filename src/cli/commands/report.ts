@@ -2,7 +2,7 @@
 // mxward's own trace (issue 5). Thin: flags -> organization context -> readInputs -> render.
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { dataPaths, resolveDataDir } from '../../config/data-dir.ts';
+import { dataPaths, resolveStoreLocation } from '../../config/data-dir.ts';
 import { ReportRun } from '../../report/build-report.ts';
 import { buildOrgPolicy, buildWhatIfPolicy } from '../../report/org-context.ts';
 import { readInputs } from '../../report/read-inputs.ts';
@@ -111,9 +111,12 @@ export async function runReport(argv: string[], io: CliIo): Promise<number> {
   if (!Number.isInteger(maxSources) || maxSources < 1) throw new UsageError('--max-sources: expected a positive whole number');
   if (values.since && Number.isNaN(Date.parse(values.since))) throw new UsageError(`--since: expected an ISO time, got ${JSON.stringify(values.since)}`);
 
-  const storePath = dataPaths(resolveDataDir(values['data-dir'], io.env)).store;
+  // A path that names nothing is a typo, not an input with problems: one line, exit 2 (issue 16).
+  const absent = positionals.find((p) => p !== '-' && !/[*?[{]/.test(p) && !existsSync(p));
+  if (absent) throw new UsageError(`${absent}: no such file or directory (give export files, directories, a quoted glob, or - for stdin)`);
+  const storePath = dataPaths(resolveStoreLocation(values, io.env).dataDir).store;
   const needStore = values.trace || ((!values['accepted-domain'] && !values['accepted-domains']) || !values.connectors);
-  const store: Store | null = needStore && (values.trace || values['store-url'] || io.env.MXWARD_STORE_URL || existsSync(storePath)) ? openStore(values['data-dir'], io.env, values['store-url']) : null;
+  const store: Store | null = needStore && (values.trace || values['store-url'] || io.env.MXWARD_STORE_URL || existsSync(storePath)) ? openStore(values, io.env) : null;
   try {
     const stored = store ? (await store.readPolicy()).document : null;
     const policy = await buildOrgPolicy({

@@ -1,6 +1,6 @@
 // mxward serve: runs the gateway until SIGINT/SIGTERM, then stops accepting, lets transactions in
 // flight finish and closes the store.
-import { resolveDataDir } from '../../config/data-dir.ts';
+import { inspectDataDir, notADirectoryMessage, resolveStoreLocation } from '../../config/data-dir.ts';
 import { defaultBootstrap, loadBootstrapFile } from '../../config/bootstrap.ts';
 import { resolveStoreUrl } from '../../store/open-store.ts';
 import type { CliIo } from '../io.ts';
@@ -9,8 +9,10 @@ import { resolveWorkerCount, runPrimary, workerPlaceFrom } from '../serve-worker
 
 export const serveHelp = `Usage: mxward serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--workers N|auto]
 
-  --config FILE       YAML bootstrap file (listeners, TLS, limits); embedded defaults without it
+  --config FILE       YAML bootstrap file (listeners, TLS, limits); else MXWARD_CONFIG; embedded
+                      defaults without either (docs/configuration.md)
   --listen HOST:PORT  override the inbound listener (default 127.0.0.1:2525)
+  --data-dir DIR      else MXWARD_DATA_DIR, else dataDir in the config file, else ./.mxward
   --store-url URL     PostgreSQL store (postgres://…); else MXWARD_STORE_URL, else store.url
                       in the config file, else SQLite in the data directory
   --workers N|auto    gateway processes sharing the listeners (SO_REUSEPORT, Linux); default:
@@ -53,15 +55,18 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommand(argv, { config: { type: 'string' }, listen: { type: 'string' }, workers: { type: 'string' } });
   if (values.help) { io.stdout.write(serveHelp); return 0; }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  const loaded = values.config ? loadBootstrapFile(values.config) : defaultBootstrap();
-  let storeUrl: string | undefined;
+  const configFile = values.config ?? (io.env.MXWARD_CONFIG || undefined);
+  const loaded = configFile ? loadBootstrapFile(configFile) : defaultBootstrap();
+  // The same precedence as every admin command (data-dir.ts), so they find this store.
+  const location = resolveStoreLocation(values, io.env, { file: configFile, config: loaded });
   try {
-    storeUrl = resolveStoreUrl(values['store-url'], io.env, loaded.store.url);
+    resolveStoreUrl(values['store-url'], io.env, loaded.store.url);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const config = { ...loaded, store: { url: storeUrl } };
-  const dataDir = resolveDataDir(values['data-dir'], io.env, config.dataDir);
+  const config = { ...loaded, store: { url: location.url } };
+  const dataDir = location.dataDir;
+  if (inspectDataDir(dataDir)?.kind === 'not-a-directory') throw new UsageError(notADirectoryMessage(location));
   const inboundOverride = values.listen ? parseHostPort(values.listen) : undefined;
   const place = workerPlaceFrom(io.env);
   if (!place) {

@@ -51,7 +51,7 @@ export async function runTrace(argv: string[], io: CliIo): Promise<number> {
     verdict: values.verdict as VerdictAction | undefined,
     limit,
   };
-  const store = openStore(values['data-dir'], io.env, values['store-url']);
+  const store = openStore(values, io.env);
   try {
     const records = await store.queryTrace(filter);
     if (values.json) printJson(io, records);

@@ -44,7 +44,7 @@ export async function runUser(argv: string[], io: CliIo): Promise<number> {
     if (password.length < 8) throw new UsageError('user add: the password must have at least 8 characters');
     passwordHash = await hashPassword(password);
   }
-  const store = openStore(values['data-dir'], io.env, values['store-url']);
+  const store = openStore(values, io.env);
   const actor = actorOf(values.actor, io.env);
   try {
     if (sub === 'list') {
