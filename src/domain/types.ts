@@ -144,4 +144,9 @@ export interface TraceRecord {
   deliveryDetail?: string | null;
   deliveryTime?: string | null;
   durationMs: number;
+  /**
+   * The front end that decided (issue 15); absent = the gateway's own listener. Also written as a
+   * `source` rule hit, which every store already keeps.
+   */
+  source?: 'gateway' | 'postfix-policyd' | 'postfix-milter';
 }

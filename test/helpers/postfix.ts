@@ -30,6 +30,8 @@ export interface PostfixOptions {
   mailboxes: string[];
   /** PEM pair for STARTTLS; absent = no TLS offered. */
   tls?: { certFile: string; keyFile: string };
+  /** More main.cf lines, written last (a later line overrides an earlier one of the same name). */
+  extraMain?: string[];
 }
 
 export interface PostfixInstance {
@@ -83,6 +85,7 @@ export async function startPostfix(options: PostfixOptions): Promise<PostfixInst
       `smtpd_tls_cert_file = ${options.tls.certFile}`, `smtpd_tls_key_file = ${options.tls.keyFile}`, 'smtpd_tls_security_level = may',
       'smtpd_tls_received_header = yes',
     ] : []),
+    ...(options.extraMain ?? []),
   ];
   await writeFile(join(dir, 'main.cf'), `${main.join('\n')}\n`);
   const services = postfixServices(port, ['virtual unix - n n - - virtual']);

@@ -1,0 +1,36 @@
+// Shared by `mxward policyd` and `mxward milter`: flags, the store location (the same precedence
+// as every command), the listener, and a clean stop on SIGINT/SIGTERM.
+import { defaultBootstrap, loadBootstrapFile } from '../../config/bootstrap.ts';
+import { inspectDataDir, notADirectoryMessage, resolveStoreLocation } from '../../config/data-dir.ts';
+import { resolveStoreUrl } from '../../store/open-store.ts';
+import type { CliIo } from '../io.ts';
+import { parseCommand, UsageError } from '../io.ts';
+import { parseHostPort } from './serve.ts';
+
+export async function runIntegration(name: 'policyd' | 'milter', argv: string[], io: CliIo, help: string, defaultPort: number): Promise<number> {
+  const { values, positionals } = parseCommand(argv, { listen: { type: 'string' } });
+  if (values.help) { io.stdout.write(help); return 0; }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  const configFile = values.config ?? (io.env.MXWARD_CONFIG || undefined);
+  const loaded = configFile ? loadBootstrapFile(configFile) : defaultBootstrap();
+  const location = resolveStoreLocation(values, io.env, { file: configFile, config: loaded });
+  try {
+    resolveStoreUrl(values['store-url'], io.env, loaded.store.url);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (inspectDataDir(location.dataDir)?.kind === 'not-a-directory') throw new UsageError(notADirectoryMessage(location));
+  const listen = values.listen?.startsWith('/') ? { path: values.listen } : values.listen ? parseHostPort(values.listen) : { host: '127.0.0.1', port: defaultPort };
+  const { startMilterService, startPolicyService } = await import('../../integrations/runtime.ts');
+  const start = name === 'policyd' ? startPolicyService : startMilterService;
+  const service = await start({ config: { ...loaded, store: { url: location.url } }, dataDir: location.dataDir, listen });
+  const where = typeof service.address === 'string' ? service.address : `${service.address.address}:${service.address.port}`;
+  io.stderr.write(`mxward ${name}: listening on ${where}, data in ${location.dataDir}\n`);
+  await new Promise<void>((resolveStop) => {
+    const onSignal = () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); resolveStop(); };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  await service.stop();
+  return 0;
+}
