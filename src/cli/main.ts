@@ -29,8 +29,6 @@ const commands: Record<string, CommandEntry> = {
   quarantine: { summary: 'quarantined messages: list, show, release, request-release, approve, deny, delete', load: async () => (await import('./commands/quarantine.ts')).runQuarantine },
   policyd: { summary: 'Postfix policy service (check_policy_service): the RCPT-stage decisions', load: async () => (await import('./commands/policyd.ts')).runPolicyd },
   milter: { summary: 'Postfix milter (smtpd_milters): the end-of-DATA checks, stamps and hold', load: async () => (await import('./commands/milter.ts')).runMilter },
-  policyd: { summary: 'Postfix policy service (check_policy_service): the RCPT-stage decisions', load: async () => (await import('./commands/policyd.ts')).runPolicyd },
-  milter: { summary: 'Postfix milter (smtpd_milters): the end-of-DATA checks, stamps and hold', load: async () => (await import('./commands/milter.ts')).runMilter },
   // further commands register here
 };
 
