@@ -1,16 +1,29 @@
 #!/usr/bin/env node
-// Entry point: Node >= 22.18 runs the TypeScript sources directly (type stripping). Checked
-// before anything is imported, so an older Node gets a sentence instead of a loader stack trace.
-const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 22 || (major === 22 && minor < 18)) {
-  process.stderr.write(`mxward needs Node.js 22.18 or later (24 recommended); this is ${process.version}\n`);
+// Entry point. Chooses the Node (node-runtime.js) before anything else is imported, so an older
+// Node gets a working mxward or one sentence, never a loader stack trace. From a checkout Node
+// runs the TypeScript sources directly (type stripping); an installed package ships them
+// compiled to dist/ (Node does not strip types under node_modules).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { bundledNode, muteExperimentalWarnings, nodeIsEnough, reexec, tooOldMessage } from './node-runtime.js';
+
+const major = Number(process.versions.node.split('.')[0]);
+const bundled = major < 24 ? bundledNode() : null;
+if (bundled) {
+  reexec(bundled, [fileURLToPath(import.meta.url), ...process.argv.slice(2)]);
+} else if (!nodeIsEnough(process.version)) {
+  process.stderr.write(tooOldMessage('mxward'));
   process.exit(2);
+} else {
+  muteExperimentalWarnings();
+  // A checkout has src/ (run as is); the package ships only dist/.
+  const sources = new URL('../src/cli/main.ts', import.meta.url);
+  const { main } = await import(existsSync(fileURLToPath(sources)) ? sources.href : '../dist/cli/main.js');
+  const code = await main(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+  });
+  process.exitCode = code;
 }
-const { main } = await import('../src/cli/main.ts');
-const code = await main(process.argv.slice(2), {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  stdin: process.stdin,
-  env: process.env,
-});
-process.exitCode = code;

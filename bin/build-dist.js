@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// `npm pack` (prepack): compiles src/ to dist/ for the package. Node strips types only outside
+// node_modules, so an installed mxward needs JavaScript; a checkout keeps running src/ directly.
+// tsc rewrites `.ts` in import specifiers; a worker file named in `new URL('./x.ts', …)` is not an
+// import, so that spelling is rewritten here.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dist = join(root, 'dist');
+rmSync(dist, { recursive: true, force: true });
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+if (result.status !== 0) process.exit(result.status ?? 1);
+for (const entry of readdirSync(dist, { recursive: true, withFileTypes: true })) {
+  if (!entry.isFile() || !entry.name.endsWith('.js')) continue;
+  const file = join(entry.parentPath, entry.name);
+  const text = readFileSync(file, 'utf8');
+  const fixed = text.replace(/new URL\((['"])(\.{1,2}\/[^'"]+)\.ts\1/g, 'new URL($1$2.js$1');
+  if (fixed !== text) writeFileSync(file, fixed);
+}

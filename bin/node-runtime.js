@@ -1,0 +1,66 @@
+// Which Node runs mxward. Plain JavaScript that any Node since 14 can parse, because it runs
+// before the version is known. mxward needs Node 22.19 or later (mailauth and undici use APIs
+// added there; Node 22 marks node:sqlite experimental); `npm install` also puts a Node 24 from
+// the npm registry into node_modules (optional dependency node-<os>-<cpu>), which is used when
+// the Node that started us is older, so a machine with Node 20 needs nothing else.
+import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+const MIN = [22, 19];
+
+export function nodeIsEnough(version) {
+  const [major, minor] = version.replace(/^v/, '').split('.').map(Number);
+  return major > MIN[0] || (major === MIN[0] && minor >= MIN[1]);
+}
+
+/** The Node 24 binary npm installed beside mxward, if this platform has one. */
+export function bundledNode() {
+  const require = createRequire(import.meta.url);
+  const name = `node-${process.platform === 'win32' ? 'win' : process.platform}-${process.arch}`;
+  try {
+    const bin = join(dirname(require.resolve(`${name}/package.json`)), 'bin', process.platform === 'win32' ? 'node.exe' : 'node');
+    return existsSync(bin) ? bin : null;
+  } catch {
+    return null;
+  }
+}
+
+export function tooOldMessage(what) {
+  return `${what} needs Node.js ${MIN.join('.')} or later; this is ${process.version} and no Node 24 was found in node_modules. ` +
+    'Run "npm install" in the mxward directory (it fetches Node 24 for Linux x64/arm64 and macOS x64), or install Node 24.\n';
+}
+
+/**
+ * Runs `args` under the bundled Node, passing signals on (systemd's SIGTERM reaches us, not
+ * the child) and exiting as it exits. Never returns.
+ */
+export function reexec(bin, args) {
+  const child = spawn(bin, args, { stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  child.on('error', (err) => {
+    process.stderr.write(`mxward: cannot start ${bin}: ${err.message}\n`);
+    process.exit(2);
+  });
+  child.on('exit', (code, signal) => {
+    if (signal) {
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+    }
+    process.exit(code ?? 1);
+  });
+}
+
+/**
+ * Node 22 prints an ExperimentalWarning for node:sqlite on every command; it says nothing an
+ * administrator can act on, so it is dropped (other warnings still print).
+ */
+export function muteExperimentalWarnings() {
+  const emit = process.emitWarning;
+  process.emitWarning = function (warning, ...rest) {
+    const type = typeof rest[0] === 'string' ? rest[0] : rest[0]?.type ?? warning?.name;
+    if (type === 'ExperimentalWarning') return;
+    return emit.call(process, warning, ...rest);
+  };
+}
