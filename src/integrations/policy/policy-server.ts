@@ -37,16 +37,22 @@ async function answer(ctx: IntegrationContext, request: PolicyRequest, stamped: 
   }
 }
 
+const MAX_PENDING_REQUESTS = 64;
+
 function serveConnection(socket: net.Socket, ctx: IntegrationContext, options: PolicyServerOptions, stamped: StampedInstances): void {
   const reader = new PolicyRequestReader(options.limits);
   let queue: Promise<void> = Promise.resolve();
+  // A client that pipelines without reading stops being read: pending requests stay bounded.
+  let pending = 0;
   socket.setTimeout(options.idleTimeoutMs ?? 600_000, () => socket.destroy());
   socket.on('error', () => socket.destroy());
   socket.on('data', (chunk: Buffer) => {
     for (const request of reader.push(chunk)) {
+      if (++pending >= MAX_PENDING_REQUESTS) socket.pause();
       queue = queue.then(async () => {
         const action = await answer(ctx, request, stamped);
         if (!socket.destroyed) socket.write(encodePolicyAction(action));
+        if (--pending < MAX_PENDING_REQUESTS / 2 && socket.isPaused()) socket.resume();
       });
     }
   });
