@@ -96,6 +96,11 @@ test('a stored pre-rule policy: ::ffff:0:0/96 and 127.000.000.001 make nobody in
   const record = await gw.waitForTrace({ recipient: 'b@elsewhere.example' });
   assert.equal(record.attribution, 'anonymous');
 
+  const explained = await mxward(gw.dataDir, ['connector', 'test', '--ip', '127.0.0.1']);
+  assert.equal(explained.code, 0, explained.stderr);
+  assert.match(explained.stdout, /matches no connector/);
+  assert.match(explained.stdout, /connector "everything": ::ffff:0:0\/96 matches nothing: .*covers all of IPv4/);
+
   const audit = await mxward(gw.dataDir, ['audit', '--json']);
   assert.equal(audit.code, 1, audit.stderr);
   type Check = { id: string; status: string; findings: Array<{ detail: string }> };

@@ -165,7 +165,9 @@ async function testConnector(values: Values, io: CliIo, store: ReturnType<typeof
     const head = match.kind === 'matched' ? `matches connector "${result.connector}" by ${result.by}`
       : match.kind === 'none' ? 'matches no connector (anonymous source)'
         : `refused by connector "${result.connector}" (${match.kind})`;
-    io.stdout.write(`${head}\n${match.reasons.map((r) => `  - ${r}`).join('\n')}\n`);
+    // Entries stored before the strict rules match nothing; say so where an operator looks.
+    const refused = policy.connectors.flatMap((c) => c.refusedRanges.map((r) => `  ! connector "${c.settings.name}": ${r.text} matches nothing: ${r.reason}`));
+    io.stdout.write(`${head}\n${[...match.reasons.map((r) => `  - ${r}`), ...refused].join('\n')}\n`);
   }
   return 0;
 }
