@@ -140,6 +140,8 @@ export const LURE_SUBJECT = /voice ?mail|voice message|\bvm\b|missed call|\bfax\
 /** The trace's own verdict against a message (SPEC §8 Status, Defender DeliveryAction, mxward verdict). */
 export const AGAINST_STATUS = /^(?:quarantined|filteredasspam|failed|junked|blocked|quarantine\b|junk\b)/i;
 
+export interface OtherMailAgainst { lureRows: number; verdictRows: number; threatRows: number; heloOwnDomain: number }
+
 export interface MessageSample {
   file: string;
   line: number;
@@ -168,6 +170,12 @@ export class ReportAggregator {
   readonly sources = new Map<string, SourceStats>();
   /** Lower-cased P1 addresses of internal and outbound rows (capped): who has a real mailbox. */
   readonly internalSenders = new Set<string>();
+  /**
+   * Signals against an IP seen in its ordinary (external or internal) mail, which is not kept per
+   * source: a lure or a quarantine there still speaks against the same IP's Direct Send.
+   * Only IPs with a signal are kept (few), capped.
+   */
+  readonly otherMailAgainst = new Map<string, OtherMailAgainst>();
   readonly perFile = new Map<string, { format: string; rows: number }>();
   readonly samples: MessageSample[] = [];
   samplesDropped = 0;
@@ -195,7 +203,7 @@ export class ReportAggregator {
     for (const k of MESSAGE_KINDS) this.kinds[k] = 0;
     this.wouldReject = 0; this.whatIfReject = 0; this.headerFromWouldReject = 0;
     this.firstMs = null; this.lastMs = null;
-    this.days.clear(); this.sources.clear(); this.perFile.clear(); this.internalSenders.clear();
+    this.days.clear(); this.sources.clear(); this.perFile.clear(); this.internalSenders.clear(); this.otherMailAgainst.clear();
     this.samples.length = 0; this.samplesDropped = 0; this.sourcesOverflowed = false;
     this.#lastFile = null; this.#lastDay = NaN; this.#lastDayCounts = undefined;
   }
@@ -223,9 +231,26 @@ export class ReportAggregator {
       counts[MESSAGE_KINDS.indexOf(c.kind)]++;
     }
     if (c.kind === 'internal') this.#addInternalSender(row.p1);
-    if (c.kind === 'internal' || c.kind === 'external') return;
+    if (c.kind === 'internal' || c.kind === 'external') { if (row.sourceIp) this.#noteOtherMail(row, row.sourceIp); return; }
     this.#addSample(row, c, w);
     this.#addToSource(row, c, w);
+  }
+
+  #noteOtherMail(row: ReportRow, ip: string): void {
+    const lure = row.subject ? this.#isLure(row.subject) : false;
+    const verdict = row.status !== null && AGAINST_STATUS.test(row.status);
+    const helo = row.helo !== null && this.#ownDomain(row.helo.toLowerCase());
+    if (!lure && !verdict && !row.threats && !helo) return;
+    let entry = this.otherMailAgainst.get(ip);
+    if (!entry) {
+      if (this.otherMailAgainst.size >= MAX_SOURCES) return;
+      entry = { lureRows: 0, verdictRows: 0, threatRows: 0, heloOwnDomain: 0 };
+      this.otherMailAgainst.set(detach(ip), entry);
+    }
+    if (lure) entry.lureRows++;
+    if (verdict) entry.verdictRows++;
+    if (row.threats) entry.threatRows++;
+    if (helo) entry.heloOwnDomain++;
   }
 
   #addInternalSender(p1: string | null): void {

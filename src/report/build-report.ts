@@ -135,7 +135,7 @@ export class ReportRun implements RowSink {
   }
 
   #label(source: SourceStats): LabelledSource {
-    const ctx = { spf: this.context.spf ?? emptySpfTable(), knownSenders: this.context.knownSenders ?? [], internalSenders: this.aggregator.internalSenders };
+    const ctx = { spf: this.context.spf ?? emptySpfTable(), knownSenders: this.context.knownSenders ?? [], internalSenders: this.aggregator.internalSenders, otherMailAgainst: this.aggregator.otherMailAgainst };
     return labelSource(source, ctx, (d) => this.#now.isAccepted(d));
   }
 

@@ -6,7 +6,7 @@
 // senders in a burst) makes it `suspicious`, whatever evidence it also has. Everything else is
 // `unknown`: the facts are shown and the administrator decides. Pure.
 import ipaddr from 'ipaddr.js';
-import type { SourceStats } from './aggregate.ts';
+import type { OtherMailAgainst, SourceStats } from './aggregate.ts';
 import { spfCoverage } from './spf-coverage.ts';
 import type { SpfTable } from './spf-coverage.ts';
 
@@ -38,6 +38,8 @@ export interface EvidenceContext {
   knownSenders: readonly KnownSender[];
   /** Lower-cased addresses seen sending internally or outbound in the same input. */
   internalSenders: ReadonlySet<string>;
+  /** Signals against IPs found in their ordinary mail (aggregate.ts). */
+  otherMailAgainst?: ReadonlyMap<string, OtherMailAgainst>;
 }
 
 /** One message to this many recipients or more is fan-out, not a device or an application. */
@@ -104,6 +106,12 @@ function signalsAgainst(s: SourceStats, ctx: EvidenceContext): string[] {
   if (s.lureRows > 0) against.push(`lure subjects (${s.lureRows}): ${s.subjects.slice(0, 2).map((x) => JSON.stringify(x.slice(0, 60))).join(', ')}`);
   if (s.heloOwnDomain > 0) against.push('HELO claims one of our own domains from a foreign IP');
   if (s.p1Addresses.size >= 20 && s.days.size <= 2) against.push(`${s.p1Addresses.size}+ different senders in ${s.days.size} day(s)`);
+  const other = s.ip ? ctx.otherMailAgainst?.get(s.ip) : undefined;
+  if (other) {
+    const parts = [other.verdictRows && `${other.verdictRows} with the export's verdict against them`, other.threatRows && `${other.threatRows} with named threats`,
+      other.lureRows && `${other.lureRows} with lure subjects`, other.heloOwnDomain && `${other.heloOwnDomain} with a HELO claiming our domain`].filter(Boolean);
+    against.push(`this IP's other mail: ${parts.join(', ')}`);
+  }
   return against;
 }
 

@@ -26,6 +26,7 @@ export interface PartialAggregate {
   sources: Map<string, SourceStats>;
   sourcesOverflowed: boolean;
   internalSenders: Set<string>;
+  otherMailAgainst: ReportAggregator['otherMailAgainst'];
   perFile: Map<string, { format: string; rows: number }>;
   samples: MessageSample[];
   samplesDropped: number;
@@ -38,7 +39,7 @@ export function partialOf(agg: ReportAggregator, problems: InputProblem[], probl
   return {
     rows: agg.rows, kinds: agg.kinds, wouldReject: agg.wouldReject, whatIfReject: agg.whatIfReject,
     headerFromWouldReject: agg.headerFromWouldReject, firstMs: agg.firstMs, lastMs: agg.lastMs, days: agg.days,
-    sources: agg.sources, sourcesOverflowed: agg.sourcesOverflowed, internalSenders: agg.internalSenders, perFile: agg.perFile, samples: agg.samples,
+    sources: agg.sources, sourcesOverflowed: agg.sourcesOverflowed, internalSenders: agg.internalSenders, otherMailAgainst: agg.otherMailAgainst, perFile: agg.perFile, samples: agg.samples,
     samplesDropped: agg.samplesDropped, problems, problemCount,
   };
 }
@@ -119,6 +120,11 @@ export function mergePartial(agg: ReportAggregator, p: PartialAggregate, lineOff
   }
   agg.samplesDropped += p.samplesDropped;
   if (p.sourcesOverflowed) agg.sourcesOverflowed = true;
+  for (const [ip, b] of p.otherMailAgainst) {
+    const a = agg.otherMailAgainst.get(ip);
+    if (!a) { if (agg.otherMailAgainst.size < MAX_SOURCES) agg.otherMailAgainst.set(ip, { ...b }); continue; }
+    a.lureRows += b.lureRows; a.verdictRows += b.verdictRows; a.threatRows += b.threatRows; a.heloOwnDomain += b.heloOwnDomain;
+  }
   for (const sender of p.internalSenders) if (agg.internalSenders.size < MAX_INTERNAL_SENDERS) agg.internalSenders.add(sender);
   for (const [key, b] of p.sources) {
     const s = agg.sources.get(key);
