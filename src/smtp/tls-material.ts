@@ -1,5 +1,6 @@
 // Certificate for STARTTLS: the configured PEM files, or a self-signed pair generated once on
 // first start and kept in the data directory.
+import { X509Certificate } from 'node:crypto';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
@@ -34,6 +35,24 @@ async function selfSigned(dir: string, hostname: string): Promise<{ key: string;
   }
 }
 
+/**
+ * The client-certificate trust store. Each PEM block must be a certificate Node can read: a file
+ * that holds none (a key, a typo'd path to the wrong PEM) would make every client certificate
+ * "unverified" and every certificate connector silently match nothing (SPEC §2.2).
+ */
+function trustAnchors(pem: string, file: string): string {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new ConfigError('tls.caFile', [`${file}: no PEM certificate in the file`]);
+  blocks.forEach((block, i) => {
+    try {
+      new X509Certificate(block);
+    } catch (err) {
+      throw new ConfigError('tls.caFile', [`${file}: certificate ${i + 1} cannot be read: ${(err as Error).message}`], { cause: err });
+    }
+  });
+  return pem;
+}
+
 export async function loadTlsMaterial(config: BootstrapConfig, tlsDir: string): Promise<TlsMaterial> {
   const { certFile, keyFile, caFile } = config.tls;
   if ((certFile === undefined) !== (keyFile === undefined)) {
@@ -42,5 +61,5 @@ export async function loadTlsMaterial(config: BootstrapConfig, tlsDir: string): 
   const pair = certFile && keyFile
     ? { cert: await readPem(certFile, 'tls.certFile'), key: await readPem(keyFile, 'tls.keyFile') }
     : await selfSigned(tlsDir, config.hostname);
-  return { ...pair, ca: caFile ? await readPem(caFile, 'tls.caFile') : undefined };
+  return { ...pair, ca: caFile ? trustAnchors(await readPem(caFile, 'tls.caFile'), caFile) : undefined };
 }

@@ -20,6 +20,9 @@ import { hasCommand, run } from '../helpers/commands.ts';
 import { sha256Fingerprint, TestPki } from '../helpers/certificates.ts';
 import type { IssuedCertificate } from '../helpers/certificates.ts';
 import { waitForMaildir } from '../helpers/maildir.ts';
+import { bootstrapSchema } from '../../src/config/bootstrap.ts';
+import { ConfigError } from '../../src/config/errors.ts';
+import { loadTlsMaterial } from '../../src/smtp/tls-material.ts';
 
 const haveTools = hasCommand('openssl') && hasCommand('swaks');
 const skip = !haveTools && 'openssl or swaks missing';
@@ -267,4 +270,17 @@ test('held up: a resumed TLS session keeps the identity of the handshake it resu
   const resumedInternal = await session({ session: internal.ticket }, 'resume-ours-2@elsewhere.example');
   assert.equal(resumedInternal.reused, true);
   assert.match(resumedInternal.reply, /^250/);
+});
+
+test('a tls.caFile without a readable certificate is a configuration error naming the file, not a trust store that verifies nothing', { skip }, async () => {
+  const notCa = join(pki.dir, 'not-a-ca.pem');
+  await writeFile(notCa, leaves.get('ours-control')!.key);
+  const config = bootstrapSchema.parse({ hostname: 'mx.test.example', tls: { caFile: notCa } });
+  await assert.rejects(loadTlsMaterial(config, join(pki.dir, 'tls-state')), (err: Error) => {
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.message, /^tls\.caFile: .*not-a-ca\.pem: no PEM certificate in the file$/);
+    return true;
+  });
+  const good = bootstrapSchema.parse({ hostname: 'mx.test.example', tls: { caFile: pki.caFile } });
+  assert.match((await loadTlsMaterial(good, join(pki.dir, 'tls-state'))).ca ?? '', /BEGIN CERTIFICATE/);
 });
