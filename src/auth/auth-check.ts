@@ -122,9 +122,13 @@ export class AuthCheck implements EndOfDataCheck {
     }, settings);
 
     let verdict = decided.verdict;
-    if (!verdict && source.skipped.length > 0) {
-      // An accept that still records, in the trace, which client was authenticated and why.
+    const notEvaluated = mailauth?.dkimNotEvaluated ?? 0;
+    if (!verdict && (source.skipped.length > 0 || notEvaluated > 0)) {
+      // An accept that still records, in the trace, which client was authenticated and what was skipped.
       verdict = { action: 'accept', reply: null, stage: 'data', hits: [] };
+    }
+    if (verdict && notEvaluated > 0) {
+      verdict.hits.push({ rule: 'auth.dkimLimit', detail: `${notEvaluated} DKIM signature(s) not evaluated (limit ${settings.maxDkimSignatures} per message)` });
     }
     if (verdict && source.skipped.length > 0) {
       const detail = source.ip
