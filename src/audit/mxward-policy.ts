@@ -1,6 +1,7 @@
 // mxward's own policy (store) and bootstrap file (issue 5 "mxward's own policy" list).
 import type { AuditCheck, AuditContext, Finding } from './types.ts';
 import type { PrefixBounds } from '../policy/ip-syntax.ts';
+import { connectorCertificateName, normalizeFingerprint } from '../policy/certificate-names.ts';
 import { checkConnectorRange, DEFAULT_ON_PREMISES_MIN_PREFIX } from '../policy/ip-syntax.ts';
 import { rangeFindings, rangeWidth, requireTlsFindings, restrictionFindings, sharedCertificateFindings } from './connector-hygiene.ts';
 
@@ -66,6 +67,22 @@ export const mxwardPolicyChecks: AuditCheck[] = [
   },
   { id: 'mxward.connectors.restricted', family: 'mxward', title: 'Partner connectors are restricted to IPs or a certificate', required: true, needs: ['mxward.policy'], evaluate: (ctx) => restrictionFindings(connectors(ctx), 'mxward') },
   { id: 'mxward.connectors.shared-certificate', family: 'mxward', title: 'No sender domain * on a shared certificate', required: true, needs: ['mxward.policy'], evaluate: (ctx) => sharedCertificateFindings(connectors(ctx), 'mxward', ours(ctx)) },
+  {
+    id: 'mxward.connectors.certificate-names', family: 'mxward', title: 'Connector certificate names and pins can match', required: false, needs: ['mxward.policy'],
+    evaluate: (ctx) => {
+      // A stored document may predate the strict name rules: such a connector matches nothing.
+      const out: Finding[] = [];
+      for (const c of connectors(ctx).filter((x) => x.enabled)) {
+        if (c.tlsSenderCertificateName !== null && connectorCertificateName(c.tlsSenderCertificateName) === null) {
+          out.push({ status: 'fail', detail: `connector "${c.name}": certificate name ${JSON.stringify(c.tlsSenderCertificateName)} is not a host name or *.domain, so no certificate matches it`, remedy: 'write the name as the partner\'s certificate carries it (letters, digits, hyphens; IDNs in A-label form)' });
+        }
+        for (const pin of c.certificateFingerprints ?? []) {
+          if (normalizeFingerprint(pin) === null) out.push({ status: 'fail', detail: `connector "${c.name}": ${JSON.stringify(pin)} is not a SHA-256 fingerprint, so no certificate matches it`, remedy: 'use `openssl x509 -noout -fingerprint -sha256` on the partner\'s certificate' });
+        }
+      }
+      return out.length ? out : [{ status: 'pass', detail: 'every certificate name and pin is well formed' }];
+    },
+  },
   { id: 'mxward.connectors.ip-ranges', family: 'mxward', title: 'Connector IP ranges are no wider than needed', required: true, needs: ['mxward.policy'], evaluate: (ctx) => rangeFindings(connectors(ctx), 'mxward') },
   { id: 'mxward.connectors.require-tls', family: 'mxward', title: 'Partner connectors require TLS', required: false, needs: ['mxward.policy'], evaluate: (ctx) => requireTlsFindings(connectors(ctx), 'mxward') },
   {

@@ -13,7 +13,7 @@ import type { AuditContext } from '../../src/audit/types.ts';
 import { rangeToCidrs } from '../../src/report/import/exo-config.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { dataPaths } from '../../src/config/data-dir.ts';
-import { policySchema } from '../../src/config/policy-schema.ts';
+import { policySchema, storedPolicySchema } from '../../src/config/policy-schema.ts';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/report/${name}`, import.meta.url));
 const dataDir = await mkdtemp(join(tmpdir(), 'mxward-audit-'));
@@ -121,4 +121,29 @@ test('record parsing', () => {
   assert.deepEqual(rangeToCidrs('203.0.113.8', '203.0.113.15'), ['203.0.113.8/29']);
   assert.deepEqual(rangeToCidrs('10.0.0.1', '10.0.0.4'), ['10.0.0.1/32', '10.0.0.2/31', '10.0.0.4/32']);
   assert.equal(rangeToCidrs('10.0.0.9', '10.0.0.1'), null);
+});
+
+test('a stored policy from before issue 19: all-of-IPv4, octal and over-wide internal ranges and odd certificate names are found', async () => {
+  const policy = storedPolicySchema.parse({
+    acceptedDomains: [{ domain: 'contoso.com' }],
+    connectors: [
+      { name: 'everything', type: 'onPremises', senderIPAddresses: ['::ffff:0:0/96'] },
+      { name: 'octal', type: 'partner', senderIPAddresses: ['010.1.2.0/24'], restrictDomainsToIPAddresses: true },
+      { name: 'compat', type: 'partner', senderIPAddresses: ['::1.2.3.0/120'], restrictDomainsToIPAddresses: true },
+      { name: 'odd cert', type: 'partner', tlsSenderCertificateName: 'relay.contoso.com ,x', certificateFingerprints: ['abc'], restrictDomainsToCertificate: true },
+    ],
+  });
+  const results = await runChecks({ exo: { org: null, connectors: null, domains: null }, mxward: { policy, bootstrap: null }, dns: null });
+  const byId = new Map(results.map((r) => [r.id, r]));
+  const details = (id: string) => byId.get(id)!.findings.map((f) => f.detail).join('\n');
+  assert.equal(byId.get('mxward.no-open-relay')!.status, 'fail');
+  assert.match(details('mxward.no-open-relay'), /"everything" makes ::ffff:0:0\/96 internal: .*covers all of IPv4/);
+  assert.equal(byId.get('mxward.connectors.ip-ranges')!.status, 'fail');
+  assert.match(details('mxward.connectors.ip-ranges'), /"everything" trusts ::ffff:0:0\/96 \(the whole Internet\)/);
+  assert.match(details('mxward.connectors.ip-ranges'), /"octal" lists "010\.1\.2\.0\/24", which is not a strict IP address or CIDR \(octet "010" has a leading zero/);
+  assert.match(details('mxward.connectors.ip-ranges'), /"compat" lists "::1\.2\.3\.0\/120".*IPv4-compatible/);
+  assert.equal(byId.get('mxward.connectors.certificate-names')!.status, 'warn', 'fails closed, so advisory');
+  assert.match(details('mxward.connectors.certificate-names'), /"odd cert": certificate name "relay\.contoso\.com ,x" is not a host name/);
+  assert.match(details('mxward.connectors.certificate-names'), /"abc" is not a SHA-256 fingerprint/);
+  assert.equal(auditPassed(results), false);
 });
