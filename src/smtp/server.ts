@@ -114,7 +114,6 @@ interface CommandParser {
 
 interface ParsingConnection {
   _parser: CommandParser | false;
-  _nextHandler: unknown;
   _createParser(): CommandParser;
   _onCommand(command: Buffer, callback?: () => void): void;
 }
@@ -143,12 +142,11 @@ function watchCommands(conn: ParsingConnection, guard: SessionGuard): void {
   conn._createParser = () => watchParser(createParser());
   const onCommand = conn._onCommand.bind(conn);
   conn._onCommand = (command, callback) => {
-    // An AUTH exchange's continuation lines (LOGIN user name, password) belong to AUTH.
-    const name = conn._nextHandler ? 'AUTH' : (command ?? '').toString('latin1', 0, 8).split(' ', 1)[0].toUpperCase();
-    guard.commandReceived(name);
+    guard.commandReceived();
     const delayMs = guard.commandDelayMs();
     if (delayMs === 0) return onCommand(command, callback);
-    setTimeout(() => onCommand(command, callback), delayMs).unref();
+    // A session that ended meanwhile (a deadline, the client left) runs nothing more.
+    setTimeout(() => { if (!guard.closed) onCommand(command, callback); }, delayMs).unref();
   };
 }
 

@@ -26,7 +26,6 @@ export class SessionGuard {
   readonly #limits: SessionLimitSettings;
   readonly #connection: GuardedConnection;
   #errors = 0;
-  #command = '';
   #lineTimer: NodeJS.Timeout | null = null;
   #dialogueTimer: NodeJS.Timeout | null = null;
   #closed = false;
@@ -45,13 +44,13 @@ export class SessionGuard {
     return this.#errors;
   }
 
-  get command(): string {
-    return this.#command;
+  /** True once the session has ended (or a deadline ended it). */
+  get closed(): boolean {
+    return this.#closed;
   }
 
-  /** A complete command line arrived: its deadline is met. `name` is the upper-cased verb. */
-  commandReceived(name: string): void {
-    this.#command = name;
+  /** A complete command line arrived: its deadline is met. */
+  commandReceived(): void {
     this.#clearLine();
   }
 
