@@ -126,7 +126,7 @@ ${r.warnings.map((w) => `<p class="warn">Warning: ${escapeHtml(w)}</p>`).join(''
 <body>
 <h1>Direct Send traffic report</h1>
 <section id="headline"><p id="headline-text">${escapeHtml(h.text)}</p>
-<div id="connectors">${recs}</div>
+<div id="connectors">${recs || (t.wouldReject ? '<p class="muted">No source that enforcing would stop has positive evidence of authorisation (SPF, DMARC pass, or --known-sender): no connector is suggested.</p>' : '')}</div>
 ${model.recommendations.length ? `<details><summary>As YAML for <code>mxward policy merge FILE</code> (adds these connectors, removes nothing)</summary><pre id="policy-yaml">${escapeHtml(model.policyYaml)}</pre></details>` : ''}
 ${h.notes.map((x) => `<p class="note">${escapeHtml(x)}</p>`).join('')}</section>
 <p class="muted">Generated ${escapeHtml(model.generatedAt)} by mxward from ${model.inputs.length} input(s)${t.firstSeen ? `, traffic from ${escapeHtml(t.firstSeen.slice(0, 10))} to ${escapeHtml(t.lastSeen!.slice(0, 10))}` : ''}.
@@ -148,7 +148,6 @@ ${whatIf ? `<div class="card"><b id="what-if-reject">${n(t.whatIfReject!)}</b>st
 <h2>Networks</h2>
 <table id="networks" class="sortable"><thead><tr><th>network</th><th>sources</th><th>rows</th><th>would reject</th></tr></thead>
 <tbody>${model.networks.map((x) => `<tr><td>${escapeHtml(x.network)}</td><td class="num" data-sort="${x.sources}">${n(x.sources)}</td><td class="num" data-sort="${x.rows}">${n(x.rows)}</td><td class="num" data-sort="${x.wouldReject}">${n(x.wouldReject)}</td></tr>`).join('')}</tbody></table>
-${model.recommendations.length ? '' : '<p class="muted">No source has positive evidence of authorisation (SPF, DMARC, or --known-sender): no connector is suggested.</p>'}
 <h2>Input problems</h2>
 ${problems ? `<ul id="problems">${problems}</ul>${model.problems.count > model.problems.shown.length ? `<p class="muted">…and ${n(model.problems.count - model.problems.shown.length)} more.</p>` : ''}` : '<p class="muted">None.</p>'}
 <script>${SORT_SCRIPT}</script>
