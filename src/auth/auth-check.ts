@@ -2,7 +2,7 @@
 // real source, compose compauth (§4), stamp Authentication-Results (RFC 8601) and hand the
 // results to the pure verdict in policy/auth-verdict.ts.
 import type { AuthSettings } from '../config/auth-schema.ts';
-import type { AuthorFacts, AuthResults } from '../domain/types.ts';
+import type { AuthorFacts, AuthResults, Verdict } from '../domain/types.ts';
 import { isOwnDomain } from '../policy/own-domains.ts';
 import { decideAuthVerdict } from '../policy/auth-verdict.ts';
 import type { EndOfDataCheck, EndOfDataInput, EndOfDataResult } from '../smtp/context.ts';
@@ -13,7 +13,7 @@ import { composeAuth } from './compauth.ts';
 import type { Compauth, CompauthInput } from './compauth.ts';
 import { relaxedAligned } from './org-domain.ts';
 import { compileHops, findMessageSource } from './received-chain.ts';
-import type { TrustedHop } from './received-chain.ts';
+import type { MessageSource, TrustedHop } from './received-chain.ts';
 import type { DnsResolver } from './resolver.ts';
 
 export interface AuthCheckOptions {
@@ -62,6 +62,23 @@ function authorOf(author: AuthorFacts | undefined, headerFrom: string[]): { doma
   if (author?.kind === 'ambiguous') return { domain: null, named: author.domains.map((d) => d.toLowerCase()), problem: 'ambiguous' };
   if (author?.kind === 'none' || headerFrom.length === 0) return { domain: null, named: [], problem: 'no-from' };
   return { domain: null, named: [], problem: 'ambiguous' };
+}
+
+/**
+ * Adds what the trace must show even on an accept: which client was authenticated behind trusted
+ * hops (or why none could be), and how many DKIM signatures were left unevaluated.
+ */
+function withTraceHits(decided: Verdict | null, source: MessageSource, notEvaluated: number, limit: number): Verdict | null {
+  if (!decided && source.skipped.length === 0 && notEvaluated === 0) return null;
+  const verdict: Verdict = decided ?? { action: 'accept', reply: null, stage: 'data', hits: [] };
+  if (notEvaluated > 0) verdict.hits.push({ rule: 'auth.dkimLimit', detail: `${notEvaluated} DKIM signature(s) not evaluated (limit ${limit} per message)` });
+  if (source.skipped.length > 0) {
+    const detail = source.ip
+      ? `authenticated source ${source.ip} behind trusted hop(s) ${source.skipped.join(', ')}`
+      : `source behind trusted hop(s) ${source.skipped.join(', ')} not determined (${source.problem}): SPF not evaluated`;
+    verdict.hits.push({ rule: 'enhancedFiltering', detail });
+  }
+  return verdict;
 }
 
 export class AuthCheck implements EndOfDataCheck {
@@ -121,21 +138,7 @@ export class AuthCheck implements EndOfDataCheck {
       dmarc: { result: auth.dmarc.result, policy: auth.dmarc.policy as 'none' | 'quarantine' | 'reject' | null },
     }, settings);
 
-    let verdict = decided.verdict;
-    const notEvaluated = mailauth?.dkimNotEvaluated ?? 0;
-    if (!verdict && (source.skipped.length > 0 || notEvaluated > 0)) {
-      // An accept that still records, in the trace, which client was authenticated and what was skipped.
-      verdict = { action: 'accept', reply: null, stage: 'data', hits: [] };
-    }
-    if (verdict && notEvaluated > 0) {
-      verdict.hits.push({ rule: 'auth.dkimLimit', detail: `${notEvaluated} DKIM signature(s) not evaluated (limit ${settings.maxDkimSignatures} per message)` });
-    }
-    if (verdict && source.skipped.length > 0) {
-      const detail = source.ip
-        ? `authenticated source ${source.ip} behind trusted hop(s) ${source.skipped.join(', ')}`
-        : `source behind trusted hop(s) ${source.skipped.join(', ')} not determined (${source.problem}): SPF not evaluated`;
-      verdict.hits.push({ rule: 'enhancedFiltering', detail });
-    }
+    const verdict = withTraceHits(decided.verdict, source, mailauth?.dkimNotEvaluated ?? 0, settings.maxDkimSignatures);
     return {
       auth,
       authenticationResults: formatAuthenticationResults(authservId, mailauth, compauth, source),
