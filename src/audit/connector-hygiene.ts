@@ -32,7 +32,7 @@ export function tooWide(cidr: string): boolean {
 export function restrictionFindings(connectors: ConnectorSettings[], where: string): Finding[] {
   const out: Finding[] = [];
   for (const c of connectors.filter((x) => x.type === 'partner' && x.enabled)) {
-    if (c.senderIPAddresses.length === 0 && !c.tlsSenderCertificateName) {
+    if (c.senderIPAddresses.length === 0 && !c.tlsSenderCertificateName && !c.certificateFingerprints?.length) {
       out.push({ status: 'fail', detail: `${where} partner connector "${c.name}" has neither sender IPs nor a certificate name: it authenticates nothing`, remedy: 'add the partner\'s IPs or its certificate name, or remove the connector' });
     } else if (!c.restrictDomainsToIPAddresses && !c.restrictDomainsToCertificate) {
       out.push({ status: 'warn', detail: `${where} partner connector "${c.name}" does not restrict its sender domains to its IPs or certificate`, remedy: 'set RestrictDomainsToIPAddresses (or RestrictDomainsToCertificate) so others cannot send as those domains' });

@@ -147,3 +147,13 @@ test('a stored policy from before issue 19: all-of-IPv4, octal and over-wide int
   assert.match(details('mxward.connectors.certificate-names'), /"abc" is not a SHA-256 fingerprint/);
   assert.equal(auditPassed(results), false);
 });
+
+test('a partner connector pinned by fingerprint alone authenticates something', async () => {
+  const policy = policySchema.parse({
+    acceptedDomains: [{ domain: 'contoso.com' }],
+    connectors: [{ name: 'pinned', type: 'partner', certificateFingerprints: ['ab'.repeat(32)], restrictDomainsToCertificate: true, requireTls: true }],
+  });
+  const results = await runChecks({ exo: { org: null, connectors: null, domains: null }, mxward: { policy, bootstrap: null }, dns: null });
+  assert.equal(results.find((r) => r.id === 'mxward.connectors.restricted')!.status, 'pass');
+  assert.equal(results.find((r) => r.id === 'mxward.connectors.certificate-names')!.status, 'pass');
+});
