@@ -52,7 +52,7 @@ before(async () => {
   ]);
   dns = await startBehavingDns(knot);
   gw = await startTestGateway({
-    config: { auth: { dnsServers: [dns.address], dnsTimeoutMs: 400, dnsTries: 1, messageBudgetMs: 3000, trustedArcSealers: ['forwarder.test'] }, delivery: { rescanSeconds: 0.1 } },
+    config: { auth: { dnsServers: [dns.address], dnsTimeoutMs: 1000, dnsTries: 1, messageBudgetMs: 3000, trustedArcSealers: ['forwarder.test'] }, delivery: { rescanSeconds: 0.1 } },
     policy: (doc) => ({ ...doc, rejectDirectSend: 'off', rejectDirectSendHeaderFrom: 'off', acceptedDomains: [{ domain: 'contoso.test', includeSubdomains: false, recipients: [] }] }),
   });
 });
@@ -191,7 +191,7 @@ test('a slow name server that still answers within the timeout decides normally;
   } finally {
     dns.setBehaviour('_dmarc.victim4.test', null);
   }
-  dns.setBehaviour('_dmarc.victim3.test', { kind: 'delay', ms: 1500 });
+  dns.setBehaviour('_dmarc.victim3.test', { kind: 'delay', ms: 2500 });
   try {
     assert.match(await send('slowko@evil.test', await sign(message('From: <ceo@victim3.test>', 'too slow dmarc'), 'evil.test')), /^451 4\.7\.26 /);
   } finally {
