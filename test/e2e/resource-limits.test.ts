@@ -5,6 +5,8 @@
 // Assertions are on replies, their order and counts, never on wall time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect as connectTcp } from 'node:net';
+import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -290,6 +292,56 @@ test('the per-IP limit holds on the IPv6 listener (::1, counted as its /64)', as
     return null;
   }, 5000);
   for (const session of [...held, third, again]) session.close();
+});
+
+/** The first reply line a client bound to `localAddress` gets (the banner or the 421), and its socket. */
+function bannerFrom(port: number, host: string, localAddress: string): Promise<{ banner: string; socket: Socket }> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp({ port, host, localAddress });
+    let text = '';
+    socket.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      const end = text.indexOf('\r\n');
+      if (end >= 0) resolve({ banner: text.slice(0, end), socket });
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** Documentation-prefix addresses put on lo for the test and always taken off again. */
+const V6_SERVER = '2001:db8:6464::ff';
+const V6_SAME_64 = ['2001:db8:6464::1', '2001:db8:6464::2', '2001:db8:6464:0:ffff::3', '2001:db8:6464::4'];
+const V6_OTHER_64 = '2001:db8:6465::1';
+
+test('many IPv6 addresses from one /64 share the per-IP limit on a live listener', { skip: (!hasCommand('ip') || process.getuid?.() !== 0) && 'needs root and ip(8) to add addresses to lo' }, async (t) => {
+  const added: string[] = [];
+  try {
+    for (const address of [V6_SERVER, ...V6_SAME_64, V6_OTHER_64]) {
+      const r = await run('ip', ['-6', 'addr', 'add', `${address}/128`, 'dev', 'lo', 'nodad']);
+      if (r.code !== 0) return t.skip(`cannot add ${address} to lo: ${r.stderr.trim()}`);
+      added.push(address);
+    }
+    const gw = await startTestGateway({ policy: contoso, inboundOverride: { host: V6_SERVER, port: 0 }, config: { limits: { maxConnectionsPerIp: 2 } } });
+    const sockets: Socket[] = [];
+    try {
+      const banners: string[] = [];
+      for (const local of V6_SAME_64) {
+        const { banner, socket } = await bannerFrom(gw.inbound.port, V6_SERVER, local);
+        sockets.push(socket);
+        banners.push(banner.slice(0, 9));
+      }
+      // Four different addresses, one /64: two slots, then 421 4.3.2.
+      assert.deepEqual(banners, ['220 mx.te', '220 mx.te', '421 4.3.2', '421 4.3.2']);
+      const other = await bannerFrom(gw.inbound.port, V6_SERVER, V6_OTHER_64);
+      sockets.push(other.socket);
+      assert.match(other.banner, /^220 /, 'the neighbouring /64 has its own slots');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await gw.close();
+    }
+  } finally {
+    for (const address of added) await run('ip', ['-6', 'addr', 'del', `${address}/128`, 'dev', 'lo']);
+  }
 });
 
 test('a recipient whose Maildir folder name is over 255 bytes is refused at RCPT with 550 5.1.3', async (t) => {
