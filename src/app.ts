@@ -2,7 +2,7 @@
 // runner, delivery target and the SMTP listeners.
 import type { AddressInfo } from 'node:net';
 import { mkdir } from 'node:fs/promises';
-import pino from 'pino';
+import { access, constants as fsConstants } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { BootstrapConfig } from './config/bootstrap.ts';
 import { dataPaths } from './config/data-dir.ts';
@@ -20,6 +20,13 @@ import { buildAuthChecks } from './auth/auth-setup.ts';
 import { startQuarantine } from './quarantine/quarantine-setup.ts';
 import type { QuarantineService } from './quarantine/quarantine-service.ts';
 import type { Store } from './store/ports.ts';
+import { createGatewayLogger } from './observability/logger.ts';
+import { GatewayMetrics } from './observability/metrics.ts';
+import { observeStore } from './observability/observed-store.ts';
+import { startAdminServer } from './observability/admin-server.ts';
+import type { AdminServer } from './observability/admin-server.ts';
+import { observeDnsLookups } from './observability/dns-timing.ts';
+import { startTracePurge } from './observability/retention.ts';
 
 export interface GatewayOptions {
   config: BootstrapConfig;
@@ -44,26 +51,32 @@ export interface RunningGateway {
   livePolicy: LivePolicy;
   /** The built-in quarantine, unless options.quarantine replaced it. */
   quarantine: QuarantineService | null;
+  /** The admin listener (metrics, health), when the bootstrap enables it. */
+  admin: AdminServer | null;
+  metrics: GatewayMetrics;
   stop(): Promise<void>;
 }
 
-export function createLogger(level: BootstrapConfig['logLevel'], worker?: { index: number }): Logger {
-  const base = worker ? { service: 'mxward', worker: worker.index + 1, pid: process.pid } : { service: 'mxward' };
-  return pino({ level, base }, pino.destination({ dest: 2, sync: false }));
+export function createLogger(level: BootstrapConfig['logLevel'], worker?: { index: number }, format?: BootstrapConfig['logFormat']): Logger {
+  return createGatewayLogger({ level, worker, format });
 }
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { config, dataDir } = options;
   const worker = options.worker && options.worker.count > 1 ? options.worker : undefined;
-  const logger = options.logger ?? createLogger(config.logLevel, worker);
+  const logger = options.logger ?? createLogger(config.logLevel, worker, config.logFormat);
   const paths = dataPaths(dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   // Waits for the schema, so a PostgreSQL server that cannot be reached fails start-up, not mail.
-  const store = await openStoreReady({ url: config.store.url, dataDir });
-  const livePolicy = await LivePolicy.load(store, logger);
+  const rawStore = await openStoreReady({ url: config.store.url, dataDir });
+  const livePolicy = await LivePolicy.load(rawStore, logger);
   livePolicy.start(config.policyPollMs);
 
   const spool = new Spool(paths.spool, worker, { journal: true });
+  // Issue 16: every trace write and delivery result also becomes an outcome log line and metrics.
+  const metrics = new GatewayMetrics({ policyVersion: () => livePolicy.current().version, queueDir: spool.queueDir });
+  const stopDnsTiming = observeDnsLookups(metrics.dnsLookupSeconds);
+  const store = observeStore(rawStore, logger, metrics);
   const recovered = await spool.recover();
   const target = options.deliveryTarget ?? deliveryTargetFor(config, paths.maildir);
   const { queue, backPressure } = await startQueue({ config, spool, target, store, logger, recovered, workers: worker?.count ?? 1 });
@@ -102,12 +115,26 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const at = options.submissionOverride ?? config.listeners.submission;
     submission = await listen(submissionServer, at.host, at.port, reusePort);
   }
-  logger.info({ stage: 'start', event: 'listening', inbound, submission, dataDir }, 'mxward listening');
+  const maintenance = !worker || worker.index === 0;
+  const purge = config.retention.traceDays > 0 && maintenance ? startTracePurge(rawStore, config.retention.traceDays, logger) : null;
+  const admin = config.admin ? await startAdminServer(
+    { host: config.admin.host, port: config.admin.port === 0 ? 0 : config.admin.port + (worker?.index ?? 0) },
+    metrics,
+    [
+      { name: 'listeners', probe: async () => { if (!inboundServer.server.listening || (submissionServer && !submissionServer.server.listening)) throw new Error('not listening'); } },
+      { name: 'store', probe: async () => { await rawStore.readPolicyVersion(); } },
+      { name: 'spool', probe: () => access(spool.tmpDir, fsConstants.W_OK) },
+    ],
+  ) : null;
+  logger.info({ stage: 'start', event: 'listening', inbound, submission, admin: admin?.address ?? null, dataDir }, 'mxward listening');
 
   return {
-    inbound, submission, store, queue, livePolicy, quarantine: quarantine?.service ?? null,
+    inbound, submission, store, queue, livePolicy, quarantine: quarantine?.service ?? null, admin, metrics,
     async stop() {
       livePolicy.stop();
+      purge?.stop();
+      stopDnsTiming();
+      await admin?.close();
       await Promise.all([closeListener(inboundServer), submissionServer ? closeListener(submissionServer) : Promise.resolve()]);
       await queue.stop();
       await spool.close();

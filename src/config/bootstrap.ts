@@ -124,6 +124,25 @@ export const bootstrapSchema = z.object({
   /** How often a running node checks the store for a new policy version. */
   policyPollMs: z.number().int().min(50).max(1000).default(250),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Log lines on stderr: `json` (one object per line, for journald and log shippers), `readable`,
+   * or `auto` = readable when stderr is a terminal, JSON otherwise (docs/operations.md).
+   */
+  logFormat: z.enum(['auto', 'json', 'readable']).default('auto'),
+  /**
+   * The admin listener: Prometheus /metrics, /healthz and /readyz (docs/operations.md). Off
+   * (null) unless set; keep it on loopback, it has no authentication. With `serve --workers N`,
+   * worker k listens on port + k - 1.
+   */
+  admin: z.object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(9725),
+  }).strict().nullable().default(null),
+  /** How long the message trace is kept; older records are purged in the background hourly. */
+  retention: z.object({
+    /** Days of trace records to keep (0 = keep forever). 30 days answers "what happened last month". */
+    traceDays: z.number().int().min(0).max(3650).default(30),
+  }).strict().prefault({}),
   /** SPF/DKIM/DMARC/ARC, compauth and anti-spoof (config/auth-schema.ts, docs/authentication.md). */
   auth: authSchema.prefault({}),
   /** Quarantine retention, notifications and policies per verdict type (SPEC §6). */

@@ -79,6 +79,12 @@ export interface TraceStore {
   appendTrace(record: TraceRecord, options?: TraceWriteOptions): Promise<void>;
   queryTrace(filter: TraceFilter): Promise<TraceRecord[]>;
   updateDelivery(update: DeliveryUpdate, options?: TraceWriteOptions): Promise<void>;
+  /**
+   * Removes trace records older than `before` (ISO time) and returns how many went: the trace
+   * retention (bootstrap retention.traceDays), purged in the background by one node. Optional so
+   * a store written before it still fits; the purge skips such a store.
+   */
+  purgeTraceBefore?(before: string): Promise<number>;
 }
 
 export interface Store extends PolicyStore, UserStore, TraceStore {

@@ -76,19 +76,25 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     }
   }
   // Loaded here: a primary of several workers runs no gateway and stays small.
-  const { startGateway } = await import('../../app.ts');
+  const { createLogger, startGateway } = await import('../../app.ts');
+  // One logger for the gateway and this command: JSON lines only (or readable ones on a
+  // terminal), never plain lines mixed in (issue 16).
+  const logger = createLogger(config.logLevel, place && place.count > 1 ? place : undefined, config.logFormat);
   const gateway = await startGateway({
-    config, dataDir, inboundOverride: place?.inbound ?? inboundOverride,
+    config, dataDir, logger, inboundOverride: place?.inbound ?? inboundOverride,
     submissionOverride: place?.submission ?? undefined, worker: place ?? undefined,
   });
   if (place) return serveAsWorker(gateway);
   const where = (a: { address: string; port: number }) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
-  io.stderr.write(`mxward: inbound SMTP on ${where(gateway.inbound)}` +
-    (gateway.submission ? `, submission on ${where(gateway.submission)}` : '') + `, data in ${dataDir}\n`);
+  // Start and stop are printed whatever logLevel says (unless silent): they are what an
+  // administrator and a supervisor look for first.
+  const lifecycle = logger.level === 'silent' ? logger : logger.child({}, { level: 'info' });
+  lifecycle.info({ stage: 'serve', event: 'ready', inbound: where(gateway.inbound), submission: gateway.submission ? where(gateway.submission) : null,
+    admin: gateway.admin ? where(gateway.admin.address) : null, dataDir }, `mxward: inbound SMTP on ${where(gateway.inbound)}`);
 
   await new Promise<void>((resolveStop) => {
     const onSignal = (signal: string) => {
-      io.stderr.write(`mxward: ${signal} received, finishing transactions in flight\n`);
+      lifecycle.info({ stage: 'serve', event: 'stopping', signal }, 'finishing transactions in flight');
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       resolveStop();

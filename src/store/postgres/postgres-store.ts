@@ -136,6 +136,11 @@ export class PostgresStore implements Store {
     [update.status, update.detail, update.attempts ?? null, update.lastReply ?? null, update.queueId]);
   }
 
+  async purgeTraceBefore(before: string): Promise<number> {
+    const result = await this.#db.query('DELETE FROM trace WHERE time < $1::timestamptz', [before]);
+    return result.rowCount ?? 0;
+  }
+
   async close(): Promise<void> {
     await this.#db.close();
   }

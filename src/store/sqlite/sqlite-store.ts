@@ -134,6 +134,13 @@ export class SqliteStore implements Store {
     }, options);
   }
 
+  async purgeTraceBefore(before: string): Promise<number> {
+    // Queued writes first, so a record appended before the purge is judged like the others.
+    this.#traceWrites.flush();
+    const result = this.#db.prepare('DELETE FROM trace WHERE time < ?').run(before);
+    return Number(result.changes);
+  }
+
   async close(): Promise<void> {
     if (!this.#db.isOpen) return;
     this.#traceWrites.flush();
