@@ -45,6 +45,12 @@ before(async () => {
   pki = await TestPki.create();
   subCa = await pki.issueSubCa('partner-ca', ['partner.test']);
   for (const [label, cn] of ODD_NAMES) leaves.set(label, await pki.issue(`odd-${label}`, cn, [], { issuer: subCa }));
+  // A dNSName with a NUL: 'relay.ours.test\0.partner.test' ends in partner.test, so the constraint
+  // holds and the chain verifies; a C string comparison would read it as relay.ours.test.
+  // openssl's config cannot spell a NUL, so the extension is given as DER: SEQUENCE { [2] name }.
+  const nulName = Buffer.from('relay.ours.test\0.partner.test', 'latin1');
+  const sanDer = Buffer.concat([Buffer.from([0x30, nulName.length + 2, 0x82, nulName.length]), nulName]).toString('hex');
+  leaves.set('nul-san', await pki.issue('nul-san', 'nul', [], { issuer: subCa, extensions: `extendedKeyUsage=clientAuth\nsubjectAltName=DER:${sanDer}\n` }));
   leaves.set('partner-control', await pki.issue('partner-control', 'relay.partner.test', ['relay.partner.test'], { issuer: subCa }));
   leaves.set('ours-control', await pki.issue('ours-control', 'relay.ours.test', []));
   leaves.set('ours-other-key', await pki.issue('ours-other-key', 'relay.ours.test', ['relay.ours.test']));
@@ -112,6 +118,13 @@ for (const [label, cn] of ODD_NAMES) {
     assert.ok(record.hits.some((h) => h.rule === 'connector' && /not compared/.test(h.detail)), JSON.stringify(record.hits));
   });
 }
+
+test('held up: a dNSName with a NUL inside is one odd name, not relay.ours.test', { skip }, async () => {
+  await assertRefused(send(leaves.get('nul-san')!, 'it@ours.test', 'nul@elsewhere.example', [subCa]), /5\.7\.64/);
+  const record = await gw.waitForTrace({ recipient: 'nul@elsewhere.example' });
+  assert.equal(record.tlsClientCertificate, 'relay.ours.test\0.partner.test', 'verified, the whole name recorded');
+  assert.ok(record.hits.some((h) => /contains a control character: not compared/.test(h.detail)), JSON.stringify(record.hits));
+});
 
 test('control: a proper relay.partner.test leaf from the constrained sub-CA matches the partner connector', { skip }, async () => {
   const info = await send(leaves.get('partner-control')!, 'billing@partner.test', 'frank@ours.test', [subCa]);
