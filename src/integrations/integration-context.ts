@@ -5,6 +5,7 @@ import type { RuleHit, TraceRecord } from '../domain/types.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
 import type { EndOfDataCheck } from '../smtp/context.ts';
 import type { Store } from '../store/ports.ts';
+import type { ClientCertificateRegistry } from './client-certificates.ts';
 import type { TraceSource } from './postfix-facts.ts';
 import { sourceHit } from './postfix-facts.ts';
 
@@ -17,6 +18,8 @@ export interface IntegrationContext {
   endOfDataChecks: EndOfDataCheck[];
   logger: Logger;
   now(): Date;
+  /** Shared by the policy service and the milter when they run in one process. */
+  certificates?: ClientCertificateRegistry;
 }
 
 /** Writes a trace record marked with its front end; a trace failure is logged, never fatal. */

@@ -11,6 +11,7 @@ import type { EndOfDataCheck } from '../smtp/context.ts';
 import { LivePolicy } from '../store/live-policy.ts';
 import { openStoreReady } from '../store/open-store.ts';
 import type { Store } from '../store/ports.ts';
+import { ClientCertificateRegistry } from './client-certificates.ts';
 import type { IntegrationContext } from './integration-context.ts';
 import { MilterPolicy } from './milter/milter-policy.ts';
 import { startMilterServer } from './milter/milter-server.ts';
@@ -32,6 +33,8 @@ export interface RunningIntegration {
   address: { address: string; port: number } | string;
   store: Store;
   livePolicy: LivePolicy;
+  /** `mxward milter --policy-listen`: the policy service running in the same process. */
+  policyAddress?: { address: string; port: number } | string;
   stop(): Promise<void>;
 }
 
@@ -70,12 +73,16 @@ export async function startPolicyService(options: IntegrationOptions): Promise<R
   return running(server, store, livePolicy);
 }
 
-export async function startMilterService(options: IntegrationOptions): Promise<RunningIntegration> {
+export async function startMilterService(options: IntegrationOptions & { policyListen?: ListenAddress }): Promise<RunningIntegration> {
   const { ctx, store, livePolicy } = await openContext(options);
-  const server = await startMilterServer(options.listen, {
+  // One process for both front ends: the policy side lends the milter the certificate fingerprint.
+  if (options.policyListen) ctx.certificates = new ClientCertificateRegistry();
+  const milter = await startMilterServer(options.listen, {
     handlerFor: () => new MilterPolicy(ctx), logger: ctx.logger,
     maxMessageBytes: ctx.maxMessageBytes, tooBig: replies.tooBig,
   });
-  ctx.logger.info({ stage: 'start', event: 'listening', service: 'milter', address: server.address }, 'mxward milter listening');
-  return running(server, store, livePolicy);
+  const policy = options.policyListen ? await startPolicyServer(ctx, options.policyListen) : null;
+  ctx.logger.info({ stage: 'start', event: 'listening', service: 'milter', address: milter.address, policyAddress: policy?.address }, 'mxward milter listening');
+  const both = { address: milter.address, async close() { await Promise.all([milter.close(), policy?.close()]); } };
+  return { ...running(both, store, livePolicy), policyAddress: (policy?.address as RunningIntegration['address']) ?? undefined };
 }

@@ -1,7 +1,7 @@
 // Issue 15 end to end: a real Postfix in front, consulting `mxward policyd` at RCPT and
 // `mxward milter` at end of DATA. swaks talks to Postfix only; every refusal below comes from
 // Postfix, with mxward's catalogue reply, and the trace shows each decision with Postfix as source.
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,10 +15,15 @@ import { changePolicy } from '../../src/store/policy-changes.ts';
 import { hasCommand, mxward, run } from '../helpers/commands.ts';
 import { waitFor } from '../helpers/loopback.ts';
 import { postfixUnavailable } from '../helpers/postfix.ts';
+import { dnsServerUnavailable, startDnsServer } from '../helpers/dns-server.ts';
+import type { TestDnsServer } from '../helpers/dns-server.ts';
+import { sha256Fingerprint, TestPki } from '../helpers/certificates.ts';
+import type { IssuedCertificate } from '../helpers/certificates.ts';
 import { startPostfixFrontend } from '../helpers/postfix-frontend.ts';
 import type { PostfixFrontend } from '../helpers/postfix-frontend.ts';
 
 const skip = postfixUnavailable() ?? (hasCommand('swaks') ? null : 'swaks is not installed');
+const skipTls = skip ?? dnsServerUnavailable() ?? (hasCommand('openssl') ? null : 'openssl is not installed');
 let dataDir = '';
 let policyd: RunningIntegration;
 let milter: RunningIntegration;
@@ -104,7 +109,7 @@ test('the connector IP passes: delivered by Postfix, stamped Partner, forged mxw
     from: 'scanner@example.test', subject: 'scan-1', localIp: '127.0.0.2',
     extraHeaders: ['X-Mxward-AuthAs: Internal', 'X-MXWARD-Verdict: accept', 'Authentication-Results: mx.test.example; dmarc=pass header.from=example.test'],
   });
-  assert.match(out, /<- +250 /, out);
+  assert.match(out, /<[-~] +250 2\.0\.0 Ok: queued as /, out);
   const message = await delivered('scan-1');
   const header = message.slice(0, message.indexOf('\n\n'));
   assert.match(header, /^X-Mxward-AuthAs: Partner$/m);
@@ -129,7 +134,7 @@ test('a header-From spoof is refused after DATA in enforce (550 5.7.68) and stam
 
   await setPolicy((doc) => ({ ...doc, rejectDirectSendHeaderFrom: 'report' }));
   const out = await swaks({ from: 'news@foreign.test', headerFrom: 'ceo@example.test', subject: 'hfrom-2' });
-  assert.match(out, /<- +250 /, out);
+  assert.match(out, /<[-~] +250 2\.0\.0 Ok: queued as /, out);
   const message = await delivered('hfrom-2');
   assert.match(message, /^X-Mxward-DirectSend: header-from;would-reject$/m);
   assert.match(message, /^X-Mxward-AuthAs: Anonymous$/m);
@@ -140,7 +145,7 @@ test('report mode: Postfix delivers the Direct Send with exactly one X-Mxward-Di
   await setPolicy((doc) => ({ ...doc, rejectDirectSend: 'report' }));
   try {
     const out = await swaks({ from: 'ceo@example.test', subject: 'report-1' });
-    assert.match(out, /<- +250 /, out);
+    assert.match(out, /<[-~] +250 2\.0\.0 Ok: queued as /, out);
     const message = await delivered('report-1');
     assert.equal((message.match(/^X-Mxward-DirectSend: p1;would-reject$/gm) ?? []).length, 1, message);
     const policyRecord = await recordFor(null, 'postfix-policyd');
@@ -165,4 +170,105 @@ test('mxward down: Postfix fails closed with a temporary refusal, never an accep
   const out = await swaks({ from: 'news@foreign.test', subject: 'milter-down' });
   assert.match(out, /<\*\* +4\d\d /, out);
   assert.equal((await postfix.messages('alice@example.test')).some((m) => m.includes('Subject: milter-down')), false);
+});
+
+// A second front end, set up the way docs/postfix.md recommends for certificates and
+// authentication: Postfix asks for client certificates and trusts the partner CA, one mxward
+// process serves both the milter and the policy service (so a fingerprint pin counts at end of
+// DATA too), and SPF/DKIM/DMARC run against the loopback DNS server.
+describe('with TLS client certificates and email authentication', { skip: skipTls ?? false }, () => {
+  let dns: TestDnsServer;
+  let pki: TestPki;
+  let pinned: IssuedCertificate;
+  let other: IssuedCertificate;
+  let combined: RunningIntegration;
+  let front: PostfixFrontend;
+  let dir = '';
+
+  before(async () => {
+    dns = await startDnsServer([
+      'example.test. 60 IN TXT "v=spf1 ip4:127.0.0.0/8 -all"', '_dmarc.example.test. 60 IN TXT "v=DMARC1; p=none"',
+      'contoso.test. 60 IN TXT "v=spf1 ip4:192.0.2.25 -all"', 'contoso.test. 60 IN MX 10 mx.contoso.test.',
+    ]);
+    pki = await TestPki.create();
+    const server = await pki.issue('frontend', 'frontend.test', ['frontend.test']);
+    pinned = await pki.issue('pinned', 'relay.partner.test', ['relay.partner.test']);
+    other = await pki.issue('other', 'relay.partner.test', ['relay.partner.test']);
+    dir = await mkdtemp(join(tmpdir(), 'mxward-frontend-tls-'));
+    const config = bootstrapSchema.parse({
+      hostname: 'mx.test.example', policyPollMs: 50, logLevel: 'silent',
+      auth: { dnsServers: [dns.address], dnsTimeoutMs: 1000, dnsTries: 1 },
+    });
+    combined = await startMilterService({
+      config, dataDir: dir, logger: pino({ level: 'silent' }), listen: { host: '127.0.0.1', port: 0 }, policyListen: { host: '127.0.0.1', port: 0 },
+    });
+    const saved = await changePolicy(combined.store, 'test', 'test.policy', (doc) => ({
+      ...doc, rejectDirectSend: 'enforce', rejectDirectSendHeaderFrom: 'report',
+      acceptedDomains: ['example.test', 'contoso.test'].map((domain) => ({ domain, includeSubdomains: false, recipients: [] })),
+      connectors: [{
+        name: 'pinned-partner', type: 'partner', enabled: true, senderDomains: ['example.test'], senderIPAddresses: [],
+        tlsSenderCertificateName: null, certificateFingerprints: [sha256Fingerprint(pinned)], restrictDomainsToIPAddresses: false,
+        restrictDomainsToCertificate: false, requireTls: true, treatMessagesAsInternal: false, comment: '',
+      }],
+    } as PolicyDocument));
+    await combined.livePolicy.waitForVersion(saved.version);
+    front = await startPostfixFrontend({
+      domains: ['example.test', 'contoso.test'], mailboxes: ['alice@example.test', 'alice@contoso.test'],
+      tls: { certFile: server.certFile, keyFile: server.keyFile }, clientCaFile: pki.caFile,
+      policyPort: (combined.policyAddress as { port: number }).port, milterPort: (combined.address as { port: number }).port,
+    });
+  });
+
+  after(async () => {
+    await front?.destroy();
+    await combined?.stop();
+    await dns?.close();
+    if (pki) await rm(pki.dir, { recursive: true, force: true });
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  async function send(o: { from: string; headerFrom?: string; to: string; subject: string; cert?: IssuedCertificate }): Promise<string> {
+    const args = [
+      '--server', '127.0.0.1', '--port', String(front.port), '--from', o.from, '--to', o.to, '--helo', 'client.test',
+      '--header', `Subject: ${o.subject}`, '--header', `From: ${o.headerFrom ?? o.from}`, '--body', `Body of ${o.subject}`, '--timeout', '20',
+    ];
+    if (o.cert) args.push('--tls', '--tls-cert', o.cert.certFile, '--tls-key', o.cert.keyFile);
+    const r = await run('swaks', args, { timeoutMs: 60_000 });
+    return r.stdout + r.stderr;
+  }
+
+  test('a client certificate whose fingerprint is pinned passes, through RCPT and end of DATA', async () => {
+    const out = await send({ from: 'billing@example.test', to: 'alice@example.test', subject: 'pinned-1', cert: pinned });
+    assert.match(out, /<[-~] +250 2\.0\.0 Ok: queued as /, out);
+    const message = await waitFor('pinned-1', async () => (await front.messages('alice@example.test')).find((m) => m.includes('Subject: pinned-1')));
+    assert.match(message, /^X-Mxward-AuthAs: Partner$/m);
+    assert.match(message, /^X-Mxward-Connector: pinned-partner$/m);
+    assert.match(message, /^Authentication-Results: mx\.test\.example;/m);
+    assert.match(message, /compauth=pass/);
+  });
+
+  test('a certificate from the same CA with the same name but another fingerprint is refused (550 5.7.68)', async () => {
+    const out = await send({ from: 'billing@example.test', to: 'alice@example.test', subject: 'other-1', cert: other });
+    assert.match(out, /<[*~]\* +550 5\.7\.68 /, out);
+  });
+
+  test('an own-domain spoof with failing authentication is held in Postfix, traced as quarantined, and can be released', async () => {
+    const out = await send({ from: 'news@foreign.test', headerFrom: 'CEO <ceo@contoso.test>', to: 'alice@contoso.test', subject: 'spoof-q' });
+    assert.match(out, /<[-~] +250 2\.0\.0 Ok: queued as /, out);
+    const record = await waitFor('quarantine trace', async () => (await combined.store.queryTrace({ recipient: 'alice@contoso.test' })).find((r) => r.subject === 'spoof-q'), 10_000);
+    assert.equal(record.source, 'postfix-milter');
+    assert.equal(record.verdict, 'quarantine');
+    assert.equal(record.deliveryStatus, 'quarantined');
+    assert.equal(record.auth?.compauth.result, 'fail');
+    assert.match(record.auth?.compauth.reason ?? '', /^6\d\d$/);
+    const queueId = /^postfix-hold:(\w+)$/.exec(record.quarantineId ?? '')?.[1];
+    assert.ok(queueId, record.quarantineId ?? 'no quarantine id');
+    const held = await waitFor('hold queue', async () => { const ids = await front.heldQueueIds(); return ids.includes(queueId) && ids; });
+    assert.ok(held.includes(queueId));
+    assert.equal((await front.messages('alice@contoso.test')).length, 0, 'nothing delivered while held');
+    await front.release(queueId);
+    const message = await waitFor('release', async () => (await front.messages('alice@contoso.test')).find((m) => m.includes('Subject: spoof-q')));
+    assert.match(message, /^X-Mxward-Verdict: quarantine$/m);
+    assert.match(message, /^X-Mxward-DirectSend: header-from;would-reject$/m);
+  });
 });

@@ -6,9 +6,15 @@ import { resolveStoreUrl } from '../../store/open-store.ts';
 import type { CliIo } from '../io.ts';
 import { parseCommand, UsageError } from '../io.ts';
 import { parseHostPort } from './serve.ts';
+import type { ListenAddress, RunningIntegration } from '../../integrations/runtime.ts';
+
+function listenAddress(value: string | undefined): ListenAddress | undefined {
+  if (value === undefined) return undefined;
+  return value.startsWith('/') ? { path: value } : parseHostPort(value);
+}
 
 export async function runIntegration(name: 'policyd' | 'milter', argv: string[], io: CliIo, help: string, defaultPort: number): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { listen: { type: 'string' } });
+  const { values, positionals } = parseCommand(argv, { listen: { type: 'string' }, ...(name === 'milter' ? { 'policy-listen': { type: 'string' } } as const : {}) });
   if (values.help) { io.stdout.write(help); return 0; }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   const configFile = values.config ?? (io.env.MXWARD_CONFIG || undefined);
@@ -20,12 +26,14 @@ export async function runIntegration(name: 'policyd' | 'milter', argv: string[],
     throw new UsageError((err as Error).message);
   }
   if (inspectDataDir(location.dataDir)?.kind === 'not-a-directory') throw new UsageError(notADirectoryMessage(location));
-  const listen = values.listen?.startsWith('/') ? { path: values.listen } : values.listen ? parseHostPort(values.listen) : { host: '127.0.0.1', port: defaultPort };
+  const listen = listenAddress(values.listen) ?? { host: '127.0.0.1', port: defaultPort };
+  const policyListen = listenAddress((values as { 'policy-listen'?: string })['policy-listen']);
   const { startMilterService, startPolicyService } = await import('../../integrations/runtime.ts');
   const start = name === 'policyd' ? startPolicyService : startMilterService;
-  const service = await start({ config: { ...loaded, store: { url: location.url } }, dataDir: location.dataDir, listen });
-  const where = typeof service.address === 'string' ? service.address : `${service.address.address}:${service.address.port}`;
-  io.stderr.write(`mxward ${name}: listening on ${where}, data in ${location.dataDir}\n`);
+  const service = await start({ config: { ...loaded, store: { url: location.url } }, dataDir: location.dataDir, listen, policyListen });
+  const where = (a: RunningIntegration['address']) => (typeof a === 'string' ? a : `${a.address}:${a.port}`);
+  const policy = service.policyAddress ? `, policy service on ${where(service.policyAddress)}` : '';
+  io.stderr.write(`mxward ${name}: listening on ${where(service.address)}${policy}, data in ${location.dataDir}\n`);
   await new Promise<void>((resolveStop) => {
     const onSignal = () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); resolveStop(); };
     process.on('SIGINT', onSignal);

@@ -2,7 +2,12 @@
 import type { CliIo } from '../io.ts';
 import { runIntegration } from './integration-command.ts';
 
-export const milterHelp = `Usage: mxward milter [--listen HOST:PORT | --listen /path/to/socket] [--config FILE] [--data-dir DIR]
+export const milterHelp = `Usage: mxward milter [--listen HOST:PORT | /path/to/socket] [--policy-listen HOST:PORT | /path]
+                     [--config FILE] [--data-dir DIR]
+
+  --policy-listen     also serve the policy service from this process, so that a connector
+                      pinned by certificate fingerprint is seen at end of DATA too (Postfix passes
+                      the fingerprint to the policy service only)
 
 Serves Postfix's smtpd_milters: the header-From check, SPF/DKIM/DMARC/ARC with compauth, the
 gateway's canonical-message rules, stamps and stripping; quarantine holds the message in Postfix's

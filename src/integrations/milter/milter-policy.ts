@@ -71,17 +71,30 @@ export class MilterPolicy implements MilterHandler {
     await this.#finishOpen();
     const mailFrom = envelopeAddress(args);
     this.#client = { ...this.#client, saslUser: macros.get('auth_authen') || null };
-    const sendAs = await sendAsFor(this.#ctx.store, this.#client.saslUser, mailFrom);
-    const facts = connectionFactsOf(this.#client, sendAs.addresses);
     const tx = startTransaction();
     tx.rawMailFrom = mailFrom || null;
+    this.#state = { policy: this.#ctx.currentPolicy(), facts: connectionFactsOf(this.#client, []), tx };
+    // With the policy service in this process, the sender is decided at the first RCPT: Postfix
+    // consults the policy service (which learns the certificate fingerprint) before the milter's
+    // RCPT step, but after its MAIL step.
+    if (this.#ctx.certificates) return CONTINUE;
+    return this.#decideSender(mailFrom);
+  }
+
+  /** Stage 3-4 on the facts known now; a refusal ends the transaction like the gateway's MAIL hook. */
+  async #decideSender(mailFrom: string): Promise<StepOutcome> {
+    const state = this.#state!;
+    const tx = state.tx!;
+    const fingerprint = this.#ctx.certificates?.lookup(this.#client.remoteIp, this.#client.remotePort, this.#ctx.now().getTime()) ?? null;
+    this.#client = { ...this.#client, certFingerprint: fingerprint };
+    const sendAs = await sendAsFor(this.#ctx.store, this.#client.saslUser, mailFrom);
+    state.facts = connectionFactsOf(this.#client, sendAs.addresses);
     tx.hits.push(...sendAs.hits);
-    const state: SessionState = { policy: this.#ctx.currentPolicy(), facts, tx };
-    this.#state = state;
-    const outcome = decideMailFrom(state.policy, facts, mailFrom, this.#ctx.now().getTime());
+    const outcome = decideMailFrom(state.policy, state.facts, mailFrom, this.#ctx.now().getTime());
     if (!outcome.ok) {
       tx.hits.push(...outcome.verdict.hits);
       tx.lastReply = outcome.verdict.reply;
+      tx.lastStage = 'mail';
       await this.#finish({ verdict: outcome.verdict.action });
       return { kind: 'refuse', reply: outcome.verdict.reply! };
     }
@@ -90,12 +103,16 @@ export class MilterPolicy implements MilterHandler {
     return CONTINUE;
   }
 
-  rcpt(args: string[]): StepOutcome {
+  async rcpt(args: string[]): Promise<StepOutcome> {
     const tx = this.#state?.tx;
-    if (!tx?.sender) return CONTINUE; // MAIL was refused: Postfix will not send RCPT for it
+    if (!tx) return CONTINUE; // MAIL was refused: Postfix will not send RCPT for it
+    if (!tx.sender) {
+      const decided = await this.#decideSender(tx.rawMailFrom ?? '');
+      if (decided.kind === 'refuse') return decided;
+    }
     tx.lastStage = 'rcpt';
     const recipient = envelopeAddress(args);
-    const outcome = decideRecipient(this.#state!.policy, tx.sender, recipient);
+    const outcome = decideRecipient(this.#state!.policy, tx.sender!, recipient);
     if (!outcome.ok) {
       if (outcome.verdict.hits.some((h) => h.rule === 'rejectDirectSend')) { tx.directSend = 'p1'; tx.wouldReject = true; }
       tx.lastReply = outcome.verdict.reply;

@@ -37,7 +37,7 @@ export interface MilterHandler {
   connect(info: ConnectInfo, macros: ReadonlyMap<string, string>): StepOutcome;
   helo(helo: string, macros: ReadonlyMap<string, string>): StepOutcome;
   mail(args: string[], macros: ReadonlyMap<string, string>): Promise<StepOutcome>;
-  rcpt(args: string[], macros: ReadonlyMap<string, string>): StepOutcome;
+  rcpt(args: string[], macros: ReadonlyMap<string, string>): Promise<StepOutcome>;
   endOfMessage(message: { headers: ReceivedHeader[]; body: Buffer[]; sizeBytes: number; leadingSpace: boolean }, macros: ReadonlyMap<string, string>): Promise<EomOutcome>;
   /** The transaction ended without end of message (RSET, a refusal, the client left). */
   abort(): void;
@@ -114,7 +114,7 @@ export class MilterSession {
       }
       case SMFIC.RCPT: {
         const s = readStrings(frame.payload);
-        return s ? this.#step(this.#handler.rcpt(s, this.#macros)) : protocolError();
+        return s ? this.#step(await this.#handler.rcpt(s, this.#macros)) : protocolError();
       }
       case SMFIC.DATA: case SMFIC.UNKNOWN: case SMFIC.EOH:
         return one(encodeContinue());

@@ -92,6 +92,7 @@ export async function decidePolicyRequest(ctx: IntegrationContext, a: Map<string
   // Only MAIL and RCPT carry what the decisions need; at DATA and later the milter decides.
   if (state !== 'RCPT' && state !== 'MAIL') return { action: DUNNO, trace: null };
   const client = clientOf(a);
+  if (client.certFingerprint) ctx.certificates?.note(client.remoteIp, client.remotePort, client.certFingerprint, ctx.now().getTime());
   const sender = a.get('sender') ?? '';
   const sendAs = await sendAsFor(ctx.store, client.saslUser, sender);
   const facts = connectionFactsOf(client, sendAs.addresses);
