@@ -1,7 +1,7 @@
 // A throwaway PKI made with the openssl CLI: a CA, and client certificates signed by it (or
 // self-signed) with the names a test needs.
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from './commands.ts';
@@ -76,6 +76,31 @@ export class TestPki {
     } else {
       await openssl(['x509', '-req', '-in', csr, ...issuer, '-CAcreateserial', '-out', certFile, '-extfile', ext, ...validity]);
     }
+    return { certFile, keyFile, cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') };
+  }
+
+  /**
+   * A leaf signed by the root whose validity starts and ends at the given times (openssl `ca`,
+   * since `x509 -req` in OpenSSL 3.0 can only count days from now): for not-yet-valid certificates.
+   */
+  async issueWithDates(name: string, cn: string, dnsNames: string[], notBefore: Date, notAfter: Date): Promise<IssuedCertificate> {
+    const keyFile = join(this.dir, `${name}.key`);
+    const certFile = join(this.dir, `${name}.crt`);
+    const csr = join(this.dir, `${name}.csr`);
+    const work = join(this.dir, `${name}-ca`);
+    await mkdir(work, { recursive: true });
+    await writeFile(join(work, 'index.txt'), '');
+    await writeFile(join(work, 'serial'), '1000\n');
+    const config = join(work, 'ca.cnf');
+    await writeFile(config, [
+      '[ca]', 'default_ca = test_ca', '[test_ca]', `database = ${join(work, 'index.txt')}`, `new_certs_dir = ${work}`,
+      `certificate = ${this.caFile}`, `private_key = ${this.#caKey}`, `serial = ${join(work, 'serial')}`, 'default_md = sha256',
+      'policy = any_name', 'copy_extensions = none', 'x509_extensions = leaf', '[any_name]', 'commonName = supplied', '[leaf]',
+      'extendedKeyUsage = clientAuth', ...(dnsNames.length ? [`subjectAltName = ${dnsNames.map((d) => `DNS:${d}`).join(',')}`] : []), '',
+    ].join('\n'));
+    const asn1Time = (d: Date) => d.toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
+    await openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${cn}`]);
+    await openssl(['ca', '-batch', '-notext', '-config', config, '-in', csr, '-out', certFile, '-startdate', asn1Time(notBefore), '-enddate', asn1Time(notAfter)]);
     return { certFile, keyFile, cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') };
   }
 
