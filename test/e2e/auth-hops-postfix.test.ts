@@ -46,18 +46,23 @@ async function send(port: number, name: string, localAddress: string, from: stri
 }
 
 test('real Postfix: its Received field names the TCP peer; mxward judges that peer, not the HELO literal', { skip }, async () => {
-  const original = 'From: <ceo@bank.test>\r\nTo: <alice@contoso.test>\r\nSubject: via real postfix\r\n\r\nPay now.\r\n';
-  assert.equal(await send(postfix.port, '[192.0.2.80]', '127.0.0.9', 'ceo@bank.test', 'hop@relay.test', original), '250');
-  const [delivered] = await waitFor('Postfix delivery', async () => {
+  const original = (subject: string) => `From: <ceo@bank.test>\r\nTo: <alice@contoso.test>\r\nSubject: ${subject}\r\n\r\nPay now.\r\n`;
+  assert.equal(await send(postfix.port, '[192.0.2.80]', '127.0.0.9', 'ceo@bank.test', 'hop@relay.test', original('literal helo')), '250');
+  // A HELO imitating Postfix's own comment: Postfix rewrites its spaces and parentheses to "?".
+  assert.equal(await send(postfix.port, 'x (unknown [192.0.2.80]) y', '127.0.0.9', 'ceo@bank.test', 'hop@relay.test', original('imitating helo')), '250');
+  const delivered = await waitFor('Postfix delivery', async () => {
     const m = await postfix.messages('hop@relay.test');
-    return m.length > 0 ? m : null;
-  });
-  const received = /^Received: ([^]*?)\r?\n(?=\S)/m.exec(delivered)![1].replace(/\r?\n[ \t]+/g, ' ');
-  assert.match(received, /^from \[192\.0\.2\.80\] \(unknown \[127\.0\.0\.9\]\)/, received);
-  assert.deepEqual(parseReceivedFrom(received, 'postfix'), { ip: '127.0.0.9', helo: '[192.0.2.80]' });
+    return m.length >= 2 ? m : null;
+  }, 60_000);
+  const receivedOf = (m: string) => /^Received: ([^]*?)\r?\n(?=\S)/m.exec(m)![1].replace(/\r?\n[ \t]+/g, ' ');
+  const literal = delivered.find((m) => m.includes('literal helo'))!;
+  const imitating = delivered.find((m) => m.includes('imitating helo'))!;
+  assert.match(receivedOf(literal), /^from \[192\.0\.2\.80\] \(unknown \[127\.0\.0\.9\]\)/);
+  assert.deepEqual(parseReceivedFrom(receivedOf(literal), 'postfix'), { ip: '127.0.0.9', helo: '[192.0.2.80]' });
+  assert.equal(parseReceivedFrom(receivedOf(imitating), 'postfix')?.ip, '127.0.0.9', receivedOf(imitating));
 
   // Postfix wrote the message with LF line ends and its own Delivered-To/Return-Path: hand it on as is.
-  const relayed = delivered.replace(/\r?\n/g, '\r\n');
+  const relayed = literal.replace(/\r?\n/g, '\r\n');
   assert.match(await send(gw.inbound.port, 'postfix.relay.test', '127.0.0.5', 'ceo@bank.test', 'alice@contoso.test', relayed), /^550 5\.7\.509 /);
   const record = await gw.waitForTrace({ sender: 'ceo@bank.test', verdict: 'reject' });
   assert.deepEqual(record.auth?.source, { ip: '127.0.0.9', helo: '[192.0.2.80]', skippedHops: ['127.0.0.5'] });
