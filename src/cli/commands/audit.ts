@@ -6,6 +6,7 @@ import { inspectDataDir, resolveStoreLocation } from '../../config/data-dir.ts';
 import { auditPassed, runChecks } from '../../audit/run-audit.ts';
 import type { AuditContext, CheckResult } from '../../audit/types.ts';
 import { readExoExport } from '../../report/org-context.ts';
+import { auditPostfix, readPostfixMainCf } from '../../integrations/postfix-audit-file.ts';
 import type { CliIo } from '../io.ts';
 import { openStore, parseCommand, printJson, UsageError } from '../io.ts';
 
@@ -19,6 +20,7 @@ ConvertTo-Json (UTF-8 or UTF-16), recognised by content.
   --dns                also check SPF (-all) and DMARC (quarantine/reject) of each accepted domain
   --dns-server IP[:P]  resolver for --dns (repeatable; default the system's)
   --format text|json   output format (default text; --json is the same as --format json)
+  --postfix MAIN.CF    check that Postfix consults mxward as docs/postfix.md says
 Exit code 0 when every required check passes, 1 when one fails, 2 for usage or unreadable input.
 `;
 
@@ -46,6 +48,7 @@ export async function runAudit(argv: string[], io: CliIo): Promise<number> {
     dns: { type: 'boolean' },
     'dns-server': { type: 'string', multiple: true },
     format: { type: 'string' },
+    postfix: { type: 'string' },
   });
   if (values.help) { io.stdout.write(auditHelp); return 0; }
   const format = values.format ?? (values.json ? 'json' : 'text');
@@ -80,10 +83,12 @@ export async function runAudit(argv: string[], io: CliIo): Promise<number> {
       },
     };
   }
-  if (!ctx.exo.org && !ctx.exo.connectors && !ctx.exo.domains && !ctx.mxward.policy && !ctx.mxward.bootstrap) {
+  const postfix = values.postfix ? await readPostfixMainCf(values.postfix) : null;
+  if (!postfix && !ctx.exo.org && !ctx.exo.connectors && !ctx.exo.domains && !ctx.mxward.policy && !ctx.mxward.bootstrap) {
     throw new UsageError('nothing to audit: give Exchange Online JSON exports, --config, or a --data-dir with an mxward store');
   }
   const results = await runChecks(ctx);
+  if (postfix) results.push(...auditPostfix(postfix, ctx.mxward.policy));
   if (format === 'json') printJson(io, { passed: auditPassed(results), checks: results });
   else io.stdout.write(renderResults(results));
   return auditPassed(results) ? 0 : 1;
