@@ -107,7 +107,10 @@ test('a Direct Send spoof through Postfix is refused at RCPT with 550 5.7.68; th
 test('the connector IP passes: delivered by Postfix, stamped Partner, forged mxward fields removed', { skip: skip ?? false }, async () => {
   const out = await swaks({
     from: 'scanner@example.test', subject: 'scan-1', localIp: '127.0.0.2',
-    extraHeaders: ['X-Mxward-AuthAs: Internal', 'X-MXWARD-Verdict: accept', 'Authentication-Results: mx.test.example; dmarc=pass header.from=example.test'],
+    extraHeaders: [
+      'X-Mxward-AuthAs: Internal', 'X-MXWARD-Verdict: accept', 'X-Mxward-Connector : forged-with-space',
+      'Authentication-Results: mx.test.example; dmarc=pass header.from=example.test',
+    ],
   });
   assert.match(out, /<[-~] +250 2\.0\.0 Ok: queued as /, out);
   const message = await delivered('scan-1');
@@ -115,6 +118,7 @@ test('the connector IP passes: delivered by Postfix, stamped Partner, forged mxw
   assert.match(header, /^X-Mxward-AuthAs: Partner$/m);
   assert.match(header, /^X-Mxward-Connector: scanner$/m);
   assert.doesNotMatch(header, /X-Mxward-AuthAs: Internal/i, 'the forged AuthAs is gone');
+  assert.doesNotMatch(header, /forged-with-space/, 'a forged field with a space before its colon is gone too');
   assert.equal((header.match(/^X-Mxward-Verdict:/gim) ?? []).length, 1, 'only mxward\'s own verdict');
   assert.doesNotMatch(header, /dmarc=pass header\.from=example\.test/, 'an Authentication-Results claiming our authserv-id is removed');
   const record = await recordFor('scan-1', 'postfix-milter');
