@@ -52,8 +52,9 @@ export const bootstrapSchema = z.object({
     greetingDelayMs: z.number().int().min(0).max(30_000).default(100),
     // Session and resource limits (issue 11, docs/security.md "Session and resource limits").
     /**
-     * Refused RCPTs in one transaction before 421 4.7.0 and close. Refused recipients are kept
-     * for the trace, so without a cap one session grew the heap without bound. Not counted as
+     * Refused RCPTs in one session, until a message is accepted (RSET does not reset it), before
+     * 421 4.7.0 and close. Refused recipients are kept for the trace, so without a cap one
+     * session grew the heap without bound. Not counted as
      * errors below: refusing a recipient is this gateway's policy at work (Direct Send, unknown
      * user), and a list server with stale addresses must not be cut after 20 as Postfix would.
      * 100 = a fifth of maxRecipients.

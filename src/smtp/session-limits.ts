@@ -33,6 +33,11 @@ export class SessionGuard {
   #recipientRefusal = false;
   /** Failed AUTH on this connection (auth-throttle.ts reads and bumps it). */
   authFailures = 0;
+  /**
+   * Recipients refused by policy since the last accepted message, across RSETs, so starting a
+   * new transaction does not reset limits.maxRefusedRecipients (hooks/on-rcpt-to.ts reads it).
+   */
+  #refusedRecipients = 0;
 
   constructor(limits: SessionLimitSettings, connection: GuardedConnection) {
     this.#limits = limits;
@@ -64,6 +69,11 @@ export class SessionGuard {
   /** Called by the RCPT hook just before its refusal goes out (limits.maxRefusedRecipients counts those). */
   recipientRefused(): void {
     this.#recipientRefusal = true;
+    this.#refusedRecipients += 1;
+  }
+
+  get refusedRecipients(): number {
+    return this.#refusedRecipients;
   }
 
   /** DATA began: maxDataMs (hooks/on-data.ts) takes over until the message is in. */
@@ -89,6 +99,7 @@ export class SessionGuard {
     this.#recipientRefusal = false;
     if (code === 250 && text.startsWith(ACCEPTED_ENHANCED)) {
       this.#errors = 0; // Postfix: the limits count errors "without delivering mail"
+      this.#refusedRecipients = 0;
       return null;
     }
     if (code < 400 || code === 421 || policyRefusal) return null;

@@ -136,6 +136,27 @@ test('100,000 refused RCPTs: 421 4.7.0 after the limit, a bounded trace, and RSS
   assert.match(await sendOne(gw.inbound.port, 'ok@fabrikam.test', ['alice@contoso.test'], testMessage({ subject: 'after-flood' })).then((r) => r.reply), /^250 2\.6\.0 /);
 });
 
+test('RSET does not reset the refused-recipient count; an accepted message does', async (t) => {
+  const gw = await gateway(t, { config: { limits: { maxRefusedRecipients: 5 } } });
+  const s = await greeted(gw.inbound.port);
+  t.after(() => s.close());
+  const refuse = async (n: number) => {
+    for (let i = 0; i < n; i++) assert.match(await s.command(`RCPT TO:<x${i}@elsewhere.test>`) ?? '', /^550 5\.7\.64 /);
+  };
+  assert.match(await s.command('MAIL FROM:<a@fabrikam.test>') ?? '', /^250 /);
+  await refuse(4);
+  assert.match(await s.command('RCPT TO:<erin@contoso.test>') ?? '', /^250 /);
+  assert.match(await s.command('DATA') ?? '', /^354 /);
+  assert.match(await s.command(`${testMessage({ subject: 'resets-refused' })}.`) ?? '', /^250 2\.6\.0 /);
+  assert.match(await s.command('MAIL FROM:<a@fabrikam.test>') ?? '', /^250 /);
+  await refuse(3);
+  assert.match(await s.command('RSET') ?? '', /^250 /);
+  assert.match(await s.command('MAIL FROM:<a@fabrikam.test>') ?? '', /^250 /);
+  await refuse(2);
+  assert.equal(await s.command('RCPT TO:<erin@contoso.test>'), '421 4.7.0 Too many refused recipients, closing connection');
+  await s.waitClosed(5000);
+});
+
 test('errors per session: delayed past the soft limit, 421 4.7.0 at the hard limit; refused RCPTs are not errors', async (t) => {
   const gw = await gateway(t, { config: { limits: { softErrorLimit: 2, errorDelayMs: 5, hardErrorLimit: 4 } } });
   const s = await greeted(gw.inbound.port);

@@ -40,9 +40,12 @@ test('a recipient refused by policy is not an error; a malformed RCPT is', (t) =
     assert.equal(guard.replySent(550, '5.7.64 TenantAttribution; Relay Access Denied'), null);
   }
   assert.equal(guard.errors, 0);
+  assert.equal(guard.refusedRecipients, 10);
   guard.commandReceived();
   guard.replySent(501, '5.1.7 Bad address syntax');
   assert.equal(guard.errors, 1);
+  guard.replySent(250, '2.6.0 <Q2> Queued mail for delivery');
+  assert.equal(guard.refusedRecipients, 0, 'an accepted message resets the refused count too');
 });
 
 test('an accepted message (250 2.6.0) resets the count', (t) => {

@@ -20,9 +20,13 @@ export async function onRcptTo(ctx: GatewayContext, address: SMTPServerAddress, 
   if (!tx?.sender) throw new SmtpError(replies.internal); // smtp-server enforces MAIL first; a bug if reached
   tx.lastStage = 'rcpt';
   const limits = ctx.config.limits;
-  if (refusedCount(tx) >= limits.maxRefusedRecipients) {
+  const guard = guardOf(session);
+  // Counted per session until a message is accepted (the guard), so RSET cannot reset it; the
+  // transaction's own count is the fallback and the figure for the trace.
+  const refused = Math.max(guard?.refusedRecipients ?? 0, refusedCount(tx));
+  if (refused >= limits.maxRefusedRecipients) {
     // The refused list is kept for the trace: past the cap the client is told to go (421 closes).
-    ctx.logger.warn({ stage: 'rcpt', event: 'refused-limit', sessionId: state.facts.sessionId, ip: state.facts.remoteIp, refused: refusedCount(tx) }, 'too many refused recipients');
+    ctx.logger.warn({ stage: 'rcpt', event: 'refused-limit', sessionId: state.facts.sessionId, ip: state.facts.remoteIp, refused }, 'too many refused recipients');
     tx.lastReply = replies.tooManyRefusedRecipients;
     throw new SmtpError(replies.tooManyRefusedRecipients);
   }
@@ -37,12 +41,12 @@ export async function onRcptTo(ctx: GatewayContext, address: SMTPServerAddress, 
       tx.directSend = 'p1';
       tx.wouldReject = true;
     }
-    guardOf(session)?.recipientRefused();
+    guard?.recipientRefused();
     throw refuseRecipient(tx, address.address, outcome.verdict.reply!, outcome.verdict.hits, limits.traceListMax);
   }
   const unstorable = unstorableReason(ctx.config.delivery, address.address);
   if (unstorable) {
-    guardOf(session)?.recipientRefused();
+    guard?.recipientRefused();
     throw refuseRecipient(tx, address.address, replies.unstorableRecipient, [{ rule: 'unstorableRecipient', detail: unstorable }], limits.traceListMax);
   }
   tx.recipients.push(address.address);
