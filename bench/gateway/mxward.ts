@@ -61,6 +61,7 @@ export async function startMxward(options: MxwardOptions): Promise<Peer> {
   ];
   const configFile = join(dir, 'mxward.yaml');
   await writeFile(configFile, `${config.join('\n')}\n`);
+  await cli(dataDir, 'init'); // admin commands refuse a missing store since `mxward init` exists
   await cli(dataDir, 'domain', 'add', ACCEPTED_DOMAIN);
   await cli(dataDir, 'org', 'set', '--reject-direct-send', 'enforce');
   await cli(dataDir, 'connector', 'add', 'partner', '--type', 'partner', '--ip', `${LISTED_IP}/32`, '--sender-domain', ACCEPTED_DOMAIN);
