@@ -74,7 +74,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   const spool = new Spool(paths.spool, worker, { journal: true });
   // Issue 16: every trace write and delivery result also becomes an outcome log line and metrics.
-  const metrics = new GatewayMetrics({ policyVersion: () => livePolicy.current().version, queueDir: spool.queueDir });
+  const metrics = new GatewayMetrics({
+    policyVersion: () => livePolicy.current().version, queueDir: spool.queueDir, probeStore: () => rawStore.readPolicyVersion(),
+  });
   const stopDnsTiming = observeDnsLookups(metrics.dnsLookupSeconds);
   const store = observeStore(rawStore, logger, metrics);
   const recovered = await spool.recover();

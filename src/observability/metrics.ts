@@ -13,7 +13,12 @@ export interface MetricsSources {
   policyVersion: () => number;
   /** The spool's queue directory: depth and the age of the oldest message are read at scrape. */
   queueDir: string;
+  /** Resolves when the store answers; probed at scrape for mxward_store_up. */
+  probeStore?: () => Promise<unknown>;
 }
+
+/** A store that does not answer within this time counts as down. */
+const STORE_PROBE_TIMEOUT_MS = 2000;
 
 /** Beyond this many queued messages the oldest age is taken from the first ones listed. */
 const MAX_STATS_PER_SCRAPE = 10_000;
@@ -41,6 +46,13 @@ export class GatewayMetrics {
       labelNames: ['type'], buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers,
     });
     new Gauge({ name: 'mxward_policy_version', help: 'Version of the organization policy this node runs', registers, collect() { this.set(sources.policyVersion()); } });
+    const probeStore = sources.probeStore;
+    if (probeStore) {
+      new Gauge({
+        name: 'mxward_store_up', help: '1 when the store (SQLite or PostgreSQL) answered at this scrape, else 0', registers,
+        async collect() { this.set(await answersInTime(probeStore) ? 1 : 0); },
+      });
+    }
     const queueAge = new Gauge({ name: 'mxward_queue_oldest_message_age_seconds', help: 'Age of the oldest message in the delivery queue (0 when empty)', registers });
     new Gauge({
       name: 'mxward_queue_messages', help: 'Messages in the delivery queue (all workers\' shares)', registers,
@@ -84,4 +96,14 @@ async function readQueue(queueDir: string): Promise<{ count: number; oldestMs: n
     if (info && (oldestMs === null || info.mtimeMs < oldestMs)) oldestMs = info.mtimeMs;
   }
   return { count: names.length, oldestMs };
+}
+
+async function answersInTime(probe: () => Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((r) => { timer = setTimeout(() => r(false), STORE_PROBE_TIMEOUT_MS); });
+  try {
+    return await Promise.race([probe().then(() => true, () => false), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -73,6 +73,7 @@ test('the admin port counts transactions, replies and deliveries of real SMTP tr
   assert.equal(sample(metrics, 'mxward_smtp_replies_total', { code: '250' }), 1);
   assert.equal(sample(metrics, 'mxward_policy_version', {}), gw.livePolicy.current().version);
   assert.equal(sample(metrics, 'mxward_queue_messages', {}), 0, 'the delivered message left the queue');
+  assert.equal(sample(metrics, 'mxward_store_up', {}), 1);
   assert.ok(sample(metrics, 'process_resident_memory_bytes', {})! > 0, 'process metrics are exported');
   assert.match(metrics, /# TYPE mxward_dns_lookup_duration_seconds histogram/);
   assert.match(metrics, /# TYPE mxward_auth_results_total counter/);
