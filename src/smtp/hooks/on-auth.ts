@@ -4,6 +4,7 @@
 // and the password check waits for a slot of its own so guessing cannot starve the spool.
 import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerSession } from 'smtp-server';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { SmtpReply } from '../../domain/types.ts';
 import { replies } from '../../policy/replies.ts';
 import { SmtpError } from './smtp-error.ts';
 import { verifyPassword } from '../../users/passwords.ts';
@@ -54,7 +55,7 @@ export async function onAuth(
 }
 
 /** Counts a failure on this connection; the last one allowed is answered 421 (which closes it). */
-function failOnConnection(guard: ReturnType<typeof guardOf>, reply: typeof replies.authFailed, maxPerConnection: number): SmtpError {
+function failOnConnection(guard: ReturnType<typeof guardOf>, reply: SmtpReply, maxPerConnection: number): SmtpError {
   if (!guard) return new SmtpError(reply);
   guard.authFailures += 1;
   return new SmtpError(guard.authFailures >= maxPerConnection ? replies.tooManyAuthFailures : reply);
