@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { RuleHit, TraceRecord } from '../domain/types.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
 import type { EndOfDataCheck } from '../smtp/context.ts';
-import type { Store } from '../store/ports.ts';
+import type { Store, TraceWriteOptions } from '../store/ports.ts';
 import type { ClientCertificateRegistry } from './client-certificates.ts';
 import type { TraceSource } from './postfix-facts.ts';
 import { sourceHit } from './postfix-facts.ts';
@@ -22,11 +22,14 @@ export interface IntegrationContext {
   certificates?: ClientCertificateRegistry;
 }
 
-/** Writes a trace record marked with its front end; a trace failure is logged, never fatal. */
-export async function writeTrace(ctx: IntegrationContext, record: TraceRecord, source: TraceSource): Promise<void> {
+/**
+ * Writes a trace record marked with its front end; a trace failure is logged, never fatal.
+ * `background`: no answer waits on it, so the store may batch it with others.
+ */
+export async function writeTrace(ctx: IntegrationContext, record: TraceRecord, source: TraceSource, options?: TraceWriteOptions): Promise<void> {
   const hits: RuleHit[] = [sourceHit(source), ...record.hits];
   try {
-    await ctx.store.appendTrace({ ...record, hits, source });
+    await ctx.store.appendTrace({ ...record, hits, source }, options);
   } catch (err) {
     ctx.logger.error({ stage: 'trace', event: 'write-failed', source, err }, 'trace write failed');
   }

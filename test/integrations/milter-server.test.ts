@@ -17,6 +17,7 @@ import type { MilterFrame } from '../../src/integrations/milter/codec.ts';
 import { startMilterService } from '../../src/integrations/runtime.ts';
 import type { RunningIntegration } from '../../src/integrations/runtime.ts';
 import { changePolicy } from '../../src/store/policy-changes.ts';
+import { waitFor } from '../helpers/loopback.ts';
 
 let dataDir = '';
 let service: RunningIntegration;
@@ -131,8 +132,10 @@ test('Direct Send at RCPT is refused with the catalogue reply; QUIT_NC reuses th
     await c.connectAndHelo('198.51.100.8');
     assert.equal((await c.envelope('news@foreign.test', 'alice@example.test')).command, 'c');
   } finally { c.close(); }
-  const rows = await service.store.queryTrace({ sender: 'ceo@example.test' });
-  assert.ok(rows.some((r) => r.source === 'postfix-milter' && r.verdict === 'reject' && r.stage === 'rcpt'));
+  await waitFor('the refusal in the trace', async () => {
+    const rows = await service.store.queryTrace({ sender: 'ceo@example.test' });
+    return rows.some((r) => r.source === 'postfix-milter' && r.verdict === 'reject' && r.stage === 'rcpt');
+  });
 });
 
 test('end of message: forged fields deleted by canonical name (last first), stamps inserted at the top, accept', async () => {

@@ -14,6 +14,7 @@ import type { PolicyDocument } from '../../src/config/policy-schema.ts';
 import { startPolicyService } from '../../src/integrations/runtime.ts';
 import type { RunningIntegration } from '../../src/integrations/runtime.ts';
 import { changePolicy } from '../../src/store/policy-changes.ts';
+import { waitFor } from '../helpers/loopback.ts';
 
 let dataDir = '';
 let service: RunningIntegration;
@@ -161,9 +162,12 @@ test('report mode: PREPEND once per transaction, and the trace records it with i
     c.close();
     await setPolicy((doc) => ({ ...doc, rejectDirectSend: 'enforce' }));
   }
-  const rows = await service.store.queryTrace({ sender: 'ceo@example.test', limit: 500 });
+  // Trace records are written in the background (the answer does not wait for them).
+  const rows = await waitFor('trace records', async () => {
+    const all = await service.store.queryTrace({ sender: 'ceo@example.test', limit: 500 });
+    return all.filter((r) => r.sessionId === 'postfix-tx-1').length === 2 && all;
+  });
   const reported = rows.filter((r) => r.sessionId === 'postfix-tx-1');
-  assert.equal(reported.length, 2);
   assert.ok(reported.every((r) => r.source === 'postfix-policyd' && r.verdict === 'accept' && r.directSendWouldReject));
   const refused = rows.find((r) => r.verdict === 'reject' && r.remoteIp === '198.51.100.7');
   assert.ok(refused);

@@ -14,6 +14,7 @@ import type { CanonicalMessage } from '../../smtp/header-section.ts';
 import { stampHeaders } from '../../smtp/stamp-headers.ts';
 import { buildTraceRecord, startTransaction } from '../../smtp/transaction-trace.ts';
 import type { TransactionEnd } from '../../smtp/transaction-trace.ts';
+import type { TraceWriteOptions } from '../../store/ports.ts';
 import type { IntegrationContext } from '../integration-context.ts';
 import { writeTrace } from '../integration-context.ts';
 import { connectionFactsOf, knownName, sendAsFor } from '../postfix-facts.ts';
@@ -189,10 +190,11 @@ export class MilterPolicy implements MilterHandler {
     ];
     const quarantined = action === 'quarantine';
     tx.lastReply = { code: 250, enhanced: '2.0.0', text: `Ok: queued as ${queueId ?? 'unknown'}` };
-    await this.#finish({
+    // Postfix, not mxward, now holds the message: its answer need not wait for the record.
+    void this.#finish({
       verdict: action, message: facts, auth, queueId: queueId ? `postfix:${queueId}` : null,
       quarantineId: quarantined && queueId ? `postfix-hold:${queueId}` : null, deliveryStatus: quarantined ? 'quarantined' : 'queued',
-    });
+    }, { background: true });
     const reason = quarantined ? (combined.verdict!.hits.map((h) => h.detail).join('; ') || 'mxward quarantine verdict').slice(0, 200) : null;
     return { refuse: null, edits, quarantineReason: reason };
   }
@@ -223,12 +225,12 @@ export class MilterPolicy implements MilterHandler {
     await this.#finish({ verdict: tx.lastReply.code >= 500 ? 'reject' : 'tempfail' });
   }
 
-  async #finish(end: TransactionEnd): Promise<void> {
+  async #finish(end: TransactionEnd, options?: TraceWriteOptions): Promise<void> {
     const state = this.#state;
     if (!state?.tx) return;
     const record = buildTraceRecord(state, state.tx, end, this.#ctx.now());
     state.tx = null;
-    await writeTrace(this.#ctx, record, 'postfix-milter');
+    await writeTrace(this.#ctx, record, 'postfix-milter', options);
   }
 }
 

@@ -28,7 +28,8 @@ async function answer(ctx: IntegrationContext, request: PolicyRequest, stamped: 
   }
   try {
     const decided = await decidePolicyRequest(ctx, request.attributes, stamped);
-    if (decided.trace) await writeTrace(ctx, decided.trace, 'postfix-policyd');
+    // The answer does not depend on the record; the store may batch it (writeTrace logs failures).
+    if (decided.trace) void writeTrace(ctx, decided.trace, 'postfix-policyd', { background: true });
     return decided.action;
   } catch (err) {
     // SPEC §2.7: never a silent accept; Postfix turns the 451 into a temporary refusal.
