@@ -3,13 +3,12 @@
 // access action: DUNNO (let Postfix's remaining restrictions decide; never OK, which would skip
 // them), the catalogue reply for a refusal, or PREPEND of the report-mode stamp.
 import { randomUUID } from 'node:crypto';
-import type { RuleHit, SmtpReply, TraceRecord, VerdictAction } from '../../domain/types.ts';
+import type { ConnectionFacts, DirectSendKind, RuleHit, SmtpReply, TraceRecord, VerdictAction } from '../../domain/types.ts';
 import { decideMailFrom, decideRecipient } from '../../policy/decide.ts';
 import { renderReply, replies } from '../../policy/replies.ts';
 import type { IntegrationContext } from '../integration-context.ts';
 import { connectionFactsOf, knownName, sendAsFor } from '../postfix-facts.ts';
 import type { PostfixClient } from '../postfix-facts.ts';
-import type { ConnectionFacts, DirectSendKind } from '../../domain/types.ts';
 
 export interface PolicyAnswer {
   action: string;
