@@ -10,6 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import type { CliIo } from './io.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'mxward.js');
@@ -52,8 +53,8 @@ async function concretePort(at: HostPort): Promise<HostPort> {
 
 interface Slot { child: ChildProcess | null; startedAt: number; quickFailures: number }
 
-export async function runPrimary(input: { argv: string[]; count: number; inbound: HostPort; submission: HostPort | null; dataDir: string; io: CliIo }): Promise<number> {
-  const { io, count } = input;
+export async function runPrimary(input: { argv: string[]; count: number; inbound: HostPort; submission: HostPort | null; dataDir: string; io: CliIo; logger: Logger }): Promise<number> {
+  const { io, count, logger } = input;
   const inbound = await concretePort(input.inbound);
   const submission = input.submission ? await concretePort(input.submission) : null;
   const slots: Slot[] = Array.from({ length: count }, () => ({ child: null, startedAt: 0, quickFailures: 0 }));
@@ -91,11 +92,12 @@ export async function runPrimary(input: { argv: string[]; count: number; inbound
     const slot = slots[index];
     slot.quickFailures = Date.now() - slot.startedAt < 10_000 ? slot.quickFailures + 1 : 0;
     const delayMs = Math.min(5_000, 100 * 2 ** slot.quickFailures);
-    io.stderr.write(`mxward: worker ${index + 1} (pid ${pid}) exited (${signal ?? `code ${code}`}); restarting in ${delayMs} ms, its queue share is recovered\n`);
+    logger.warn({ stage: 'serve', event: 'worker-exited', worker: index + 1, pid, code, signal, restartInMs: delayMs },
+      `mxward: worker ${index + 1} (pid ${pid}) exited (${signal ?? `code ${code}`}); restarting in ${delayMs} ms, its queue share is recovered`);
     setTimeout(() => {
       if (stopping) return;
       start(index).catch((err: Error) => {
-        io.stderr.write(`mxward: ${err.message}\n`);
+        logger.error({ stage: 'serve', event: 'worker-failed', worker: index + 1 }, `mxward: ${err.message}`);
         if (!stopping && !slots[index].child) restart(index, undefined, (err as { exitCode?: number }).exitCode ?? 1, null);
       });
     }, delayMs).unref();
@@ -111,13 +113,14 @@ export async function runPrimary(input: { argv: string[]; count: number; inbound
   try {
     for (let i = 0; i < count; i++) await start(i);
   } catch (err) {
-    io.stderr.write(`mxward: ${(err as Error).message}\n`);
+    logger.error({ stage: 'serve', event: 'start-failed' }, `mxward: ${(err as Error).message}`);
     await stopAll('SIGTERM');
     return (err as { exitCode?: number }).exitCode || 1;
   }
   const where = (a: HostPort) => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`);
-  io.stderr.write(`mxward: inbound SMTP on ${where(inbound)}` + (submission ? `, submission on ${where(submission)}` : '') +
-    `, ${count} workers (pids ${slots.map((s) => s.child?.pid).join(' ')}), data in ${input.dataDir}\n`);
+  logger.info({ stage: 'serve', event: 'ready', inbound: where(inbound), submission: submission ? where(submission) : null, workers: count, dataDir: input.dataDir },
+    `mxward: inbound SMTP on ${where(inbound)}` + (submission ? `, submission on ${where(submission)}` : '') +
+    `, ${count} workers (pids ${slots.map((s) => s.child?.pid).join(' ')}), data in ${input.dataDir}`);
 
   const signal = await new Promise<NodeJS.Signals>((resolveStop) => {
     const onSignal = (s: NodeJS.Signals) => resolveStop(s);
@@ -127,7 +130,7 @@ export async function runPrimary(input: { argv: string[]; count: number; inbound
   // Ignore a repeated signal (Ctrl-C reaches the whole process group) while the workers finish.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
-  io.stderr.write(`mxward: ${signal} received, finishing transactions in flight\n`);
+  logger.info({ stage: 'serve', event: 'stopping', signal }, `mxward: ${signal} received, finishing transactions in flight`);
   await stopAll('SIGTERM');
   return 0;
 }

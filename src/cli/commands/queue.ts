@@ -3,7 +3,8 @@
 // flush rewrite nextAttemptAt and touch spool/wakeup, which the gateway's runner polls
 // (spool/queue-runner.ts); delete removes the entry, which the runner notices at its next attempt.
 import { stat } from 'node:fs/promises';
-import { dataPaths } from '../../config/data-dir.ts';
+import { existsSync } from 'node:fs';
+import { dataPaths, inspectDataDir, resolveStoreLocation } from '../../config/data-dir.ts';
 import type { SpoolEnvelope } from '../../spool/envelope.ts';
 import { Spool } from '../../spool/spool.ts';
 import type { CliIo } from '../io.ts';
@@ -93,8 +94,11 @@ export async function runQueue(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommand(argv, {});
   const sub = positionals[0];
   if (values.help || !sub) { io.stdout.write(queueHelp); return values.help ? 0 : 2; }
-  // The gateway's data directory (data-dir.ts precedence); a missing store means the wrong place.
-  const spool = new Spool(dataPaths(locateExistingStore(values, io.env).dataDir).spool);
+  // The gateway's data directory (data-dir.ts precedence). The queue is its spool, not the
+  // store: a directory with a spool is the right place even before a store exists.
+  const location = resolveStoreLocation(values, io.env);
+  const paths = dataPaths(location.dataDir);
+  const spool = new Spool(existsSync(paths.spool) && inspectDataDir(location.dataDir)?.kind !== 'not-a-directory' ? paths.spool : dataPaths(locateExistingStore(values, io.env).dataDir).spool);
   const json = values.json ?? false;
   const listIds = () => spool.listQueueIds().catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return [] as string[]; // no spool yet: nothing was ever queued

@@ -72,7 +72,10 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   if (!place) {
     const count = resolveWorkerCount(values.workers === undefined ? config.workers : parseWorkers(values.workers));
     if (count > 1) {
-      return runPrimary({ argv, count, inbound: inboundOverride ?? config.listeners.inbound, submission: config.listeners.submission, dataDir, io });
+      // The primary's few lines in the same format as its workers' (JSON, or readable on a terminal).
+      const { createGatewayLogger } = await import('../../observability/logger.ts');
+      const logger = createGatewayLogger({ level: config.logLevel === 'silent' ? 'silent' : 'info', format: config.logFormat });
+      return runPrimary({ argv, count, inbound: inboundOverride ?? config.listeners.inbound, submission: config.listeners.submission, dataDir, io, logger });
     }
   }
   // Loaded here: a primary of several workers runs no gateway and stays small.
@@ -94,7 +97,7 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
 
   await new Promise<void>((resolveStop) => {
     const onSignal = (signal: string) => {
-      lifecycle.info({ stage: 'serve', event: 'stopping', signal }, 'finishing transactions in flight');
+      lifecycle.info({ stage: 'serve', event: 'stopping', signal }, `mxward: ${signal} received, finishing transactions in flight`);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       resolveStop();
