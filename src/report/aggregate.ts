@@ -89,8 +89,14 @@ export interface SourceStats {
   verdicts: CappedCounts;
   /** Threats named by the export (Defender ThreatTypes, antispam CAT/SFV). */
   threats: CappedCounts;
-  /** Recipients per message (Message-ID, else subject and minute): fan-out. */
-  messageRecipients: CappedCounts;
+  /** The most recipients one message had (fan-out), over the recent-message window below. */
+  maxRecipientsPerMessage: number;
+  /**
+   * The last few messages of this source and their recipient counts. Exports list one row per
+   * recipient, the rows of one message next to each other (same Message-ID, else same time and
+   * subject), so a small window counts them without keeping every message.
+   */
+  recentMessages: RecentMessages;
   srsRows: number;
   arcRows: number;
   heloBracketed: number;
@@ -119,14 +125,21 @@ export function newSource(key: string, ip: string | null): SourceStats {
     p1Domains: c(50), p1Addresses: c(20), p2Domains: c(50),
     recipients: new Set(), recipientsCapped: false, subjects: [], lureRows: 0,
     spf: c(10), dkim: c(10), dmarc: c(10), compauth: c(10),
-    verdicts: c(10), threats: c(10), messageRecipients: c(MAX_MESSAGES_PER_SOURCE),
+    verdicts: c(10), threats: c(10), maxRecipientsPerMessage: 0, recentMessages: { keys: [], counts: [] },
     srsRows: 0, arcRows: 0, heloBracketed: 0, heloOwnDomain: 0,
     connectors: c(10), certificateNames: c(10), rejectCodes: c(4),
   };
 }
 
-/** Messages kept per source for counting recipients per message (fan-out). */
-export const MAX_MESSAGES_PER_SOURCE = 200;
+/** Messages a source's fan-out window holds (RecentMessage). */
+export const RECENT_MESSAGES = 4;
+
+/**
+ * Parallel arrays, oldest first: a message's key (a hash of its Message-ID, else of its time and
+ * subject: numbers, so that nothing here allocates or pins an input chunk per row) and its
+ * recipients so far.
+ */
+export interface RecentMessages { keys: number[]; counts: number[] }
 /** Senders remembered as seen internally or outbound (a real person's mailbox, issue 12). */
 export const MAX_INTERNAL_SENDERS = 100_000;
 
@@ -140,7 +153,11 @@ export const LURE_SUBJECT = /voice ?mail|voice message|\bvm\b|missed call|\bfax\
 /** The trace's own verdict against a message (SPEC §8 Status, Defender DeliveryAction, mxward verdict). */
 export const AGAINST_STATUS = /^(?:quarantined|filteredasspam|failed|junked|blocked|quarantine\b|junk\b)/i;
 
-export interface OtherMailAgainst { lureRows: number; verdictRows: number; threatRows: number; heloOwnDomain: number }
+/** Signals against an IP found in its other mail (ReportAggregator.otherMailAgainst). */
+export const OTHER_MAIL_LURE = 1;
+export const OTHER_MAIL_VERDICT = 2;
+export const OTHER_MAIL_THREAT = 4;
+export const OTHER_MAIL_HELO = 8;
 
 export interface MessageSample {
   file: string;
@@ -173,9 +190,9 @@ export class ReportAggregator {
   /**
    * Signals against an IP seen in its ordinary (external or internal) mail, which is not kept per
    * source: a lure or a quarantine there still speaks against the same IP's Direct Send.
-   * Only IPs with a signal are kept (few), capped.
+   * Only IPs with a signal are kept, as a bit set of OTHER_MAIL_* (no object per IP), capped.
    */
-  readonly otherMailAgainst = new Map<string, OtherMailAgainst>();
+  readonly otherMailAgainst = new Map<string, number>();
   readonly perFile = new Map<string, { format: string; rows: number }>();
   readonly samples: MessageSample[] = [];
   samplesDropped = 0;
@@ -237,20 +254,16 @@ export class ReportAggregator {
   }
 
   #noteOtherMail(row: ReportRow, ip: string): void {
-    const lure = row.subject ? this.#isLure(row.subject) : false;
-    const verdict = row.status !== null && AGAINST_STATUS.test(row.status);
-    const helo = row.helo !== null && this.#ownDomain(row.helo.toLowerCase());
-    if (!lure && !verdict && !row.threats && !helo) return;
-    let entry = this.otherMailAgainst.get(ip);
-    if (!entry) {
-      if (this.otherMailAgainst.size >= MAX_SOURCES) return;
-      entry = { lureRows: 0, verdictRows: 0, threatRows: 0, heloOwnDomain: 0 };
-      this.otherMailAgainst.set(detach(ip), entry);
-    }
-    if (lure) entry.lureRows++;
-    if (verdict) entry.verdictRows++;
-    if (row.threats) entry.threatRows++;
-    if (helo) entry.heloOwnDomain++;
+    let bits = 0;
+    if (row.subject && this.#isLure(row.subject)) bits |= OTHER_MAIL_LURE;
+    if (row.status !== null && isAgainstStatus(row.status)) bits |= OTHER_MAIL_VERDICT;
+    if (row.threats) bits |= OTHER_MAIL_THREAT;
+    if (row.helo !== null && this.#ownDomain(row.helo.toLowerCase())) bits |= OTHER_MAIL_HELO;
+    if (bits === 0) return;
+    const have = this.otherMailAgainst.get(ip);
+    if (have === undefined) {
+      if (this.otherMailAgainst.size < MAX_SOURCES) this.otherMailAgainst.set(detach(ip), bits);
+    } else if ((have | bits) !== have) this.otherMailAgainst.set(ip, have | bits);
   }
 
   #addInternalSender(p1: string | null): void {
@@ -328,9 +341,9 @@ export class ReportAggregator {
     s.spf.add(row.spf);
     s.dkim.add(row.dkim);
     s.dmarc.add(row.dmarc);
-    if (row.status && AGAINST_STATUS.test(row.status)) s.verdicts.add(row.status.split(/[:(]/)[0].trim());
+    if (row.status && isAgainstStatus(row.status)) s.verdicts.add(row.status.split(/[:(]/)[0].trim());
     if (row.threats) s.threats.add(row.threats);
-    if (row.recipients.length) s.messageRecipients.add(messageKey(row), row.recipients.length);
+    if (row.recipients.length) countRecipients(s, row);
     s.compauth.add(row.compauth);
     if (row.arc && row.arc !== 'none') s.arcRows++;
     s.connectors.add(c.connector);
@@ -338,11 +351,42 @@ export class ReportAggregator {
   }
 }
 
-/** One message across its per-recipient rows: its Message-ID, else subject and minute. */
-function messageKey(row: ReportRow): string {
-  if (row.messageId) return row.messageId;
-  const minute = row.timeMs === null ? '' : String(Math.floor(row.timeMs / 60_000));
-  return `${minute}\u0000${row.subject ?? ''}`;
+/** FNV-1a over a string's UTF-16 units, folded into `h`. */
+function hashInto(h: number, text: string): number {
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h;
+}
+
+/**
+ * A message's key: its Message-ID, else its time and subject. A message trace is keyed on
+ * Received and Subject even when it has MessageId, so the parallel reader (which skips that
+ * column) counts exactly as the sequential one.
+ */
+function messageKey(row: ReportRow): number {
+  const id = row.origin.format === 'message-trace-v2' ? null : row.messageId;
+  if (id !== null) return hashInto(0x811c9dc5, id) >>> 0;
+  return hashInto(Math.imul(0x811c9dc5 ^ ((row.timeMs ?? 0) % 2_147_483_647), 16777619), row.subject ?? '') >>> 0;
+}
+
+/** Adds a row's recipients to its message in the source's recent window (fan-out, issue 12). */
+function countRecipients(s: SourceStats, row: ReportRow): void {
+  const { keys, counts } = s.recentMessages;
+  const key = messageKey(row);
+  let at = keys.lastIndexOf(key);
+  if (at < 0) {
+    if (keys.length >= RECENT_MESSAGES) { keys.shift(); counts.shift(); }
+    keys.push(key);
+    counts.push(0);
+    at = keys.length - 1;
+  }
+  counts[at] += row.recipients.length;
+  if (counts[at] > s.maxRecipientsPerMessage) s.maxRecipientsPerMessage = counts[at];
+}
+
+/** AGAINST_STATUS, with the common `Delivered` and `Expanded` answered by the first letter. */
+function isAgainstStatus(status: string): boolean {
+  const c = status.charCodeAt(0) | 32;
+  return (c === 113 || c === 102 || c === 106 || c === 98) && AGAINST_STATUS.test(status);
 }
 
 /** Classifies a batch (and replays it against the what-if set) into an aggregator. */

@@ -6,7 +6,8 @@
 // senders in a burst) makes it `suspicious`, whatever evidence it also has. Everything else is
 // `unknown`: the facts are shown and the administrator decides. Pure.
 import ipaddr from 'ipaddr.js';
-import type { OtherMailAgainst, SourceStats } from './aggregate.ts';
+import type { SourceStats } from './aggregate.ts';
+import { OTHER_MAIL_HELO, OTHER_MAIL_LURE, OTHER_MAIL_THREAT, OTHER_MAIL_VERDICT } from './aggregate.ts';
 import { spfCoverage } from './spf-coverage.ts';
 import type { SpfTable } from './spf-coverage.ts';
 
@@ -39,7 +40,7 @@ export interface EvidenceContext {
   /** Lower-cased addresses seen sending internally or outbound in the same input. */
   internalSenders: ReadonlySet<string>;
   /** Signals against IPs found in their ordinary mail (aggregate.ts). */
-  otherMailAgainst?: ReadonlyMap<string, OtherMailAgainst>;
+  otherMailAgainst?: ReadonlyMap<string, number>;
 }
 
 /** One message to this many recipients or more is fan-out, not a device or an application. */
@@ -101,16 +102,16 @@ function signalsAgainst(s: SourceStats, ctx: EvidenceContext): string[] {
   if (total(s.threats)) against.push(`threats named by the export: ${list(s.threats)}`);
   const mailboxes = [...s.p1Addresses.counts.keys()].filter((a) => ctx.internalSenders.has(a));
   if (mailboxes.length) against.push(`${mailboxes.slice(0, 3).join(', ')} is a real mailbox (it sends internally or outbound in this input) used here from the foreign IP ${s.ip ?? s.key}`);
-  const fanout = Math.max(0, ...s.messageRecipients.counts.values());
+  const fanout = s.maxRecipientsPerMessage;
   if (fanout >= FANOUT_RECIPIENTS) against.push(`fan-out: one message to ${fanout} recipients`);
   if (s.lureRows > 0) against.push(`lure subjects (${s.lureRows}): ${s.subjects.slice(0, 2).map((x) => JSON.stringify(x.slice(0, 60))).join(', ')}`);
   if (s.heloOwnDomain > 0) against.push('HELO claims one of our own domains from a foreign IP');
   if (s.p1Addresses.size >= 20 && s.days.size <= 2) against.push(`${s.p1Addresses.size}+ different senders in ${s.days.size} day(s)`);
   const other = s.ip ? ctx.otherMailAgainst?.get(s.ip) : undefined;
   if (other) {
-    const parts = [other.verdictRows && `${other.verdictRows} with the export's verdict against them`, other.threatRows && `${other.threatRows} with named threats`,
-      other.lureRows && `${other.lureRows} with lure subjects`, other.heloOwnDomain && `${other.heloOwnDomain} with a HELO claiming our domain`].filter(Boolean);
-    against.push(`this IP's other mail: ${parts.join(', ')}`);
+    const parts = [other & OTHER_MAIL_VERDICT && "the export's verdict against it", other & OTHER_MAIL_THREAT && 'named threats',
+      other & OTHER_MAIL_LURE && 'lure subjects', other & OTHER_MAIL_HELO && 'a HELO claiming our domain'].filter(Boolean);
+    against.push(`this IP's other mail has ${parts.join(', ')}`);
   }
   return against;
 }

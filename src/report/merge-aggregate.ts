@@ -9,7 +9,7 @@
 // counters): when a partial folded sources into "(other sources)", or merging would, the merge
 // says it is not exact and the caller reads the file again in one pass.
 import type { MessageSample, SourceStats } from './aggregate.ts';
-import { CappedCounts, MAX_INTERNAL_SENDERS, MAX_RECIPIENTS, MAX_SAMPLE_MESSAGES, MAX_SOURCES, MAX_SUBJECTS, ReportAggregator } from './aggregate.ts';
+import { CappedCounts, MAX_INTERNAL_SENDERS, MAX_RECIPIENTS, RECENT_MESSAGES, MAX_SAMPLE_MESSAGES, MAX_SOURCES, MAX_SUBJECTS, ReportAggregator } from './aggregate.ts';
 import { MESSAGE_KINDS } from './classify.ts';
 import type { InputProblem } from './types.ts';
 
@@ -55,7 +55,7 @@ function mergeCounts(a: CappedCounts, b: CappedCounts): void {
 
 const OTHER_SOURCES = '(other sources)';
 const COUNT_FIELDS = ['days', 'helos', 'ptrs', 'p1Domains', 'p1Addresses', 'p2Domains', 'spf', 'dkim', 'dmarc', 'compauth', 'connectors', 'certificateNames', 'rejectCodes',
-  'verdicts', 'threats', 'messageRecipients'] as const;
+  'verdicts', 'threats'] as const;
 
 /**
  * Whether merging `p` into `agg` gives what one pass would: false when `p` folded sources into
@@ -78,6 +78,13 @@ function mergeSource(s: SourceStats, b: SourceStats): void {
   s.lastMs = maxOf(s.lastMs, b.lastMs);
   for (const f of COUNT_FIELDS) mergeCounts(s[f], b[f]);
   s.lureRows += b.lureRows;
+  // A message whose rows straddle two ranges is counted in parts: fan-out is then undercounted
+  // by at most one message's split, never invented.
+  s.maxRecipientsPerMessage = Math.max(s.maxRecipientsPerMessage, b.maxRecipientsPerMessage);
+  s.recentMessages = {
+    keys: [...s.recentMessages.keys, ...b.recentMessages.keys].slice(-RECENT_MESSAGES),
+    counts: [...s.recentMessages.counts, ...b.recentMessages.counts].slice(-RECENT_MESSAGES),
+  };
   s.srsRows += b.srsRows;
   s.arcRows += b.arcRows;
   s.heloBracketed += b.heloBracketed;
@@ -120,10 +127,10 @@ export function mergePartial(agg: ReportAggregator, p: PartialAggregate, lineOff
   }
   agg.samplesDropped += p.samplesDropped;
   if (p.sourcesOverflowed) agg.sourcesOverflowed = true;
-  for (const [ip, b] of p.otherMailAgainst) {
+  for (const [ip, bits] of p.otherMailAgainst) {
     const a = agg.otherMailAgainst.get(ip);
-    if (!a) { if (agg.otherMailAgainst.size < MAX_SOURCES) agg.otherMailAgainst.set(ip, { ...b }); continue; }
-    a.lureRows += b.lureRows; a.verdictRows += b.verdictRows; a.threatRows += b.threatRows; a.heloOwnDomain += b.heloOwnDomain;
+    if (a !== undefined) agg.otherMailAgainst.set(ip, a | bits);
+    else if (agg.otherMailAgainst.size < MAX_SOURCES) agg.otherMailAgainst.set(ip, bits);
   }
   for (const sender of p.internalSenders) if (agg.internalSenders.size < MAX_INTERNAL_SENDERS) agg.internalSenders.add(sender);
   for (const [key, b] of p.sources) {

@@ -22,9 +22,10 @@ export function looksLikeMessageTrace(header: string[]): boolean {
 }
 
 /**
- * `reportOnly` once left Status and MessageId out; the report now reads both (the trace's own
- * verdict is a signal against a source, and Message-ID counts a message's recipients: issue 12),
- * so the flag is kept for callers but changes nothing.
+ * `reportOnly`: MessageId, which the report does not need (a message's rows share Received and
+ * Subject, which count its recipients), is left out (null), so that the splitter skips it too
+ * (the worker threads of parallel-import.ts). Status is read: the trace's own verdict is a
+ * signal against a source (issue 12).
  */
 export function messageTraceMapperFor(reportOnly: boolean): CsvMapperFactory {
   return (header, file, options) => mapperOf(header, file, reportOnly, options);
@@ -32,7 +33,7 @@ export function messageTraceMapperFor(reportOnly: boolean): CsvMapperFactory {
 
 export const messageTraceMapper: CsvMapperFactory = (header, file, options) => mapperOf(header, file, false, options);
 
-function mapperOf(header: string[], file: string, _reportOnly: boolean, options?: CsvOptions): CsvRowMapper | string {
+function mapperOf(header: string[], file: string, reportOnly: boolean, options?: CsvOptions): CsvRowMapper | string {
   const dates = new FileDates(options?.dateOrder ?? null);
   const col = columnIndex(header);
   const iReceived = col('received');
@@ -42,7 +43,7 @@ function mapperOf(header: string[], file: string, _reportOnly: boolean, options?
   const iSubject = col('subject');
   const iStatus = col('status');
   const iFromIp = col('fromip');
-  const iMessageId = col('messageid');
+  const iMessageId = reportOnly ? -1 : col('messageid');
   const map: CsvRowMapper = (f, line) => {
     const time = dates.parse(f[iReceived]);
     if (typeof time === 'object') return `field Received: ${JSON.stringify(f[iReceived].slice(0, 40))} ${time.refused}`;
