@@ -100,6 +100,10 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
       lifecycle.info({ stage: 'serve', event: 'stopping', signal }, `mxward: ${signal} received, finishing transactions in flight`);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      // A repeated signal must not cut the transactions short: Ctrl-C reaches the whole process
+      // group, systemd signals the whole cgroup, and bin/mxward.js passes the same signal on.
+      process.on('SIGINT', () => {});
+      process.on('SIGTERM', () => {});
       resolveStop();
     };
     process.on('SIGINT', onSignal);
