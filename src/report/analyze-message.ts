@@ -12,6 +12,9 @@ import { headerFacts } from './header-facts.ts';
 import type { HeaderFacts } from './header-facts.ts';
 import type { HeaderField } from './import/header-block.ts';
 import { rowFromHeaderFacts } from './import/mail-headers.ts';
+import { LURE_SUBJECT } from './aggregate.ts';
+import { FANOUT_RECIPIENTS } from './labels.ts';
+import type { ReportRow } from './types.ts';
 
 export interface MessageAnalysis {
   subject: string | null;
@@ -26,6 +29,8 @@ export interface MessageAnalysis {
   source: { ip: string | null; helo: string | null; ptr: string | null; country: string | null; scl: string | null; sfv: string | null; cat: string | null };
   hops: Array<{ from: string | null; fromIp: string | null; by: string | null; microsoft: boolean; entry: boolean; line: number }>;
   evidence: HeaderFacts['evidence'];
+  /** Issue 12: what this one message says for and against its source being authorised. */
+  signals: { for: string[]; against: string[] };
   conclusion: string;
 }
 
@@ -63,6 +68,19 @@ function conclude(c: Classification, facts: HeaderFacts, policy: CompiledPolicy)
   }
 }
 
+/** The report's evidence rules (labels.ts) applied to one message. */
+function signalsOf(row: ReportRow, facts: HeaderFacts, ours: (d: string | null) => boolean): MessageAnalysis['signals'] {
+  const against: string[] = [];
+  if (row.threats) against.push(`Microsoft's filter: ${row.threats} (X-Forefront-Antispam-Report)`);
+  if (row.subject && LURE_SUBJECT.test(row.subject)) against.push(`lure subject: ${JSON.stringify(row.subject.slice(0, 80))}`);
+  if (facts.helo && ours(facts.helo.toLowerCase()) && row.authAs !== 'internal') against.push(`HELO ${facts.helo} claims one of our domains`);
+  if (row.recipients.length >= FANOUT_RECIPIENTS) against.push(`fan-out: ${row.recipients.length} recipients`);
+  const forEvidence: string[] = [];
+  const p2 = (row.p2 ?? []).map(domainOfAddress);
+  if (row.dmarc === 'pass' && p2.length > 0 && p2.every((d) => ours(d))) forEvidence.push(`DMARC pass for ${p2.join(', ')}`);
+  return { for: forEvidence, against };
+}
+
 function findOurs(policy: CompiledPolicy, d: string): boolean {
   return new Classifier(policy, 0).isAccepted(d);
 }
@@ -83,7 +101,9 @@ export function analyzeMessage(fields: HeaderField[], accepted: string[], file =
   doc.acceptedDomains = domains.map((domain): AcceptedDomainSettings => ({ domain, includeSubdomains: accepted.includes(`*.${domain}`), recipients: [] }));
   const policy = compilePolicy(doc, 0);
   const row = rowFromHeaderFacts(facts, file, 1);
-  const classification = new Classifier(policy, Date.now()).classify(row);
+  const classifier = new Classifier(policy, Date.now());
+  const classification = classifier.classify(row);
+  const signals = signalsOf(row, facts, (d) => classifier.isAccepted(d));
   const ar = facts.authResults;
   const as = facts.antispam;
   const entry = [...facts.hops].reverse().find((h) => h.microsoft && !(h.from && /outlook|office365|microsoft/i.test(h.from)));
@@ -110,6 +130,9 @@ export function analyzeMessage(fields: HeaderField[], accepted: string[], file =
     },
     hops: [...facts.hops].reverse().map((h) => ({ ...h, entry: h === entry })),
     evidence: facts.evidence,
-    conclusion: conclude(classification, facts, policy),
+    signals,
+    conclusion: signals.against.length && classification.wouldReject && ar?.compauth !== 'fail'
+      ? `Direct Send from ${facts.sourceIp ?? 'an unknown IP'} with evidence against it (${signals.against.join('; ')}): Reject Direct Send would refuse it (550 ${classification.rejectCode}); never give this source a connector.`
+      : conclude(classification, facts, policy),
   };
 }
