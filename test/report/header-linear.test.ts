@@ -55,7 +55,17 @@ test('1 MiB adversarial Authentication-Results and address headers', { timeout: 
 test('a planted 1 MiB header: the message is read, problems quote a bounded excerpt', { timeout: ORDINARY_TIMEOUT_MS }, async () => {
   const planted = `Authentication-Results: ${'c'.repeat(MIB)}\r\nFrom: ${'"'.repeat(MIB)}\r\nSubject: x\r\n\r\nbody\r\n`;
   const sink = new CollectingSink();
-  await importInput({ name: 'planted.eml', open: () => [planted] }, sink);
+  await importInput({ name: 'planted.eml', open: async function* () { yield planted; } }, sink);
   assert.equal(sink.collected.length, 1);
   for (const p of sink.problems) assert.ok(p.message.length < 300, `problem message bounded: ${p.message.length} chars`);
+});
+
+test('problems quote a bounded excerpt: a 1 MiB header name or field in a CSV', { timeout: ORDINARY_TIMEOUT_MS }, async () => {
+  const huge = 'Z'.repeat(MIB);
+  for (const csv of [`${huge},b,c\r\n1,2,3\r\n`, `"Received","SenderAddress","RecipientAddress","${huge}"\r\n"${huge}","a@contoso.com","b@contoso.com","x"y"\r\n`]) {
+    const sink = new CollectingSink();
+    await importInput({ name: 'huge.csv', open: async function* () { yield csv; } }, sink);
+    assert.ok(sink.problems.length > 0);
+    for (const p of sink.problems) assert.ok(p.message.length < 400, `bounded: ${p.message.length} chars: ${p.message.slice(0, 120)}`);
+  }
 });

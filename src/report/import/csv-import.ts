@@ -21,6 +21,11 @@ const MAX_HELD_ROWS = 100_000;
 // Small batches: rows die young (scavenged) instead of being promoted to the old space.
 const BATCH_ROWS = 64;
 
+/** At most `max` characters of input text in a problem message (issue 12: bounded excerpts). */
+export function excerpt(text: string, max = 40): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
 export function normalizeColumnName(name: string): string {
   return name.replace(/^\uFEFF/, '').trim().replace(/^"|"$/g, '').toLowerCase();
 }
@@ -56,7 +61,7 @@ export async function importCsv(file: string, chunks: AsyncIterable<string>, fac
   let held: Array<{ row: ReportRow; text: string | null }> = [];
   let firstAmbiguous: string | null = null;
   // The splitter counts fields; name the column too when the header is known.
-  const named = (message: string): string => message.replace(/^field (\d+):/, (m, n: string) => (header[Number(n) - 1] ? `field ${n} (${header[Number(n) - 1]}):` : m));
+  const named = (message: string): string => message.replace(/^field (\d+):/, (m, n: string) => (header[Number(n) - 1] ? `field ${n} (${excerpt(header[Number(n) - 1])}):` : m));
   const splitter = new CsvSplitter(onRecord, (line, message) => sink.problem({ file, line, message: named(message) }));
   function onHeader(fields: string[], line: number): void {
     const made = factory(fields, file, { dateOrder });

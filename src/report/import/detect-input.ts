@@ -3,7 +3,7 @@
 import type { ReportRow, RowSink } from '../types.ts';
 import { importCsv } from './csv-import.ts';
 import type { CsvMapperFactory, CsvOptions } from './csv-import.ts';
-import { columnIndex, isTypeLine } from './csv-import.ts';
+import { columnIndex, excerpt, isTypeLine } from './csv-import.ts';
 import { defenderCsvMapper, defenderJsonRow, looksLikeDefenderEvents } from './defender-events.ts';
 import { eacTraceMapper, looksLikeEacTrace } from './eac-trace.ts';
 import { importMailHeaders } from './mail-headers.ts';
@@ -24,7 +24,7 @@ export const detectCsvLayout: CsvMapperFactory = (header, file, options) => {
     const missing = ['Received', 'SenderAddress', 'RecipientAddress'].filter((c) => col(c) < 0);
     return `message trace export is missing column ${missing.join(', ')}`;
   }
-  return `unrecognised header (${header.slice(0, 4).join(',')}…): expected a Get-MessageTraceV2 export (Received, SenderAddress, RecipientAddress, …), an EAC trace report (origin_timestamp, sender_address, …) or an EmailEvents export (Timestamp, SenderMailFromAddress, …)`;
+  return `unrecognised header (${header.slice(0, 4).map((h) => excerpt(h)).join(',')}…): expected a Get-MessageTraceV2 export (Received, SenderAddress, RecipientAddress, …), an EAC trace report (origin_timestamp, sender_address, …) or an EmailEvents export (Timestamp, SenderMailFromAddress, …)`;
 };
 
 type Sniffed = 'json' | 'csv' | 'mail';
