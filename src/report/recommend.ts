@@ -142,7 +142,7 @@ export function recommendConnectors(sources: RecommendInput[], accepted: (d: str
   return out;
 }
 
-/** YAML with the `connectors:` section of an mxward policy, ready to merge and `policy import`. */
+/** YAML with only the suggested connectors, for `mxward policy merge FILE` (which adds, never removes). */
 export function recommendationsYaml(recs: ConnectorRecommendation[]): string {
   const connectors: ConnectorSettings[] = recs.map((r) => ({
     name: r.name, type: 'partner', enabled: true, senderDomains: r.senderDomains,
