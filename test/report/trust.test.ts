@@ -18,7 +18,7 @@ test.after(() => rm(dataDir, { recursive: true, force: true }));
 const inputs = ['trace.csv', 'bec-quarantined.csv', 'emailevents.csv', 'forwarder.eml', 'helo-claims-ours.eml'].map(trust);
 const spf = ['--spf', 'contoso.com=v=spf1 ip4:203.0.113.25 include:_spf.saas.example -all', '--spf', '_spf.saas.example=v=spf1 ip4:192.0.2.0/24 -all'];
 
-interface Source { key: string; label: string; reasons: string[]; evidenceFor: Array<{ kind: string; text: string }>; evidenceAgainst: string[] }
+interface Source { key: string; label: string; reasons: string[]; evidenceFor: Array<{ kind: string; text: string }>; evidenceAgainst: string[]; facts: string[] }
 interface Rec { name: string; sources: string[]; senderIPAddresses: string[]; evidence: string[] }
 
 async function report(extra: string[]) {
@@ -81,6 +81,6 @@ test('signals against win over any evidence, the administrator\'s own naming inc
 test('without any evidence flag, nothing from the Microsoft trace is suggested', async () => {
   const { model, by } = await report([]);
   assert.equal(by.get('203.0.113.25')!.label, 'unknown');
-  assert.match(by.get('203.0.113.25')!.facts?.join(' ') ?? by.get('203.0.113.25')!.reasons.join(' '), /3 message\(s\) on 3 day\(s\)/);
+  assert.match(by.get('203.0.113.25')!.facts.join(' '), /3 message\(s\) on 3 day\(s\)/);
   assert.deepEqual(model.recommendations.map((r) => r.name), ['DirectSend-203.0.113.80'], 'DMARC pass in the Defender export is evidence on its own');
 });
