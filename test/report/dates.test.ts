@@ -12,6 +12,9 @@ import { importInput } from '../../src/report/import/detect-input.ts';
 import { fileInput } from '../../src/report/import/text-input.ts';
 import type { DateOrder } from '../../src/report/import/dates.ts';
 import { mxward } from '../helpers/commands.ts';
+import { importFileParallel } from '../../src/report/import/parallel-import.ts';
+import { ReportRun } from '../../src/report/build-report.ts';
+import { buildOrgPolicy } from '../../src/report/org-context.ts';
 import { CollectingSink } from './helpers.ts';
 
 const trust = (name: string): string => fileURLToPath(new URL(`../fixtures/report-trust/${name}`, import.meta.url));
@@ -83,4 +86,15 @@ test('CLI: --date-format reads an ambiguous file; a run that read nothing says s
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }
+});
+
+test('a big file with locale dates is read in one pass (its order needs the whole file) unless --date-format names it', async () => {
+  const policy = await buildOrgPolicy({ acceptedDomainFlags: ['contoso.com'], acceptedDomainFiles: [], connectorFiles: [], stored: null });
+  const run = (dateOrder: DateOrder | null) => new ReportRun({ policy, whatIf: null, dmarc: new Map(), nowMs: 0, dateOrder });
+  const opts = { minBytes: 1, threads: 2 };
+  assert.deepEqual(await importFileParallel(trust('dates-en-gb.csv'), 'gb', run(null), opts), { parallel: false, reason: 'locale dates: their order is decided over the whole file' });
+  const forced = run('dmy');
+  assert.deepEqual(await importFileParallel(trust('dates-en-gb.csv'), 'gb', forced, opts), { parallel: true, ranges: 2 });
+  assert.equal(forced.finish().totals.firstSeen, '2026-11-05T09:00:00.000Z');
+  assert.equal((await importFileParallel(trust('dates-iso.csv'), 'iso', run(null), opts)).parallel, true);
 });
