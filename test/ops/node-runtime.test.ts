@@ -53,3 +53,16 @@ test('SIGTERM to the launcher stops serve cleanly (exit 0, the stop line logged)
   assert.match(stderr, /"event":"stopping","signal":"SIGTERM"/);
   assert.doesNotMatch(stderr, /Warning/);
 });
+
+test('Node 22\'s experimental warnings are muted, other warnings still print', async () => {
+  const script = `import('${new URL('../../bin/node-runtime.js', import.meta.url).href}').then(({ muteExperimentalWarnings }) => {
+    muteExperimentalWarnings();
+    process.emitWarning('SQLite is an experimental feature', 'ExperimentalWarning');
+    process.emitWarning(Object.assign(new Error('also experimental'), { name: 'ExperimentalWarning' }));
+    process.emitWarning('old API', 'DeprecationWarning');
+  });`;
+  const r = await run(process.execPath, ['-e', script]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /experimental/i);
+  assert.match(r.stderr, /DeprecationWarning: old API/);
+});
