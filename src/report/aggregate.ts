@@ -5,6 +5,7 @@ import type { Classification, Classifier, MessageKind } from './classify.ts';
 import { MESSAGE_KINDS, domainOfAddress } from './classify.ts';
 import type { ReportRow } from './types.ts';
 import { detach } from './detach.ts';
+import { countRecipients, isAgainstStatus } from './source-signals.ts';
 
 const DAY_MS = 86_400_000;
 /** Sources beyond this many are folded into one "(other sources)" entry. */
@@ -131,8 +132,6 @@ export function newSource(key: string, ip: string | null): SourceStats {
   };
 }
 
-/** Messages a source's fan-out window holds (RecentMessage). */
-export const RECENT_MESSAGES = 4;
 
 /**
  * Parallel arrays, oldest first: a message's key (a hash of its Message-ID, else of its time and
@@ -150,8 +149,6 @@ export const MAX_INTERNAL_SENDERS = 100_000;
  */
 export const LURE_SUBJECT = /voice ?mail|voice message|\bvm\b|missed call|\bfax\b|e-?fax|\bqr\b|qr[- ]?code|\bscan (?:the|this) code|\bwire\b|wire transfer|gift ?cards?|\bfavou?r\b|at your desk|\burgent\b|payroll|direct deposit|bank (?:details|account)|password (?:expir|reset)|verify your (?:account|mailbox|identity)|account (?:suspended|locked|will be)|mailbox (?:full|quota|storage)/i;
 
-/** The trace's own verdict against a message (SPEC §8 Status, Defender DeliveryAction, mxward verdict). */
-export const AGAINST_STATUS = /^(?:quarantined|filteredasspam|failed|junked|blocked|quarantine\b|junk\b)/i;
 
 /** Signals against an IP found in its other mail (ReportAggregator.otherMailAgainst). */
 export const OTHER_MAIL_LURE = 1;
@@ -349,44 +346,6 @@ export class ReportAggregator {
     s.connectors.add(c.connector);
     s.certificateNames.add(row.certificateName);
   }
-}
-
-/** FNV-1a over a string's UTF-16 units, folded into `h`. */
-function hashInto(h: number, text: string): number {
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
-  return h;
-}
-
-/**
- * A message's key: its Message-ID, else its time and subject. A message trace is keyed on
- * Received and Subject even when it has MessageId, so the parallel reader (which skips that
- * column) counts exactly as the sequential one.
- */
-function messageKey(row: ReportRow): number {
-  const id = row.origin.format === 'message-trace-v2' ? null : row.messageId;
-  if (id !== null) return hashInto(0x811c9dc5, id) >>> 0;
-  return hashInto(Math.imul(0x811c9dc5 ^ ((row.timeMs ?? 0) % 2_147_483_647), 16777619), row.subject ?? '') >>> 0;
-}
-
-/** Adds a row's recipients to its message in the source's recent window (fan-out, issue 12). */
-function countRecipients(s: SourceStats, row: ReportRow): void {
-  const { keys, counts } = s.recentMessages;
-  const key = messageKey(row);
-  let at = keys.lastIndexOf(key);
-  if (at < 0) {
-    if (keys.length >= RECENT_MESSAGES) { keys.shift(); counts.shift(); }
-    keys.push(key);
-    counts.push(0);
-    at = keys.length - 1;
-  }
-  counts[at] += row.recipients.length;
-  if (counts[at] > s.maxRecipientsPerMessage) s.maxRecipientsPerMessage = counts[at];
-}
-
-/** AGAINST_STATUS, with the common `Delivered` and `Expanded` answered by the first letter. */
-function isAgainstStatus(status: string): boolean {
-  const c = status.charCodeAt(0) | 32;
-  return (c === 113 || c === 102 || c === 106 || c === 98) && AGAINST_STATUS.test(status);
 }
 
 /** Classifies a batch (and replays it against the what-if set) into an aggregator. */

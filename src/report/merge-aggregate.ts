@@ -9,7 +9,8 @@
 // counters): when a partial folded sources into "(other sources)", or merging would, the merge
 // says it is not exact and the caller reads the file again in one pass.
 import type { MessageSample, SourceStats } from './aggregate.ts';
-import { CappedCounts, MAX_INTERNAL_SENDERS, MAX_RECIPIENTS, RECENT_MESSAGES, MAX_SAMPLE_MESSAGES, MAX_SOURCES, MAX_SUBJECTS, ReportAggregator } from './aggregate.ts';
+import { RECENT_MESSAGES } from './source-signals.ts';
+import { CappedCounts, MAX_INTERNAL_SENDERS, MAX_RECIPIENTS, MAX_SAMPLE_MESSAGES, MAX_SOURCES, MAX_SUBJECTS, ReportAggregator } from './aggregate.ts';
 import { MESSAGE_KINDS } from './classify.ts';
 import type { InputProblem } from './types.ts';
 
