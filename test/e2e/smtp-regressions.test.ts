@@ -4,10 +4,6 @@
 // and STARTTLS command injection (plaintext pipelined after STARTTLS is discarded, RFC 3207 §4.2).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect as connectTcp } from 'node:net';
-import type { Socket } from 'node:net';
-import { connect as connectTls } from 'node:tls';
-import type { TLSSocket } from 'node:tls';
 import { startTestGateway } from '../helpers/gateway.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import { RawSession } from '../helpers/smtp-session.ts';
@@ -25,12 +21,7 @@ before(async () => {
 });
 after(async () => { await gw.close(); });
 
-async function greeted(): Promise<RawSession> {
-  const s = await RawSession.open(gw.inbound.port);
-  assert.match(await s.reply() ?? '', /^220 /);
-  assert.match(await s.command('EHLO client.invalid') ?? '', /^250/);
-  return s;
-}
+const greeted = () => RawSession.greeted(gw.inbound.port);
 
 /**
  * Recipient forms whose real destination is (or could be read as) outside contoso.test. Each
@@ -119,70 +110,22 @@ test('SMTP smuggling: only <CRLF>.<CRLF> ends DATA; a second transaction hidden 
   }
 });
 
-/** A minimal reply reader over a plain or TLS socket (RawSession cannot switch to TLS). */
-class ReplyReader {
-  #buffer = '';
-  #wake: (() => void) | null = null;
-  readonly #onData = (d: Buffer) => { this.#buffer += d.toString('latin1'); this.#wake?.(); };
-  readonly socket: Socket | TLSSocket;
-
-  constructor(socket: Socket | TLSSocket) {
-    this.socket = socket;
-    socket.on('data', this.#onData);
-  }
-
-  detach(): void {
-    this.socket.off('data', this.#onData);
-  }
-
-  get buffered(): string {
-    return this.#buffer;
-  }
-
-  async reply(timeoutMs = 5000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = /^(?:\d{3}-[^\n]*\n)*\d{3}(?: [^\n]*)?\r?\n/.exec(this.#buffer);
-      if (m) {
-        this.#buffer = this.#buffer.slice(m[0].length);
-        return m[0].trimEnd();
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no reply; buffer ${JSON.stringify(this.#buffer)}`);
-      await new Promise<void>((r) => { const t = setTimeout(r, left); this.#wake = () => { clearTimeout(t); r(); }; });
-    }
-  }
-}
-
 test('STARTTLS injection: commands pipelined after STARTTLS in the same packet are discarded', async () => {
-  const plain = connectTcp(gw.inbound.port, '127.0.0.1');
-  const reader = new ReplyReader(plain);
-  let secure: TLSSocket | null = null;
+  const s = await greeted();
   try {
-    assert.match(await reader.reply(), /^220 /);
-    plain.write('EHLO client.invalid\r\n');
-    assert.match(await reader.reply(), /STARTTLS/);
     // One write, one packet: STARTTLS and a transaction an attacker in the path appended.
-    plain.write('STARTTLS\r\nMAIL FROM:<injected@evil.test>\r\nRCPT TO:<injected@contoso.test>\r\n');
-    assert.match(await reader.reply(), /^220 /);
-    assert.equal(reader.buffered, '', 'no reply to the injected commands before the handshake');
-    reader.detach();
-    secure = connectTls({ socket: plain, rejectUnauthorized: false, servername: 'mx.test.example' });
-    await new Promise<void>((resolve, reject) => { secure!.once('secureConnect', resolve); secure!.once('error', reject); });
-    const tls = new ReplyReader(secure);
+    s.send('STARTTLS\r\nMAIL FROM:<injected@evil.test>\r\nRCPT TO:<injected@contoso.test>\r\n');
+    assert.match(await s.reply() ?? '', /^220 /);
+    assert.equal(s.buffered, '', 'no reply to the injected commands before the handshake');
+    await s.startTls({ servername: 'mx.test.example' });
     // Had the injected MAIL survived, it would be answered first (503, EHLO needed again).
-    secure.write('NOOP\r\n');
-    assert.equal(await tls.reply(), '250 OK');
-    secure.write('EHLO client.invalid\r\n');
-    assert.match(await tls.reply(), /^250-/);
+    assert.equal(await s.command('NOOP'), '250 OK');
+    assert.match(await s.command('EHLO client.invalid') ?? '', /^250-/);
     // A fresh session state after TLS (RFC 3207 §4.2): RCPT needs a MAIL sent over TLS.
-    secure.write('RCPT TO:<injected@contoso.test>\r\n');
-    assert.match(await tls.reply(), /^503 /);
-    secure.write('QUIT\r\n');
-    assert.match(await tls.reply(), /^221 /);
+    assert.match(await s.command('RCPT TO:<injected@contoso.test>') ?? '', /^503 /);
+    assert.match(await s.command('QUIT') ?? '', /^221 /);
   } finally {
-    secure?.destroy();
-    plain.destroy();
+    s.close();
   }
   const injected = await gw.store.queryTrace({ sender: 'injected@evil.test', limit: 1 });
   assert.deepEqual(injected, [], 'the injected transaction never started');

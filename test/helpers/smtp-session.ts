@@ -1,20 +1,56 @@
 // A raw SMTP conversation over a socket, for tests that must send what no well-behaved client
 // would (malformed commands, huge lines, NUL bytes, stalls) and read the replies exactly.
+import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 
 export class RawSession {
-  readonly socket: Socket;
+  socket: Socket;
   #buffer = '';
   #closed = false;
   #waiters: Array<() => void> = [];
+  readonly #onData = (d: Buffer | string) => { this.#buffer += typeof d === 'string' ? d : d.toString('latin1'); this.#wake(); };
+  readonly #onClose = () => { this.#closed = true; this.#wake(); };
 
   private constructor(socket: Socket) {
     this.socket = socket;
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => { this.#buffer += d; this.#wake(); });
-    socket.on('close', () => { this.#closed = true; this.#wake(); });
-    socket.on('error', () => { this.#closed = true; this.#wake(); });
+    this.#listen(socket);
+  }
+
+  #listen(socket: Socket): void {
+    socket.on('data', this.#onData);
+    socket.on('close', this.#onClose);
+    socket.on('error', this.#onClose);
+  }
+
+  /** Connected, greeted with 220 and past EHLO. */
+  static async greeted(port: number, helo = 'client.invalid'): Promise<RawSession> {
+    const s = await RawSession.open(port);
+    assert.match(await s.reply() ?? '', /^220 /);
+    assert.match(await s.command(`EHLO ${helo}`) ?? '', /^250/);
+    return s;
+  }
+
+  /** What arrived and was not read as a reply yet. */
+  get buffered(): string {
+    return this.#buffer;
+  }
+
+  /**
+   * After the server's 220 to STARTTLS: the TLS handshake over the same socket, then replies are
+   * read from the TLS layer. Anything left unread in the plain buffer is dropped with it.
+   */
+  async startTls(options: { servername: string }): Promise<void> {
+    const plain = this.socket;
+    plain.off('data', this.#onData);
+    plain.off('close', this.#onClose);
+    plain.off('error', this.#onClose);
+    this.#buffer = '';
+    const secure = connectTls({ socket: plain, rejectUnauthorized: false, servername: options.servername });
+    await new Promise<void>((resolve, reject) => { secure.once('secureConnect', resolve); secure.once('error', reject); });
+    this.socket = secure;
+    this.#listen(secure);
   }
 
   static open(port: number, host = '127.0.0.1'): Promise<RawSession> {
