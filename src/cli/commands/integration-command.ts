@@ -1,11 +1,8 @@
 // Shared by `mxward policyd` and `mxward milter`: flags, the store location (the same precedence
 // as every command), the listener, and a clean stop on SIGINT/SIGTERM.
-import { defaultBootstrap, loadBootstrapFile } from '../../config/bootstrap.ts';
-import { inspectDataDir, notADirectoryMessage, resolveStoreLocation } from '../../config/data-dir.ts';
-import { resolveStoreUrl } from '../../store/open-store.ts';
 import type { CliIo } from '../io.ts';
 import { parseCommand, UsageError } from '../io.ts';
-import { parseHostPort } from './serve.ts';
+import { loadServiceSettings, parseHostPort } from './serve.ts';
 import type { ListenAddress, RunningIntegration } from '../../integrations/runtime.ts';
 
 function listenAddress(value: string | undefined): ListenAddress | undefined {
@@ -17,20 +14,12 @@ export async function runIntegration(name: 'policyd' | 'milter', argv: string[],
   const { values, positionals } = parseCommand(argv, { listen: { type: 'string' }, ...(name === 'milter' ? { 'policy-listen': { type: 'string' } } as const : {}) });
   if (values.help) { io.stdout.write(help); return 0; }
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  const configFile = values.config ?? (io.env.MXWARD_CONFIG || undefined);
-  const loaded = configFile ? loadBootstrapFile(configFile) : defaultBootstrap();
-  const location = resolveStoreLocation(values, io.env, { file: configFile, config: loaded });
-  try {
-    resolveStoreUrl(values['store-url'], io.env, loaded.store.url);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (inspectDataDir(location.dataDir)?.kind === 'not-a-directory') throw new UsageError(notADirectoryMessage(location));
+  const { config, location } = loadServiceSettings(values, io);
   const listen = listenAddress(values.listen) ?? { host: '127.0.0.1', port: defaultPort };
   const policyListen = listenAddress((values as { 'policy-listen'?: string })['policy-listen']);
   const { startMilterService, startPolicyService } = await import('../../integrations/runtime.ts');
   const start = name === 'policyd' ? startPolicyService : startMilterService;
-  const service = await start({ config: { ...loaded, store: { url: location.url } }, dataDir: location.dataDir, listen, policyListen });
+  const service = await start({ config, dataDir: location.dataDir, listen, policyListen });
   const where = (a: RunningIntegration['address']) => (typeof a === 'string' ? a : `${a.address}:${a.port}`);
   const policy = service.policyAddress ? `, policy service on ${where(service.policyAddress)}` : '';
   io.stderr.write(`mxward ${name}: listening on ${where(service.address)}${policy}, data in ${location.dataDir}\n`);

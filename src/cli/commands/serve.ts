@@ -1,7 +1,9 @@
 // mxward serve: runs the gateway until SIGINT/SIGTERM, then stops accepting, lets transactions in
 // flight finish and closes the store.
 import { inspectDataDir, notADirectoryMessage, resolveStoreLocation } from '../../config/data-dir.ts';
+import type { StoreLocation } from '../../config/data-dir.ts';
 import { defaultBootstrap, loadBootstrapFile } from '../../config/bootstrap.ts';
+import type { BootstrapConfig } from '../../config/bootstrap.ts';
 import { resolveStoreUrl } from '../../store/open-store.ts';
 import type { CliIo } from '../io.ts';
 import { parseCommand, UsageError } from '../io.ts';
@@ -51,22 +53,30 @@ async function serveAsWorker(gateway: { stop(): Promise<void> }): Promise<number
   return 0;
 }
 
-export async function runServe(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { config: { type: 'string' }, listen: { type: 'string' }, workers: { type: 'string' } });
-  if (values.help) { io.stdout.write(serveHelp); return 0; }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+/**
+ * The bootstrap file and the store a long-running service (serve, policyd, milter) uses: the same
+ * precedence as every admin command (data-dir.ts), so they all find one store. Only services may
+ * create the data directory; a path that is a file is refused here.
+ */
+export function loadServiceSettings(values: { config?: string; 'store-url'?: string; 'data-dir'?: string }, io: CliIo): { config: BootstrapConfig; location: StoreLocation } {
   const configFile = values.config ?? (io.env.MXWARD_CONFIG || undefined);
   const loaded = configFile ? loadBootstrapFile(configFile) : defaultBootstrap();
-  // The same precedence as every admin command (data-dir.ts), so they find this store.
   const location = resolveStoreLocation(values, io.env, { file: configFile, config: loaded });
   try {
     resolveStoreUrl(values['store-url'], io.env, loaded.store.url);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const config = { ...loaded, store: { url: location.url } };
+  if (inspectDataDir(location.dataDir)?.kind === 'not-a-directory') throw new UsageError(notADirectoryMessage(location));
+  return { config: { ...loaded, store: { url: location.url } }, location };
+}
+
+export async function runServe(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommand(argv, { config: { type: 'string' }, listen: { type: 'string' }, workers: { type: 'string' } });
+  if (values.help) { io.stdout.write(serveHelp); return 0; }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  const { config, location } = loadServiceSettings(values, io);
   const dataDir = location.dataDir;
-  if (inspectDataDir(dataDir)?.kind === 'not-a-directory') throw new UsageError(notADirectoryMessage(location));
   const inboundOverride = values.listen ? parseHostPort(values.listen) : undefined;
   const place = workerPlaceFrom(io.env);
   if (!place) {
