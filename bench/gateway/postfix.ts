@@ -54,16 +54,19 @@ export async function startPostfix(options: PeerOptions): Promise<Peer> {
     name: 'postfix',
     port,
     pids: () => [masterPid],
-    async counts(): Promise<ServerCounts> {
-      const log = await readFile(join(dir, 'maillog'), 'utf8').catch(() => '');
-      // One "queued as" per message accepted by cleanup; one reject line per refused RCPT.
-      const accepted = log.match(/ postfix\/cleanup\[\d+\]: [0-9A-F]+: message-id=/g)?.length ?? 0;
-      const rejected = log.match(/ NOQUEUE: reject: RCPT from [^\n]*: 550 5\.7\.68 /g)?.length ?? 0;
-      return { accepted, rejected };
-    },
+    counts: () => postfixLogCounts(dir),
     async stop() {
       await run('postfix', ['-c', dir, 'stop']).catch(() => {});
       await waitForPortClosed(port);
     },
   };
+}
+
+/** Messages a private Postfix accepted and RCPTs it refused with 5.7.68, read from its log. */
+export async function postfixLogCounts(dir: string): Promise<ServerCounts> {
+  const log = await readFile(join(dir, 'maillog'), 'utf8').catch(() => '');
+  // One "message-id=" line per message accepted by cleanup; one reject line per refused RCPT.
+  const accepted = log.match(/ postfix\/cleanup\[\d+\]: [0-9A-F]+: message-id=/g)?.length ?? 0;
+  const rejected = log.match(/ NOQUEUE: reject: RCPT from [^\n]*: 550 5\.7\.68 /g)?.length ?? 0;
+  return { accepted, rejected };
 }

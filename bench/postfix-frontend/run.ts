@@ -14,7 +14,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { postfixMainBase, postfixServices } from '../../test/helpers/postfix.ts';
 import { freePort, waitForPort, waitForPortClosed } from '../gateway/net.ts';
-import type { Peer, PeerName, ServerCounts } from '../gateway/peer.ts';
+import { postfixLogCounts } from '../gateway/postfix.ts';
+import type { Peer, PeerName } from '../gateway/peer.ts';
 import { ACCEPTED_DOMAIN, DIRECT_SEND_TEXT } from '../gateway/peer.ts';
 import { quickScenarios } from '../gateway/scenarios.ts';
 import { startSink } from '../gateway/sink.ts';
@@ -91,12 +92,7 @@ async function startVariant(variant: Variant, dir: string, sinkPort: number): Pr
     name: variant as unknown as PeerName,
     port,
     pids: () => [masterPid, ...(mx?.child.pid ? [mx.child.pid] : [])],
-    async counts(): Promise<ServerCounts> {
-      const log = await readFile(join(dir, 'maillog'), 'utf8').catch(() => '');
-      const accepted = log.match(/ postfix\/cleanup\[\d+\]: [0-9A-F]+: message-id=/g)?.length ?? 0;
-      const rejected = log.match(/ NOQUEUE: reject: RCPT from [^\n]*: 550 5\.7\.68 /g)?.length ?? 0;
-      return { accepted, rejected };
-    },
+    counts: () => postfixLogCounts(dir),
     async stop() {
       await run('postfix', ['-c', dir, 'stop']).catch(() => {});
       await waitForPortClosed(port);
