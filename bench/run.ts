@@ -1,5 +1,5 @@
 // `npm run bench [-- --quick] [--rounds N] [--peers mxward,postfix,haraka] [--no-idle] [--keep]
-//   [--auth | --no-auth | --auth-only]`
+//   [--auth | --no-auth | --auth-only] [--postfix-frontend | --postfix-frontend-only]`
 //
 // Side-by-side benchmark of issue 6: Postfix (Debian), Haraka (npm, installed into a temporary
 // directory) and mxward, each relaying to its own smtp-sink, driven by smtp-source in turns
@@ -7,7 +7,9 @@
 // loopback in one temporary directory that is removed at the end (kept with --keep).
 // The auth-on set (mxward with SPF/DKIM/DMARC against a loopback Knot DNS server, compared with
 // mxward with authentication off; gateway/auth-set.ts) runs after it in the full run, with --auth
-// in a quick run, alone with --auth-only.
+// in a quick run, alone with --auth-only. The Postfix front-end set (issue 15: plain Postfix against
+// Postfix consulting mxward policyd, and policyd plus milter; bench/postfix-frontend/run.ts) runs
+// last in the full run, with --postfix-frontend in a quick run, alone with --postfix-frontend-only.
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, release } from 'node:os';
@@ -41,6 +43,8 @@ const { values } = parseArgs({
     auth: { type: 'boolean' },
     'no-auth': { type: 'boolean', default: false },
     'auth-only': { type: 'boolean', default: false },
+    'postfix-frontend': { type: 'boolean' },
+    'postfix-frontend-only': { type: 'boolean', default: false },
     /** mxward's `workers:` (N or auto); absent = its default. */
     'mxward-workers': { type: 'string' },
   },
@@ -48,6 +52,19 @@ const { values } = parseArgs({
 const w = values['mxward-workers'];
 const mxwardWorkers = w === undefined ? undefined : w === 'auto' ? 'auto' as const : Number(w);
 const quick = values.quick!;
+const frontendOnly = values['postfix-frontend-only']!;
+const withFrontend = frontendOnly || (values['postfix-frontend'] ?? !quick);
+
+/** The Postfix front-end set, in its own process (it starts its own Postfix instances and sink). */
+function runPostfixFrontendSet(): number {
+  try {
+    execFileSync(process.execPath, [join(import.meta.dirname, 'postfix-frontend', 'run.ts'), '--rounds', String(quick ? 1 : 2)], { stdio: 'inherit' });
+    return 0;
+  } catch {
+    return 1;
+  }
+}
+if (frontendOnly) process.exit(runPostfixFrontendSet());
 const rounds = Number(values.rounds ?? (quick ? 1 : 3));
 const idleSessions = Number(values.idle ?? (quick ? 300 : 1000));
 const authOnly = values['auth-only']!;
@@ -179,6 +196,10 @@ try {
   await writeFile(join(root, 'results.json'), JSON.stringify({ turns, idle, rows, auth: authSet?.turns ?? [] }, null, 2));
   if (values.keep) log(`kept ${root}`);
   process.exitCode = problems.length > 0 ? 1 : 0;
+  if (withFrontend) {
+    for (const peer of peers.splice(0)) await peer.stop();
+    if (runPostfixFrontendSet() !== 0) process.exitCode = 1;
+  }
 } finally {
   for (const peer of peers) await peer.stop().catch((err) => log(`stopping ${peer.name}: ${(err as Error).message}`));
   for (const sink of sinks.values()) await sink.stop();
