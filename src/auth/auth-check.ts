@@ -136,6 +136,7 @@ export class AuthCheck implements EndOfDataCheck {
       spf: auth.spf.result, spfAligned: !!spfDomain && !!authorDomain && relaxedAligned(spfDomain, authorDomain),
       dkim: auth.dkim.map((d) => d.result), dkimAligned: (mailauth?.dkim ?? []).map((d) => d.aligned),
       dmarc: { result: auth.dmarc.result, policy: auth.dmarc.policy as 'none' | 'quarantine' | 'reject' | null },
+      attribution: sender.attribution,
     }, settings);
 
     const verdict = withTraceHits(decided.verdict, source, mailauth?.dkimNotEvaluated ?? 0, settings.maxDkimSignatures);

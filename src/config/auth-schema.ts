@@ -29,6 +29,11 @@ export const authSchema = z.object({
   dmarcRejectAction: z.enum(['reject', 'quarantine']).default('reject'),
   /** Action on compauth=fail (SPEC §2.6 "Spoof"). */
   antiSpoofAction: z.enum(['quarantine', 'junk', 'reject']).default('quarantine'),
+  /**
+   * Action on SPF fail (the sender's `-all` excludes the source) for anonymous or partner mail that
+   * compauth did not pass; EOP's MarkAsSpamSpfRecordHardFail. none keeps the compauth verdict alone.
+   */
+  spfHardFailAction: z.enum(['none', 'junk', 'quarantine', 'reject']).default('none'),
   /** SCL stamped when a message is junked or quarantined (EXO: 5-6 spam, 9 high confidence). */
   junkScl: z.number().int().min(-1).max(9).default(6),
   /** ARC sealer domains (the ARC-Seal d=) whose vouching turns a DMARC failure into compauth=pass reason=130. */

@@ -1,6 +1,6 @@
 // What mxward does with the authentication results at end of DATA (SPEC §2.6, §2.7). Pure: the
 // results and settings in, a Verdict (or none) out. auth/ reports, this decides.
-import type { AuthResultValue, RuleHit, Verdict } from '../domain/types.ts';
+import type { Attribution, AuthResultValue, RuleHit, Verdict } from '../domain/types.ts';
 import type { Compauth } from '../auth/compauth.ts';
 import { dmarcRejectReply, replies } from './replies.ts';
 
@@ -9,6 +9,8 @@ export interface AuthVerdictSettings {
   dmarcRejectAction: 'reject' | 'quarantine';
   antiSpoofAction: 'quarantine' | 'junk' | 'reject';
   junkScl: number;
+  /** auth.spfHardFailAction; missing = none (the compauth verdict alone). */
+  spfHardFailAction?: 'none' | 'junk' | 'quarantine' | 'reject';
 }
 
 export interface AuthVerdictInput {
@@ -22,6 +24,8 @@ export interface AuthVerdictInput {
   /** Per DKIM entry (same order): whether its d= aligns with the author; missing = assume it does. */
   dkimAligned?: boolean[];
   dmarc: { result: AuthResultValue; policy: 'none' | 'quarantine' | 'reject' | null };
+  /** Who the message is from; the SPF hard-fail action applies to anonymous and partner mail only. */
+  attribution?: Attribution;
 }
 
 /**
@@ -60,7 +64,7 @@ export function temperrorDecides(input: AuthVerdictInput): boolean {
   return input.dkim.some((r, i) => r === 'temperror' && (anyIdentity || input.dkimAligned?.[i] !== false));
 }
 
-export function decideAuthVerdict(input: AuthVerdictInput, settings: AuthVerdictSettings): AuthVerdict {
+function decideCompauthVerdict(input: AuthVerdictInput, settings: AuthVerdictSettings): AuthVerdict {
   const { compauth } = input;
   const compauthHit = { rule: 'compauth', detail: `compauth=${compauth.result} reason=${compauth.reason}: ${compauth.explanation}` };
   // 4xx: internal mail is not judged (EXO marks it SCL -1).
@@ -93,4 +97,34 @@ export function decideAuthVerdict(input: AuthVerdictInput, settings: AuthVerdict
     case 'junk': return { verdict: verdictOf('junk', null, [compauthHit, spoofHit]), scl: settings.junkScl };
     default: return { verdict: verdictOf('quarantine', null, [compauthHit, spoofHit]), scl: settings.junkScl };
   }
+}
+
+export const SPF_HARD_FAIL_RULE = 'spf.hardFail';
+
+const SEVERITY: Record<Verdict['action'], number> = { accept: 0, junk: 1, quarantine: 2, tempfail: 3, reject: 4 };
+
+/**
+ * EOP's MarkAsSpamSpfRecordHardFail: SPF fail (the domain's `-all` excludes this source, RFC 7208
+ * §2.6.4) is a verdict of its own, for anonymous and partner mail compauth did not pass. Internal
+ * mail (4xx) never gets here; a pass means DMARC or an aligned identity vouched for the author.
+ */
+function decideSpfHardFail(input: AuthVerdictInput, settings: AuthVerdictSettings): AuthVerdict | null {
+  const action = settings.spfHardFailAction ?? 'none';
+  if (action === 'none' || input.spf !== 'fail' || input.compauth.result === 'pass') return null;
+  if (input.attribution === 'internal' || input.compauth.reason.startsWith('4')) return null;
+  const hit = { rule: SPF_HARD_FAIL_RULE, detail: `SPF hard fail with compauth=${input.compauth.result} (action ${action})` };
+  if (action === 'reject') return { verdict: verdictOf('reject', replies.spfHardFail, [hit]), scl: null };
+  return { verdict: verdictOf(action, null, [hit]), scl: settings.junkScl };
+}
+
+export function decideAuthVerdict(input: AuthVerdictInput, settings: AuthVerdictSettings): AuthVerdict {
+  const base = decideCompauthVerdict(input, settings);
+  const spf = decideSpfHardFail(input, settings);
+  if (!spf?.verdict) return base;
+  if (!base.verdict) return spf;
+  // A pending retry (SPEC §2.7) stays a retry: the temporary error may turn compauth into a pass.
+  const spfWins = base.verdict.action !== 'tempfail' && SEVERITY[spf.verdict.action] > SEVERITY[base.verdict.action];
+  const winner = spfWins ? spf : base;
+  // The trace shows both rules whichever decided; the stricter action and its reply apply.
+  return { verdict: { ...winner.verdict!, hits: [...base.verdict.hits, ...spf.verdict.hits] }, scl: winner.scl };
 }

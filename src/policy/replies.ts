@@ -15,6 +15,8 @@ export const replies = Object.freeze({
   authRequired: reply(530, '5.7.57', 'Client not authenticated to send mail'),
   sendAsDenied: reply(550, '5.7.60', 'SMTP; Client does not have permissions to send as this sender'),
   spoofReject: reply(550, '5.7.1', 'Message rejected: sender spoofs an organization domain'),
+  /** auth.spfHardFailAction reject: RFC 7208 §8.4 allows a 550 on SPF fail; 5.7.23 is RFC 7372's "SPF validation failed". */
+  spfHardFail: reply(550, '5.7.23', 'Message rejected: the sending domain\'s SPF record does not authorize this source (SPF hard fail)'),
   tempAuth: reply(451, '4.7.26', 'Temporary authentication failure, try again later'),
   internal: reply(451, '4.3.0', 'Temporary server error, try again later'),
   storageFull: reply(452, '4.3.1', 'Insufficient system storage'),
