@@ -1,6 +1,7 @@
 // Audit checks as data (issue 5, DESIGN.md "audit/ checks as data, one file per family"): each
 // check names what it needs, and returns findings; the runner skips a check whose input is absent.
 import type { BootstrapConfig } from '../config/bootstrap.ts';
+import type { ControlRef } from './controls.ts';
 import type { PolicyDocument } from '../config/policy-schema.ts';
 import type { ExoAcceptedDomain, ExoConnector, ExoOrgConfig } from '../report/import/exo-config.ts';
 
@@ -43,4 +44,6 @@ export interface CheckResult {
   reference: string | null;
   status: CheckStatus;
   findings: Finding[];
+  /** The published controls this check implements (controls.ts); set by labelResults. */
+  controls?: ControlRef[];
 }
