@@ -27,6 +27,7 @@ import { startAdminServer } from './observability/admin-server.ts';
 import type { AdminServer } from './observability/admin-server.ts';
 import { observeDnsLookups } from './observability/dns-timing.ts';
 import { startTracePurge } from './observability/retention.ts';
+import { countEntries, nodeIdFor, startNodeHeartbeat } from './services/nodes.ts';
 
 export interface GatewayOptions {
   config: BootstrapConfig;
@@ -128,11 +129,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       { name: 'spool', probe: () => access(spool.tmpDir, fsConstants.W_OK) },
     ],
   ) : null;
+  // Issue 14: this node's row in the nodes table (policy version in force, heartbeat, queue depth).
+  const heartbeat = startNodeHeartbeat({
+    store: rawStore, livePolicy, logger, nodeId: nodeIdFor(inbound.port, worker), address: `${inbound.address}:${inbound.port}`,
+    queueDepth: () => queue.size, quarantineCount: () => countEntries(paths.quarantine),
+  });
   logger.info({ stage: 'start', event: 'listening', inbound, submission, admin: admin?.address ?? null, dataDir }, 'mxward listening');
 
   return {
     inbound, submission, store, queue, livePolicy, quarantine: quarantine?.service ?? null, admin, metrics,
     async stop() {
+      heartbeat.stop();
       livePolicy.stop();
       purge?.stop();
       stopDnsTiming();

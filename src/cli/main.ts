@@ -29,6 +29,7 @@ const commands: Record<string, CommandEntry> = {
   quarantine: { summary: 'quarantined messages: list, show, release, request-release, approve, deny, delete', load: async () => (await import('./commands/quarantine.ts')).runQuarantine },
   policyd: { summary: 'Postfix policy service (check_policy_service): the RCPT-stage decisions', load: async () => (await import('./commands/policyd.ts')).runPolicyd },
   milter: { summary: 'Postfix milter (smtpd_milters): the end-of-DATA checks, stamps and hold', load: async () => (await import('./commands/milter.ts')).runMilter },
+  nodes: { summary: 'gateway nodes sharing the store: policy version in force, heartbeat, queue', load: async () => (await import('./commands/nodes.ts')).runNodes },
   // further commands register here
 };
 

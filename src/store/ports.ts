@@ -87,8 +87,43 @@ export interface TraceStore {
   purgeTraceBefore?(before: string): Promise<number>;
 }
 
+/** What one gateway node reports about itself (issue 14): `mxward nodes` and `org set --wait`. */
+export interface NodeReport {
+  /** Stable per host, listener port and worker, so a restarted node updates its own row. */
+  nodeId: string;
+  /** The inbound listener, host:port. */
+  address: string;
+  mxwardVersion: string;
+  /** The policy version this node is running (not merely the stored one). */
+  policyVersion: number;
+  startedAt: string;
+  queueDepth: number;
+  quarantineCount: number;
+  /** Why the node last could not reach its store, while that lasts (null: reachable). */
+  storeOutage: string | null;
+}
+
+export interface NodeStatus extends NodeReport {
+  /** Last heartbeat (ISO time) and its age in the store's own clock, so node clocks need not agree. */
+  heartbeat: string;
+  heartbeatAgeMs: number;
+}
+
+/** A subscription to policy changes pushed by the store (PostgreSQL LISTEN/NOTIFY). */
+export interface PolicyWatch {
+  close(): Promise<void>;
+}
+
 export interface Store extends PolicyStore, UserStore, TraceStore {
   close(): Promise<void>;
+  /** Upserts this node's row with a fresh heartbeat. Optional: a store written before issue 14 still fits. */
+  recordNode?(report: NodeReport): Promise<void>;
+  listNodes?(): Promise<NodeStatus[]>;
+  /**
+   * Calls `onChange` soon after any node commits a policy change (a wake-up, not the version:
+   * the caller reads it). Absent where the store cannot push (SQLite: one node, polling suffices).
+   */
+  watchPolicy?(onChange: () => void, onError: (err: Error) => void): PolicyWatch;
 }
 
 /** Per-recipient state of a quarantined message (issue 3, SPEC §6). */

@@ -1,15 +1,20 @@
 // mxward org get|set: organization-wide switches (Reject Direct Send and its header-From variant).
 import { modeSchema } from '../../config/policy-schema.ts';
 import { changePolicy } from '../../store/policy-changes.ts';
+import { waitForPolicyEverywhere } from '../../services/nodes.ts';
+import type { PolicyWaitResult } from '../../services/nodes.ts';
 import type { CliIo } from '../io.ts';
 import { actorOf, openStore, parseCommand, printJson, printTable, UsageError } from '../io.ts';
 
 export const orgHelp = `Usage: mxward org get [--json]
        mxward org set [--reject-direct-send off|report|enforce] [--reject-direct-send-header-from off|report|enforce]
+                      [--wait [--wait-timeout SECONDS]]
 
   rejectDirectSend            anonymous MAIL FROM in an accepted domain (EXO's RejectDirectSend)
   rejectDirectSendHeaderFrom  anonymous sender whose From: header is in an accepted domain
-Changes reach running gateways within one second and are written to the audit log.
+Changes reach running gateways within one second and are written to the audit log. --wait waits
+until every live node (mxward nodes) runs the new version and prints how long that took; exit 1
+naming the nodes that lag after --wait-timeout (default 30 s).
 `;
 
 function parseMode(value: string | undefined, flag: string) {
@@ -19,10 +24,36 @@ function parseMode(value: string | undefined, flag: string) {
   return r.data;
 }
 
+function parseWaitTimeoutMs(value: string | undefined): number {
+  if (value === undefined) return 30_000;
+  const seconds = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || seconds <= 0 || seconds > 3600) throw new UsageError(`--wait-timeout: expected seconds between 0 and 3600, got ${JSON.stringify(value)}`);
+  return Math.round(seconds * 1000);
+}
+
+function waitView(result: PolicyWaitResult) {
+  return result.ok
+    ? { inForce: true, elapsedMs: result.elapsedMs, nodes: result.nodes.map((n) => n.nodeId) }
+    : { inForce: false, elapsedMs: result.elapsedMs, lagging: result.lagging.map((n) => ({ node: n.nodeId, policyVersion: n.policyVersion })) };
+}
+
+/** The outcome of --wait: how long until every live node ran the version, or which nodes lag. */
+function reportWait(io: CliIo, result: PolicyWaitResult, version: number): number {
+  if (result.ok) {
+    io.stdout.write(`policy version ${version} in force on ${result.nodes.length} live node(s) after ${result.elapsedMs} ms\n`);
+    return 0;
+  }
+  const lagging = result.lagging.map((n) => `${n.nodeId} (version ${n.policyVersion})`).join(', ');
+  io.stderr.write(`policy version ${version} not yet in force after ${result.elapsedMs} ms on: ${lagging}\n`);
+  return 1;
+}
+
 export async function runOrg(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
     'reject-direct-send': { type: 'string' },
     'reject-direct-send-header-from': { type: 'string' },
+    wait: { type: 'boolean' },
+    'wait-timeout': { type: 'string' },
   });
   const sub = positionals[0];
   if (values.help || !sub) { io.stdout.write(orgHelp); return values.help ? 0 : 2; }
@@ -39,13 +70,16 @@ export async function runOrg(argv: string[], io: CliIo): Promise<number> {
       const rds = parseMode(values['reject-direct-send'], '--reject-direct-send');
       const hf = parseMode(values['reject-direct-send-header-from'], '--reject-direct-send-header-from');
       if (!rds && !hf) throw new UsageError('org set: nothing to change (see --help)');
+      const waitTimeoutMs = parseWaitTimeoutMs(values['wait-timeout']);
+      const started = performance.now();
       const saved = await changePolicy(store, actorOf(values.actor, io.env), 'org.set', (doc) => ({
         ...doc, rejectDirectSend: rds ?? doc.rejectDirectSend, rejectDirectSendHeaderFrom: hf ?? doc.rejectDirectSendHeaderFrom,
       }));
       const view = { rejectDirectSend: saved.document.rejectDirectSend, rejectDirectSendHeaderFrom: saved.document.rejectDirectSendHeaderFrom, policyVersion: saved.version };
-      if (values.json) printJson(io, view);
-      else io.stdout.write(`rejectDirectSend=${view.rejectDirectSend} rejectDirectSendHeaderFrom=${view.rejectDirectSendHeaderFrom} (policy version ${view.policyVersion})\n`);
-      return 0;
+      const waited = values.wait ? await waitForPolicyEverywhere(store, saved.version, { timeoutMs: waitTimeoutMs, startedAtMs: started }) : null;
+      if (values.json) { printJson(io, waited ? { ...view, wait: waitView(waited) } : view); return waited && !waited.ok ? 1 : 0; }
+      io.stdout.write(`rejectDirectSend=${view.rejectDirectSend} rejectDirectSendHeaderFrom=${view.rejectDirectSendHeaderFrom} (policy version ${view.policyVersion})\n`);
+      return waited ? reportWait(io, waited, saved.version) : 0;
     }
     throw new UsageError(`org: unknown subcommand ${JSON.stringify(sub)}`);
   } finally {

@@ -79,7 +79,32 @@ const steps: string[] = [
    CREATE TABLE quarantine_digests (address text PRIMARY KEY, last_sent timestamptz NOT NULL);
    -- attachReleaseToTrace finds the quarantined message's trace record by its transaction.
    CREATE INDEX trace_transaction ON trace (transaction_id);`,
+  // Several nodes on one database (issue 14): each node's row (the policy version it runs, its
+  // heartbeat, queue and quarantine sizes) and a NOTIFY on every committed policy change, so nodes
+  // wake within milliseconds instead of waiting for their poll. A trigger rather than a NOTIFY in
+  // writePolicy: any writer (an older CLI, a manual UPDATE) wakes the nodes too. NOTIFY is sent at
+  // COMMIT, so a node never reads a version that is not yet visible.
+  `CREATE TABLE nodes (
+     node_id text PRIMARY KEY,
+     address text NOT NULL,
+     mxward_version text NOT NULL,
+     policy_version integer NOT NULL,
+     started_at timestamptz NOT NULL,
+     heartbeat timestamptz NOT NULL,
+     queue_depth integer NOT NULL,
+     quarantine_count integer NOT NULL,
+     store_outage text);
+   CREATE FUNCTION mxward_policy_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+   BEGIN
+     PERFORM pg_notify('mxward_policy', NEW.version::text);
+     RETURN NEW;
+   END $$;
+   CREATE TRIGGER policy_changed AFTER UPDATE OF version ON policy
+     FOR EACH ROW EXECUTE FUNCTION mxward_policy_notify();`,
 ];
+
+/** The channel policy_changed notifies; every node LISTENs on it (policy-listener.ts). */
+export const policyChannel = 'mxward_policy';
 
 export const schemaVersion = steps.length;
 

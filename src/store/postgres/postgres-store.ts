@@ -5,7 +5,9 @@ import type { PoolClient } from 'pg';
 import type { PolicyDocument } from '../../config/policy-schema.ts';
 import { defaultPolicy, policySchema, storedPolicySchema } from '../../config/policy-schema.ts';
 import type { TraceRecord } from '../../domain/types.ts';
-import type { AuditEntry, DeliveryUpdate, Store, StoredPolicy, StoredUser, TraceFilter } from '../ports.ts';
+import type { AuditEntry, DeliveryUpdate, NodeReport, NodeStatus, PolicyWatch, Store, StoredPolicy, StoredUser, TraceFilter } from '../ports.ts';
+import { listNodeRows, recordNodeRow } from './node-registry.ts';
+import { listenForPolicyChanges } from './policy-listener.ts';
 import { PgDatabase, whenReady } from './pool.ts';
 
 export interface PostgresStoreOptions {
@@ -25,8 +27,10 @@ function jsonParam(value: unknown): string | null {
 
 export class PostgresStore implements Store {
   readonly #db: PgDatabase;
+  readonly #url: string;
 
   constructor(url: string, options: PostgresStoreOptions = {}) {
+    this.#url = url;
     this.#db = new PgDatabase(url, options.maxConnections ?? 4, 'store');
   }
 
@@ -143,6 +147,18 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     await this.#db.close();
+  }
+
+  async recordNode(report: NodeReport): Promise<void> {
+    await recordNodeRow(this.#db, report);
+  }
+
+  async listNodes(): Promise<NodeStatus[]> {
+    return listNodeRows(this.#db);
+  }
+
+  watchPolicy(onChange: () => void, onError: (err: Error) => void): PolicyWatch {
+    return listenForPolicyChanges(this.#url, onChange, onError);
   }
 
   /**

@@ -52,6 +52,18 @@ const steps: string[] = [
      PRIMARY KEY (quarantine_id, address));
    CREATE INDEX quarantine_recipient_address ON quarantine_recipients (address);
    CREATE TABLE quarantine_digests (address TEXT PRIMARY KEY, last_sent TEXT NOT NULL);`,
+  // The same nodes table as PostgreSQL (issue 14), so `mxward nodes` and `org set --wait` work
+  // unchanged on the embedded store, where there is one node (or one per serve --workers worker).
+  `CREATE TABLE nodes (
+     node_id TEXT PRIMARY KEY,
+     address TEXT NOT NULL,
+     mxward_version TEXT NOT NULL,
+     policy_version INTEGER NOT NULL,
+     started_at TEXT NOT NULL,
+     heartbeat TEXT NOT NULL,
+     queue_depth INTEGER NOT NULL,
+     quarantine_count INTEGER NOT NULL,
+     store_outage TEXT);`,
 ];
 
 export function migrate(db: DatabaseSync): void {

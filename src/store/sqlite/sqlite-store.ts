@@ -6,8 +6,9 @@ import type { StatementSync } from 'node:sqlite';
 import type { PolicyDocument } from '../../config/policy-schema.ts';
 import { defaultPolicy, policySchema, storedPolicySchema } from '../../config/policy-schema.ts';
 import type { TraceRecord } from '../../domain/types.ts';
-import type { AuditEntry, DeliveryUpdate, Store, StoredPolicy, StoredUser, TraceFilter, TraceWriteOptions } from '../ports.ts';
+import type { AuditEntry, DeliveryUpdate, NodeReport, NodeStatus, Store, StoredPolicy, StoredUser, TraceFilter, TraceWriteOptions } from '../ports.ts';
 import { migrate } from './migrations.ts';
+import { listNodeRows, recordNodeRow } from './node-registry.ts';
 import { WriteBatch } from './write-batch.ts';
 
 export class SqliteStore implements Store {
@@ -139,6 +140,14 @@ export class SqliteStore implements Store {
     this.#traceWrites.flush();
     const result = this.#db.prepare('DELETE FROM trace WHERE time < ?').run(before);
     return Number(result.changes);
+  }
+
+  async recordNode(report: NodeReport): Promise<void> {
+    recordNodeRow(this.#db, report);
+  }
+
+  async listNodes(): Promise<NodeStatus[]> {
+    return listNodeRows(this.#db);
   }
 
   async close(): Promise<void> {
