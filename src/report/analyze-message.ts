@@ -29,6 +29,8 @@ export interface MessageAnalysis {
   source: { ip: string | null; helo: string | null; ptr: string | null; country: string | null; scl: string | null; sfv: string | null; cat: string | null };
   hops: Array<{ from: string | null; fromIp: string | null; by: string | null; microsoft: boolean; entry: boolean; line: number }>;
   evidence: HeaderFacts['evidence'];
+  /** Issue 18: Direct Send header signatures and where Microsoft's Authentication-Results disagree with Return-Path/From. */
+  signatures: HeaderFacts['signatures'];
   /** Issue 12: what this one message says for and against its source being authorised. */
   signals: { for: string[]; against: string[] };
   conclusion: string;
@@ -110,7 +112,8 @@ export function analyzeMessage(fields: HeaderField[], accepted: string[], file =
   return {
     subject: facts.subject === null ? null : decodeEncodedWords(facts.subject),
     messageId: facts.messageId,
-    p1: facts.returnPath ?? ar?.smtpMailfrom ?? null,
+    // The P1 classified: Microsoft's smtp.mailfrom where the Return-Path disagrees (signatures say so).
+    p1: row.p1,
     p2: facts.from,
     attribution: {
       value: facts.orgAuthAs ?? facts.crossTenantAuthAs,
@@ -130,6 +133,7 @@ export function analyzeMessage(fields: HeaderField[], accepted: string[], file =
     },
     hops: [...facts.hops].reverse().map((h) => ({ ...h, entry: h === entry })),
     evidence: facts.evidence,
+    signatures: facts.signatures,
     signals,
     conclusion: signals.against.length && classification.wouldReject && ar?.compauth !== 'fail'
       ? `Direct Send from ${facts.sourceIp ?? 'an unknown IP'} with evidence against it (${signals.against.join('; ')}): Reject Direct Send would refuse it (550 ${classification.rejectCode}); never give this source a connector.`

@@ -2,6 +2,7 @@
 // the .eml/.mbox importer and by `mxward analyze`. Every fact keeps the header it came from.
 import type { HeaderField } from './import/header-block.ts';
 import type { AuthAs, Direction, Evidence } from './types.ts';
+import { crossCheckIdentities, latencySignature, microsoftAuthResultsField } from './direct-send-signatures.ts';
 
 export interface AuthResultsFacts {
   spf: string | null;
@@ -44,6 +45,12 @@ export interface HeaderFacts {
   hasArcSeal: boolean;
   hops: ReceivedHop[];
   evidence: Evidence[];
+  /** Issue 18: Direct Send header signatures and Microsoft-vs-header identity disagreements (also in evidence). */
+  signatures: Evidence[];
+  /** Microsoft's smtp.mailfrom domain when the Return-Path disagrees with it: the P1 Exchange Online judged. */
+  p1Microsoft: string | null;
+  /** Microsoft's header.from domain when the From field names another domain. */
+  p2Microsoft: string | null;
 }
 
 /** `spf=pass (…) smtp.mailfrom=x; dkim=…` -> method/property map; comments dropped. */
@@ -250,6 +257,11 @@ export function headerFacts(fields: HeaderField[]): HeaderFacts {
   const from = fromField ? extractAddresses(fromField.value) : [];
   note('p2', fromField, from.join(', '));
   if (authResults) note('authentication results', arField, `spf=${authResults.spf} dkim=${authResults.dkim} dmarc=${authResults.dmarc} compauth=${authResults.compauth} reason=${authResults.compauthReason}`);
+  const msField = microsoftAuthResultsField(fields);
+  const crossCheck = crossCheckIdentities(msField, msField ? parseAuthenticationResults(msField.value) : null, returnPath, from);
+  const latency = latencySignature(fields);
+  const signatures = latency ? [latency, ...crossCheck.evidence] : crossCheck.evidence;
+  evidence.push(...signatures);
   const sourceIp = antispam?.get('CIP') || first(fields, 'x-sender-ip')?.value.trim() || authResults?.senderIp || entry?.fromIp || null;
   note('source IP', antispam?.get('CIP') ? asField : first(fields, 'x-sender-ip') ?? (authResults?.senderIp ? arField : null), sourceIp);
   const helo = antispam?.get('H') || entry?.from || null;
@@ -268,6 +280,6 @@ export function headerFacts(fields: HeaderField[]): HeaderFacts {
     dateMs: Number.isNaN(dateMs) ? null : dateMs,
     antispam, sourceIp, helo, ptr, direction,
     hasArcSeal: fields.some((f) => f.name === 'arc-seal'),
-    hops, evidence,
+    hops, evidence, signatures, p1Microsoft: crossCheck.p1Microsoft, p2Microsoft: crossCheck.p2Microsoft,
   };
 }

@@ -63,6 +63,7 @@ function renderAnalysis(a: MessageAnalysis): string {
     `Source:       IP ${show(a.source.ip)}, HELO ${show(a.source.helo)}, PTR ${show(a.source.ptr)}${a.source.country ? `, country ${a.source.country}` : ''}${a.source.scl ? `, SCL ${a.source.scl}` : ''}`,
     'Hops (oldest first):',
     ...a.hops.map((h, i) => `  ${i + 1}. from ${show(h.from)}${h.fromIp ? ` [${h.fromIp}]` : ''} by ${show(h.by)}${h.microsoft ? ' (Microsoft)' : ''}${h.entry ? ' <- entered Microsoft here' : ''}`),
+    ...a.signatures.map((e) => `Signature:    ${e.fact}: ${e.value ?? ''} (${e.from})`),
     `Evidence for: ${a.signals.for.join('; ') || '-'}`,
     `Against:      ${a.signals.against.join('; ') || '-'}`,
     '',

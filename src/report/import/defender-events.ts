@@ -27,6 +27,13 @@ const EVIDENCE: readonly Evidence[] = Object.freeze([
   { fact: 'verdict', from: 'columns DeliveryAction and ThreatTypes' },
 ]);
 
+/**
+ * Defender's Direct Send hunting query matches Connectors empty with a sender IP present (issue
+ * 18): such rows carry the signature as evidence. Frozen and shared, so 5M rows cost no arrays.
+ */
+const HUNTING_SIGNATURE: Evidence = { fact: 'Direct Send signature (Defender hunting)', from: 'columns Connectors (empty) and SenderIPv4/SenderIPv6 (present)' };
+const EVIDENCE_WITH_SIGNATURE: readonly Evidence[] = Object.freeze([...EVIDENCE, HUNTING_SIGNATURE]);
+
 type Fields = Record<string, string | null>;
 
 interface AuthDetails { spf: string | null; dkim: string | null; dmarc: string | null; compauth: string | null }
@@ -79,6 +86,7 @@ export function defenderRow(get: Fields, file: string, line: number, dates: File
   // The hunting rule reads an empty Connectors as "no connector"; keep '' so classify can tell
   // "this export says none" from "this export has no such column" (null).
   row.connector = 'connectors' in get ? (get.connectors ?? '') : null;
+  if (row.connector === '' && row.sourceIp) row.evidence = EVIDENCE_WITH_SIGNATURE;
   row.spf = auth.spf;
   row.dkim = auth.dkim;
   row.dmarc = auth.dmarc;

@@ -12,8 +12,11 @@ export function rowFromHeaderFacts(facts: HeaderFacts, file: string, line: numbe
   const row = emptyRow({ file, line, format: 'mail-headers' }, facts.evidence);
   const ar = facts.authResults;
   row.timeMs = facts.dateMs;
-  row.p1 = facts.returnPath ?? ar?.smtpMailfrom ?? null;
+  // Issue 18: where Microsoft's Authentication-Results disagree with Return-Path or From, the
+  // envelope and author Exchange Online judged decide (the header was sanitised or sender-supplied).
+  row.p1 = facts.p1Microsoft ? `@${facts.p1Microsoft}` : facts.returnPath ?? ar?.smtpMailfrom ?? null;
   row.p2 = facts.from.length ? facts.from : ar?.headerFrom ? [`@${ar.headerFrom}`] : [];
+  if (facts.p2Microsoft) row.p2 = [...row.p2, `@${facts.p2Microsoft}`];
   row.recipients = facts.to;
   row.subject = facts.subject === null ? null : decodeEncodedWords(facts.subject);
   row.messageId = facts.messageId;
