@@ -116,6 +116,13 @@ const policyFields = {
   rejectDirectSendHeaderFrom: modeSchema.default('report'),
   acceptedDomains: z.array(acceptedDomainSchema).default([]),
   onPremisesMinPrefixLength: prefixBoundsSchema.optional(),
+  /**
+   * Mark anonymous (external) mail at the end of DATA, after authentication (issue 18): `header`
+   * stamps X-Mxward-External, `subject` also prefixes the Subject once. Never internal or partner mail.
+   */
+  externalTagging: z.enum(['off', 'header', 'subject']).default('off'),
+  /** The Subject prefix of `externalTagging: subject`: printable ASCII, kept as it is. */
+  externalTagPrefix: z.string().min(1).max(40).regex(/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/, 'printable ASCII without leading or trailing spaces').default('[EXTERNAL]'),
 };
 
 export const policySchema = z.object({

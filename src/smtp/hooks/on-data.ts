@@ -13,6 +13,7 @@ import type { EndOfDataResult, GatewayContext, SessionState, Transaction } from 
 import { extractHeaderFacts, HeaderEndScanner, readHeaderSection, stripUntrustedFields } from '../header-section.ts';
 import type { HeaderEnd, HeaderField, HeaderReading } from '../header-section.ts';
 import { stampHeaders } from '../stamp-headers.ts';
+import { applyExternalTag } from '../external-tag.ts';
 import { abandonTransaction, finishTransaction } from '../transaction-trace.ts';
 import { closeSession } from '../session-control.ts';
 import { SmtpError } from './smtp-error.ts';
@@ -142,7 +143,11 @@ export async function onData(ctx: GatewayContext, stream: Readable, session: SMT
     if (verdict && (verdict.action === 'reject' || verdict.action === 'tempfail')) {
       throw await fail(verdict.reply ?? replies.internal, verdict.action, message, result);
     }
-    return await commitAccepted(ctx, state, tx, writer, message, result);
+    // Issue 18: external mail is tagged only now, after every check read the original bytes.
+    const tag = await applyExternalTag(ctx.spool, writer, state.policy.document, tx.sender.attribution, received.fields);
+    writer = tag.writer;
+    if (tag.hit) tx.hits.push(tag.hit);
+    return await commitAccepted(ctx, state, tx, writer, message, result, tag.header);
   } catch (err) {
     if (err instanceof SmtpError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ECONNECTION') {
@@ -161,14 +166,14 @@ export async function onData(ctx: GatewayContext, stream: Readable, session: SMT
   }
 }
 
-async function commitAccepted(ctx: GatewayContext, state: SessionState, tx: Transaction, writer: SpoolWriter, message: MessageFacts, result: EndOfDataResult): Promise<string> {
+async function commitAccepted(ctx: GatewayContext, state: SessionState, tx: Transaction, writer: SpoolWriter, message: MessageFacts, result: EndOfDataResult, extraHeaders = ''): Promise<string> {
   const action = result.verdict?.action ?? 'accept';
   const now = ctx.now();
   const prependHeaders = stampHeaders({
     hostname: ctx.config.hostname, queueId: writer.queueId, facts: state.facts, recipients: tx.recipients,
     attribution: tx.sender!.attribution, connector: tx.sender!.connector, directSend: tx.directSend, wouldReject: tx.wouldReject,
     verdict: action, scl: result.scl, authenticationResults: result.authenticationResults, now,
-  });
+  }) + extraHeaders;
   if (action === 'quarantine') {
     if (!ctx.quarantine) throw new Error('quarantine verdict without a quarantine store');
     await writer.syncAndClose(); // the quarantine takes the file over; the spool's handle must not leak
