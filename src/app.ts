@@ -28,6 +28,9 @@ import type { AdminServer } from './observability/admin-server.ts';
 import { observeDnsLookups } from './observability/dns-timing.ts';
 import { startTracePurge } from './observability/retention.ts';
 import { countEntries, nodeIdFor, startNodeHeartbeat } from './services/nodes.ts';
+import { withTraceOutbox } from './store/postgres/trace-outbox.ts';
+import type { TraceOutbox } from './store/postgres/trace-outbox.ts';
+import { join } from 'node:path';
 
 export interface GatewayOptions {
   config: BootstrapConfig;
@@ -55,6 +58,8 @@ export interface RunningGateway {
   /** The admin listener (metrics, health), when the bootstrap enables it. */
   admin: AdminServer | null;
   metrics: GatewayMetrics;
+  /** Trace writes waiting on local disk for an unreachable PostgreSQL (null on SQLite). */
+  traceOutbox: TraceOutbox | null;
   stop(): Promise<void>;
 }
 
@@ -69,7 +74,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const paths = dataPaths(dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   // Waits for the schema, so a PostgreSQL server that cannot be reached fails start-up, not mail.
-  const rawStore = await openStoreReady({ url: config.store.url, dataDir });
+  const openedStore = await openStoreReady({ url: config.store.url, dataDir });
+  // Issue 14: while PostgreSQL is down, trace writes go to a local outbox and reach it later.
+  const { store: rawStore, outbox: traceOutbox } = config.store.url
+    ? await withTraceOutbox(openedStore, join(dataDir, `trace-outbox${worker ? `-${worker.index}` : ''}.jsonl`), logger)
+    : { store: openedStore, outbox: null };
   const livePolicy = await LivePolicy.load(rawStore, logger);
   livePolicy.start(config.policyPollMs);
 
@@ -137,7 +146,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   logger.info({ stage: 'start', event: 'listening', inbound, submission, admin: admin?.address ?? null, dataDir }, 'mxward listening');
 
   return {
-    inbound, submission, store, queue, livePolicy, quarantine: quarantine?.service ?? null, admin, metrics,
+    inbound, submission, store, queue, livePolicy, quarantine: quarantine?.service ?? null, admin, metrics, traceOutbox,
     async stop() {
       heartbeat.stop();
       livePolicy.stop();

@@ -77,6 +77,11 @@ export interface TraceWriteOptions {
 
 export interface TraceStore {
   appendTrace(record: TraceRecord, options?: TraceWriteOptions): Promise<void>;
+  /**
+   * appendTrace unless a record of the same transaction exists: the replay of records buffered on
+   * local disk during a store outage (issue 14), where a write may have committed unacknowledged.
+   */
+  appendTraceOnce?(record: TraceRecord): Promise<void>;
   queryTrace(filter: TraceFilter): Promise<TraceRecord[]>;
   updateDelivery(update: DeliveryUpdate, options?: TraceWriteOptions): Promise<void>;
   /**

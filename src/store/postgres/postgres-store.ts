@@ -25,6 +25,15 @@ function jsonParam(value: unknown): string | null {
   return value === null || value === undefined ? null : JSON.stringify(value);
 }
 
+function traceParams(r: TraceRecord): unknown[] {
+  return [
+    r.transactionId, r.time, r.sessionId, r.remoteIp, r.mailFrom ?? '',
+    // Refused recipients are searchable too: "why did alice not get it" is the usual question.
+    [...r.recipients, ...(r.rejectedRecipients ?? [])].join(' ').toLowerCase(),
+    r.directSend ?? null, r.verdict, r.queueId, r.deliveryStatus, jsonParam(r),
+  ];
+}
+
 export class PostgresStore implements Store {
   readonly #db: PgDatabase;
   readonly #url: string;
@@ -106,12 +115,13 @@ export class PostgresStore implements Store {
 
   async appendTrace(r: TraceRecord): Promise<void> {
     await this.#db.query(`INSERT INTO trace (transaction_id, time, session_id, remote_ip, mail_from, recipients, direct_send, verdict, queue_id, delivery_status, record)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)`, [
-      r.transactionId, r.time, r.sessionId, r.remoteIp, r.mailFrom ?? '',
-      // Refused recipients are searchable too: "why did alice not get it" is the usual question.
-      [...r.recipients, ...(r.rejectedRecipients ?? [])].join(' ').toLowerCase(),
-      r.directSend ?? null, r.verdict, r.queueId, r.deliveryStatus, jsonParam(r),
-    ]);
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)`, traceParams(r));
+  }
+
+  async appendTraceOnce(r: TraceRecord): Promise<void> {
+    await this.#db.query(`INSERT INTO trace (transaction_id, time, session_id, remote_ip, mail_from, recipients, direct_send, verdict, queue_id, delivery_status, record)
+      SELECT $1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb
+      WHERE NOT EXISTS (SELECT 1 FROM trace WHERE transaction_id = $1)`, traceParams(r));
   }
 
   async queryTrace(filter: TraceFilter): Promise<TraceRecord[]> {
