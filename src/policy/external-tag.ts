@@ -30,7 +30,9 @@ export function prefixSubjectField(raw: string, prefix: string): string | null {
   const colon = raw.indexOf(':');
   if (colon < 0) return null;
   const value = raw.slice(colon + 1).replace(/\r\n(?=[ \t])/g, '');
-  if (value.toLowerCase().includes(prefix.toLowerCase())) return null;
+  // Mail clients encode a whole non-ASCII Subject (`=?utf-8?Q?RE:_[EXTERNAL]_Gr=C3=BC=C3=9Fe?=`):
+  // the prefix is looked for in the decoded text too.
+  if (value.toLowerCase().includes(prefix.toLowerCase()) || decodeEncodedWords(value).toLowerCase().includes(prefix.toLowerCase())) return null;
   const lead = /^[ \t]*/.exec(raw.slice(colon + 1))![0];
   const rest = raw.slice(colon + 1 + lead.length);
   // An empty Subject becomes just the prefix; otherwise one space separates it from the text
@@ -49,4 +51,24 @@ export function tagHeaderSection(fields: ReadonlyArray<{ name: string; raw: stri
   const tagged = prefixSubjectField(fields[index].raw, prefix);
   if (tagged === null) return null;
   return fields.map((f, i) => (i === index ? tagged : f.raw)).join('');
+}
+
+const ENCODED_WORD = /=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g;
+
+/**
+ * RFC 2047 encoded-words decoded for comparison only (the field itself is never re-encoded), the
+ * white space between adjacent encoded-words dropped (§6.2). An unknown charset or a broken word
+ * stays as written.
+ */
+export function decodeEncodedWords(value: string): string {
+  return value.replace(/(\?=)[ \t]+(?==\?)/g, '$1').replace(ENCODED_WORD, (word, charset: string, encoding: string, text: string) => {
+    try {
+      const bytes = encoding.toLowerCase() === 'b'
+        ? Buffer.from(text, 'base64')
+        : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+      return new TextDecoder(charset.replace(/\*.*$/, '')).decode(bytes);
+    } catch {
+      return word;
+    }
+  });
 }

@@ -32,6 +32,10 @@ const subjects: Array<[string, string, string | null]> = [
   ['a reply thread keeps one tag', 'Subject: Re: [EXTERNAL] Invoice\r\n', null],
   ['case-insensitive', 'Subject: RE: [external] Invoice\r\n', null],
   ['tag split by folding still found', 'Subject: Re: [EXTERNAL]\r\n Invoice\r\n', null],
+  ['a reply whose whole Subject is an encoded-word (Q)', 'Subject: =?utf-8?Q?RE:_[EXTERNAL]_Gr=C3=BC=C3=9Fe?=\r\n', null],
+  ['a reply whose whole Subject is an encoded-word (B), split in two words', `Subject: =?UTF-8?B?${Buffer.from('AW: [EXT').toString('base64')}?=\r\n =?UTF-8?B?${Buffer.from('ERNAL] Grüße').toString('base64')}?=\r\n`, null],
+  ['an encoded Subject without the tag is prefixed', 'Subject: =?iso-8859-1?Q?Gr=FC=DFe?=\r\n', 'Subject: [EXTERNAL] =?iso-8859-1?Q?Gr=FC=DFe?=\r\n'],
+  ['an unknown charset stays as written (and is prefixed)', 'Subject: =?x-unknown?Q?abc?=\r\n', 'Subject: [EXTERNAL] =?x-unknown?Q?abc?=\r\n'],
 ];
 for (const [name, raw, expected] of subjects) {
   test(`subject: ${name}`, () => assert.equal(prefixSubjectField(raw, '[EXTERNAL]'), expected));
