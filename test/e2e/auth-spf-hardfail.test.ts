@@ -74,6 +74,10 @@ test('junk: the same message is junked under its own rule spf.hardFail', { skip:
   const record = await gw.waitForTrace({ sender: 'news@woodgrove.test', verdict: 'junk' });
   assert.deepEqual(record.auth?.compauth, { result: 'softpass', reason: '201' });
   assert.ok(rules(record.hits).includes('spf.hardFail'), JSON.stringify(record.hits));
+  // Junk is delivered, marked for the mailbox's junk rule (auth.junkScl).
+  const [delivered] = await waitForMaildir(gw.dataDir, 'alice@contoso.test', 1);
+  assert.match(delivered, /^X-Mxward-Verdict: junk\r$/m);
+  assert.match(delivered, /^X-Mxward-SCL: 6\r$/m);
 });
 
 test('quarantine: the same message is quarantined under spf.hardFail', { skip: unavailable ?? false }, async (t) => {
