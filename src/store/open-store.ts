@@ -50,12 +50,12 @@ export async function openStoreReady(selection: StoreSelection): Promise<Store> 
  * release is attached to the trace record the gateway wrote (in PostgreSQL when that is the store).
  */
 export function openQuarantineStore(selection: StoreSelection): QuarantineStore {
-  if (selection.url) return new PostgresQuarantineStore(selection.url, selection.postgres);
+  if (selection.url) return new PostgresQuarantineStore(selection.url, { ...selection.postgres, messageDir: dataPaths(selection.dataDir).quarantine });
   mkdirSync(selection.dataDir, { recursive: true, mode: 0o700 });
   return new SqliteQuarantineStore(dataPaths(selection.dataDir).store);
 }
 
 export async function openQuarantineStoreReady(selection: StoreSelection): Promise<QuarantineStore> {
-  if (selection.url) return PostgresQuarantineStore.open(selection.url, selection.postgres);
+  if (selection.url) return PostgresQuarantineStore.open(selection.url, { ...selection.postgres, messageDir: dataPaths(selection.dataDir).quarantine });
   return openQuarantineStore(selection);
 }

@@ -101,6 +101,12 @@ const steps: string[] = [
    END $$;
    CREATE TRIGGER policy_changed AFTER UPDATE OF version ON policy
      FOR EACH ROW EXECUTE FUNCTION mxward_policy_notify();`,
+  // One quarantine for every node (issue 14): the held message itself, so list, preview, headers
+  // and release work from any node, not only the one whose disk has the file. In its own table so
+  // the list queries never read message bytes.
+  `CREATE TABLE quarantine_messages (
+     quarantine_id text PRIMARY KEY REFERENCES quarantine (id) ON DELETE CASCADE,
+     content bytea NOT NULL);`,
 ];
 
 /** The channel policy_changed notifies; every node LISTENs on it (policy-listener.ts). */

@@ -3,6 +3,9 @@
 // every node and the CLI, audit entries go to the same audit table as policy changes, and a
 // release is attached to the trace record the gateway wrote in this database. Same contract as
 // the SQLite quarantine store (test/store/quarantine-contract.ts runs against both).
+import { randomBytes } from 'node:crypto';
+import { access, mkdir, open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { PoolClient } from 'pg';
 import type { QuarantineAudit, QuarantineFilter, QuarantineItem, QuarantineRecipient, QuarantineRecipientState, QuarantineStore } from '../ports.ts';
 import { PgDatabase, whenReady } from './pool.ts';
@@ -36,20 +39,32 @@ interface RecipientRow {
 
 const ITEM_COLUMNS = 'q.id, q.time, q.expires, q.transaction_id, q.policy, q.kind, q.mail_from, q.header_from, q.subject, q.size_bytes, q.reason, q.prepend_headers, q.file';
 
+export interface PostgresQuarantineOptions extends PostgresStoreOptions {
+  /**
+   * This node's quarantine directory (dataDir/quarantine). When given, the message file is stored
+   * in the database with its row, and a node that lacks the file (the message was quarantined on
+   * another node) gets a copy there before the quarantine service reads it (issue 14).
+   */
+  messageDir?: string;
+}
+
 export class PostgresQuarantineStore implements QuarantineStore {
   readonly #db: PgDatabase;
+  readonly #messageDir: string | null;
 
-  constructor(url: string, options: PostgresStoreOptions = {}) {
+  constructor(url: string, options: PostgresQuarantineOptions = {}) {
     // Quarantine traffic is light (one insert per quarantined message, CLI actions, a timer).
     this.#db = new PgDatabase(url, options.maxConnections ?? 2, 'quarantine store');
+    this.#messageDir = options.messageDir ?? null;
   }
 
-  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresQuarantineStore> {
+  static async open(url: string, options: PostgresQuarantineOptions = {}): Promise<PostgresQuarantineStore> {
     const store = new PostgresQuarantineStore(url, options);
     return whenReady(store, store.#db.ready());
   }
 
   async addQuarantined(item: QuarantineItem): Promise<void> {
+    const content = await this.#readMessageFile(item.file);
     await this.#db.transaction(async (db) => {
       await db.query(`INSERT INTO quarantine (id, time, expires, transaction_id, policy, kind, mail_from, header_from, subject, size_bytes, reason, prepend_headers, file)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13)`, [
@@ -60,13 +75,49 @@ export class PostgresQuarantineStore implements QuarantineStore {
       await db.query(`INSERT INTO quarantine_recipients (quarantine_id, address, state)
         SELECT $1, r.address, r.state FROM unnest($2::text[], $3::text[]) AS r (address, state) ON CONFLICT DO NOTHING`,
       [item.id, item.recipients.map((r) => r.address.toLowerCase()), item.recipients.map((r) => r.state)]);
+      // In the same transaction: an item any node can list is an item any node can release.
+      if (content) await db.query('INSERT INTO quarantine_messages (quarantine_id, content) VALUES ($1, $2)', [item.id, content]);
       await this.#insertAudit(db, { actor: 'gateway', action: 'quarantine.add', detail: { id: item.id, policy: item.policy, kind: item.kind, recipients: item.recipients.map((r) => r.address) } });
     });
   }
 
   async getQuarantined(id: string): Promise<QuarantineItem | null> {
     const [item] = await this.#items(`SELECT ${ITEM_COLUMNS} FROM quarantine q WHERE q.id = $1`, [id]);
+    if (item) await this.#ensureLocalCopy(item);
     return item ?? null;
+  }
+
+  async #readMessageFile(file: string): Promise<Buffer | null> {
+    if (!this.#messageDir) return null;
+    try {
+      return await readFile(join(this.#messageDir, file));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  /**
+   * The quarantine service reads dataDir/quarantine/<file>; on a node other than the one that
+   * quarantined the message, write it there from the database first (temp file, fsync, rename),
+   * so preview, headers and release work unchanged. The database copy stays the reference.
+   */
+  async #ensureLocalCopy(item: QuarantineItem): Promise<void> {
+    if (!this.#messageDir) return;
+    const path = join(this.#messageDir, item.file);
+    if (await access(path).then(() => true, () => false)) return;
+    const row = await this.#db.one<{ content: Buffer }>('SELECT content FROM quarantine_messages WHERE quarantine_id = $1', [item.id]);
+    if (!row) return;
+    await mkdir(this.#messageDir, { recursive: true, mode: 0o700 });
+    const tmp = `${path}.${randomBytes(4).toString('hex')}.part`;
+    const handle = await open(tmp, 'w', 0o600);
+    try {
+      await handle.write(row.content);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
   }
 
   async listQuarantined(filter: QuarantineFilter): Promise<QuarantineItem[]> {
