@@ -7,8 +7,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import type { EndOfDataCheck } from '../../src/smtp/context.ts';
-import { QUARANTINE_RULES } from '../../src/policy/auth-verdict.ts';
 import { startTestGateway } from '../helpers/gateway.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import { postgresBinDir, startPrivatePostgres } from '../helpers/private-postgres.ts';
@@ -16,22 +14,12 @@ import type { PrivatePostgres } from '../helpers/private-postgres.ts';
 import { maildirMessages, waitForMaildir } from '../helpers/maildir.ts';
 import { sendOne, testMessage } from '../helpers/smtp-client.ts';
 import { waitFor } from '../helpers/loopback.ts';
+import { holdMarked } from '../helpers/hold-check.ts';
 
 const skip = postgresBinDir() === null && process.env.CI !== 'true' ? 'no PostgreSQL binaries (Debian package postgresql)' : false;
 let cluster: PrivatePostgres;
 const nodes: TestGateway[] = [];
 
-/** Holds any message whose subject says so, as a DMARC quarantine would. */
-const holdMarked: EndOfDataCheck = {
-  name: 'test-hold',
-  async run(input) {
-    const held = /\[hold\]/.test(input.message.subject ?? '');
-    return {
-      auth: null, authenticationResults: null, scl: null,
-      verdict: held ? { action: 'quarantine', reply: null, stage: 'data', hits: [{ rule: QUARANTINE_RULES.dmarcQuarantine, detail: 'test hold' }] } : null,
-    };
-  },
-};
 
 before(async () => {
   if (skip) return;

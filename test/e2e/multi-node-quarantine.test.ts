@@ -4,30 +4,19 @@
 // is refused by the shared once-only guard.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EndOfDataCheck } from '../../src/smtp/context.ts';
-import { QUARANTINE_RULES } from '../../src/policy/auth-verdict.ts';
 import { startTestGateway } from '../helpers/gateway.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import { mxwardBin, run } from '../helpers/commands.ts';
 import { createTestDatabase } from '../helpers/postgres.ts';
 import { maildirMessages, waitForMaildir } from '../helpers/maildir.ts';
 import { sendOne, testMessage } from '../helpers/smtp-client.ts';
+import { holdMarked } from '../helpers/hold-check.ts';
 
 const db = await createTestDatabase();
 const skip = typeof db === 'string' ? db : false;
 let nodeA: TestGateway;
 let nodeC: TestGateway;
 
-const holdMarked: EndOfDataCheck = {
-  name: 'test-hold',
-  async run(input) {
-    const held = /\[hold\]/.test(input.message.subject ?? '');
-    return {
-      auth: null, authenticationResults: null, scl: null,
-      verdict: held ? { action: 'quarantine', reply: null, stage: 'data', hits: [{ rule: QUARANTINE_RULES.dmarcQuarantine, detail: 'test hold' }] } : null,
-    };
-  },
-};
 
 function cliOn(node: TestGateway, args: string[]) {
   if (typeof db === 'string') throw new Error(db);

@@ -9,7 +9,7 @@ import type { TestGateway } from '../helpers/gateway.ts';
 import { mxwardBin, run } from '../helpers/commands.ts';
 import { createTestDatabase } from '../helpers/postgres.ts';
 import type { TestDatabase } from '../helpers/postgres.ts';
-import { RawSession } from '../helpers/smtp-session.ts';
+import { directSendAttempt } from '../helpers/smtp-session.ts';
 import { waitFor } from '../helpers/loopback.ts';
 
 const db = await createTestDatabase();
@@ -22,17 +22,7 @@ function cli(args: string[]) {
   return run(process.execPath, [mxwardBin, ...args, '--store-url', pgDb.url, '--data-dir', nodeA.dataDir]);
 }
 
-async function spoofAttempt(port: number): Promise<string | null> {
-  const s = await RawSession.open(port);
-  try {
-    await s.reply();
-    await s.command('EHLO attacker.invalid');
-    await s.command('MAIL FROM:<ceo@contoso.test>');
-    return await s.command('RCPT TO:<alice@contoso.test>');
-  } finally {
-    s.close();
-  }
-}
+const spoofAttempt = directSendAttempt;
 
 before(async () => {
   if (typeof db === 'string') return;

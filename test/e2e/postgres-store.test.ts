@@ -11,7 +11,7 @@ import { startTestGateway } from '../helpers/gateway.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import { mxwardBin, run } from '../helpers/commands.ts';
 import type { RunResult } from '../helpers/commands.ts';
-import { RawSession } from '../helpers/smtp-session.ts';
+import { directSendAttempt } from '../helpers/smtp-session.ts';
 import { createTestDatabase } from '../helpers/postgres.ts';
 import type { TestDatabase } from '../helpers/postgres.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
@@ -29,17 +29,7 @@ function cli(args: string[]): Promise<RunResult> {
   return run(process.execPath, [mxwardBin, ...args, '--data-dir', cliDataDir, '--actor', 'ops@e2e'], { env: { MXWARD_STORE_URL: pgDb.url } });
 }
 
-async function spoofAttempt(port: number): Promise<string | null> {
-  const s = await RawSession.open(port);
-  try {
-    await s.reply();
-    await s.command('EHLO attacker.invalid');
-    await s.command('MAIL FROM:<ceo@contoso.test>');
-    return await s.command('RCPT TO:<alice@contoso.test>');
-  } finally {
-    s.close();
-  }
-}
+const spoofAttempt = directSendAttempt;
 
 before(async () => {
   if (typeof db === 'string') return;

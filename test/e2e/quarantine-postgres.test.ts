@@ -7,8 +7,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EndOfDataCheck } from '../../src/smtp/context.ts';
-import { QUARANTINE_RULES } from '../../src/policy/auth-verdict.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import type { TraceRecord } from '../../src/domain/types.ts';
 import { startTestGateway } from '../helpers/gateway.ts';
@@ -19,6 +17,7 @@ import { maildirMessages, waitForMaildir } from '../helpers/maildir.ts';
 import { sendOne, testMessage } from '../helpers/smtp-client.ts';
 import { createTestDatabase } from '../helpers/postgres.ts';
 import type { TestDatabase } from '../helpers/postgres.ts';
+import { holdMarked } from '../helpers/hold-check.ts';
 
 const db = await createTestDatabase();
 const skip = typeof db === 'string' ? db : false;
@@ -26,17 +25,6 @@ const skip = typeof db === 'string' ? db : false;
 let pgDb: TestDatabase;
 let gw: TestGateway;
 
-/** Holds any message whose subject says so, as a DMARC quarantine would (DefaultFullAccessPolicy). */
-const holdMarked: EndOfDataCheck = {
-  name: 'test-hold',
-  async run(input) {
-    const held = /\[hold\]/.test(input.message.subject ?? '');
-    return {
-      auth: null, authenticationResults: null, scl: null,
-      verdict: held ? { action: 'quarantine', reply: null, stage: 'data', hits: [{ rule: QUARANTINE_RULES.dmarcQuarantine, detail: 'test hold' }] } : null,
-    };
-  },
-};
 
 function cli(args: string[]): Promise<RunResult> {
   return run(process.execPath, [mxwardBin, ...args, '--data-dir', gw.dataDir, '--actor', 'admin@e2e'], { env: { MXWARD_STORE_URL: pgDb.url } });

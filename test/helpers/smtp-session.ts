@@ -109,3 +109,16 @@ export class RawSession {
     this.socket.destroy();
   }
 }
+
+/** A Direct Send attempt up to RCPT (our domain as MAIL FROM, anonymous); the reply to RCPT. */
+export async function directSendAttempt(port: number): Promise<string | null> {
+  const s = await RawSession.open(port);
+  try {
+    await s.reply();
+    await s.command('EHLO attacker.invalid');
+    await s.command('MAIL FROM:<ceo@contoso.test>');
+    return await s.command('RCPT TO:<alice@contoso.test>');
+  } finally {
+    s.close();
+  }
+}
