@@ -11,9 +11,39 @@ import { freePort, waitForPort, waitForPortClosed } from './loopback.ts';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { connect } from 'node:net';
 
 const run = promisify(execFile);
 const POSTFIX = '/usr/sbin/postfix';
+
+/** Runs `postfix ARGS` in its own process group, the whole group killed after timeoutMs. */
+function runBounded(args: string[], timeoutMs: number): Promise<void> {
+  return new Promise((resolveRun) => {
+    const child = spawn(POSTFIX, args, { stdio: 'ignore', detached: true });
+    const timer = setTimeout(() => {
+      try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ }
+      resolveRun();
+    }, timeoutMs);
+    const done = () => { clearTimeout(timer); resolveRun(); };
+    child.once('exit', done);
+    child.once('error', done);
+  });
+}
+
+/** True when an SMTP client connecting to the port is greeted with 220 within timeoutMs. */
+function greets(port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolveGreeting) => {
+    const socket = connect(port, '127.0.0.1');
+    let seen = '';
+    const finish = (ok: boolean) => { clearTimeout(timer); socket.destroy(); resolveGreeting(ok); };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    socket.on('data', (d: Buffer) => {
+      seen += d.toString('latin1');
+      if (/^220[ -]/m.test(seen)) { socket.end('QUIT\r\n'); finish(true); }
+    });
+    socket.on('error', () => finish(false));
+  });
+}
 
 /** A reason to skip, or null when Postfix can run here. */
 export function postfixUnavailable(): string | null {
@@ -100,19 +130,33 @@ export async function startPostfix(options: PostfixOptions): Promise<PostfixInst
     },
     async start() {
       // `postfix start` would detach and its master would die silently without syslog;
-      // `start-fg` keeps master as our child with the log on stdout (Postfix >= 3.3).
-      const log = openSync(join(dir, 'maillog'), 'a');
-      master = spawn(POSTFIX, ['-c', dir, 'start-fg'], { stdio: ['ignore', log, log] });
-      closeSync(log);
-      await waitForPort(port);
+      // `start-fg` keeps master as our child with the log on stdout (Postfix >= 3.3). Its own
+      // process group, so a master that does not stop can be killed with all its daemons.
+      // A master once listened but never started smtpd (no greeting, no log line): the start
+      // counts only when a client is greeted, and is tried once more after killing the group.
+      for (let attempt = 1; ; attempt++) {
+        const log = openSync(join(dir, 'maillog'), 'a');
+        master = spawn(POSTFIX, ['-c', dir, 'start-fg'], { stdio: ['ignore', log, log], detached: true });
+        closeSync(log);
+        await waitForPort(port);
+        if (await greets(port, 15_000)) return;
+        if (attempt === 2) throw new Error(`private Postfix on port ${port} accepts connections but never greets`);
+        await instance.stop();
+      }
     },
     async stop() {
       if (!master) return;
       const child = master;
       master = null;
       const exited = new Promise((r) => child.once('exit', r));
-      await run(POSTFIX, ['-c', dir, 'stop']).catch(() => {});
+      const gone = () => child.exitCode !== null || child.signalCode !== null;
+      // `postfix stop` was once seen hanging in its `master -t` check: bounded, in its own group.
+      await runBounded(['-c', dir, 'stop'], 15_000);
       await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (!gone()) {
+        try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ }
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+      }
       await waitForPortClosed(port);
     },
     async connectionCount() {
