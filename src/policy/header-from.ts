@@ -22,7 +22,7 @@ type Token =
 const SPECIALS = '()<>[]:;@\\,."';
 
 /** Skips a (nested) comment starting at `at`; returns the index after it, or -1 if unterminated. */
-function skipComment(value: string, at: number): number {
+export function skipComment(value: string, at: number): number {
   let depth = 0;
   for (let i = at; i < value.length; i++) {
     const c = value[i];
@@ -33,8 +33,11 @@ function skipComment(value: string, at: number): number {
   return -1;
 }
 
-/** Reads a quoted-string or domain-literal body ending at `close`; -1 if unterminated. */
-function readDelimited(value: string, at: number, close: string): { text: string; next: number } | null {
+/**
+ * Reads a quoted-string or domain-literal body ending at `close`. Unterminated: null, or with
+ * `partial` what it held up to the end of the value.
+ */
+export function readDelimited(value: string, at: number, close: string, partial = false): { text: string; next: number } | null {
   let text = '';
   for (let i = at + 1; i < value.length; i++) {
     const c = value[i];
@@ -42,7 +45,7 @@ function readDelimited(value: string, at: number, close: string): { text: string
     if (c === close) return { text, next: i + 1 };
     text += c;
   }
-  return null;
+  return partial ? { text, next: value.length } : null;
 }
 
 /** Control characters have no place in an address field; their presence makes it unusable. */

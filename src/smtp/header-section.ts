@@ -4,7 +4,7 @@
 // mxward checks is what it delivers. Only the header section is ever held in memory; the body
 // streams past.
 import type { HeaderFacts } from '../policy/header-from.ts';
-import { readAuthor } from '../policy/header-from.ts';
+import { readAuthor, readDelimited, skipComment } from '../policy/header-from.ts';
 
 export type { HeaderFacts };
 
@@ -204,16 +204,13 @@ export function authservIdOf(value: string): string {
   for (;;) {
     while (at < value.length && /\s/.test(value[at])) at++;
     if (value[at] !== '(') break;
-    let depth = 0;
-    for (; at < value.length; at++) {
-      if (value[at] === '\\') { at++; continue; }
-      if (value[at] === '(') depth++;
-      else if (value[at] === ')' && --depth === 0) { at++; break; }
-    }
+    const next = skipComment(value, at);
+    at = next < 0 ? value.length : next;
   }
-  let id = '';
+  let id: string;
   if (value[at] === '"') {
-    for (at++; at < value.length && value[at] !== '"'; at++) id += value[at] === '\\' ? value[++at] ?? '' : value[at];
+    // An unterminated quoted-string still names what it holds so far.
+    id = readDelimited(value, at, '"', true)!.text;
   } else {
     const end = value.slice(at).search(/[\s;()]/);
     id = end < 0 ? value.slice(at) : value.slice(at, at + end);
