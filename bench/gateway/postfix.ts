@@ -37,19 +37,7 @@ export async function startPostfix(options: PeerOptions): Promise<Peer> {
     'biff = no',
     'append_dot_mydomain = no',
   ];
-  await writeFile(join(dir, 'main.cf'), `${main.join('\n')}\n`);
-  const services = postfixServices(port, ['smtp unix - - n - - smtp', 'relay unix - - n - - smtp']);
-  await writeFile(join(dir, 'master.cf'), `${services.join('\n')}\n`);
-  await mkdir(join(dir, 'data'), { recursive: true });
-  await mkdir(join(dir, 'queue'), { recursive: true });
-  await run('chown', ['postfix', join(dir, 'data')]); // master's lock file lives there
-  await run('postfix', ['-c', dir, 'check']).catch(() => {}); // creates the queue directories
-  await run('postfix', ['-c', dir, 'start']).catch(async (err: Error) => {
-    const tail = (await readFile(join(dir, 'maillog'), 'utf8').catch(() => '')).trim().split('\n').slice(-3).join('\n');
-    throw new Error(`postfix did not start: ${tail || err.message}`, { cause: err });
-  });
-  await waitForPort(port);
-  const masterPid = Number((await readFile(join(dir, 'queue', 'pid', 'master.pid'), 'utf8')).trim());
+  const masterPid = await startRelayingPostfix(dir, port, main);
   return {
     name: 'postfix',
     port,
@@ -69,4 +57,24 @@ export async function postfixLogCounts(dir: string): Promise<ServerCounts> {
   const accepted = log.match(/ postfix\/cleanup\[\d+\]: [0-9A-F]+: message-id=/g)?.length ?? 0;
   const rejected = log.match(/ NOQUEUE: reject: RCPT from [^\n]*: 550 5\.7\.68 /g)?.length ?? 0;
   return { accepted, rejected };
+}
+
+/**
+ * Writes main.cf (the given lines) and a master.cf with smtpd on `port` and the smtp/relay
+ * clients, starts that private Postfix and waits for its port; returns the master's pid.
+ */
+export async function startRelayingPostfix(dir: string, port: number, main: string[]): Promise<number> {
+  await writeFile(join(dir, 'main.cf'), `${main.join('\n')}\n`);
+  const services = postfixServices(port, ['smtp unix - - n - - smtp', 'relay unix - - n - - smtp']);
+  await writeFile(join(dir, 'master.cf'), `${services.join('\n')}\n`);
+  await mkdir(join(dir, 'data'), { recursive: true });
+  await mkdir(join(dir, 'queue'), { recursive: true });
+  await run('chown', ['postfix', join(dir, 'data')]); // master's lock file lives there
+  await run('postfix', ['-c', dir, 'check']).catch(() => {}); // creates the queue directories
+  await run('postfix', ['-c', dir, 'start']).catch(async (err: Error) => {
+    const tail = (await readFile(join(dir, 'maillog'), 'utf8').catch(() => '')).trim().split('\n').slice(-3).join('\n');
+    throw new Error(`postfix did not start: ${tail || err.message}`, { cause: err });
+  });
+  await waitForPort(port);
+  return Number((await readFile(join(dir, 'queue', 'pid', 'master.pid'), 'utf8')).trim());
 }

@@ -8,13 +8,13 @@
 // and the sink got every accepted message, through bench/gateway/turn.ts.
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { postfixMainBase, postfixServices } from '../../test/helpers/postfix.ts';
+import { postfixMainBase } from '../../test/helpers/postfix.ts';
 import { freePort, waitForPort, waitForPortClosed } from '../gateway/net.ts';
-import { postfixLogCounts } from '../gateway/postfix.ts';
+import { postfixLogCounts, startRelayingPostfix } from '../gateway/postfix.ts';
 import type { Peer, PeerName } from '../gateway/peer.ts';
 import { ACCEPTED_DOMAIN, DIRECT_SEND_TEXT } from '../gateway/peer.ts';
 import { quickScenarios } from '../gateway/scenarios.ts';
@@ -76,18 +76,7 @@ async function startVariant(variant: Variant, dir: string, sinkPort: number): Pr
     'smtputf8_enable = no',
     'biff = no',
   ];
-  await writeFile(join(dir, 'main.cf'), `${main.join('\n')}\n`);
-  await writeFile(join(dir, 'master.cf'), `${postfixServices(port, ['smtp unix - - n - - smtp', 'relay unix - - n - - smtp']).join('\n')}\n`);
-  await mkdir(join(dir, 'data'), { recursive: true });
-  await mkdir(join(dir, 'queue'), { recursive: true });
-  await run('chown', ['postfix', join(dir, 'data')]);
-  await run('postfix', ['-c', dir, 'check']).catch(() => {});
-  await run('postfix', ['-c', dir, 'start']).catch(async (err: Error) => {
-    const tail = (await readFile(join(dir, 'maillog'), 'utf8').catch(() => '')).trim().split('\n').slice(-3).join('\n');
-    throw new Error(`postfix did not start: ${tail || err.message}`, { cause: err });
-  });
-  await waitForPort(port);
-  const masterPid = Number((await readFile(join(dir, 'queue', 'pid', 'master.pid'), 'utf8')).trim());
+  const masterPid = await startRelayingPostfix(dir, port, main);
   return {
     name: variant as unknown as PeerName,
     port,
