@@ -31,6 +31,8 @@ export interface TraceFilter {
   recipient?: string;
   directSend?: boolean;
   verdict?: VerdictAction;
+  /** Only transactions handled by this gateway node (its node id). */
+  node?: string;
   limit?: number;
 }
 
@@ -197,5 +199,73 @@ export interface QuarantineStore {
   listExpired(now: string): Promise<QuarantineItem[]>;
   removeQuarantined(id: string, audit: QuarantineAudit): Promise<void>;
   appendQuarantineAudit(audit: QuarantineAudit): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Console roles (issue 13); the same names as web/api-route.ts Role, kept here so store/ does not import web/. */
+export type IdentityRole = 'administrator' | 'helpdesk' | 'auditor' | 'recipient';
+
+/** A console account: signs in with a password and gets a session. */
+export interface ConsoleAccount {
+  username: string;
+  role: IdentityRole;
+  /** `scrypt$N$r$p$saltB64$hashB64` (users/passwords.ts), never the password. */
+  passwordHash: string;
+  createdAt: string;
+}
+
+/** An API token: only its SHA-256 is stored; the token itself is shown once, at creation. */
+export interface StoredApiToken {
+  /** Public id (shown in lists, used to revoke), not the secret. */
+  id: string;
+  name: string;
+  role: IdentityRole;
+  scopes: Array<'read' | 'write'>;
+  /** Hex SHA-256 of the secret token. */
+  tokenHash: string;
+  createdBy: string;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+/** A console or recipient session; the cookie holds the id, the store only its SHA-256. */
+export interface StoredSession {
+  idHash: string;
+  kind: 'session' | 'recipient-link';
+  name: string;
+  role: IdentityRole;
+  /** Recipient sessions: the addresses whose quarantine this session may see. */
+  addresses: string[];
+  csrfToken: string;
+  createdAt: string;
+  expiresAt: string;
+}
+
+/**
+ * Console accounts, API tokens and sessions (issue 13). A port of its own (its own connection in
+ * SQLite, like QuarantineStore) so the Store contract stays as it was; audit entries for changes
+ * are written by the identity service through PolicyStore.appendAudit, with the actor.
+ */
+export interface IdentityStore {
+  getAccount(username: string): Promise<ConsoleAccount | null>;
+  /** Inserts or replaces (a password or role change). */
+  putAccount(account: ConsoleAccount): Promise<void>;
+  /** Also ends the account's sessions; false when there was no such account. */
+  removeAccount(username: string): Promise<boolean>;
+  listAccounts(): Promise<ConsoleAccount[]>;
+  addToken(token: StoredApiToken): Promise<void>;
+  findTokenByHash(tokenHash: string): Promise<StoredApiToken | null>;
+  listTokens(): Promise<StoredApiToken[]>;
+  /** Sets revokedAt once; false when the id is unknown or already revoked. */
+  revokeToken(id: string, time: string): Promise<boolean>;
+  touchToken(id: string, time: string): Promise<void>;
+  addSession(session: StoredSession): Promise<void>;
+  /** Null when absent or expired at `now`. */
+  getSession(idHash: string, now: string): Promise<StoredSession | null>;
+  removeSession(idHash: string): Promise<void>;
+  /** Drops sessions expired before `now`; returns how many went. */
+  purgeExpiredSessions(now: string): Promise<number>;
   close(): Promise<void>;
 }

@@ -107,6 +107,30 @@ const steps: string[] = [
   `CREATE TABLE quarantine_messages (
      quarantine_id text PRIMARY KEY REFERENCES quarantine (id) ON DELETE CASCADE,
      content bytea NOT NULL);`,
+  // Console accounts, API tokens (only their SHA-256) and sessions (only the id's SHA-256) for the
+  // admin API and web console (issue 13), shared by every node so a session works on any of them.
+  `CREATE TABLE console_accounts (username text PRIMARY KEY, role text NOT NULL, password_hash text NOT NULL, created_at timestamptz NOT NULL);
+   CREATE TABLE api_tokens (
+     id text PRIMARY KEY,
+     name text NOT NULL,
+     role text NOT NULL,
+     scopes jsonb NOT NULL,
+     token_hash text NOT NULL UNIQUE,
+     created_by text NOT NULL,
+     created_at timestamptz NOT NULL,
+     expires_at timestamptz,
+     revoked_at timestamptz,
+     last_used_at timestamptz);
+   CREATE TABLE console_sessions (
+     id_hash text PRIMARY KEY,
+     kind text NOT NULL,
+     name text NOT NULL,
+     role text NOT NULL,
+     addresses jsonb NOT NULL,
+     csrf_token text NOT NULL,
+     created_at timestamptz NOT NULL,
+     expires_at timestamptz NOT NULL);
+   CREATE INDEX console_sessions_expires ON console_sessions (expires_at);`,
 ];
 
 /** The channel policy_changed notifies; every node LISTENs on it (policy-listener.ts). */

@@ -64,6 +64,30 @@ const steps: string[] = [
      queue_depth INTEGER NOT NULL,
      quarantine_count INTEGER NOT NULL,
      store_outage TEXT);`,
+  // Console accounts, API tokens (only their SHA-256) and sessions (only the id's SHA-256) for the
+  // admin API and web console (issue 13).
+  `CREATE TABLE console_accounts (username TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created_at TEXT NOT NULL);
+   CREATE TABLE api_tokens (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     role TEXT NOT NULL,
+     scopes TEXT NOT NULL,
+     token_hash TEXT NOT NULL UNIQUE,
+     created_by TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     expires_at TEXT,
+     revoked_at TEXT,
+     last_used_at TEXT);
+   CREATE TABLE console_sessions (
+     id_hash TEXT PRIMARY KEY,
+     kind TEXT NOT NULL,
+     name TEXT NOT NULL,
+     role TEXT NOT NULL,
+     addresses TEXT NOT NULL,
+     csrf_token TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     expires_at TEXT NOT NULL);
+   CREATE INDEX console_sessions_expires ON console_sessions (expires_at);`,
 ];
 
 export function migrate(db: DatabaseSync): void {
