@@ -149,4 +149,6 @@ export interface TraceRecord {
    * `source` rule hit, which every store already keeps.
    */
   source?: 'gateway' | 'postfix-policyd' | 'postfix-milter';
+  /** The gateway node that handled the transaction (issue 14: several nodes on one store). */
+  node?: string;
 }

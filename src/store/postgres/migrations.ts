@@ -131,6 +131,29 @@ const steps: string[] = [
      created_at timestamptz NOT NULL,
      expires_at timestamptz NOT NULL);
    CREATE INDEX console_sessions_expires ON console_sessions (expires_at);`,
+  // Cluster-wide operations (issue 14, docs/cluster.md). The node that handled each transaction,
+  // as a column so `mxward trace --node` uses an index (null in older records). Each node's queue
+  // as it last published it with its heartbeat (node_queue: `queue list --all-nodes`), and
+  // commands for a message another node owns (queue_commands: retry, flush, delete), which the
+  // owner claims, executes on its own spool and answers in `result`.
+  `ALTER TABLE trace ADD COLUMN node text;
+   CREATE INDEX trace_node ON trace (node, seq) WHERE node IS NOT NULL;
+   CREATE TABLE node_queue (
+     node_id text NOT NULL,
+     queue_id text NOT NULL,
+     entry jsonb NOT NULL,
+     PRIMARY KEY (node_id, queue_id));
+   CREATE INDEX node_queue_id ON node_queue (queue_id);
+   CREATE TABLE queue_commands (
+     id bigserial PRIMARY KEY,
+     node_id text NOT NULL,
+     action text NOT NULL CHECK (action IN ('retry', 'flush', 'delete')),
+     queue_ids jsonb NOT NULL,
+     actor text NOT NULL,
+     requested_at timestamptz NOT NULL DEFAULT now(),
+     done_at timestamptz,
+     result jsonb);
+   CREATE INDEX queue_commands_pending ON queue_commands (node_id, id) WHERE done_at IS NULL;`,
 ];
 
 /** The channel policy_changed notifies; every node LISTENs on it (policy-listener.ts). */

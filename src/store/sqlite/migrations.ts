@@ -88,6 +88,10 @@ const steps: string[] = [
      created_at TEXT NOT NULL,
      expires_at TEXT NOT NULL);
    CREATE INDEX console_sessions_expires ON console_sessions (expires_at);`,
+  // The node that handled each transaction (issue 14), filterable as on PostgreSQL. (The cluster
+  // queue tables exist only there: on SQLite every node shares one data directory and spool.)
+  `ALTER TABLE trace ADD COLUMN node TEXT;
+   CREATE INDEX trace_node ON trace (node, seq) WHERE node IS NOT NULL;`,
 ];
 
 export function migrate(db: DatabaseSync): void {
