@@ -1,7 +1,7 @@
 // What the rest of mxward needs from storage. SQLite (embedded default) implements it in
 // store/sqlite/; every method is async so a networked store can implement the same contract.
 import type { PolicyDocument } from '../config/policy-schema.ts';
-import type { DeliveryStatus, TraceRecord, VerdictAction } from '../domain/types.ts';
+import type { DeliveryStatus, DirectSendKind, TraceRecord, VerdictAction } from '../domain/types.ts';
 
 export interface StoredPolicy {
   document: PolicyDocument;
@@ -24,6 +24,12 @@ export interface StoredUser {
   addresses: string[];
 }
 
+/** Where a page of the trace ended: the (time, transaction id) of its last record. */
+export interface TraceCursor {
+  time: string;
+  transactionId: string;
+}
+
 export interface TraceFilter {
   since?: string;
   ip?: string;
@@ -33,6 +39,20 @@ export interface TraceFilter {
   verdict?: VerdictAction;
   /** Only transactions handled by this gateway node (its node id). */
   node?: string;
+  /** Only records before this ISO time (exclusive): with `since`, a time range. */
+  until?: string;
+  /** Only this Direct Send kind (`p1` or `header-from`). */
+  directSendKind?: DirectSendKind;
+  /** The one transaction with this id (the full record of one transaction). */
+  transactionId?: string;
+  /**
+   * `written` (default): newest written first, as the CLI has always listed. `time`: newest
+   * message time first, ties by transaction id descending: a total order over stable fields, so
+   * the API's cursor (`after`) pages through without skipping or repeating a record.
+   */
+  order?: 'written' | 'time';
+  /** With order `time`: only records strictly after this one in that order (the last row of the previous page). */
+  after?: TraceCursor;
   limit?: number;
 }
 
