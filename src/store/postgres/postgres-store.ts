@@ -30,7 +30,7 @@ function traceParams(r: TraceRecord): unknown[] {
     r.transactionId, r.time, r.sessionId, r.remoteIp, r.mailFrom ?? '',
     // Refused recipients are searchable too: "why did alice not get it" is the usual question.
     [...r.recipients, ...(r.rejectedRecipients ?? [])].join(' ').toLowerCase(),
-    r.directSend ?? null, r.verdict, r.queueId, r.deliveryStatus, jsonParam(r),
+    r.directSend ?? null, r.verdict, r.queueId, r.deliveryStatus, jsonParam(r), r.node ?? null,
   ];
 }
 
@@ -114,13 +114,13 @@ export class PostgresStore implements Store {
   }
 
   async appendTrace(r: TraceRecord): Promise<void> {
-    await this.#db.query(`INSERT INTO trace (transaction_id, time, session_id, remote_ip, mail_from, recipients, direct_send, verdict, queue_id, delivery_status, record)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)`, traceParams(r));
+    await this.#db.query(`INSERT INTO trace (transaction_id, time, session_id, remote_ip, mail_from, recipients, direct_send, verdict, queue_id, delivery_status, record, node)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12)`, traceParams(r));
   }
 
   async appendTraceOnce(r: TraceRecord): Promise<void> {
-    await this.#db.query(`INSERT INTO trace (transaction_id, time, session_id, remote_ip, mail_from, recipients, direct_send, verdict, queue_id, delivery_status, record)
-      SELECT $1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb
+    await this.#db.query(`INSERT INTO trace (transaction_id, time, session_id, remote_ip, mail_from, recipients, direct_send, verdict, queue_id, delivery_status, record, node)
+      SELECT $1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12
       WHERE NOT EXISTS (SELECT 1 FROM trace WHERE transaction_id = $1)`, traceParams(r));
   }
 
@@ -135,8 +135,15 @@ export class PostgresStore implements Store {
     if (filter.recipient) where.push(`strpos(recipients, ${arg(filter.recipient.toLowerCase())}) > 0`);
     if (filter.directSend) where.push('direct_send IS NOT NULL');
     if (filter.verdict) where.push(`verdict = ${arg(filter.verdict)}`);
+    if (filter.node) where.push(`node = ${arg(filter.node)}`);
+    if (filter.until) where.push(`time < ${arg(filter.until)}::timestamptz`);
+    if (filter.directSendKind) where.push(`direct_send = ${arg(filter.directSendKind)}`);
+    if (filter.transactionId) where.push(`transaction_id = ${arg(filter.transactionId)}`);
+    const byTime = filter.order === 'time';
+    if (byTime && filter.after) where.push(`(time, transaction_id) < (${arg(filter.after.time)}::timestamptz, ${arg(filter.after.transactionId)})`);
+    const order = byTime ? 'time DESC, transaction_id DESC' : 'seq DESC';
     const sql = `SELECT record, delivery_status, delivery_attempts, delivery_reply, delivery_detail, delivery_time FROM trace
-      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${arg(filter.limit ?? 1000)}`;
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ${arg(filter.limit ?? 1000)}`;
     const { rows } = await this.#db.query<{ record: TraceRecord; delivery_status: TraceRecord['deliveryStatus']; delivery_attempts: number; delivery_reply: string | null; delivery_detail: string | null; delivery_time: Date | null }>(sql, args);
     return rows.map((row) => ({
       ...row.record, deliveryStatus: row.delivery_status, deliveryAttempts: row.delivery_attempts,

@@ -23,8 +23,8 @@ export class SqliteStore implements Store {
     this.#db = new DatabaseSync(file);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;');
     migrate(this.#db);
-    this.#insertTrace = this.#db.prepare(`INSERT INTO trace (transaction_id, time, session_id, remote_ip, mail_from, recipients, direct_send, verdict, queue_id, delivery_status, record)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.#insertTrace = this.#db.prepare(`INSERT INTO trace (transaction_id, time, session_id, remote_ip, mail_from, recipients, direct_send, verdict, queue_id, delivery_status, record, node)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.#readVersion = this.#db.prepare('SELECT version FROM policy WHERE id = 1');
     this.#updateDelivery = this.#db.prepare(`UPDATE trace SET delivery_status = ?, delivery_detail = ?, delivery_attempts = coalesce(?, delivery_attempts),
       delivery_reply = coalesce(?, delivery_reply), delivery_time = ? WHERE queue_id = ?`);
@@ -106,7 +106,7 @@ export class SqliteStore implements Store {
 
   async appendTrace(r: TraceRecord, options?: TraceWriteOptions): Promise<void> {
     const args = [r.transactionId, r.time, r.sessionId, r.remoteIp, r.mailFrom ?? '', [...r.recipients, ...(r.rejectedRecipients ?? [])].join(' ').toLowerCase(),
-      r.directSend ?? null, r.verdict, r.queueId, r.deliveryStatus, JSON.stringify(r)] as const;
+      r.directSend ?? null, r.verdict, r.queueId, r.deliveryStatus, JSON.stringify(r), r.node ?? null] as const;
     await this.#traceWrites.run(() => { this.#insertTrace.run(...args); }, options);
   }
 
@@ -119,7 +119,17 @@ export class SqliteStore implements Store {
     if (filter.recipient) { where.push('recipients LIKE ?'); args.push(`%${filter.recipient.toLowerCase()}%`); }
     if (filter.directSend) where.push('direct_send IS NOT NULL');
     if (filter.verdict) { where.push('verdict = ?'); args.push(filter.verdict); }
-    const sql = `SELECT record, delivery_status, delivery_attempts, delivery_reply, delivery_detail, delivery_time FROM trace ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+    if (filter.node) { where.push('node = ?'); args.push(filter.node); }
+    if (filter.until) { where.push('time < ?'); args.push(filter.until); }
+    if (filter.directSendKind) { where.push('direct_send = ?'); args.push(filter.directSendKind); }
+    if (filter.transactionId) { where.push('transaction_id = ?'); args.push(filter.transactionId); }
+    const byTime = filter.order === 'time';
+    if (byTime && filter.after) {
+      where.push('(time < ? OR (time = ? AND transaction_id < ?))');
+      args.push(filter.after.time, filter.after.time, filter.after.transactionId);
+    }
+    const order = byTime ? 'time DESC, transaction_id DESC' : 'seq DESC';
+    const sql = `SELECT record, delivery_status, delivery_attempts, delivery_reply, delivery_detail, delivery_time FROM trace ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ?`;
     args.push(filter.limit ?? 1000);
     const rows = this.#db.prepare(sql).all(...args) as Array<{ record: string; delivery_status: string; delivery_attempts: number; delivery_reply: string | null; delivery_detail: string | null; delivery_time: string | null }>;
     return rows.map((row) => ({
