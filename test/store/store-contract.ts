@@ -234,6 +234,25 @@ export function defineStoreContract(name: string, backend: StoreBackend): void {
       assert.deepEqual(ids(await store.queryTrace({ sender: 'ceo', limit: 1 })), ids([b]));
     }));
 
+    test('each record keeps the node that handled it, and --node selects one node\'s records', () => withStores(backend, 2, async ([nodeA, nodeB]) => {
+      const a1 = traceRecord({ node: 'mx1.contoso.test:25' });
+      const b1 = traceRecord({ node: 'mx2.contoso.test:25' });
+      const a2 = traceRecord({ node: 'mx1.contoso.test:25' });
+      const older = traceRecord();
+      await nodeA.appendTrace(a1);
+      await nodeB.appendTrace(b1);
+      // The outbox replay path (appendTraceOnce, PostgreSQL) keeps the node as well.
+      await (nodeA.appendTraceOnce ?? nodeA.appendTrace).call(nodeA, a2);
+      await nodeB.appendTrace(older);
+      assert.deepEqual(ids(await nodeB.queryTrace({ node: 'mx1.contoso.test:25' })), ids([a2, a1]));
+      assert.deepEqual(ids(await nodeA.queryTrace({ node: 'mx2.contoso.test:25' })), ids([b1]));
+      assert.deepEqual(ids(await nodeA.queryTrace({ node: 'mx1.contoso.test' })), [], 'a node id is matched whole');
+      const [read] = await nodeA.queryTrace({ node: 'mx2.contoso.test:25' });
+      assert.equal(read.node, 'mx2.contoso.test:25');
+      // Records written before the field existed read back without it.
+      assert.equal((await nodeA.queryTrace({ limit: 1 }))[0].node, undefined);
+    }));
+
     test('newest first means the order written, not the message time', () => withStores(backend, 1, async ([store]) => {
       const later = traceRecord({ time: '2026-03-02T00:00:00.000Z' });
       const earlier = traceRecord({ time: '2026-03-01T00:00:00.000Z' });
@@ -261,6 +280,46 @@ export function defineStoreContract(name: string, backend: StoreBackend): void {
 
       const [untouched] = (await store.queryTrace({})).filter((r) => r.queueId === 'Q-2');
       assert.deepEqual([untouched.deliveryStatus, untouched.deliveryAttempts, untouched.deliveryTime], ['queued', 0, null]);
+    }));
+  });
+
+  // Issue 13: the API pages through the trace with a cursor and filters by time range and kind.
+  describe(`${name} store contract: trace paging and ranges`, () => {
+    test('order time pages by (time, transaction id) newest first, without skipping or repeating', () => withStores(backend, 1, async ([store]) => {
+      // Written out of time order, with two records sharing one time: the tie is broken by id.
+      const rows = [
+        traceRecord({ time: '2026-04-01T10:00:02.000Z', transactionId: 'page-b' }),
+        traceRecord({ time: '2026-04-01T10:00:01.000Z', transactionId: 'page-a' }),
+        traceRecord({ time: '2026-04-01T10:00:02.000Z', transactionId: 'page-c' }),
+        traceRecord({ time: '2026-04-01T10:00:03.000Z', transactionId: 'page-d' }),
+        traceRecord({ time: '2026-04-01T09:59:59.000Z', transactionId: 'page-e' }),
+      ];
+      for (const r of rows) await store.appendTrace(r);
+      const seen: string[] = [];
+      let after: { time: string; transactionId: string } | undefined;
+      for (let pages = 0; pages < 10; pages++) {
+        const page = await store.queryTrace({ order: 'time', after, limit: 2 });
+        seen.push(...ids(page));
+        if (page.length < 2) break;
+        const last = page[page.length - 1];
+        after = { time: last.time, transactionId: last.transactionId };
+      }
+      assert.deepEqual(seen, ['page-d', 'page-c', 'page-b', 'page-a', 'page-e']);
+      // The default order is still the order written.
+      assert.deepEqual(ids(await store.queryTrace({})), ['page-e', 'page-d', 'page-c', 'page-a', 'page-b']);
+    }));
+
+    test('until, Direct Send kind and transaction id select exactly their records', () => withStores(backend, 1, async ([store]) => {
+      const a = traceRecord({ time: '2026-04-02T10:00:00.000Z', directSend: 'p1', verdict: 'reject' });
+      const b = traceRecord({ time: '2026-04-02T11:00:00.000Z', directSend: 'header-from', verdict: 'accept' });
+      const c = traceRecord({ time: '2026-04-02T12:00:00.000Z' });
+      for (const r of [a, b, c]) await store.appendTrace(r);
+      assert.deepEqual(ids(await store.queryTrace({ until: '2026-04-02T11:00:00.000Z' })), ids([a]));
+      assert.deepEqual(ids(await store.queryTrace({ since: '2026-04-02T10:30:00.000Z', until: '2026-04-02T12:00:00.000Z' })), ids([b]));
+      assert.deepEqual(ids(await store.queryTrace({ directSendKind: 'p1' })), ids([a]));
+      assert.deepEqual(ids(await store.queryTrace({ directSendKind: 'header-from' })), ids([b]));
+      assert.deepEqual(ids(await store.queryTrace({ transactionId: b.transactionId })), ids([b]));
+      assert.deepEqual(ids(await store.queryTrace({ transactionId: 'no-such-transaction' })), []);
     }));
   });
 }
