@@ -27,7 +27,7 @@ import { startAdminServer } from './observability/admin-server.ts';
 import type { AdminServer } from './observability/admin-server.ts';
 import { observeDnsLookups } from './observability/dns-timing.ts';
 import { startTracePurge } from './observability/retention.ts';
-import { countEntries, nodeIdFor, startNodeHeartbeat } from './services/nodes.ts';
+import { countEntries, nodeIdFor, stampTraceNode, startNodeHeartbeat } from './services/nodes.ts';
 import { withTraceOutbox } from './store/postgres/trace-outbox.ts';
 import type { TraceOutbox } from './store/postgres/trace-outbox.ts';
 import { join } from 'node:path';
@@ -101,11 +101,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     ? startQuarantine({ config, dataDir, spool, logger, onQueued: queued, maintenance: !worker || worker.index === 0 })
     : null;
   const tls = await loadTlsMaterial(config, paths.tls);
+  // Set once the inbound listener has its port (port 0 in tests); no mail is traced before that.
+  let nodeId = '';
   const ctx: GatewayContext = {
     config,
     authservId: config.authservId ?? config.hostname,
     currentPolicy: () => livePolicy.current(),
-    store,
+    store: stampTraceNode(store, () => nodeId),
     spool,
     onQueued: queued,
     logger,
@@ -120,6 +122,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const inboundServer = createListener(ctx, 'inbound', tls);
   const reusePort = worker !== undefined;
   const inbound = await listen(inboundServer, inboundAt.host, inboundAt.port, reusePort);
+  nodeId = nodeIdFor(inbound.port, worker);
   let submissionServer = null;
   let submission: AddressInfo | null = null;
   if (config.listeners.submission) {
@@ -140,7 +143,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   ) : null;
   // Issue 14: this node's row in the nodes table (policy version in force, heartbeat, queue depth).
   const heartbeat = startNodeHeartbeat({
-    store: rawStore, livePolicy, logger, nodeId: nodeIdFor(inbound.port, worker), address: `${inbound.address}:${inbound.port}`,
+    store: rawStore, livePolicy, logger, nodeId, address: `${inbound.address}:${inbound.port}`,
     queueDepth: () => queue.size, quarantineCount: () => countEntries(paths.quarantine),
   });
   logger.info({ stage: 'start', event: 'listening', inbound, submission, admin: admin?.address ?? null, dataDir }, 'mxward listening');

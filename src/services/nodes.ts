@@ -125,3 +125,21 @@ export async function waitForPolicyEverywhere(
     await new Promise((r) => setTimeout(r, options.pollMs ?? 20));
   }
 }
+
+/**
+ * The store as one node's SMTP path uses it: every trace record names the node that handled the
+ * transaction (issue 14), so one cluster-wide trace still says which machine decided. `nodeId`
+ * is read per record because a listener on port 0 learns its port only after it listens.
+ */
+export function stampTraceNode<S extends Pick<Store, 'appendTrace'>>(store: S, nodeId: () => string): S {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      if (property === 'appendTrace') {
+        return (record: Parameters<Store['appendTrace']>[0], options?: Parameters<Store['appendTrace']>[1]) =>
+          target.appendTrace({ ...record, node: record.node ?? nodeId() }, options);
+      }
+      const value = Reflect.get(target, property, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
