@@ -151,6 +151,54 @@ export interface Store extends PolicyStore, UserStore, TraceStore {
    * the caller reads it). Absent where the store cannot push (SQLite: one node, polling suffices).
    */
   watchPolicy?(onChange: () => void, onError: (err: Error) => void): PolicyWatch;
+  /** Every node's queue and commands for the node that owns a message (issue 14); PostgreSQL only. */
+  clusterQueue?(): ClusterQueueStore;
+}
+
+/** One queued message as a node publishes it (services/queue-admin.ts builds it from the spool). */
+export interface QueueEntry {
+  queueId: string;
+  status: 'queued' | 'deferred';
+  mailFrom: string;
+  receivedAt: string;
+  nextAttemptAt: string;
+  sizeBytes: number | null;
+  attempts: number;
+  recipients: Array<{ address: string; state: 'pending' | 'delivered' | 'failed'; attempts: number; lastReply: string | null }>;
+  lastReply: string | null;
+}
+
+export type QueueAction = 'retry' | 'flush' | 'delete';
+
+/** What the owner did: the ids it acted on and those it no longer had. */
+export interface QueueActionResult {
+  done: string[];
+  notFound: string[];
+}
+
+export interface QueueCommand {
+  id: number;
+  nodeId: string;
+  action: QueueAction;
+  queueIds: string[];
+  actor: string;
+}
+
+export interface ClusterQueueStore {
+  /** Replaces this node's published queue (called with its heartbeat). */
+  publishQueue(nodeId: string, entries: QueueEntry[]): Promise<void>;
+  /** Every node's published queue, with how old the publishing node's heartbeat is. */
+  listClusterQueue(): Promise<Array<QueueEntry & { node: string; heartbeatAgeMs: number }>>;
+  /** Which node published each of these queue ids (absent: none). */
+  queueOwners(queueIds: string[]): Promise<Map<string, string>>;
+  requestQueueCommand(command: Omit<QueueCommand, 'id'>): Promise<number>;
+  /** Commands addressed to this node not yet answered, oldest first. */
+  pendingQueueCommands(nodeId: string): Promise<QueueCommand[]>;
+  completeQueueCommand(id: number, result: QueueActionResult): Promise<void>;
+  /** The owner's answer; null while it has not answered. */
+  queueCommandResult(id: number): Promise<QueueActionResult | null>;
+  /** Withdraws an unanswered command (the requester gave up); false when it was answered meanwhile. */
+  cancelQueueCommand(id: number): Promise<boolean>;
 }
 
 /** Per-recipient state of a quarantined message (issue 3, SPEC §6). */
