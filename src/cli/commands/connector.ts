@@ -1,13 +1,11 @@
 // mxward connector add|set|remove|list|test: inbound connectors (SPEC §1), the only way a
-// source outside AUTH becomes "partner" or "internal".
+// source outside AUTH becomes "partner" or "internal". Thin: parse -> services/policy-edits.ts -> print.
 import type { ConnectorSettings } from '../../config/policy-schema.ts';
-import { compilePolicy } from '../../policy/compile.ts';
-import { matchConnector } from '../../policy/connectors.ts';
-import { parseAddress } from '../../policy/domains.ts';
-import { parseAddressStrict } from '../../policy/ip-syntax.ts';
-import { changePolicy } from '../../store/policy-changes.ts';
+import { addConnector, listConnectors, removeConnector, testConnector, updateConnector } from '../../services/policy-edits.ts';
+import type { PolicyStore } from '../../store/ports.ts';
 import type { CliIo } from '../io.ts';
 import { actorOf, openStore, parseBoolean, parseCommand, printJson, printTable, requirePositional, UsageError } from '../io.ts';
+import { cliCall } from './service-failure.ts';
 
 export const connectorHelp = `Usage: mxward connector add NAME --type partner|onPremises [settings]
        mxward connector set NAME [settings]
@@ -90,42 +88,28 @@ export async function runConnector(argv: string[], io: CliIo): Promise<number> {
   const actor = actorOf(values.actor, io.env);
   try {
     if (sub === 'list') {
-      const { document } = await store.readPolicy();
-      if (values.json) printJson(io, document.connectors);
-      else printTable(io, ['name', 'type', 'enabled', 'senderDomains', 'senderIPs', 'certName', 'restrict', 'requireTls', 'internal'], document.connectors.map(describe));
+      const connectors = await listConnectors(store);
+      if (values.json) printJson(io, connectors);
+      else printTable(io, ['name', 'type', 'enabled', 'senderDomains', 'senderIPs', 'certName', 'restrict', 'requireTls', 'internal'], connectors.map(describe));
       return 0;
     }
-    if (sub === 'test') return await testConnector(values, io, store);
+    if (sub === 'test') return await runTest(values, io, store);
     const name = requirePositional(positionals, 1, 'connector NAME');
-    const sameName = (c: ConnectorSettings) => c.name.toLowerCase() === name.toLowerCase();
     if (sub === 'add') {
       if (!values.type) throw new UsageError('connector add: --type partner|onPremises is required');
-      await changePolicy(store, actor, 'connector.add', (doc) => {
-        if (doc.connectors.some(sameName)) throw new UsageError(`a connector named "${name}" already exists`);
-        doc.connectors.push({ name, ...settingsFromFlags(values) } as ConnectorSettings);
-        return doc;
-      });
+      await cliCall(() => addConnector(store, { name, ...settingsFromFlags(values) }, actor));
       io.stdout.write(values.json ? `${JSON.stringify({ added: name })}\n` : `added connector "${name}"\n`);
       return 0;
     }
     if (sub === 'set') {
       const changes = settingsFromFlags(values);
       if (Object.keys(changes).length === 0) throw new UsageError('connector set: nothing to change (see --help)');
-      await changePolicy(store, actor, 'connector.set', (doc) => {
-        const i = doc.connectors.findIndex(sameName);
-        if (i < 0) throw new UsageError(`no connector named "${name}"`);
-        doc.connectors[i] = { ...doc.connectors[i], ...changes };
-        return doc;
-      });
+      await cliCall(() => updateConnector(store, name, changes, actor));
       io.stdout.write(values.json ? `${JSON.stringify({ changed: name })}\n` : `changed connector "${name}"\n`);
       return 0;
     }
     if (sub === 'remove') {
-      await changePolicy(store, actor, 'connector.remove', (doc) => {
-        if (!doc.connectors.some(sameName)) throw new UsageError(`no connector named "${name}"`);
-        doc.connectors = doc.connectors.filter((c) => !sameName(c));
-        return doc;
-      });
+      await cliCall(() => removeConnector(store, name, actor));
       io.stdout.write(values.json ? `${JSON.stringify({ removed: name })}\n` : `removed connector "${name}"\n`);
       return 0;
     }
@@ -135,39 +119,20 @@ export async function runConnector(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-async function testConnector(values: Values, io: CliIo, store: ReturnType<typeof openStore>): Promise<number> {
+async function runTest(values: Values, io: CliIo, store: PolicyStore): Promise<number> {
   const ip = values.ip?.[0];
   if (!ip) throw new UsageError('connector test: --ip IP is required');
-  // The same strict reading as the policy (no octal, hex or shortened IPv4): 999.1.1.1 or
-  // 010.1.2.3 must not quietly test some other address.
-  const parsed = parseAddressStrict(ip.replace(/^\[|\]$/g, ''));
-  if (!parsed.ok) throw new UsageError(`--ip: not an IP address: ${JSON.stringify(ip)}: ${parsed.reason}`);
-  const { document, version } = await store.readPolicy();
-  const policy = compilePolicy(document, version);
-  const sender = values.sender ?? null;
-  const p1Domain = sender === null ? null : (sender.includes('@') ? parseAddress(sender).domain : parseAddress(`x@${sender}`).domain);
-  const now = Date.now();
-  const certName = values['cert-name'];
-  const certificate = certName || values['cert-fingerprint']?.length ? {
-    subjectCN: certName ?? null, dnsNames: certName ? [certName] : [], verified: true, verifyError: null,
-    validFrom: new Date(now - 86_400_000).toISOString(), validTo: new Date(now + 86_400_000).toISOString(),
-    fingerprint256: values['cert-fingerprint']?.[0] ?? 'none given',
-  } : null;
-  const match = matchConnector(policy, { remoteIp: ip, tlsActive: certificate !== null || values.tls === true, certificate, p1Domain, nowMs: now });
-  const result = {
-    result: match.kind,
-    connector: match.kind === 'none' ? null : match.connector.settings.name,
-    by: match.kind === 'matched' ? match.by : null,
-    reasons: match.reasons,
-  };
-  if (values.json) printJson(io, result);
+  const probe = { ip, certName: values['cert-name'], certFingerprints: values['cert-fingerprint'], tls: values.tls, sender: values.sender ?? null };
+  const tested = await cliCall(() => testConnector(store, probe), (err) => (err.path === 'ip' ? `--ip: ${err.message}` : undefined));
+  const { result, connector, by, reasons } = tested;
+  if (values.json) printJson(io, { result, connector, by, reasons });
   else {
-    const head = match.kind === 'matched' ? `matches connector "${result.connector}" by ${result.by}`
-      : match.kind === 'none' ? 'matches no connector (anonymous source)'
-        : `refused by connector "${result.connector}" (${match.kind})`;
+    const head = result === 'matched' ? `matches connector "${connector}" by ${by}`
+      : result === 'none' ? 'matches no connector (anonymous source)'
+        : `refused by connector "${connector}" (${result})`;
     // Entries stored before the strict rules match nothing; say so where an operator looks.
-    const refused = policy.connectors.flatMap((c) => c.refusedRanges.map((r) => `  ! connector "${c.settings.name}": ${r.text} matches nothing: ${r.reason}`));
-    io.stdout.write(`${head}\n${[...match.reasons.map((r) => `  - ${r}`), ...refused].join('\n')}\n`);
+    const refused = tested.unusableRanges.map((r) => `  ! connector "${r.connector}": ${r.range} matches nothing: ${r.reason}`);
+    io.stdout.write(`${head}\n${[...reasons.map((r) => `  - ${r}`), ...refused].join('\n')}\n`);
   }
   return 0;
 }

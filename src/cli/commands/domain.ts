@@ -1,8 +1,10 @@
 // mxward domain add|remove|list: accepted domains, optionally with subdomains and a recipient list.
-import { domainPatternMatches, normalizeAddress, normalizeDomain, parseAddress } from '../../policy/domains.ts';
-import { changePolicy } from '../../store/policy-changes.ts';
+// Thin: parse -> services/policy-edits.ts -> print.
+import { addDomain, domainOf, listDomains, removeDomain } from '../../services/policy-edits.ts';
+import type { ServiceError } from '../../services/service-error.ts';
 import type { CliIo } from '../io.ts';
 import { actorOf, openStore, parseCommand, printJson, printTable, requirePositional, UsageError } from '../io.ts';
+import { cliCall } from './service-failure.ts';
 
 export const domainHelp = `Usage: mxward domain add DOMAIN [--include-subdomains] [--recipient ADDRESS]...
        mxward domain remove DOMAIN
@@ -13,20 +15,8 @@ export const domainHelp = `Usage: mxward domain add DOMAIN [--include-subdomains
 Domains compare case-insensitively, without a trailing dot, IDNs in punycode form.
 `;
 
-/**
- * The recipient directory of one domain, normalised like the RCPT comparison (domain folded).
- * An entry outside the domain could never match a recipient, so it is a typo: refuse it.
- */
-function directoryFor(domain: string, includeSubdomains: boolean, raw: string[]): string[] {
-  return raw.map((address) => {
-    const parsed = parseAddress(address);
-    const covered = parsed.domain !== null && (parsed.domain === domain || (includeSubdomains && domainPatternMatches(`*.${domain}`, parsed.domain)));
-    if (!covered || !parsed.localPart || parsed.relayHack) {
-      throw new UsageError(`--recipient ${JSON.stringify(address)}: not an address in ${domain}`);
-    }
-    return normalizeAddress(address);
-  });
-}
+/** The service names the field (`recipients[1]`); the command line calls it --recipient. */
+const withFlag = (err: ServiceError): string | undefined => (err.path?.startsWith('recipients[') ? `--recipient ${err.message}` : undefined);
 
 export async function runDomain(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommand(argv, {
@@ -39,32 +29,22 @@ export async function runDomain(argv: string[], io: CliIo): Promise<number> {
   const actor = actorOf(values.actor, io.env);
   try {
     if (sub === 'list') {
-      const { document } = await store.readPolicy();
-      if (values.json) printJson(io, document.acceptedDomains);
-      else printTable(io, ['domain', 'subdomains', 'recipients'], document.acceptedDomains.map((d) => [d.domain, d.includeSubdomains ? 'yes' : 'no', d.recipients.length ? d.recipients.join(',') : '(any)']));
+      const domains = await listDomains(store);
+      if (values.json) printJson(io, domains);
+      else printTable(io, ['domain', 'subdomains', 'recipients'], domains.map((d) => [d.domain, d.includeSubdomains ? 'yes' : 'no', d.recipients.length ? d.recipients.join(',') : '(any)']));
       return 0;
     }
     const raw = requirePositional(positionals, 1, 'DOMAIN');
-    const domain = normalizeDomain(raw);
-    if (!domain) throw new UsageError(`not a domain name: ${JSON.stringify(raw)}`);
+    // Checked before the subcommand, as it always was: `domain frob bad!` names the domain.
+    const domain = await cliCall(async () => domainOf(raw));
     if (sub === 'add') {
-      const includeSubdomains = values['include-subdomains'] ?? false;
-      const recipients = directoryFor(domain, includeSubdomains, values.recipient ?? []);
-      await changePolicy(store, actor, 'domain.add', (doc) => {
-        if (doc.acceptedDomains.some((d) => d.domain === domain)) throw new UsageError(`${domain} is already an accepted domain`);
-        doc.acceptedDomains.push({ domain, includeSubdomains, recipients });
-        return doc;
-      });
+      const input = { domain, includeSubdomains: values['include-subdomains'] ?? false, recipients: values.recipient ?? [] };
+      await cliCall(() => addDomain(store, input, actor), withFlag);
       io.stdout.write(values.json ? `${JSON.stringify({ added: domain })}\n` : `added accepted domain ${domain}\n`);
       return 0;
     }
     if (sub === 'remove') {
-      await changePolicy(store, actor, 'domain.remove', (doc) => {
-        const before = doc.acceptedDomains.length;
-        doc.acceptedDomains = doc.acceptedDomains.filter((d) => d.domain !== domain);
-        if (doc.acceptedDomains.length === before) throw new UsageError(`${domain} is not an accepted domain`);
-        return doc;
-      });
+      await cliCall(() => removeDomain(store, domain, actor));
       io.stdout.write(values.json ? `${JSON.stringify({ removed: domain })}\n` : `removed accepted domain ${domain}\n`);
       return 0;
     }

@@ -1,10 +1,12 @@
 // mxward org get|set: organization-wide switches (Reject Direct Send and its header-From variant).
+// Thin: parse -> services/policy-edits.ts (and services/nodes.ts for --wait) -> print.
 import { modeSchema } from '../../config/policy-schema.ts';
-import { changePolicy } from '../../store/policy-changes.ts';
 import { waitForPolicyEverywhere } from '../../services/nodes.ts';
+import { readOrg, setOrg } from '../../services/policy-edits.ts';
 import type { PolicyWaitResult } from '../../services/nodes.ts';
 import type { CliIo } from '../io.ts';
 import { actorOf, openStore, parseCommand, printJson, printTable, UsageError } from '../io.ts';
+import { cliCall } from './service-failure.ts';
 
 export const orgHelp = `Usage: mxward org get [--json]
        mxward org set [--reject-direct-send off|report|enforce] [--reject-direct-send-header-from off|report|enforce]
@@ -60,8 +62,8 @@ export async function runOrg(argv: string[], io: CliIo): Promise<number> {
   const store = openStore(values, io.env);
   try {
     if (sub === 'get') {
-      const { document, version } = await store.readPolicy();
-      const view = { rejectDirectSend: document.rejectDirectSend, rejectDirectSendHeaderFrom: document.rejectDirectSendHeaderFrom, policyVersion: version };
+      const org = await readOrg(store);
+      const view = { rejectDirectSend: org.rejectDirectSend, rejectDirectSendHeaderFrom: org.rejectDirectSendHeaderFrom, policyVersion: org.policyVersion };
       if (values.json) printJson(io, view);
       else printTable(io, ['setting', 'value'], Object.entries(view).map(([k, v]) => [k, String(v)]));
       return 0;
@@ -72,14 +74,12 @@ export async function runOrg(argv: string[], io: CliIo): Promise<number> {
       if (!rds && !hf) throw new UsageError('org set: nothing to change (see --help)');
       const waitTimeoutMs = parseWaitTimeoutMs(values['wait-timeout']);
       const started = performance.now();
-      const saved = await changePolicy(store, actorOf(values.actor, io.env), 'org.set', (doc) => ({
-        ...doc, rejectDirectSend: rds ?? doc.rejectDirectSend, rejectDirectSendHeaderFrom: hf ?? doc.rejectDirectSendHeaderFrom,
-      }));
-      const view = { rejectDirectSend: saved.document.rejectDirectSend, rejectDirectSendHeaderFrom: saved.document.rejectDirectSendHeaderFrom, policyVersion: saved.version };
-      const waited = values.wait ? await waitForPolicyEverywhere(store, saved.version, { timeoutMs: waitTimeoutMs, startedAtMs: started }) : null;
+      const saved = await cliCall(() => setOrg(store, { rejectDirectSend: rds, rejectDirectSendHeaderFrom: hf }, actorOf(values.actor, io.env)));
+      const view = { rejectDirectSend: saved.rejectDirectSend, rejectDirectSendHeaderFrom: saved.rejectDirectSendHeaderFrom, policyVersion: saved.policyVersion };
+      const waited = values.wait ? await waitForPolicyEverywhere(store, saved.policyVersion, { timeoutMs: waitTimeoutMs, startedAtMs: started }) : null;
       if (values.json) { printJson(io, waited ? { ...view, wait: waitView(waited) } : view); return waited && !waited.ok ? 1 : 0; }
       io.stdout.write(`rejectDirectSend=${view.rejectDirectSend} rejectDirectSendHeaderFrom=${view.rejectDirectSendHeaderFrom} (policy version ${view.policyVersion})\n`);
-      return waited ? reportWait(io, waited, saved.version) : 0;
+      return waited ? reportWait(io, waited, saved.policyVersion) : 0;
     }
     throw new UsageError(`org: unknown subcommand ${JSON.stringify(sub)}`);
   } finally {
