@@ -28,6 +28,9 @@ const senderDomainPattern = z.string().transform((value, ctx) => {
   return wildcard ? `*.${d}` : d;
 });
 
+/** `example.com` or `*.example.com`; `*` would exempt everyone (that is `externalTagging: off`). */
+const exemptDomainPattern = senderDomainPattern.refine((p) => p !== '*', 'a domain or *.domain, not *: to tag nothing, set externalTagging to off');
+
 /**
  * An IPv4 or IPv6 address or CIDR range in strict syntax (policy/ip-syntax.ts: no octal, hex or
  * shortened IPv4, no IPv4-compatible ::a.b.c.d), never one that covers all of IPv4 or IPv6.
@@ -118,11 +121,19 @@ const policyFields = {
   onPremisesMinPrefixLength: prefixBoundsSchema.optional(),
   /**
    * Mark anonymous (external) mail at the end of DATA, after authentication (issue 18): `header`
-   * stamps X-Mxward-External, `subject` also prefixes the Subject once. Never internal or partner mail.
+   * stamps X-Mxward-External, `subject` also prefixes the Subject once. Never internal mail; partner
+   * mail only with externalTagPartners.
    */
   externalTagging: z.enum(['off', 'header', 'subject']).default('off'),
   /** The Subject prefix of `externalTagging: subject`: printable ASCII, kept as it is. */
   externalTagPrefix: z.string().min(1).max(40).regex(/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/, 'printable ASCII without leading or trailing spaces').default('[EXTERNAL]'),
+  /** Tag mail attributed to a partner connector too (never onPremises or treatMessagesAsInternal mail). */
+  externalTagPartners: z.boolean().default(false),
+  /**
+   * From domains (`example.com`, `*.example.com`) whose mail is not tagged, provided it passed
+   * compauth: an unauthenticated From in the list is tagged like any other.
+   */
+  externalTagExemptSenderDomains: z.array(exemptDomainPattern).max(1000).default([]),
 };
 
 export const policySchema = z.object({

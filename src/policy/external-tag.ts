@@ -1,21 +1,110 @@
 // External sender identification (issue 18): "add MailTips to all emails that come from outside
 // of your company", the self-hosted counterpart of Exchange Online's Set-ExternalInOutlook. Pure:
-// which tag a message gets, and the Subject field with the prefix. Only anonymous mail is tagged:
-// internal, on-premises, authenticated and connector-attributed (partner) mail never is.
-import type { Attribution } from '../domain/types.ts';
+// which tag a message gets, and the Subject field with the prefix. Anonymous mail is tagged;
+// internal, on-premises and authenticated mail never is; partner mail only when opted in.
+import type { Attribution, AuthResults, DirectSendKind, MessageFacts } from '../domain/types.ts';
+import type { PolicyDocument } from '../config/policy-schema.ts';
+import type { CompiledPolicy } from './compile.ts';
+import type { SenderDecision } from './decide.ts';
+import { domainPatternMatches } from './domains.ts';
+import { isOwnDomain } from './own-domains.ts';
 
-export type ExternalTagging = 'off' | 'header' | 'subject';
+export type ExternalTagging = 'off' | 'header' | 'subject' | 'banner';
+
+/** Which notice a banner carries: the ordinary one, or the stronger one for a claimed own domain. */
+export type BannerKind = 'external' | 'impersonation';
+
+export interface ExternalTagSettings {
+  mode: ExternalTagging;
+  prefix: string;
+  /** Tag mail attributed to a partner connector too (never an onPremises or "internal" one). */
+  partners: boolean;
+  /** `example.com` / `*.example.com`: a From domain here that passed compauth is not tagged. */
+  exemptSenderDomains: readonly string[];
+  /** Above this size the body is not rewritten; the header tag is the fallback. */
+  bannerMaxBytes: number;
+}
+
+export function externalTagSettings(doc: Partial<PolicyDocument>): ExternalTagSettings {
+  return {
+    mode: doc.externalTagging ?? 'off',
+    prefix: doc.externalTagPrefix ?? '[EXTERNAL]',
+    partners: doc.externalTagPartners ?? false,
+    exemptSenderDomains: doc.externalTagExemptSenderDomains ?? [],
+    bannerMaxBytes: DEFAULT_BANNER_MAX_BYTES,
+  };
+}
+
+export const DEFAULT_BANNER_MAX_BYTES = 10 * 1024 * 1024;
+
+export interface ExternalTagFacts {
+  attribution: Attribution;
+  /** The matched connector has treatMessagesAsInternal: its mail counts as our own. */
+  connectorInternal: boolean;
+  /** The author's (RFC 5322.From) domain, null when there is no single author. */
+  authorDomain: string | null;
+  /** compauth passed for that author: only then may an exemption by domain apply. */
+  authorAuthenticated: boolean;
+  /** Direct Send in report mode whose From is one of our domains: the stronger banner. */
+  claimsOwnDomain: boolean;
+}
+
+/** What the end of DATA knows about a transaction, as decideExternalTag needs it. */
+export function externalTagFacts(policy: CompiledPolicy, sender: SenderDecision, message: MessageFacts, auth: AuthResults | null, directSend: DirectSendKind | null, wouldReject: boolean): ExternalTagFacts {
+  const connector = sender.connector ? policy.document.connectors.find((c) => c.name === sender.connector) : undefined;
+  const authorDomain = message.author.kind === 'single' ? message.author.domain : null;
+  return {
+    attribution: sender.attribution,
+    connectorInternal: connector?.treatMessagesAsInternal ?? false,
+    authorDomain,
+    // compauth is judged on the From domain (SPEC §4), so a pass authenticates exactly that author.
+    authorAuthenticated: auth?.compauth.result === 'pass',
+    claimsOwnDomain: sender.attribution === 'anonymous' && directSend !== null && wouldReject && isOwnDomain(policy, authorDomain),
+  };
+}
 
 export interface ExternalTagPlan {
-  /** Stamp X-Mxward-External (both modes: mail rules and clients can key on it). */
+  /** Stamp X-Mxward-External (every mode: mail rules and clients can key on it). */
   header: true;
   /** The Subject prefix to add, in subject mode. */
   subjectPrefix: string | null;
+  /** The body notice to add, in banner mode. */
+  banner: BannerKind | null;
+  bannerMaxBytes: number;
+  /** Why the tag applies despite something that looked like an exemption, for the trace. */
+  notes: string[];
 }
 
-export function planExternalTag(mode: ExternalTagging, attribution: Attribution, prefix: string): ExternalTagPlan | null {
-  if (mode === 'off' || attribution !== 'anonymous') return null;
-  return { header: true, subjectPrefix: mode === 'subject' ? prefix : null };
+/** Not tagged: `reason` is traced when it is worth reading (an exemption), null otherwise. */
+export type ExternalTagDecision = { tag: true; plan: ExternalTagPlan } | { tag: false; reason: string | null };
+
+/**
+ * Who is tagged. Internal mail (SMTP AUTH, onPremises connectors, connectors treated as internal)
+ * never is; partner mail only when the administrator opted in. An exemption by sender domain needs
+ * the domain to have authenticated (compauth pass): a bare From header is free to write, and an
+ * exemption anyone can claim would switch the warning off for the mail that most needs it.
+ */
+export function decideExternalTag(settings: ExternalTagSettings, facts: ExternalTagFacts): ExternalTagDecision {
+  if (settings.mode === 'off' || facts.attribution === 'internal' || facts.connectorInternal) return { tag: false, reason: null };
+  if (facts.attribution === 'partner' && !settings.partners) return { tag: false, reason: null };
+  const notes: string[] = [];
+  const exemptBy = facts.authorDomain ? settings.exemptSenderDomains.find((p) => domainPatternMatches(p, facts.authorDomain!)) : undefined;
+  if (exemptBy !== undefined) {
+    if (facts.authorAuthenticated && !facts.claimsOwnDomain) {
+      return { tag: false, reason: `From domain ${facts.authorDomain} is exempt (${exemptBy}) and passed compauth` };
+    }
+    notes.push(`From domain ${facts.authorDomain} matches exemption ${exemptBy} but did not authenticate (compauth), so it is tagged`);
+  }
+  return {
+    tag: true,
+    plan: {
+      header: true,
+      subjectPrefix: settings.mode === 'subject' ? settings.prefix : null,
+      banner: settings.mode === 'banner' ? (facts.claimsOwnDomain ? 'impersonation' : 'external') : null,
+      bannerMaxBytes: settings.bannerMaxBytes,
+      notes,
+    },
+  };
 }
 
 /** The X-Mxward-External field mxward stamps (inbound copies are stripped with every X-Mxward-*). */

@@ -4,31 +4,57 @@
 // sliced, a larger one is streamed from the first file, so memory stays within the spool writer's
 // buffer whatever the message size.
 import { createReadStream } from 'node:fs';
-import type { Attribution, RuleHit } from '../domain/types.ts';
-import type { PolicyDocument } from '../config/policy-schema.ts';
-import { EXTERNAL_HEADER, planExternalTag, tagHeaderSection } from '../policy/external-tag.ts';
+import type { AuthResults, DirectSendKind, MessageFacts, RuleHit } from '../domain/types.ts';
+import type { CompiledPolicy } from '../policy/compile.ts';
+import type { SenderDecision } from '../policy/decide.ts';
+import { decideExternalTag, EXTERNAL_HEADER, externalTagFacts, externalTagSettings, tagHeaderSection } from '../policy/external-tag.ts';
 import type { Spool, SpoolWriter } from '../spool/spool.ts';
 import type { HeaderField } from './header-section.ts';
+
+/** The transaction as the end of DATA knows it once the message was accepted. */
+export interface ExternalTagInput {
+  policy: CompiledPolicy;
+  sender: SenderDecision;
+  message: MessageFacts;
+  auth: AuthResults | null;
+  directSend: DirectSendKind | null;
+  wouldReject: boolean;
+  fields: readonly HeaderField[];
+}
 
 export interface ExternalTagResult {
   /** The writer to commit: a new one when the Subject was rewritten. */
   writer: SpoolWriter;
   /** Prepended at delivery with mxward's other fields. */
   header: string;
-  hit: RuleHit | null;
+  hits: RuleHit[];
 }
 
-export async function applyExternalTag(spool: Spool, writer: SpoolWriter, doc: PolicyDocument, attribution: Attribution, fields: readonly HeaderField[]): Promise<ExternalTagResult> {
-  const plan = planExternalTag(doc.externalTagging ?? 'off', attribution, doc.externalTagPrefix ?? '[EXTERNAL]');
-  if (!plan) return { writer, header: '', hit: null };
-  if (!plan.subjectPrefix) return { writer, header: EXTERNAL_HEADER, hit: { rule: 'externalTag', detail: 'anonymous mail: X-Mxward-External stamped' } };
-  const tagged = tagHeaderSection(fields, plan.subjectPrefix);
-  if (tagged === null) return { writer, header: EXTERNAL_HEADER, hit: { rule: 'externalTag', detail: 'anonymous mail: Subject already carries the prefix, not added twice' } };
+export async function applyExternalTag(spool: Spool, writer: SpoolWriter, input: ExternalTagInput): Promise<ExternalTagResult> {
+  const facts = externalTagFacts(input.policy, input.sender, input.message, input.auth, input.directSend, input.wouldReject);
+  const decision = decideExternalTag(externalTagSettings(input.policy.document), facts);
+  if (!decision.tag) return { writer, header: '', hits: decision.reason ? [hit(`not tagged: ${decision.reason}`)] : [] };
+  const { plan } = decision;
+  const notes = plan.notes.map(hit);
+  const who = `${input.sender.attribution} mail`;
+  if (!plan.subjectPrefix) return { writer, header: EXTERNAL_HEADER, hits: [...notes, hit(`${who}: X-Mxward-External stamped`)] };
+  const tagged = tagHeaderSection(input.fields, plan.subjectPrefix);
+  if (tagged === null) return { writer, header: EXTERNAL_HEADER, hits: [...notes, hit(`${who}: Subject already carries the prefix, not added twice`)] };
+  const next = await rewriteHeaderSection(spool, writer, input.fields, tagged);
+  return { writer: next, header: EXTERNAL_HEADER, hits: [...notes, hit(`${who}: Subject prefixed with ${plan.subjectPrefix}`)] };
+}
+
+function hit(detail: string): RuleHit {
+  return { rule: 'externalTag', detail };
+}
+
+/** A new spool file: the new header section, then the body copied from the first file. */
+async function rewriteHeaderSection(spool: Spool, writer: SpoolWriter, fields: readonly HeaderField[], header: string): Promise<SpoolWriter> {
   const headerBytes = fields.reduce((n, f) => n + Buffer.byteLength(f.raw, 'latin1'), 0);
   const whole = writer.peekWhole();
   const next = await spool.createWriter();
   try {
-    await next.write(Buffer.from(tagged, 'latin1'));
+    await next.write(Buffer.from(header, 'latin1'));
     if (whole) await next.write(whole.subarray(headerBytes));
     else {
       await writer.flush();
@@ -39,5 +65,5 @@ export async function applyExternalTag(spool: Spool, writer: SpoolWriter, doc: P
     throw err;
   }
   await writer.discard();
-  return { writer: next, header: EXTERNAL_HEADER, hit: { rule: 'externalTag', detail: `anonymous mail: Subject prefixed with ${plan.subjectPrefix}` } };
+  return next;
 }

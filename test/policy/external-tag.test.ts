@@ -1,26 +1,79 @@
-// External sender tagging (issue 18) as tables: who is tagged, and the Subject field rewritten once.
+// External sender tagging (issue 18) as tables: who is tagged (attribution, partner opt-in,
+// authenticated exemptions), and the Subject field rewritten once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planExternalTag, prefixSubjectField, tagHeaderSection } from '../../src/policy/external-tag.ts';
-import type { ExternalTagging } from '../../src/policy/external-tag.ts';
-import type { Attribution } from '../../src/domain/types.ts';
+import { decideExternalTag, externalTagFacts, externalTagSettings, prefixSubjectField, tagHeaderSection } from '../../src/policy/external-tag.ts';
+import type { ExternalTagFacts, ExternalTagSettings } from '../../src/policy/external-tag.ts';
+import { compilePolicy } from '../../src/policy/compile.ts';
+import type { SenderDecision } from '../../src/policy/decide.ts';
+import type { AuthResults, MessageFacts } from '../../src/domain/types.ts';
 import { policySchema } from '../../src/config/policy-schema.ts';
 
-const plans: Array<[ExternalTagging, Attribution, string | null | 'none']> = [
-  ['off', 'anonymous', 'none'],
-  ['header', 'anonymous', null],
-  ['subject', 'anonymous', '[EXTERNAL]'],
-  ['subject', 'partner', 'none'],
-  ['subject', 'internal', 'none'],
-  ['header', 'internal', 'none'],
+const settings = (over: Partial<ExternalTagSettings> = {}): ExternalTagSettings => ({ ...externalTagSettings({}), mode: 'subject', ...over });
+const anonymous: ExternalTagFacts = { attribution: 'anonymous', connectorInternal: false, authorDomain: 'fabrikam.test', authorAuthenticated: false, claimsOwnDomain: false };
+
+// [name, settings, facts, expected]: 'none' = not tagged; otherwise the subject prefix, the banner.
+const plans: Array<[string, Partial<ExternalTagSettings>, Partial<ExternalTagFacts>, 'none' | { subjectPrefix: string | null; banner: string | null }]> = [
+  ['off tags nothing', { mode: 'off' }, {}, 'none'],
+  ['header mode: header only', { mode: 'header' }, {}, { subjectPrefix: null, banner: null }],
+  ['subject mode: the prefix', {}, {}, { subjectPrefix: '[EXTERNAL]', banner: null }],
+  ['a custom prefix', { prefix: '[EXT]' }, {}, { subjectPrefix: '[EXT]', banner: null }],
+  ['internal (SMTP AUTH or onPremises) never', {}, { attribution: 'internal' }, 'none'],
+  ['internal never, even with partners on', { partners: true }, { attribution: 'internal' }, 'none'],
+  ['partner: not by default', {}, { attribution: 'partner' }, 'none'],
+  ['partner: tagged when opted in', { partners: true }, { attribution: 'partner' }, { subjectPrefix: '[EXTERNAL]', banner: null }],
+  ['partner treated as internal: never, even opted in', { partners: true }, { attribution: 'partner', connectorInternal: true }, 'none'],
+  ['exempt domain that authenticated', { exemptSenderDomains: ['fabrikam.test'] }, { authorAuthenticated: true }, 'none'],
+  ['exempt by *.domain covers a subdomain', { exemptSenderDomains: ['*.fabrikam.test'] }, { authorDomain: 'mail.fabrikam.test', authorAuthenticated: true }, 'none'],
+  ['*.domain does not cover the domain itself', { exemptSenderDomains: ['*.fabrikam.test'] }, { authorAuthenticated: true }, { subjectPrefix: '[EXTERNAL]', banner: null }],
+  ['exempt domain that did not authenticate is tagged', { exemptSenderDomains: ['fabrikam.test'] }, {}, { subjectPrefix: '[EXTERNAL]', banner: null }],
+  ['another domain is tagged', { exemptSenderDomains: ['northwind.test'] }, { authorAuthenticated: true }, { subjectPrefix: '[EXTERNAL]', banner: null }],
+  ['no single author: no exemption', { exemptSenderDomains: ['fabrikam.test'] }, { authorDomain: null, authorAuthenticated: true }, { subjectPrefix: '[EXTERNAL]', banner: null }],
+  ['an exempt partner domain when partners are tagged', { partners: true, exemptSenderDomains: ['fabrikam.test'] }, { attribution: 'partner', authorAuthenticated: true }, 'none'],
+  ['our own domain claimed by Direct Send is never exempt', { exemptSenderDomains: ['contoso.test'] }, { authorDomain: 'contoso.test', authorAuthenticated: true, claimsOwnDomain: true }, { subjectPrefix: '[EXTERNAL]', banner: null }],
 ];
-for (const [mode, attribution, expected] of plans) {
-  test(`plan: ${mode} for ${attribution} -> ${expected === 'none' ? 'untagged' : expected ?? 'header only'}`, () => {
-    const plan = planExternalTag(mode, attribution, '[EXTERNAL]');
-    if (expected === 'none') assert.equal(plan, null);
-    else assert.deepEqual(plan, { header: true, subjectPrefix: expected });
+for (const [name, over, factsOver, expected] of plans) {
+  test(`plan: ${name}`, () => {
+    const decision = decideExternalTag(settings(over), { ...anonymous, ...factsOver });
+    if (expected === 'none') assert.equal(decision.tag, false);
+    else {
+      assert.ok(decision.tag);
+      assert.deepEqual({ subjectPrefix: decision.plan.subjectPrefix, banner: decision.plan.banner }, expected);
+    }
   });
 }
+
+test('plan: an exemption is traced when it applies, and noted when it is refused', () => {
+  const exempt = decideExternalTag(settings({ exemptSenderDomains: ['fabrikam.test'] }), { ...anonymous, authorAuthenticated: true });
+  assert.ok(!exempt.tag && /exempt \(fabrikam\.test\) and passed compauth/.test(exempt.reason ?? ''));
+  const refused = decideExternalTag(settings({ exemptSenderDomains: ['fabrikam.test'] }), anonymous);
+  assert.ok(refused.tag && /did not authenticate/.test(refused.plan.notes.join()));
+  const internal = decideExternalTag(settings(), { ...anonymous, attribution: 'internal' });
+  assert.deepEqual(internal, { tag: false, reason: null });
+});
+
+const auth = (compauth: AuthResults['compauth']['result']): AuthResults => ({
+  spf: { result: 'none', domain: null }, dkim: [], dmarc: { result: 'none', domain: null, policy: null }, arc: { result: 'none', sealer: null }, compauth: { result: compauth, reason: '' },
+});
+const messageFrom = (domain: string): MessageFacts => ({ headerFrom: [`a@${domain}`], author: { kind: 'single', address: `a@${domain}`, domain }, messageId: null, subject: null, sizeBytes: 1 });
+const sender = (over: Partial<SenderDecision>): SenderDecision => ({ attribution: 'anonymous', connector: null, mailFrom: 'x@fabrikam.test', p1Domain: 'fabrikam.test', p1DirectSend: false, hits: [], ...over });
+
+test('facts: connector treated as internal, compauth pass, own domain claimed in report mode', () => {
+  const doc = policySchema.parse({
+    acceptedDomains: [{ domain: 'contoso.test' }],
+    connectors: [{ name: 'crm', type: 'partner', senderIPAddresses: ['192.0.2.0/24'], treatMessagesAsInternal: true }],
+  });
+  const policy = compilePolicy(doc, 1);
+  assert.equal(externalTagFacts(policy, sender({ attribution: 'partner', connector: 'crm' }), messageFrom('fabrikam.test'), null, null, false).connectorInternal, true);
+  const plain = externalTagFacts(policy, sender({}), messageFrom('fabrikam.test'), auth('pass'), null, false);
+  assert.deepEqual(plain, { attribution: 'anonymous', connectorInternal: false, authorDomain: 'fabrikam.test', authorAuthenticated: true, claimsOwnDomain: false });
+  assert.equal(externalTagFacts(policy, sender({}), messageFrom('fabrikam.test'), auth('softpass'), null, false).authorAuthenticated, false);
+  // header-From Direct Send in report mode, and the classic one (P1 and From ours); a subdomain counts.
+  assert.equal(externalTagFacts(policy, sender({}), messageFrom('contoso.test'), null, 'header-from', true).claimsOwnDomain, true);
+  assert.equal(externalTagFacts(policy, sender({ p1DirectSend: true }), messageFrom('hr.contoso.test'), null, 'p1', true).claimsOwnDomain, true);
+  // P1 Direct Send whose From is foreign: the message does not claim to be ours.
+  assert.equal(externalTagFacts(policy, sender({ p1DirectSend: true }), messageFrom('fabrikam.test'), null, 'p1', true).claimsOwnDomain, false);
+});
 
 const subjects: Array<[string, string, string | null]> = [
   ['plain', 'Subject: Invoice 42\r\n', 'Subject: [EXTERNAL] Invoice 42\r\n'],
@@ -55,5 +108,17 @@ test('policy: off by default, the prefix checked', () => {
   const bad = policySchema.safeParse({ externalTagging: 'subject', externalTagPrefix: 'bad\r\nX-Injected: 1' });
   assert.equal(bad.success, false);
   assert.deepEqual(bad.error?.issues[0]?.path, ['externalTagPrefix']);
-  assert.equal(policySchema.safeParse({ externalTagging: 'banner' }).success, false);
+  assert.equal(doc.externalTagPartners, false);
+  assert.deepEqual(doc.externalTagExemptSenderDomains, []);
+  assert.equal(policySchema.safeParse({ externalTagging: 'sometimes' }).success, false);
+});
+
+test('policy: exempt sender domains are normalised; * and non-domains are refused with their path', () => {
+  const doc = policySchema.parse({ externalTagExemptSenderDomains: ['Fabrikam.TEST.', '*.Northwind.test'] });
+  assert.deepEqual(doc.externalTagExemptSenderDomains, ['fabrikam.test', '*.northwind.test']);
+  for (const bad of ['*', 'not a domain']) {
+    const result = policySchema.safeParse({ externalTagExemptSenderDomains: ['ok.test', bad] });
+    assert.equal(result.success, false, bad);
+    assert.deepEqual(result.error?.issues[0]?.path, ['externalTagExemptSenderDomains', 1]);
+  }
 });

@@ -144,9 +144,11 @@ export async function onData(ctx: GatewayContext, stream: Readable, session: SMT
       throw await fail(verdict.reply ?? replies.internal, verdict.action, message, result);
     }
     // Issue 18: external mail is tagged only now, after every check read the original bytes.
-    const tag = await applyExternalTag(ctx.spool, writer, state.policy.document, tx.sender.attribution, received.fields);
+    const tag = await applyExternalTag(ctx.spool, writer, {
+      policy: state.policy, sender: tx.sender, message, auth: result.auth, directSend: tx.directSend, wouldReject: tx.wouldReject, fields: received.fields,
+    });
     writer = tag.writer;
-    if (tag.hit) tx.hits.push(tag.hit);
+    tx.hits.push(...tag.hits);
     return await commitAccepted(ctx, state, tx, writer, message, result, tag.header);
   } catch (err) {
     if (err instanceof SmtpError) throw err;
