@@ -9,13 +9,25 @@ function safe(text: string | null, max = 120): string {
   return (text ?? '').replace(/[\r\n\t]+/g, ' ').replace(/[^\x20-\x7e]/g, '?').slice(0, max);
 }
 
-export function buildDigest(input: { from: string; to: string; hostname: string; items: QuarantineItem[]; now: Date }): string {
+export interface DigestInput {
+  from: string;
+  to: string;
+  hostname: string;
+  items: QuarantineItem[];
+  now: Date;
+  /** A signed, expiring console link for this recipient (issue 13); absent when no console runs. */
+  link?: { url: string; expiresAt: Date } | null;
+}
+
+export function buildDigest(input: DigestInput): string {
   const lines = input.items.map((item) => `  ${item.id}  ${item.time.slice(0, 16).replace('T', ' ')}  from ${safe(item.headerFrom.join(', ') || item.mailFrom || '<>', 80)}  "${safe(item.subject)}"`);
   const body = [
     `${input.items.length} message(s) addressed to you were quarantined by ${safe(input.hostname)}.`,
     '',
     ...lines,
     '',
+    // The URL is ours (signed for this address); it is printable ASCII by construction.
+    ...(input.link ? [`Review and act on them in your browser (link valid until ${input.link.expiresAt.toISOString().slice(0, 16).replace('T', ' ')} UTC):`, `  ${safe(input.link.url, 2000)}`, ''] : []),
     'To review one:   mxward quarantine show ID --as YOUR-ADDRESS',
     'To release one:  mxward quarantine release ID --as YOUR-ADDRESS   (or request-release, as your policy allows)',
     '',

@@ -17,11 +17,16 @@ import { buildDigest, digestDue } from './notifications.ts';
 import { BUILT_IN_POLICIES, checkUserAction, policyNamed } from './permissions.ts';
 import type { UserAction } from './permissions.ts';
 
+/** What kind of refusal: the API answers 404, 403, 409 or 400 with it as the code. */
+export type QuarantineErrorCode = 'not_found' | 'forbidden' | 'conflict' | 'validation_failed';
+
 /** A refusal or a mistake the user can act on: printed as one line by the CLI. */
 export class QuarantineError extends Error {
-  constructor(message: string) {
+  readonly code: QuarantineErrorCode;
+  constructor(message: string, code: QuarantineErrorCode = 'conflict') {
     super(message);
     this.name = 'QuarantineError';
+    this.code = code;
   }
 }
 
@@ -33,6 +38,8 @@ export interface QuarantineServiceOptions {
   hostname: string;
   /** Tells the queue runner about a committed entry (in the gateway: enqueue; in the CLI: wake it). */
   onQueued(queueId: string): void | Promise<void>;
+  /** A signed console link for a recipient's digest (issue 13); absent: the digest names the CLI only. */
+  recipientLink?: (address: string, now: Date) => { url: string; expiresAt: Date } | null;
   now?: () => Date;
 }
 
@@ -80,13 +87,19 @@ export class QuarantineService implements QuarantineSink {
     return id;
   }
 
-  async list(actor: Actor, options: { all?: boolean; limit?: number } = {}): Promise<QuarantineItem[]> {
-    const states: QuarantineRecipientState[] | undefined = options.all ? undefined : ['held', 'requested', 'releasing'];
+  /** Pending items (held, requested, releasing) unless `all`; `states` narrows to exactly those. */
+  async list(actor: Actor, options: { all?: boolean; limit?: number; states?: QuarantineRecipientState[] } = {}): Promise<QuarantineItem[]> {
+    const states: QuarantineRecipientState[] | undefined = options.states ?? (options.all ? undefined : ['held', 'requested', 'releasing']);
     const items = await this.#o.store.listQuarantined({ recipient: actor.asRecipient ?? undefined, states, limit: options.limit });
     // A recipient sees only their own copy, and nothing at all under AdminOnlyAccessPolicy (SPEC §6).
     const visible = actor.asRecipient ? items.filter((i) => policyNamed(i.policy).permissions !== 0) : items;
     await this.#audit(actor, 'quarantine.list', { count: visible.length });
     return actor.asRecipient ? visible.map((i) => ({ ...i, recipients: i.recipients.filter((r) => r.address === actor.asRecipient!.toLowerCase()) })) : visible;
+  }
+
+  /** The item without an audit entry or a permission check: for callers that check first (services/quarantine-actions.ts). */
+  async find(id: string): Promise<QuarantineItem | null> {
+    return this.#o.store.getQuarantined(id);
   }
 
   async show(id: string, actor: Actor): Promise<QuarantineItem> {
@@ -114,7 +127,7 @@ export class QuarantineService implements QuarantineSink {
   }
 
   async requestRelease(id: string, actor: Actor): Promise<string[]> {
-    if (!actor.asRecipient) throw new QuarantineError('request-release is a recipient action: give --as RECIPIENT (administrators use release or approve)');
+    if (!actor.asRecipient) throw new QuarantineError('request-release is a recipient action: give --as RECIPIENT (administrators use release or approve)', 'validation_failed');
     await this.#authorize(id, actor, 'request-release');
     const moved = await this.#o.store.transition(id, [actor.asRecipient], ['held'], 'requested', null, this.#auditOf(actor, 'quarantine.request-release'));
     if (moved.length === 0) throw new QuarantineError(`${id}: nothing held for ${actor.asRecipient} (already requested, released or deleted)`);
@@ -197,7 +210,8 @@ export class QuarantineService implements QuarantineSink {
     for (const [address, items] of await this.#o.store.pendingNotifications(notifying)) {
       if (!digestDue(await this.#o.store.lastDigest(address), now, this.#o.settings.notificationIntervalMs)) continue;
       const from = this.#o.settings.notificationFrom ?? `postmaster@${this.#o.hostname}`;
-      const text = buildDigest({ from, to: address, hostname: this.#o.hostname, items, now });
+      const link = this.#o.recipientLink?.(address, now) ?? null;
+      const text = buildDigest({ from, to: address, hostname: this.#o.hostname, items, now, link });
       const queueId = await this.#o.spool.commitBuffer(Buffer.from(text, 'utf8'), (qid) => newEnvelope({
         queueId: qid, mailFrom: null, recipients: [address], prependHeaders: '', transactionId: `quarantine-digest:${address}`, now,
       }));
@@ -249,7 +263,7 @@ export class QuarantineService implements QuarantineSink {
 
   async #get(id: string): Promise<QuarantineItem> {
     const item = await this.#o.store.getQuarantined(id);
-    if (!item) throw new QuarantineError(`no quarantined message ${id}`);
+    if (!item) throw new QuarantineError(`no quarantined message ${id}`, 'not_found');
     return item;
   }
 
@@ -259,18 +273,18 @@ export class QuarantineService implements QuarantineSink {
     if (!actor.asRecipient) return item;
     const me = actor.asRecipient.toLowerCase();
     if (!item.recipients.some((r) => r.address === me && r.state !== 'deleted')) {
-      throw new QuarantineError(`${id}: ${actor.asRecipient} is not a recipient of this message`);
+      throw new QuarantineError(`${id}: ${actor.asRecipient} is not a recipient of this message`, 'not_found');
     }
     const check = checkUserAction(policyNamed(item.policy), action);
     if (!check.allowed) {
       await this.#audit(actor, `quarantine.${action}.refused`, { id, policy: item.policy });
-      throw new QuarantineError(`${id}: refused: ${check.reason}`);
+      throw new QuarantineError(`${id}: refused: ${check.reason}`, 'forbidden');
     }
     return item;
   }
 
   #adminOnly(actor: Actor, action: string): void {
-    if (actor.asRecipient) throw new QuarantineError(`${action} is an administrator action; it cannot be done --as a recipient`);
+    if (actor.asRecipient) throw new QuarantineError(`${action} is an administrator action; it cannot be done --as a recipient`, 'forbidden');
   }
 
   #path(item: QuarantineItem): string {

@@ -5,11 +5,11 @@ import { mkdirSync } from 'node:fs';
 import { defaultBootstrap } from '../../config/bootstrap.ts';
 import { dataPaths } from '../../config/data-dir.ts';
 import { normalizeAddress } from '../../policy/domains.ts';
-import { describePermissions, policyNamed } from '../../quarantine/permissions.ts';
-import { QuarantineError, QuarantineService } from '../../quarantine/quarantine-service.ts';
-import type { Actor } from '../../quarantine/quarantine-service.ts';
+import { QuarantineError } from '../../quarantine/quarantine-service.ts';
+import { openQuarantine } from '../../quarantine/quarantine-setup.ts';
+import { QuarantineActions } from '../../services/quarantine-actions.ts';
+import type { QuarantineCaller, QuarantineView } from '../../services/quarantine-actions.ts';
 import { Spool } from '../../spool/spool.ts';
-import { openQuarantineStore } from '../../store/open-store.ts';
 import type { QuarantineItem } from '../../store/ports.ts';
 import type { CliIo } from '../io.ts';
 import { actorOf, locateExistingStore, parseCommand, printJson, printTable, requirePositional, UsageError } from '../io.ts';
@@ -30,18 +30,24 @@ Without --as you act as an administrator (recorded in the audit log with --actor
 
 const ACTIONS = new Set(['list', 'show', 'headers', 'preview', 'release', 'request-release', 'approve', 'deny', 'delete']);
 
+/** The CLI's JSON stays the stored item, as before the API added permissions and actions. */
+function withoutView(view: QuarantineView): QuarantineItem {
+  const { permissions: _p, actions: _a, ...item } = view;
+  return item;
+}
+
 function summaryRow(item: QuarantineItem): string[] {
   const states = item.recipients.map((r) => `${r.address}:${r.state}`).join(',');
   return [item.id, item.time.replace('T', ' ').slice(0, 19), item.policy, item.kind, item.headerFrom.join(',') || item.mailFrom || '<>', (item.subject ?? '').slice(0, 60), states];
 }
 
-function showText(item: QuarantineItem): string {
-  const policy = policyNamed(item.policy);
+function showText(item: QuarantineView): string {
+  const policy = item.permissions;
   return [
     `id:          ${item.id}`,
     `time:        ${item.time}`,
     `expires:     ${item.expires}`,
-    `policy:      ${item.policy} (recipient permissions: ${describePermissions(policy.permissions)}${policy.notify ? ', notifications' : ''})`,
+    `policy:      ${item.policy} (recipient permissions: ${policy.names}${policy.notify ? ', notifications' : ''})`,
     `type:        ${item.kind}`,
     `mail from:   ${item.mailFrom ?? '<>'}`,
     `from:        ${item.headerFrom.join(', ') || '(none)'}`,
@@ -77,49 +83,51 @@ export async function runQuarantine(argv: string[], io: CliIo): Promise<number> 
   mkdirSync(spool.tmpDir, { recursive: true });
   mkdirSync(spool.queueDir, { recursive: true });
   // The same store the gateway uses (--store-url, MXWARD_STORE_URL, store.url; else SQLite in
-  // dataDir); the message files and the spool are in dataDir either way.
-  const store = openQuarantineStore({ url: storeUrl, dataDir });
-  const service = new QuarantineService({
-    store, spool, dir: paths.quarantine, settings: config.quarantine, hostname: config.hostname,
+  // dataDir), opened the same way as the gateway's (quarantine-setup.ts).
+  const { service, close } = openQuarantine({
+    config, storeUrl: storeUrl ?? undefined, dataDir, spool,
     // The gateway is another process: it notices new spool entries when spool/wakeup moves.
     onQueued: () => spool.requestRescan(),
   });
-  const actor: Actor = { name: actorOf(values.actor, io.env), asRecipient };
+  const actions = new QuarantineActions(service);
+  const name = actorOf(values.actor, io.env);
+  const caller: QuarantineCaller = asRecipient ? { actor: name, role: 'recipient', addresses: [asRecipient] } : { actor: name, role: 'administrator', addresses: [] };
   try {
     if (sub === 'list') {
-      const items = await service.list(actor, { all: values.all, limit });
-      if (values.json) printJson(io, items);
+      const { items } = await actions.list(caller, { state: values.all ? 'all' : 'pending', limit: limit ?? 1000 });
+      if (values.json) printJson(io, items.map(withoutView));
       else printTable(io, ['id', 'time', 'policy', 'type', 'from', 'subject', 'recipients'], items.map(summaryRow));
       return 0;
     }
     const id = requirePositional(positionals, 1, 'ID');
     switch (sub) {
       case 'show': {
-        const item = await service.show(id, actor);
-        if (values.json) printJson(io, item); else io.stdout.write(showText(item));
+        const item = await actions.show(caller, id);
+        if (values.json) printJson(io, withoutView(item)); else io.stdout.write(showText(item));
         return 0;
       }
-      case 'headers': io.stdout.write(await service.headers(id, actor)); return 0;
-      case 'preview': io.stdout.write(`${await service.preview(id, actor)}\n`); return 0;
+      case 'headers': io.stdout.write(await actions.headers(caller, id)); return 0;
+      case 'preview': io.stdout.write(`${await actions.preview(caller, id)}\n`); return 0;
       case 'release':
       case 'approve': {
-        const r = sub === 'release' ? await service.release(id, actor) : await service.approve(id, actor);
-        if (values.json) printJson(io, r);
-        else io.stdout.write(`released ${id} to ${r.recipients.join(', ')} (queue id ${r.queueId}); the gateway delivers it\n`);
+        const r = sub === 'release' ? await actions.release(caller, id) : await actions.approve(caller, id);
+        const queueId = r.queueIds.join(', ');
+        if (values.json) printJson(io, { queueId, recipients: r.recipients });
+        else io.stdout.write(`released ${id} to ${r.recipients.join(', ')} (queue id ${queueId}); the gateway delivers it\n`);
         return 0;
       }
       case 'request-release': {
-        const moved = await service.requestRelease(id, actor);
+        const { recipients: moved } = await actions.requestRelease(caller, id);
         io.stdout.write(values.json ? `${JSON.stringify({ requested: id, recipients: moved })}\n` : `release of ${id} requested for ${moved.join(', ')}; an administrator must approve it\n`);
         return 0;
       }
       case 'deny': {
-        const moved = await service.deny(id, actor);
+        const { recipients: moved } = await actions.deny(caller, id);
         io.stdout.write(values.json ? `${JSON.stringify({ denied: id, recipients: moved })}\n` : `release request for ${id} denied (${moved.join(', ')}); the message stays quarantined\n`);
         return 0;
       }
       default: {
-        const removed = await service.delete(id, actor);
+        const { recipients: removed } = await actions.delete(caller, id);
         io.stdout.write(values.json ? `${JSON.stringify({ deleted: id, recipients: removed })}\n` : `deleted ${id}${asRecipient ? ` for ${asRecipient}` : ''}\n`);
         return 0;
       }
@@ -132,6 +140,6 @@ export async function runQuarantine(argv: string[], io: CliIo): Promise<number> 
     }
     throw err;
   } finally {
-    await store.close();
+    await close();
   }
 }
