@@ -1,0 +1,124 @@
+// The console shell: who is signed in, the navigation their role allows, and which view the
+// hash names. Every view talks to the API through api.js; the server checks role, scope and
+// CSRF on every request, so hiding a link here is a convenience, never the protection.
+import { html, render, Component } from './html.js';
+import { api, setCsrfToken, whenUnauthenticated } from './api.js';
+import { currentRoute, navigate, href } from './router.js';
+import { CAN } from './format.js';
+import { ErrorBanner } from './components.js';
+import { SignIn } from './views/sign-in.js';
+import { Dashboard } from './views/dashboard.js';
+import { TraceSearch, TraceDetail } from './views/trace.js';
+import { QuarantineList, QuarantineDetail } from './views/quarantine.js';
+import { PolicyView } from './views/policy.js';
+import { PolicyHistory } from './views/policy-history.js';
+import { ReportView } from './views/report.js';
+
+const NAV = [
+  ['dashboard', 'Dashboard', CAN.trace],
+  ['trace', 'Message trace', CAN.trace],
+  ['quarantine', 'Quarantine', () => true],
+  ['policy', 'Policy', CAN.readPolicy],
+  ['history', 'History', CAN.readPolicy],
+  ['report', 'Report', CAN.report],
+];
+
+function homeFor(role) {
+  return role === 'recipient' ? 'quarantine' : 'dashboard';
+}
+
+/** Login answers and GET /session may name the account `name`, `username` or `account`. */
+function sessionFrom(body) {
+  if (!body) return null;
+  const s = body.session ?? body;
+  return { name: s.name ?? s.username ?? s.account ?? s.principal?.name ?? '', role: s.role ?? s.principal?.role, csrfToken: s.csrfToken ?? null, addresses: s.addresses ?? s.principal?.addresses ?? [] };
+}
+
+class App extends Component {
+  constructor() {
+    super();
+    this.state = { session: null, checking: true, route: currentRoute(), error: null, navOpen: false };
+  }
+
+  componentDidMount() {
+    window.addEventListener('hashchange', () => this.setState({ route: currentRoute(), navOpen: false }));
+    whenUnauthenticated(() => { if (this.state.session) this.setState({ session: null }); });
+    this.start();
+  }
+
+  async start() {
+    const { parts } = this.state.route;
+    try {
+      // A link from the quarantine digest: `#/r/<token>` becomes a recipient session.
+      if (parts[0] === 'r' && parts[1]) {
+        const body = await api('post', '/recipient-session', { body: { token: parts[1] }, quiet401: true });
+        this.signedIn(body);
+        navigate('quarantine');
+        return;
+      }
+      const body = await api('get', '/session', { quiet401: true });
+      this.signedIn(body, false);
+    } catch (error) {
+      this.setState({ session: null, checking: false, error: error.status === 401 ? null : error });
+    }
+  }
+
+  signedIn(body, go = true) {
+    const session = sessionFrom(body);
+    if (session.csrfToken) setCsrfToken(session.csrfToken);
+    this.setState({ session, checking: false, error: null });
+    const { parts } = currentRoute();
+    if (go && (parts.length === 0 || parts[0] === 'sign-in' || parts[0] === 'r')) navigate(homeFor(session.role));
+  }
+
+  async signOut() {
+    try { await api('delete', '/session'); } catch { /* gone already */ }
+    setCsrfToken(null);
+    this.setState({ session: null });
+    navigate('sign-in');
+  }
+
+  view() {
+    const { session, route } = this.state;
+    const [first, second] = route.parts;
+    const props = { session, route };
+    const allowed = NAV.find(([key]) => key === first);
+    if (allowed && !allowed[2](session.role)) return html`<p class="notice">Your role (${session.role}) cannot open this view.</p>`;
+    switch (first) {
+      case 'trace': return second ? html`<${TraceDetail} ...${props} id=${second} />` : html`<${TraceSearch} ...${props} />`;
+      case 'quarantine': return second ? html`<${QuarantineDetail} ...${props} id=${second} />` : html`<${QuarantineList} ...${props} />`;
+      case 'policy': return html`<${PolicyView} ...${props} />`;
+      case 'history': return html`<${PolicyHistory} ...${props} version=${second} />`;
+      case 'report': return html`<${ReportView} ...${props} />`;
+      case 'dashboard': return html`<${Dashboard} ...${props} />`;
+      default: return session.role === 'recipient' ? html`<${QuarantineList} ...${props} />` : html`<${Dashboard} ...${props} />`;
+    }
+  }
+
+  render() {
+    const { session, checking, error, route, navOpen } = this.state;
+    if (checking) return html`<p class="loading" aria-busy="true">Checking your session…</p>`;
+    if (!session) {
+      return html`<main class="sign-in-page"><${ErrorBanner} error=${error} /><${SignIn} route=${route} onSignedIn=${(b) => this.signedIn(b)} /></main>`;
+    }
+    const current = route.parts[0] ?? homeFor(session.role);
+    const links = NAV.filter(([, , can]) => can(session.role));
+    const recipient = session.role === 'recipient';
+    return html`<div class="shell">
+      <header class="top">
+        <a class="brand" href=${href(homeFor(session.role))}>mxward</a>
+        <button class="nav-toggle" aria-expanded=${navOpen ? 'true' : 'false'} aria-controls="main-nav" onClick=${() => this.setState({ navOpen: !navOpen })}>Menu</button>
+        <nav id="main-nav" class=${navOpen ? 'open' : ''} aria-label="Console">
+          ${links.map(([key, label]) => html`<a href=${href(key)} aria-current=${current === key ? 'page' : undefined}>${recipient && key === 'quarantine' ? 'My held messages' : label}</a>`)}
+        </nav>
+        <div class="who">
+          <span id="who-name">${session.name}</span> <span class="role" id="who-role">${session.role}</span>
+          <button class="link" id="sign-out" onClick=${() => this.signOut()}>Sign out</button>
+        </div>
+      </header>
+      <main id="view">${this.view()}</main>
+    </div>`;
+  }
+}
+
+render(html`<${App} />`, document.getElementById('app'));
