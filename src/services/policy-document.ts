@@ -6,7 +6,7 @@
 // domains or connectors is refused without `replace`, and a merge only adds.
 import { z } from 'zod';
 import type { PolicyDocument } from '../config/policy-schema.ts';
-import { acceptedDomainSchema, connectorSchema, policySchema } from '../config/policy-schema.ts';
+import { acceptedDomainSchema, connectorSchema, defaultPolicy, policySchema } from '../config/policy-schema.ts';
 import { parseOrThrow } from '../config/errors.ts';
 import type { PolicyStore } from '../store/ports.ts';
 import { diffPolicies, hasRemovals, isEmptyDiff } from './policy-diff.ts';
@@ -122,4 +122,21 @@ export async function rollbackPolicy(store: PolicyStore, target: number, opts: C
     return { kind: 'unknown-version', reason: `no policy version ${target} in the audit log (versions ${known}; see "mxward policy history")` };
   }
   return changeWithDiff(store, `policy.rollback:v${target}`, opts, () => ({ next: structuredClone(found.document) }));
+}
+
+export interface PolicyVersionDetail extends PolicyVersion {
+  /** The version it replaced, when the audit log still has it (null for the first one recorded). */
+  previousVersion: number | null;
+  /** What this version changed against the one before it (against the defaults for the first). */
+  diff: PolicyDiff;
+}
+
+/** One version with the change it made: what the console shows before a rollback. */
+export async function policyVersionDetail(store: PolicyStore, target: number): Promise<PolicyVersionDetail | null> {
+  const versions = await policyHistory(store, MAX_AUDIT_SCAN);
+  const i = versions.findIndex((v) => v.version === target);
+  if (i < 0) return null;
+  const previous = versions[i + 1] ?? null;
+  const before = previous?.document ?? defaultPolicy();
+  return { ...versions[i], previousVersion: previous?.version ?? null, diff: diffPolicies(before, versions[i].document) };
 }

@@ -29,13 +29,13 @@ function edit(store: PolicyStore, actor: string, action: string, mutate: (doc: P
 
 // ---- org switches ------------------------------------------------------------------------------
 
-/** The organization-wide switches: everything in the policy that is not a list. */
-export type OrgSettings = Pick<PolicyDocument, 'rejectDirectSend' | 'rejectDirectSendHeaderFrom' | 'externalTagging' | 'externalTagPrefix'>;
+/** The organization-wide switches: everything in the policy that is not one of its two lists. */
+export type OrgSettings = Omit<PolicyDocument, 'acceptedDomains' | 'connectors'>;
 export type OrgView = OrgSettings & { policyVersion: number };
 
 function orgView({ document, version }: StoredPolicy): OrgView {
-  const { rejectDirectSend, rejectDirectSendHeaderFrom, externalTagging, externalTagPrefix } = document;
-  return { rejectDirectSend, rejectDirectSendHeaderFrom, externalTagging, externalTagPrefix, policyVersion: version };
+  const { acceptedDomains: _domains, connectors: _connectors, ...settings } = document;
+  return { ...settings, policyVersion: version };
 }
 
 export async function readOrg(store: PolicyStore): Promise<OrgView> {
@@ -44,7 +44,8 @@ export async function readOrg(store: PolicyStore): Promise<OrgView> {
 
 /** Changes the switches given and keeps the others; refused when none is given. */
 export async function setOrg(store: PolicyStore, changes: Partial<OrgSettings>, actor: string): Promise<OrgView> {
-  const given = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
+  // The lists have their own edits (domains, connectors): never replaced through the switches.
+  const given = Object.fromEntries(Object.entries(changes).filter(([k, v]) => v !== undefined && k !== 'acceptedDomains' && k !== 'connectors'));
   if (Object.keys(given).length === 0) throw new ServiceError('validation_failed', 'nothing to change');
   return orgView(await edit(store, actor, 'org.set', (doc) => ({ ...doc, ...given })));
 }
