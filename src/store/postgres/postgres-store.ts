@@ -5,7 +5,8 @@ import type { PoolClient } from 'pg';
 import type { PolicyDocument } from '../../config/policy-schema.ts';
 import { defaultPolicy, policySchema, storedPolicySchema } from '../../config/policy-schema.ts';
 import type { TraceRecord } from '../../domain/types.ts';
-import type { AuditEntry, DeliveryUpdate, NodeReport, NodeStatus, PolicyWatch, Store, StoredPolicy, StoredUser, TraceFilter } from '../ports.ts';
+import type { AuditEntry, ClusterQueueStore, DeliveryUpdate, NodeReport, NodeStatus, PolicyWatch, Store, StoredPolicy, StoredUser, TraceFilter } from '../ports.ts';
+import { clusterQueueOn } from './cluster-queue.ts';
 import { listNodeRows, recordNodeRow } from './node-registry.ts';
 import { listenForPolicyChanges } from './policy-listener.ts';
 import { PgDatabase, whenReady } from './pool.ts';
@@ -172,6 +173,10 @@ export class PostgresStore implements Store {
 
   async listNodes(): Promise<NodeStatus[]> {
     return listNodeRows(this.#db);
+  }
+
+  clusterQueue(): ClusterQueueStore {
+    return clusterQueueOn(this.#db);
   }
 
   watchPolicy(onChange: () => void, onError: (err: Error) => void): PolicyWatch {
