@@ -4,7 +4,7 @@
 // tsc rewrites `.ts` in import specifiers; a worker file named in `new URL('./x.ts', …)` is not an
 // import, so that spelling is rewritten here.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,3 +21,6 @@ for (const entry of readdirSync(dist, { recursive: true, withFileTypes: true }))
   const fixed = text.replace(/new URL\((['"])(\.{1,2}\/[^'"]+)\.ts\1/g, 'new URL($1$2.js$1');
   if (fixed !== text) writeFileSync(file, fixed);
 }
+// The web console is served as it is written (ES modules, CSS, HTML: no build step), beside the
+// compiled server that serves it; its vendored libraries come from the installed dependencies.
+cpSync(join(root, 'src', 'web', 'console'), join(dist, 'web', 'console'), { recursive: true, filter: (from) => !from.endsWith('README.md') });
