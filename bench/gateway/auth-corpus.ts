@@ -8,6 +8,12 @@ import { RECIPIENT } from './scenarios.ts';
 
 export const AUTH_DOMAIN = 'signed-partner.test';
 export const AUTH_FROM = `billing@${AUTH_DOMAIN}`;
+/**
+ * A domain whose mail from the driver fails DMARC: SPF softfail (~all, so no SPF checker refuses it
+ * at RCPT on its own), a DKIM signature broken by a change to the body, and p=reject.
+ */
+export const FORGED_DOMAIN = 'forged-partner.test';
+export const FORGED_FROM = `billing@${FORGED_DOMAIN}`;
 const SELECTOR = 's1';
 
 export interface SenderKeys {
@@ -33,6 +39,9 @@ export function senderKeys(): SenderKeys {
       `${AUTH_DOMAIN}. 300 IN TXT "v=spf1 ip4:127.0.0.1 -all"`,
       `_dmarc.${AUTH_DOMAIN}. 300 IN TXT "v=DMARC1; p=reject"`,
       `${SELECTOR}._domainkey.${AUTH_DOMAIN}. 300 IN TXT ${txt(`v=DKIM1; k=rsa; p=${publicKey}`)}`,
+      `${FORGED_DOMAIN}. 300 IN TXT "v=spf1 ip4:192.0.2.1 ~all"`,
+      `_dmarc.${FORGED_DOMAIN}. 300 IN TXT "v=DMARC1; p=reject"`,
+      `${SELECTOR}._domainkey.${FORGED_DOMAIN}. 300 IN TXT ${txt(`v=DKIM1; k=rsa; p=${publicKey}`)}`,
     ],
   };
 }
@@ -49,17 +58,20 @@ function body(sizeBytes: number, n: number): string {
  * `count` distinct messages of about `sizeBytes`, DKIM-signed (relaxed/relaxed, rsa-sha256), each
  * ready for the DATA phase: dot-stuffed (nothing to stuff here) and ending with CRLF.CRLF.
  */
-export async function signedCorpus(keys: SenderKeys, count: number, sizeBytes: number): Promise<Buffer[]> {
+export async function signedCorpus(keys: SenderKeys, count: number, sizeBytes: number, forged = false): Promise<Buffer[]> {
   const out: Buffer[] = [];
+  const domain = forged ? FORGED_DOMAIN : AUTH_DOMAIN;
   for (let n = 0; n < count; n++) {
-    const raw = `From: Billing <${AUTH_FROM}>\r\nTo: <${RECIPIENT}>\r\nSubject: Invoice ${n}\r\n` +
-      `Message-ID: <bench-${n}-${sizeBytes}@${AUTH_DOMAIN}>\r\nDate: ${new Date().toUTCString()}\r\n` +
+    const raw = `From: Billing <billing@${domain}>\r\nTo: <${RECIPIENT}>\r\nSubject: Invoice ${n}\r\n` +
+      `Message-ID: <bench-${n}-${sizeBytes}@${domain}>\r\nDate: ${new Date().toUTCString()}\r\n` +
       `MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n${body(sizeBytes, n)}`;
     const signed = await dkimSign(raw, {
-      signatureData: [{ signingDomain: AUTH_DOMAIN, selector: SELECTOR, privateKey: keys.privateKey }],
+      signatureData: [{ signingDomain: domain, selector: SELECTOR, privateKey: keys.privateKey }],
     } as Parameters<typeof dkimSign>[1]);
     if (signed.errors?.length) throw new Error(`DKIM signing failed: ${JSON.stringify(signed.errors[0])}`);
-    out.push(Buffer.from(`${signed.signatures}${raw}.\r\n`, 'latin1'));
+    // Forged: the body changed after signing, as a replayed and edited message would be.
+    const sent = forged ? raw.replace('the quick brown fox', 'the quick brown cat') : raw;
+    out.push(Buffer.from(`${signed.signatures}${sent}.\r\n`, 'latin1'));
   }
   return out;
 }

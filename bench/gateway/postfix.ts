@@ -16,6 +16,25 @@ export async function startPostfix(options: PeerOptions): Promise<Peer> {
   const { dir } = options;
   await chmod(dir, 0o755);
   const port = await freePort();
+  const masterPid = await startRelayingPostfix(dir, port, await postfixPeerMain(options));
+  return {
+    name: 'postfix',
+    port,
+    pids: () => [masterPid],
+    counts: () => postfixLogCounts(dir),
+    async stop() {
+      await run('postfix', ['-c', dir, 'stop']).catch(() => {});
+      await waitForPortClosed(port);
+    },
+  };
+}
+
+/**
+ * main.cf of the reference peer (the Direct Send tables it needs are written into `dir`); the
+ * honest-peer auth set (auth-postfix.ts) adds its add-ons to the same lines.
+ */
+export async function postfixPeerMain(options: PeerOptions): Promise<string[]> {
+  const { dir } = options;
   await writeFile(join(dir, 'listed.cidr'), `${LISTED_IP}/32 OK\n`);
   // Evaluated at RCPT (smtpd_delay_reject = yes), like mxward's check (SPEC §2.5).
   await writeFile(join(dir, 'sender_access'), `${ACCEPTED_DOMAIN} 550 5.7.68 ${DIRECT_SEND_TEXT}\n`);
@@ -37,17 +56,7 @@ export async function startPostfix(options: PeerOptions): Promise<Peer> {
     'biff = no',
     'append_dot_mydomain = no',
   ];
-  const masterPid = await startRelayingPostfix(dir, port, main);
-  return {
-    name: 'postfix',
-    port,
-    pids: () => [masterPid],
-    counts: () => postfixLogCounts(dir),
-    async stop() {
-      await run('postfix', ['-c', dir, 'stop']).catch(() => {});
-      await waitForPortClosed(port);
-    },
-  };
+  return main;
 }
 
 /** Messages a private Postfix accepted and RCPTs it refused with 5.7.68, read from its log. */
@@ -59,19 +68,27 @@ export async function postfixLogCounts(dir: string): Promise<ServerCounts> {
   return { accepted, rejected };
 }
 
+export interface RelayingPostfixExtras {
+  /** More master.cf lines (e.g. a spawn(8) policy service). */
+  services?: string[];
+  /** How `postfix start` is run: given its command and arguments, returns the ones to execute. */
+  wrapStart?: (cmd: string, args: string[]) => [string, string[]];
+}
+
 /**
  * Writes main.cf (the given lines) and a master.cf with smtpd on `port` and the smtp/relay
  * clients, starts that private Postfix and waits for its port; returns the master's pid.
  */
-export async function startRelayingPostfix(dir: string, port: number, main: string[]): Promise<number> {
+export async function startRelayingPostfix(dir: string, port: number, main: string[], extras: RelayingPostfixExtras = {}): Promise<number> {
   await writeFile(join(dir, 'main.cf'), `${main.join('\n')}\n`);
-  const services = postfixServices(port, ['smtp unix - - n - - smtp', 'relay unix - - n - - smtp']);
+  const services = postfixServices(port, ['smtp unix - - n - - smtp', 'relay unix - - n - - smtp', ...(extras.services ?? [])]);
   await writeFile(join(dir, 'master.cf'), `${services.join('\n')}\n`);
   await mkdir(join(dir, 'data'), { recursive: true });
   await mkdir(join(dir, 'queue'), { recursive: true });
   await run('chown', ['postfix', join(dir, 'data')]); // master's lock file lives there
   await run('postfix', ['-c', dir, 'check']).catch(() => {}); // creates the queue directories
-  await run('postfix', ['-c', dir, 'start']).catch(async (err: Error) => {
+  const [cmd, args] = extras.wrapStart ? extras.wrapStart('postfix', ['-c', dir, 'start']) : ['postfix', ['-c', dir, 'start']];
+  await run(cmd, args).catch(async (err: Error) => {
     const tail = (await readFile(join(dir, 'maillog'), 'utf8').catch(() => '')).trim().split('\n').slice(-3).join('\n');
     throw new Error(`postfix did not start: ${tail || err.message}`, { cause: err });
   });

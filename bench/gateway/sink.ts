@@ -13,10 +13,15 @@ export interface Sink {
   stop(): Promise<void>;
 }
 
-export async function startSink(user: string): Promise<Sink> {
+/**
+ * `dumpDir`: every message received is also written there as one file (smtp-sink -d), so the
+ * header fields a gateway added can be read back; the directory must be writable by `user`.
+ */
+export async function startSink(user: string, dumpDir?: string): Promise<Sink> {
   const port = await freePort();
   // -m: simultaneous connections; backlog 1024 so a burst of relay connections is never refused.
-  const child: ChildProcess = spawn('smtp-sink', ['-c', '-u', user, '-m', '2000', `127.0.0.1:${port}`, '1024'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const dump = dumpDir ? ['-d', `${dumpDir}/m.`] : [];
+  const child: ChildProcess = spawn('smtp-sink', ['-c', '-u', user, ...dump, '-m', '2000', `127.0.0.1:${port}`, '1024'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let tail = '';
   let count = 0;
   child.stdout!.setEncoding('latin1');

@@ -14,12 +14,17 @@ export interface DriveOptions {
   from: string;
   to: string;
   timeoutMs: number;
+  /** The messages should be refused: a 5xx at end of DATA is counted in `refused`, not as a problem. */
+  expectRefusal?: boolean;
 }
 
 export interface DriveResult {
   elapsedMs: number;
   /** Messages whose end of DATA got a 250. */
   accepted: number;
+  /** With expectRefusal: messages whose end of DATA got a 5xx (the first reply kept in refusalSample). */
+  refused: number;
+  refusalSample: string | null;
   /** Anything else (first few replies kept for the report). */
   problems: string[];
   problemCount: number;
@@ -94,6 +99,8 @@ const expect = (reply: string, code: string, what: string): void => {
 export async function drive(o: DriveOptions): Promise<DriveResult> {
   let next = 0;
   let accepted = 0;
+  let refused = 0;
+  let refusalSample: string | null = null;
   let problemCount = 0;
   const problems: string[] = [];
   const problem = (text: string) => {
@@ -121,7 +128,11 @@ export async function drive(o: DriveOptions): Promise<DriveResult> {
         expect(await c.command('DATA\r\n'), '354', 'DATA');
         const end = await c.command(message);
         if (end.startsWith('250')) accepted += 1;
-        else {
+        else if (o.expectRefusal && end.startsWith('5')) {
+          refused += 1;
+          refusalSample ??= end.split('\n').pop()!;
+          await c.command('RSET\r\n');
+        } else {
           problem(`end of DATA: ${end.split('\n').pop()}`);
           await c.command('RSET\r\n');
         }
@@ -141,5 +152,5 @@ export async function drive(o: DriveOptions): Promise<DriveResult> {
   const elapsedMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   clearTimeout(timer);
-  return { elapsedMs, accepted, problems, problemCount, driverCpuMs: (cpu.user + cpu.system) / 1000, timedOut };
+  return { elapsedMs, accepted, refused, refusalSample, problems, problemCount, driverCpuMs: (cpu.user + cpu.system) / 1000, timedOut };
 }
