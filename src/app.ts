@@ -28,9 +28,12 @@ import type { AdminServer } from './observability/admin-server.ts';
 import { observeDnsLookups } from './observability/dns-timing.ts';
 import { startTracePurge } from './observability/retention.ts';
 import { countEntries, nodeIdFor, stampTraceNode, startNodeHeartbeat } from './services/nodes.ts';
+import { startQueueCommandAgent } from './services/queue-admin.ts';
 import { withTraceOutbox } from './store/postgres/trace-outbox.ts';
 import type { TraceOutbox } from './store/postgres/trace-outbox.ts';
 import { join } from 'node:path';
+import { startConsole } from './web/console-setup.ts';
+import type { RunningConsole } from './web/console-setup.ts';
 
 export interface GatewayOptions {
   config: BootstrapConfig;
@@ -60,6 +63,8 @@ export interface RunningGateway {
   metrics: GatewayMetrics;
   /** Trace writes waiting on local disk for an unreachable PostgreSQL (null on SQLite). */
   traceOutbox: TraceOutbox | null;
+  /** The admin API and web console (bootstrap `console`; first worker only), with its identities. */
+  console: RunningConsole | null;
   stop(): Promise<void>;
 }
 
@@ -141,17 +146,26 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       { name: 'spool', probe: () => access(spool.tmpDir, fsConstants.W_OK) },
     ],
   ) : null;
+  // Issue 13: the admin API and console, in one worker (sessions and tokens live in the store).
+  const consoleServer = config.console && maintenance ? await startConsole({
+    config, dataDir, store, livePolicy, quarantine: quarantine?.service ?? null, spool, logger, tls,
+  }) : null;
   // Issue 14: this node's row in the nodes table (policy version in force, heartbeat, queue depth).
   const heartbeat = startNodeHeartbeat({
     store: rawStore, livePolicy, logger, nodeId, address: `${inbound.address}:${inbound.port}`,
     queueDepth: () => queue.size, quarantineCount: () => countEntries(paths.quarantine),
   });
+  // Issue 14: this node's queue for `queue list --all-nodes`, and retry/flush/delete from other nodes.
+  const cluster = rawStore.clusterQueue?.();
+  const queueAgent = cluster ? startQueueCommandAgent({ cluster, spool, listing: new Spool(paths.spool, worker), nodeId: () => nodeId, logger }) : null;
   logger.info({ stage: 'start', event: 'listening', inbound, submission, admin: admin?.address ?? null, dataDir }, 'mxward listening');
 
   return {
-    inbound, submission, store, queue, livePolicy, quarantine: quarantine?.service ?? null, admin, metrics, traceOutbox,
+    inbound, submission, store, queue, livePolicy, quarantine: quarantine?.service ?? null, admin, metrics, traceOutbox, console: consoleServer,
     async stop() {
+      await consoleServer?.close();
       heartbeat.stop();
+      queueAgent?.stop();
       livePolicy.stop();
       purge?.stop();
       stopDnsTiming();

@@ -139,6 +139,25 @@ export const bootstrapSchema = z.object({
     host: z.string().min(1).default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(9725),
   }).strict().nullable().default(null),
+  /**
+   * The admin API and web console (docs/console.md). Off (null) unless set. Loopback by default;
+   * a non-loopback host needs tls: true (the gateway's certificate, as STARTTLS uses). Only the
+   * first worker of `serve --workers N` serves it.
+   */
+  console: z.object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(9726),
+    tls: z.boolean().default(true),
+    /** Failed sign-ins per client address or user name before 429 for loginLockoutMs. */
+    loginFailuresBeforeLockout: z.number().int().positive().default(5),
+    loginLockoutMs: z.number().int().positive().default(900_000),
+    /** Each failed sign-in answers after loginFailureDelayMs × 2^(failures − 1), at most 4 s. */
+    loginFailureDelayMs: z.number().int().min(0).max(10_000).default(250),
+    /** How long a console or recipient session lasts without signing in again. */
+    sessionHours: z.number().min(0.1).max(24 * 7).default(8),
+    /** JSON request bodies beyond this are refused (413); uploads have their own limits. */
+    maxBodyBytes: z.number().int().positive().default(1024 * 1024),
+  }).strict().nullable().default(null),
   /** How long the message trace is kept; older records are purged in the background hourly. */
   retention: z.object({
     /** Days of trace records to keep (0 = keep forever). 30 days answers "what happened last month". */

@@ -10,6 +10,7 @@ import type { QuarantineService } from '../quarantine/quarantine-service.ts';
 import type { Spool } from '../spool/spool.ts';
 import type { LivePolicy } from '../store/live-policy.ts';
 import type { Store } from '../store/ports.ts';
+import type { IdentityService } from '../services/identities.ts';
 
 /** administrator: everything; helpdesk: trace, quarantine, queue; auditor: read only; recipient: own quarantine. */
 export type Role = 'administrator' | 'helpdesk' | 'auditor' | 'recipient';
@@ -38,6 +39,8 @@ export interface ApiDeps {
   quarantine: QuarantineService | null;
   spool: Spool | null;
   logger: Logger;
+  /** Accounts, tokens, sessions (services/identities.ts); absent only in tests that need none. */
+  identities?: IdentityService;
 }
 
 export interface RouteInput<P, Q, B> {
@@ -49,6 +52,14 @@ export interface RouteInput<P, Q, B> {
   deps: ApiDeps;
   /** For the audit log: `api:<name>` (token) or `console:<name>` (session). */
   actor: string;
+  /** The client's address as the socket saw it (login throttling, audit). */
+  clientIp?: string;
+  /** Only the session routes use it: the session cookie of this request, and setting or clearing it. */
+  sessionCookie?: {
+    value: string | null;
+    set(sessionId: string, expiresAt: string): void;
+    clear(): void;
+  };
 }
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -74,6 +85,11 @@ export interface ApiRoute<P = any, Q = any, B = any, R = any> {
   response: z.ZodType<R>;
   /** Not JSON: e.g. `message/rfc822` for a quarantined message, `text/plain` for headers. */
   responseContentType?: string;
+  /**
+   * `none`: callable without a principal (sign-in routes only); the handler then gets an
+   * anonymous principal with no scopes. Default `required`: 401 `unauthenticated` without one.
+   */
+  auth?: 'required' | 'none';
   handler(input: RouteInput<P, Q, B>): Promise<R>;
 }
 

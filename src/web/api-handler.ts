@@ -1,0 +1,164 @@
+// One API route as a Hono handler: who is calling (token or session), role, scope and CSRF,
+// request validation with the route's zod schemas, the handler, and response validation. The
+// order matters: nobody learns whether a body is valid before they are allowed to send it.
+import { timingSafeEqual } from 'node:crypto';
+import type { Context } from 'hono';
+import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
+import type { ApiDeps, ApiRoute, Principal, RouteInput } from './api-route.ts';
+import { ApiError } from './api-route.ts';
+import { asApiError, RetryLaterError, sendError, validationFailure } from './http-errors.ts';
+import { CSRF_HEADER, SESSION_COOKIE } from './openapi.ts';
+import { mediaType, readBoundedBody } from './request-body.ts';
+
+export interface HandlerSettings {
+  deps: ApiDeps;
+  /** JSON bodies beyond this get 413 (raw uploads have their route's own limit). */
+  maxBodyBytes: number;
+  clientIp(c: Context): string;
+}
+
+interface Caller {
+  principal: Principal;
+  /** Set for cookie sessions: write routes must echo it in x-csrf-token. */
+  csrfToken: string | null;
+}
+
+const ANONYMOUS: Principal = { kind: 'session', name: 'anonymous', role: 'recipient', scopes: [], addresses: [] };
+
+async function identify(c: Context, deps: ApiDeps): Promise<Caller | null> {
+  const identities = deps.identities;
+  if (!identities) return null;
+  const authorization = c.req.header('authorization');
+  if (authorization !== undefined) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    const principal = m ? await identities.authenticateToken(m[1]) : null;
+    // A token that is wrong, expired or revoked is an error even where a cookie is also sent.
+    if (!principal) throw new ApiError(401, 'unauthenticated', 'the API token is unknown, expired or revoked');
+    return { principal, csrfToken: null };
+  }
+  const sessionId = getCookie(c, SESSION_COOKIE);
+  if (!sessionId) return null;
+  const session = await identities.resolveSession(sessionId);
+  return session ? { principal: session.principal, csrfToken: session.csrfToken } : null;
+}
+
+function sameToken(a: string | undefined, b: string): boolean {
+  if (a === undefined) return false;
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function authorize(c: Context, route: ApiRoute, caller: Caller | null): Caller {
+  if (route.auth === 'none') return caller ?? { principal: ANONYMOUS, csrfToken: null };
+  if (!caller) throw new ApiError(401, 'unauthenticated', 'sign in (POST /api/v1/session) or send an API token (Authorization: Bearer …)');
+  const { principal } = caller;
+  if (!route.roles.includes(principal.role)) throw new ApiError(403, 'forbidden', `the ${principal.role} role may not ${route.summary.toLowerCase()}`);
+  if (route.scope === 'write') {
+    if (!principal.scopes.includes('write')) throw new ApiError(403, 'forbidden', 'this token has the read scope only');
+    if (caller.csrfToken !== null && !sameToken(c.req.header(CSRF_HEADER), caller.csrfToken)) {
+      throw new ApiError(403, 'csrf_failed', `a write with a session cookie needs the ${CSRF_HEADER} header from sign-in`);
+    }
+  }
+  return caller;
+}
+
+async function readBody(c: Context, route: ApiRoute, maxBodyBytes: number): Promise<unknown> {
+  if (route.rawBody) {
+    const type = mediaType(c.req.header('content-type'));
+    if (!route.rawBody.contentTypes.includes(type)) {
+      throw new ApiError(415, 'unsupported_media_type', `send the upload as ${route.rawBody.contentTypes.join(' or ')}`);
+    }
+    return readBoundedBody(c.req.raw, route.rawBody.maxBytes);
+  }
+  if (!route.body) {
+    await readBoundedBody(c.req.raw, maxBodyBytes); // drained, still bounded
+    return undefined;
+  }
+  if (mediaType(c.req.header('content-type')) !== 'application/json') {
+    // Also what keeps a plain HTML form on another site from posting here (no CORS preflight).
+    throw new ApiError(415, 'unsupported_media_type', 'send the body as application/json');
+  }
+  const bytes = await readBoundedBody(c.req.raw, maxBodyBytes);
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new ApiError(400, 'validation_failed', 'body: not valid JSON', 'body');
+  }
+  const parsed = route.body.safeParse(json);
+  if (!parsed.success) throw validationFailure('body', parsed.error);
+  return parsed.data;
+}
+
+function queryObject(c: Context): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [key, values] of Object.entries(c.req.queries())) out[key] = values.length === 1 ? values[0] : values;
+  return out;
+}
+
+function parsePart(schema: ApiRoute['params'], value: unknown, where: 'params' | 'query'): unknown {
+  if (!schema) return value;
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw validationFailure(where, parsed.error);
+  return parsed.data;
+}
+
+function actorOf(principal: Principal): string {
+  if (principal.kind === 'token') return `api:${principal.name}`;
+  return principal.role === 'recipient' ? `recipient:${principal.name}` : `console:${principal.name}`;
+}
+
+function sessionCookieControl(c: Context, secureCookie: boolean): NonNullable<RouteInput<unknown, unknown, unknown>['sessionCookie']> {
+  return {
+    value: getCookie(c, SESSION_COOKIE) ?? null,
+    set(sessionId, expiresAt) {
+      setCookie(c, SESSION_COOKIE, sessionId, { path: '/', httpOnly: true, secure: secureCookie, sameSite: 'Strict', expires: new Date(expiresAt) });
+    },
+    clear() {
+      deleteCookie(c, SESSION_COOKIE, { path: '/', httpOnly: true, secure: secureCookie, sameSite: 'Strict' });
+    },
+  };
+}
+
+function respond(c: Context, route: ApiRoute, result: unknown, deps: ApiDeps): Response {
+  if (route.status === 204) return c.body(null, 204);
+  const checked = route.response.safeParse(result);
+  if (!checked.success) {
+    deps.logger.error({ stage: 'api', event: 'response_invalid', route: `${route.method.toUpperCase()} ${route.path}`, issues: checked.error.issues.slice(0, 5) }, 'API response does not match its schema');
+    return sendError(c, 500, 'response_invalid', 'the server produced an answer that does not match its schema; see the gateway log');
+  }
+  const status = (route.status ?? 200) as 200;
+  if (route.responseContentType) {
+    const value = checked.data;
+    const body = typeof value === 'string' || value instanceof Uint8Array ? value : JSON.stringify(value);
+    return c.body(body as string, status, { 'content-type': route.responseContentType });
+  }
+  return c.json(checked.data as object, status);
+}
+
+/** The Hono handler for one route. */
+export function routeHandler(route: ApiRoute, settings: HandlerSettings) {
+  const { deps } = settings;
+  return async (c: Context): Promise<Response> => {
+    try {
+      const caller = authorize(c, route, await identify(c, deps));
+      const params = parsePart(route.params, c.req.param(), 'params');
+      const query = parsePart(route.query, queryObject(c), 'query');
+      const body = await readBody(c, route, settings.maxBodyBytes);
+      const input: RouteInput<unknown, unknown, unknown> = {
+        params, query, body, principal: caller.principal, deps, actor: actorOf(caller.principal),
+        clientIp: settings.clientIp(c), sessionCookie: sessionCookieControl(c, true),
+      };
+      return respond(c, route, await route.handler(input), deps);
+    } catch (err) {
+      const known = asApiError(err);
+      if (known) {
+        const headers = known instanceof RetryLaterError ? { 'retry-after': String(known.retryAfterSeconds) } : undefined;
+        return sendError(c, known.status, known.code, known.message, known.path, headers);
+      }
+      deps.logger.error({ stage: 'api', event: 'internal_error', route: `${route.method.toUpperCase()} ${route.path}`, err }, 'API handler failed');
+      return sendError(c, 500, 'internal', 'internal error; see the gateway log');
+    }
+  };
+}

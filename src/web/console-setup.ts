@@ -1,0 +1,93 @@
+// Starts the admin API and console listener for a gateway (bootstrap `console`): the identity
+// service over the node's store, the first administrator account on a fresh install, and the
+// HTTP(S) server with every API route. Called from app.ts, which supplies the running parts.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isIP } from 'node:net';
+import type { Logger } from 'pino';
+import type { BootstrapConfig } from '../config/bootstrap.ts';
+import { ConfigError } from '../config/errors.ts';
+import type { QuarantineService } from '../quarantine/quarantine-service.ts';
+import { generatePassword } from '../services/identities.ts';
+import type { IdentityService } from '../services/identities.ts';
+import { mxwardVersion } from '../services/nodes.ts';
+import type { Spool } from '../spool/spool.ts';
+import type { LivePolicy } from '../store/live-policy.ts';
+import type { Store } from '../store/ports.ts';
+import type { ApiDeps } from './api-route.ts';
+import { openIdentityService } from './identity/open-identities.ts';
+import { startWebServer } from './server.ts';
+import type { WebServer } from './server.ts';
+
+export const INITIAL_PASSWORD_FILE = 'console-initial-password';
+
+export interface ConsoleOptions {
+  config: BootstrapConfig;
+  dataDir: string;
+  store: Store;
+  livePolicy: LivePolicy | null;
+  quarantine: QuarantineService | null;
+  spool: Spool | null;
+  logger: Logger;
+  /** The gateway's key and certificate (smtp/tls-material.ts), used when console.tls is true. */
+  tls: { key: string; cert: string };
+}
+
+export interface RunningConsole {
+  server: WebServer;
+  identities: IdentityService;
+  deps: ApiDeps;
+  close(): Promise<void>;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+/**
+ * A fresh install gets one administrator, `admin`, with a random password in a 0600 file in the
+ * data directory: the log says where the file is, never the password.
+ */
+export async function ensureInitialAdmin(identities: IdentityService, dataDir: string, logger: Logger): Promise<string | null> {
+  if (await identities.hasAccounts()) return null;
+  const password = generatePassword();
+  await identities.addAccount('admin', 'administrator', password, 'mxward:first-start');
+  const file = join(dataDir, INITIAL_PASSWORD_FILE);
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  logger.warn({ stage: 'console', event: 'initial_account', username: 'admin', passwordFile: file },
+    `console account "admin" created; its password is in ${file} (change it, then delete the file)`);
+  return file;
+}
+
+export async function startConsole(options: ConsoleOptions): Promise<RunningConsole> {
+  const settings = options.config.console;
+  if (!settings) throw new Error('startConsole without a console section');
+  if (!settings.tls && !isLoopback(settings.host)) {
+    throw new ConfigError('console', [`host ${settings.host} is not loopback: set tls: true (sessions and tokens must not cross a network in clear)`]);
+  }
+  const identities = await openIdentityService({ url: options.config.store.url, dataDir: options.dataDir, config: options.config, store: options.store });
+  try {
+    await ensureInitialAdmin(identities, options.dataDir, options.logger);
+    const deps: ApiDeps = {
+      config: options.config, dataDir: options.dataDir, store: options.store, livePolicy: options.livePolicy,
+      quarantine: options.quarantine, spool: options.spool, logger: options.logger, identities,
+    };
+    // Loaded only when the console is on: a gateway without it does not load the API's modules.
+    const { apiRoutes } = await import('./routes/index.ts');
+    const server = await startWebServer({
+      routes: apiRoutes, deps, host: settings.host, port: settings.port, tls: settings.tls ? options.tls : null,
+      maxBodyBytes: settings.maxBodyBytes, version: await mxwardVersion(),
+    });
+    options.logger.info({ stage: 'console', event: 'listening', url: `${server.url}/console/` }, 'console listening');
+    return {
+      server, identities, deps,
+      async close() {
+        await server.close();
+        await identities.close();
+      },
+    };
+  } catch (err) {
+    await identities.close();
+    throw err;
+  }
+}
