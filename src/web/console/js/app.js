@@ -51,7 +51,7 @@ class App extends Component {
     try {
       // A link from the quarantine digest: `#/r/<token>` becomes a recipient session.
       if (parts[0] === 'r' && parts[1]) {
-        const body = await api('post', '/recipient-session', { body: { token: parts[1] }, quiet401: true });
+        const body = await api('post', '/recipient-session', { body: { linkToken: parts[1] }, quiet401: true });
         this.signedIn(body);
         navigate('quarantine');
         return;

@@ -1,67 +1,43 @@
 // Quarantine: the list, one message (preview as text, headers) and its actions. A button is
-// shown only for an action the server says this principal may take on this message (`actions`
-// in the answer); the server checks again. Recipients see only their own messages here.
+// shown only for an action the server says this caller may take on this message now (`actions`
+// in the answer: role, ownership and the quarantine policy's bits, services/quarantine-actions.ts);
+// the server checks again on the action itself. Recipients see only their own messages here.
 import { html, Component } from '../html.js';
 import { api } from '../api.js';
 import { ErrorBanner, Loader } from '../components.js';
 import { formatTime, formatBytes } from '../format.js';
 import { navigate } from '../router.js';
 
-// End-user permissions of the built-in quarantine policies (src/quarantine/permissions.ts), used
-// only when an answer does not list the allowed actions itself.
-const USER_ACTIONS = {
-  AdminOnlyAccessPolicy: [],
-  DefaultFullAccessPolicy: ['preview', 'headers', 'release', 'delete'],
-  DefaultFullAccessWithNotificationPolicy: ['preview', 'headers', 'release', 'delete'],
-  DefaultLimitedAccessPolicy: ['preview', 'headers', 'request-release', 'delete'],
-};
-
 const LABELS = { release: 'Release', 'request-release': 'Request release', approve: 'Approve release', deny: 'Deny request', delete: 'Delete' };
 
+/** A message's state as one word: requested wins over held (an administrator has to answer it). */
 function stateOf(item) {
   const states = (item.recipients ?? []).map((r) => r.state);
-  if (item.state) return item.state;
-  if (states.includes('requested')) return 'requested';
-  if (states.includes('held')) return 'held';
-  return states[0] ?? 'unknown';
+  for (const s of ['requested', 'held', 'releasing', 'released', 'deleted']) if (states.includes(s)) return s;
+  return 'unknown';
 }
 
-/** What this principal may do with the item: from the server when it says, else from role and policy. */
-export function actionsFor(item, role) {
-  const given = item.actions ?? item.allowedActions;
-  if (Array.isArray(given)) return given;
-  const state = stateOf(item);
-  const open = state === 'held' || state === 'requested';
-  if (role === 'administrator' || role === 'helpdesk') {
-    return ['preview', 'headers', ...(state === 'requested' ? ['approve', 'deny'] : open ? ['release'] : []), ...(open ? ['delete'] : [])];
-  }
-  if (role === 'auditor') return ['preview', 'headers'];
-  const allowed = USER_ACTIONS[item.policy] ?? [];
-  return allowed.filter((a) => open || a === 'preview' || a === 'headers').filter((a) => a !== 'request-release' || state === 'held');
-}
-
-/** approve is a release of a requested message; the other actions are their own routes. */
+/** Each action is its own route (src/web/routes/quarantine-routes.ts); delete is DELETE. */
 async function act(id, action) {
   const path = `/quarantine/${encodeURIComponent(id)}`;
   if (action === 'delete') return api('delete', path);
-  return api('post', `${path}/${action === 'approve' ? 'release' : action}`);
+  return api('post', `${path}/${action}`);
 }
 
 export class QuarantineList extends Loader {
   load() {
-    const state = this.props.route.query.state ?? 'open';
-    return api('get', '/quarantine', { query: { state: state === 'all' ? undefined : state } });
+    return api('get', '/quarantine', { query: { state: this.props.route.query.state ?? 'pending', offset: this.props.route.query.offset } });
   }
   view(body) {
     const items = body.items ?? body;
     const recipient = this.props.session.role === 'recipient';
-    const state = this.props.route.query.state ?? 'open';
+    const state = this.props.route.query.state ?? 'pending';
     return html`<section aria-labelledby="q-title">
       <div class="view-head">
         <h1 id="q-title">${recipient ? 'Messages held for you' : 'Quarantine'}</h1>
         <label class="inline">Show
           <select id="q-state" value=${state} onChange=${(e) => navigate('quarantine', { state: e.currentTarget.value })}>
-            <option value="open" selected=${state === 'open'}>Held and requested</option>
+            <option value="pending" selected=${state === 'pending'}>Held and requested</option>
             <option value="requested" selected=${state === 'requested'}>Release requested</option>
             <option value="all" selected=${state === 'all'}>All</option>
           </select>
@@ -78,6 +54,7 @@ export class QuarantineList extends Loader {
           <td><span class="badge">${stateOf(q)}</span></td>
         </tr>`)}</tbody>
       </table></div>`}
+      ${body.nextOffset ? html`<nav class="pager" aria-label="Quarantine pages"><a href=${`#/quarantine?state=${state}&offset=${body.nextOffset}`} id="q-more">Older messages</a></nav>` : null}
     </section>`;
   }
 }
@@ -121,7 +98,7 @@ export class QuarantineDetail extends Component {
   render() {
     const { item, preview, headers, error, done, busy } = this.state;
     if (!item) return html`<div><${ErrorBanner} error=${error} />${error ? null : html`<p class="loading" aria-busy="true">Loading…</p>`}</div>`;
-    const actions = actionsFor(item, this.props.session.role);
+    const actions = item.actions ?? [];
     const buttons = actions.filter((a) => LABELS[a]);
     return html`<section aria-labelledby="qd-title" id="q-detail">
       <p><a href="#/quarantine">← All held messages</a></p>

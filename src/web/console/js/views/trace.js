@@ -27,10 +27,8 @@ export class TraceSearch extends Component {
   }
   async search(cursor, cursors) {
     const f = this.state.form;
-    // The API takes `directSend=true` for any kind and `directSendKind` for one (services/trace-queries.ts).
-    const kind = f.directSend;
     const query = {
-      ...f, directSend: kind === 'any' ? 'true' : undefined, directSendKind: kind && kind !== 'any' ? kind : undefined,
+      ...f,
       since: f.since && !f.since.endsWith('Z') ? localToIso(f.since) : f.since, until: f.until && !f.until.endsWith('Z') ? localToIso(f.until) : f.until,
       cursor, limit: PAGE,
     };
