@@ -116,7 +116,7 @@ export interface WebGateway extends TestGateway {
   /** Signs in (POST /session) and returns a session client; throws unless 201. */
   login(username: string, password: string): Promise<WebClient>;
   /** Signed in as the initial `admin`. */
-  admin(): Promise<WebClient>;
+  adminClient(): Promise<WebClient>;
   /** A console account created directly through the identity service; returns its password. */
   addAccount(username: string, role: Exclude<IdentityRole, 'recipient'>): Promise<string>;
   /** A client with a fresh API token (created through the service; write scope unless said). */
@@ -161,7 +161,7 @@ export async function startWebGateway(options: WebGatewayOptions = {}): Promise<
       ...gateway, url, identities, adminPassword,
       client: anonymous,
       login: (username, password) => signIn(anonymous(), '/session', { username, password }),
-      admin: () => signIn(anonymous(), '/session', { username: 'admin', password: adminPassword }),
+      adminClient: () => signIn(anonymous(), '/session', { username: 'admin', password: adminPassword }),
       async addAccount(username, role) {
         const password = `test-password-${++accounts}-${Math.random().toString(36).slice(2)}`;
         await identities.addAccount(username, role, password, 'test');
