@@ -121,10 +121,11 @@ const policyFields = {
   onPremisesMinPrefixLength: prefixBoundsSchema.optional(),
   /**
    * Mark anonymous (external) mail at the end of DATA, after authentication (issue 18): `header`
-   * stamps X-Mxward-External, `subject` also prefixes the Subject once. Never internal mail; partner
-   * mail only with externalTagPartners.
+   * stamps X-Mxward-External, `subject` also prefixes the Subject once, `banner` also puts a notice
+   * at the top of the first text/plain and text/html parts (docs/tagging.md). Never internal mail;
+   * partner mail only with externalTagPartners.
    */
-  externalTagging: z.enum(['off', 'header', 'subject']).default('off'),
+  externalTagging: z.enum(['off', 'header', 'subject', 'banner']).default('off'),
   /** The Subject prefix of `externalTagging: subject`: printable ASCII, kept as it is. */
   externalTagPrefix: z.string().min(1).max(40).regex(/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/, 'printable ASCII without leading or trailing spaces').default('[EXTERNAL]'),
   /** Tag mail attributed to a partner connector too (never onPremises or treatMessagesAsInternal mail). */
@@ -134,6 +135,11 @@ const policyFields = {
    * compauth: an unauthenticated From in the list is tagged like any other.
    */
   externalTagExemptSenderDomains: z.array(exemptDomainPattern).max(1000).default([]),
+  /**
+   * Banner mode rewrites no message larger than this (bytes); a larger one gets the header tag
+   * only, and the trace says why.
+   */
+  externalTagBannerMaxBytes: z.number().int().min(64 * 1024).max(512 * 1024 * 1024).default(10 * 1024 * 1024),
 };
 
 export const policySchema = z.object({

@@ -31,7 +31,7 @@ export function externalTagSettings(doc: Partial<PolicyDocument>): ExternalTagSe
     prefix: doc.externalTagPrefix ?? '[EXTERNAL]',
     partners: doc.externalTagPartners ?? false,
     exemptSenderDomains: doc.externalTagExemptSenderDomains ?? [],
-    bannerMaxBytes: DEFAULT_BANNER_MAX_BYTES,
+    bannerMaxBytes: doc.externalTagBannerMaxBytes ?? DEFAULT_BANNER_MAX_BYTES,
   };
 }
 

@@ -1,6 +1,6 @@
 // Applies the external tag (policy/external-tag.ts) to an accepted message at the end of DATA,
 // after every check has read the original bytes (issue 18): DKIM was verified on what the sender
-// signed. The Subject is rewritten into a new spool file: the held copy of a small message is
+// signed. A banner is spliced into the body by banner-rewrite.ts. The Subject is rewritten into a new spool file: the held copy of a small message is
 // sliced, a larger one is streamed from the first file, so memory stays within the spool writer's
 // buffer whatever the message size.
 import { createReadStream } from 'node:fs';
@@ -8,7 +8,9 @@ import type { AuthResults, DirectSendKind, MessageFacts, RuleHit } from '../doma
 import type { CompiledPolicy } from '../policy/compile.ts';
 import type { SenderDecision } from '../policy/decide.ts';
 import { decideExternalTag, EXTERNAL_HEADER, externalTagFacts, externalTagSettings, tagHeaderSection } from '../policy/external-tag.ts';
+import type { BannerKind } from '../policy/external-tag.ts';
 import type { Spool, SpoolWriter } from '../spool/spool.ts';
+import { addBannerToSpooled } from './banner-rewrite.ts';
 import type { HeaderField } from './header-section.ts';
 
 /** The transaction as the end of DATA knows it once the message was accepted. */
@@ -37,11 +39,33 @@ export async function applyExternalTag(spool: Spool, writer: SpoolWriter, input:
   const { plan } = decision;
   const notes = plan.notes.map(hit);
   const who = `${input.sender.attribution} mail`;
+  if (plan.banner) return applyBanner(spool, writer, plan.banner, plan.bannerMaxBytes, `${who}${afterAuth(input.auth)}`, notes);
   if (!plan.subjectPrefix) return { writer, header: EXTERNAL_HEADER, hits: [...notes, hit(`${who}: X-Mxward-External stamped`)] };
   const tagged = tagHeaderSection(input.fields, plan.subjectPrefix);
   if (tagged === null) return { writer, header: EXTERNAL_HEADER, hits: [...notes, hit(`${who}: Subject already carries the prefix, not added twice`)] };
   const next = await rewriteHeaderSection(spool, writer, input.fields, tagged);
   return { writer: next, header: EXTERNAL_HEADER, hits: [...notes, hit(`${who}: Subject prefixed with ${plan.subjectPrefix}`)] };
+}
+
+/**
+ * Banner mode: the body notice, or the header tag alone when the body must not or cannot be
+ * rewritten (signed, encrypted, too large, no readable part), with the reason in the trace.
+ */
+async function applyBanner(spool: Spool, writer: SpoolWriter, kind: BannerKind, maxBytes: number, who: string, notes: RuleHit[]): Promise<ExternalTagResult> {
+  const outcome = await addBannerToSpooled(spool, writer, kind, maxBytes);
+  if (outcome.kind === 'unchanged') {
+    return { writer, header: EXTERNAL_HEADER, hits: [...notes, hit(`${who}: no banner, X-Mxward-External only: ${outcome.reason}`)] };
+  }
+  const skipped = outcome.skipped.length ? ` (${outcome.skipped.join('; ')})` : '';
+  const wording = kind === 'impersonation' ? 'own-domain impersonation banner' : 'external banner';
+  return { writer: outcome.writer, header: EXTERNAL_HEADER, hits: [...notes, hit(`${who}: ${wording} added to ${outcome.parts.join(' and ')}${skipped}`)] };
+}
+
+/** The DKIM results the banner came after: the trace shows the signatures were checked first. */
+function afterAuth(auth: AuthResults | null): string {
+  if (!auth) return ' (authentication off)';
+  const dkim = auth.dkim.length ? auth.dkim.map((d) => `dkim=${d.result} header.d=${d.domain}`).join(', ') : 'dkim=none';
+  return ` (after authentication of the original: ${dkim})`;
 }
 
 function hit(detail: string): RuleHit {

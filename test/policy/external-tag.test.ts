@@ -30,6 +30,9 @@ const plans: Array<[string, Partial<ExternalTagSettings>, Partial<ExternalTagFac
   ['another domain is tagged', { exemptSenderDomains: ['northwind.test'] }, { authorAuthenticated: true }, { subjectPrefix: '[EXTERNAL]', banner: null }],
   ['no single author: no exemption', { exemptSenderDomains: ['fabrikam.test'] }, { authorDomain: null, authorAuthenticated: true }, { subjectPrefix: '[EXTERNAL]', banner: null }],
   ['an exempt partner domain when partners are tagged', { partners: true, exemptSenderDomains: ['fabrikam.test'] }, { attribution: 'partner', authorAuthenticated: true }, 'none'],
+  ['banner mode: the external banner, no prefix', { mode: 'banner' }, {}, { subjectPrefix: null, banner: 'external' }],
+  ['banner mode: own domain claimed by Direct Send in report mode gets the stronger banner', { mode: 'banner' }, { authorDomain: 'contoso.test', claimsOwnDomain: true }, { subjectPrefix: null, banner: 'impersonation' }],
+  ['banner mode for an opted-in partner', { mode: 'banner', partners: true }, { attribution: 'partner' }, { subjectPrefix: null, banner: 'external' }],
   ['our own domain claimed by Direct Send is never exempt', { exemptSenderDomains: ['contoso.test'] }, { authorDomain: 'contoso.test', authorAuthenticated: true, claimsOwnDomain: true }, { subjectPrefix: '[EXTERNAL]', banner: null }],
 ];
 for (const [name, over, factsOver, expected] of plans) {
@@ -110,6 +113,9 @@ test('policy: off by default, the prefix checked', () => {
   assert.deepEqual(bad.error?.issues[0]?.path, ['externalTagPrefix']);
   assert.equal(doc.externalTagPartners, false);
   assert.deepEqual(doc.externalTagExemptSenderDomains, []);
+  assert.equal(doc.externalTagBannerMaxBytes, 10 * 1024 * 1024);
+  assert.equal(policySchema.parse({ externalTagging: 'banner' }).externalTagging, 'banner');
+  assert.deepEqual(policySchema.safeParse({ externalTagBannerMaxBytes: 100 }).error?.issues[0]?.path, ['externalTagBannerMaxBytes']);
   assert.equal(policySchema.safeParse({ externalTagging: 'sometimes' }).success, false);
 });
 
