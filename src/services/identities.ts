@@ -4,11 +4,13 @@
 // with their mail credentials or a signed link, and login throttling per client and per name.
 // Used by the API routes and by `mxward console`; every change is written to the audit log.
 import { createHash, randomBytes } from 'node:crypto';
+import type { BootstrapConfig } from '../config/bootstrap.ts';
 import { AuthThrottle } from '../smtp/auth-throttle.ts';
+import { openIdentityStore } from '../store/open-identity-store.ts';
 import type { ConsoleAccount, IdentityRole, IdentityStore, PolicyStore, StoredApiToken, StoredSession, UserStore } from '../store/ports.ts';
 import { hashPassword, verifyPassword } from '../users/passwords.ts';
 import { ServiceError } from './service-error.ts';
-import { signRecipientLink, verifyRecipientLink } from './identity-links.ts';
+import { loadLinkKey, signRecipientLink, verifyRecipientLink } from './identity-links.ts';
 
 export type Scope = 'read' | 'write';
 
@@ -274,4 +276,22 @@ const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAA
 function publicToken(t: StoredApiToken): PublicToken {
   const { tokenHash: _hash, ...rest } = t;
   return rest;
+}
+
+/** Login throttling and session length from the bootstrap's `console` section (defaults without one). */
+export function loginSettingsOf(config: BootstrapConfig | undefined): Partial<LoginSettings> {
+  const c = config?.console;
+  if (!c) return {};
+  return {
+    failuresBeforeLockout: c.loginFailuresBeforeLockout, lockoutMs: c.loginLockoutMs, failureDelayMs: c.loginFailureDelayMs,
+    sessionTtlMs: Math.round(c.sessionHours * 3600_000),
+  };
+}
+
+/** The service over the identity store of this store selection; the CLI and the console use it. */
+export async function openIdentityService(options: {
+  url?: string; dataDir: string; config?: BootstrapConfig; store: IdentityServiceOptions['store'];
+}): Promise<IdentityService> {
+  const identities = await openIdentityStore(options);
+  return new IdentityService({ identities, store: options.store, linkKey: loadLinkKey(options.dataDir), login: loginSettingsOf(options.config) });
 }

@@ -8,14 +8,13 @@ import type { Logger } from 'pino';
 import type { BootstrapConfig } from '../config/bootstrap.ts';
 import { ConfigError } from '../config/errors.ts';
 import type { QuarantineService } from '../quarantine/quarantine-service.ts';
-import { generatePassword } from '../services/identities.ts';
+import { generatePassword, openIdentityService } from '../services/identities.ts';
 import type { IdentityService } from '../services/identities.ts';
 import { mxwardVersion } from '../services/nodes.ts';
 import type { Spool } from '../spool/spool.ts';
 import type { LivePolicy } from '../store/live-policy.ts';
 import type { Store } from '../store/ports.ts';
 import type { ApiDeps } from './api-route.ts';
-import { openIdentityService } from './identity/open-identities.ts';
 import { startWebServer } from './server.ts';
 import type { WebServer } from './server.ts';
 
