@@ -30,6 +30,7 @@ const commands: Record<string, CommandEntry> = {
   policyd: { summary: 'Postfix policy service (check_policy_service): the RCPT-stage decisions', load: async () => (await import('./commands/policyd.ts')).runPolicyd },
   milter: { summary: 'Postfix milter (smtpd_milters): the end-of-DATA checks, stamps and hold', load: async () => (await import('./commands/milter.ts')).runMilter },
   nodes: { summary: 'gateway nodes sharing the store: policy version in force, heartbeat, queue', load: async () => (await import('./commands/nodes.ts')).runNodes },
+  console: { summary: 'web console and API identities: accounts, API tokens, recipient links', load: async () => (await import('./commands/console.ts')).runConsole },
   // further commands register here
 };
 
