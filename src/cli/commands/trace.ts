@@ -60,7 +60,11 @@ export async function runTrace(argv: string[], io: CliIo): Promise<number> {
       throw err;
     });
     if (values.json) printJson(io, records);
-    else printTable(io, ['time', 'ip', 'source', 'mailFrom', 'recipients', 'directSend', 'verdict', 'delivery', 'reply'], records.map(row));
+    else if (records.some((r) => r.node)) {
+      // Several nodes share the trace (issue 14): say which one handled each transaction.
+      printTable(io, ['time', 'node', 'ip', 'source', 'mailFrom', 'recipients', 'directSend', 'verdict', 'delivery', 'reply'],
+        records.map((r) => { const cells = row(r); cells.splice(1, 0, r.node ?? '-'); return cells; }));
+    } else printTable(io, ['time', 'ip', 'source', 'mailFrom', 'recipients', 'directSend', 'verdict', 'delivery', 'reply'], records.map(row));
     return 0;
   } finally {
     await store.close();
