@@ -143,3 +143,15 @@ export function stampTraceNode<S extends Pick<Store, 'appendTrace'>>(store: S, n
     },
   });
 }
+
+export interface NodesView {
+  /** The version stored (the newest committed); each node's own is in its row. */
+  policyVersion: number;
+  nodes: Array<NodeStatus & { live: boolean }>;
+}
+
+/** What `mxward nodes` and GET /nodes show: every node's row, marked live or stale. */
+export async function describeNodes(store: Pick<Store, 'readPolicyVersion' | 'listNodes'>): Promise<NodesView> {
+  const [policyVersion, nodes] = await Promise.all([store.readPolicyVersion(), store.listNodes?.() ?? Promise.resolve([])]);
+  return { policyVersion, nodes: nodes.map((n) => ({ ...n, live: n.heartbeatAgeMs <= LIVE_WITHIN_MS })) };
+}

@@ -106,8 +106,9 @@ export async function runLocalQueueAction(spool: Spool, action: QueueAction, ids
 export interface QueueAdminDeps {
   /** This host's spool (the CLI's data directory, the API's own node); null when there is none. */
   spool: Spool | null;
-  store: Pick<Store, 'clusterQueue' | 'listNodes'> | null;
-  /** Who asked: `cli:alice`, `api:token-name`; recorded with a command for another node. */
+  /** Cluster-wide actions (PostgreSQL) and the audit log; null: this spool only, unaudited. */
+  store: Pick<Store, 'clusterQueue' | 'listNodes' | 'appendAudit'> | null;
+  /** Who asked: `cli:alice`, `api:token-name`; in the audit log and with a command for another node. */
   actor: string;
   waitMs?: number;
 }
@@ -153,6 +154,17 @@ function merged(nodes: NodeActionResult[], notFound: string[]): ClusterActionRes
   return { done: nodes.flatMap((n) => n.done), notFound: [...new Set(notFound)], nodes };
 }
 
+/** An operator action on mail in flight is a change like a policy edit: it goes into the audit log. */
+async function audited(deps: QueueAdminDeps, action: QueueAction, requested: string[] | null, result: ClusterActionResult): Promise<ClusterActionResult> {
+  if (deps.store && (result.done.length > 0 || action === 'flush')) {
+    await deps.store.appendAudit(deps.actor, `queue.${action}`, null, {
+      requested, done: result.done, notFound: result.notFound,
+      nodes: result.nodes.map((n) => ({ node: n.node, done: n.done.length, unanswered: n.unanswered ?? false })),
+    });
+  }
+  return result;
+}
+
 /**
  * retry or delete: the local spool first; ids it does not have go to the node that published
  * them. An id no node published is reported in notFound.
@@ -166,7 +178,7 @@ export async function queueAction(deps: QueueAdminDeps, action: 'retry' | 'delet
     remaining = local.notFound;
   }
   const cluster = clusterOf(deps);
-  if (!cluster || remaining.length === 0) return merged(nodes, remaining);
+  if (!cluster || remaining.length === 0) return audited(deps, action, ids, merged(nodes, remaining));
   const owners = await cluster.queueOwners(remaining);
   const byNode = new Map<string, string[]>();
   for (const id of remaining) {
@@ -177,7 +189,7 @@ export async function queueAction(deps: QueueAdminDeps, action: 'retry' | 'delet
   // The local spool's "not found" is not the final word for ids another node answered for.
   if (nodes[0]) nodes[0] = { ...nodes[0], notFound: nodes[0].notFound.filter((id) => !owners.has(id)) };
   const unanswered = answers.filter((a) => a.unanswered).flatMap((a) => byNode.get(a.node!) ?? []);
-  return merged([...nodes, ...answers], [...remaining.filter((id) => !owners.has(id)), ...unanswered, ...answers.flatMap((a) => a.notFound)]);
+  return audited(deps, action, ids, merged([...nodes, ...answers], [...remaining.filter((id) => !owners.has(id)), ...unanswered, ...answers.flatMap((a) => a.notFound)]));
 }
 
 /** flush: the local spool, and with `allNodes` every live node (each flushes its own spool). */
@@ -189,7 +201,7 @@ export async function flushQueue(deps: QueueAdminDeps, allNodes: boolean): Promi
     const live = liveNodes(await deps.store.listNodes());
     nodes.push(...await Promise.all(live.map((n) => askOwner(cluster, n.nodeId, 'flush', [], deps))));
   }
-  return merged(nodes, []);
+  return audited(deps, 'flush', null, merged(nodes, []));
 }
 
 export interface QueueCommandAgentOptions {

@@ -1,7 +1,7 @@
 // mxward nodes: the gateway nodes sharing this store (issue 14), with the policy version each one
 // runs, its last heartbeat, queue depth and quarantine count. A node whose heartbeat is older than
 // LIVE_WITHIN_MS is shown as stale: stopped, crashed, or cut off from the store.
-import { LIVE_WITHIN_MS } from '../../services/nodes.ts';
+import { describeNodes, LIVE_WITHIN_MS } from '../../services/nodes.ts';
 import type { CliIo } from '../io.ts';
 import { openStore, parseCommand, printJson, printTable } from '../io.ts';
 
@@ -18,8 +18,7 @@ export async function runNodes(argv: string[], io: CliIo): Promise<number> {
   if (positionals.length > 0) { io.stderr.write(`mxward nodes: unexpected argument ${JSON.stringify(positionals[0])}\n`); return 2; }
   const store = openStore(values, io.env);
   try {
-    const [policyVersion, nodes] = await Promise.all([store.readPolicyVersion(), store.listNodes?.() ?? Promise.resolve([])]);
-    const view = nodes.map((n) => ({ ...n, live: n.heartbeatAgeMs <= LIVE_WITHIN_MS }));
+    const { policyVersion, nodes: view } = await describeNodes(store);
     if (values.json) { printJson(io, { policyVersion, nodes: view }); return 0; }
     io.stdout.write(`stored policy version ${policyVersion}; ${view.filter((n) => n.live).length} live node(s)\n`);
     printTable(io, ['node', 'address', 'mxward', 'policy', 'heartbeat', 'age', 'queue', 'quarantine', 'state', 'last store outage'], view.map((n) => [

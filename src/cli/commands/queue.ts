@@ -77,6 +77,15 @@ function localSpool(values: Parameters<typeof resolveStoreLocation>[0], env: Nod
   return new Spool(existsSync(paths.spool) && inspectDataDir(location.dataDir)?.kind !== 'not-a-directory' ? paths.spool : dataPaths(locateExistingStore(values, env).dataDir).spool);
 }
 
+function openExistingStore(values: Parameters<typeof openStore>[0] & object, env: NodeJS.ProcessEnv): Store | null {
+  try {
+    return openStore(values, env);
+  } catch (err) {
+    if (err instanceof UsageError && !resolveStoreLocation(values, env).url) return null;
+    throw err;
+  }
+}
+
 export async function runQueue(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommand(argv, { 'all-nodes': { type: 'boolean' } });
   const sub = positionals[0];
@@ -87,8 +96,9 @@ export async function runQueue(argv: string[], io: CliIo): Promise<number> {
   const ids = sub === 'retry' || sub === 'delete' || sub === 'show' ? queueIds(positionals) : [];
   const spool = localSpool(values, io.env);
   const json = values.json ?? false;
-  // Only a PostgreSQL store has other nodes; on SQLite every node shares this data directory.
-  const store: Store | null = resolveStoreLocation(values, io.env).url && sub !== 'show' ? openStore(values, io.env) : null;
+  // The store for the audit log and, on PostgreSQL, the other nodes (on SQLite every node shares
+  // this data directory). A spool without a store yet is still listed and acted on, unaudited.
+  const store: Store | null = sub === 'show' || (sub === 'list' && !values['all-nodes']) ? null : openExistingStore(values, io.env);
   const deps: QueueAdminDeps = { spool, store, actor: actorOf(values.actor, io.env) };
   try {
     if (sub === 'list') return await printList(io, deps, values['all-nodes'] ?? false, json);
