@@ -6,18 +6,16 @@ import { dataPaths, resolveStoreLocation } from '../../config/data-dir.ts';
 import { ReportRun } from '../../report/build-report.ts';
 import { buildOrgPolicy, buildWhatIfPolicy } from '../../report/org-context.ts';
 import { readInputs } from '../../report/read-inputs.ts';
-import type { DmarcPolicy } from '../../report/recommend.ts';
 import { renderCsv } from '../../report/render/csv.ts';
 import { renderHtml } from '../../report/render/html.ts';
 import { renderJson } from '../../report/render/json.ts';
 import { renderText } from '../../report/render/text.ts';
 import { formatProblem } from '../../report/types.ts';
-import { parseKnownSenders } from '../../report/labels.ts';
-import type { KnownSender } from '../../report/labels.ts';
-import { emptySpfTable } from '../../report/spf-coverage.ts';
 import type { SpfTable } from '../../report/spf-coverage.ts';
-import { loadSpfRecords, spfTableFromFlags } from '../../report/spf-lookup.ts';
-import type { DateOrder } from '../../report/import/dates.ts';
+import { loadSpfRecords } from '../../report/spf-lookup.ts';
+import { parseReportOptions } from '../../services/report-runs.ts';
+import type { ReportOptions } from '../../services/report-runs.ts';
+import { ServiceError } from '../../services/service-error.ts';
 import { DnsResolver, parseServer } from '../../auth/resolver.ts';
 import type { Store } from '../../store/ports.ts';
 import type { CliIo } from '../io.ts';
@@ -54,30 +52,14 @@ Exit code 0: report written, no input problem; 1: report written but rows or fil
 const FORMATS = ['text', 'json', 'csv', 'html'] as const;
 type Format = (typeof FORMATS)[number];
 
-function parseDmarc(values: string[] | undefined): Map<string, DmarcPolicy> {
-  const out = new Map<string, DmarcPolicy>();
-  for (const v of values ?? []) {
-    const m = /^([^=\s]+)=(none|quarantine|reject)$/i.exec(v.trim());
-    if (!m) throw new UsageError(`--dmarc: expected DOMAIN=none|quarantine|reject, got ${JSON.stringify(v)}`);
-    out.set(m[1].toLowerCase(), m[2].toLowerCase() as DmarcPolicy);
+/** The options the API shares (services/report-runs.ts); their mistakes are usage errors here. */
+function parseOptions(values: { dmarc?: string[]; spf?: string[]; 'known-sender'?: string[]; 'date-format'?: string }): ReportOptions {
+  try {
+    return parseReportOptions({ dmarc: values.dmarc, spf: values.spf, knownSenders: values['known-sender'], dateFormat: values['date-format'] });
+  } catch (err) {
+    if (err instanceof ServiceError) throw new UsageError(err.message);
+    throw err;
   }
-  return out;
-}
-
-function parseEvidenceFlags(values: { spf?: string[]; 'known-sender'?: string[] }): { spf: SpfTable; knownSenders: KnownSender[] } {
-  const spf = emptySpfTable();
-  const bad = spfTableFromFlags(values.spf ?? [], spf);
-  if (bad) throw new UsageError(bad);
-  const knownSenders = parseKnownSenders(values['known-sender'] ?? []);
-  if (typeof knownSenders === 'string') throw new UsageError(knownSenders);
-  return { spf, knownSenders };
-}
-
-function parseDateFormat(value: string | undefined): DateOrder | null {
-  if (value === undefined) return null;
-  const v = value.toLowerCase();
-  if (v === 'mdy' || v === 'dmy') return v;
-  throw new UsageError(`--date-format: expected mdy (month first, en-US) or dmy (day first, en-GB, de-DE), got ${JSON.stringify(value)}`);
 }
 
 async function lookUpSpf(run: ReportRun, table: SpfTable, servers: string[]): Promise<void> {
@@ -124,9 +106,8 @@ export async function runReport(argv: string[], io: CliIo): Promise<number> {
       connectorFiles: values.connectors ?? [], stored,
     });
     const whatIf = values['what-if'] ? await buildWhatIfPolicy(policy, values['what-if']) : null;
-    const evidence = parseEvidenceFlags(values);
-    const dateOrder = parseDateFormat(values['date-format']);
-    const run = new ReportRun({ policy, whatIf, dmarc: parseDmarc(values.dmarc), nowMs: Date.now(), ...evidence, dateOrder });
+    const options = parseOptions(values);
+    const run = new ReportRun({ policy, whatIf, dmarc: options.dmarc, nowMs: Date.now(), spf: options.spf, knownSenders: options.knownSenders, dateOrder: options.dateOrder });
     let printed = 0;
     run.onProblem = (p) => {
       if (printed < 100) io.stderr.write(`${formatProblem(p)}\n`);
@@ -140,7 +121,7 @@ export async function runReport(argv: string[], io: CliIo): Promise<number> {
       progress: tty ? (rows, file) => io.stderr.write(`\r${rows.toLocaleString('en-US')} rows… ${file.slice(-50)}\x1b[K`) : undefined,
     });
     if (tty) io.stderr.write('\r\x1b[K');
-    if (values.dns || values['dns-server']) await lookUpSpf(run, evidence.spf, values['dns-server'] ?? []);
+    if (values.dns || values['dns-server']) await lookUpSpf(run, options.spf, values['dns-server'] ?? []);
     const model = run.finish();
     const text = format === 'json' ? renderJson(model) : format === 'csv' ? renderCsv(model) : format === 'html' ? renderHtml(model) : renderText(model, maxSources);
     if (values.output) {

@@ -1,0 +1,133 @@
+// The console's dashboard (issue 13): from the live trace of one bounded time window, Direct Send
+// that enforcing would refuse over time, verdicts, connectors in use, the quarantine by state, and
+// the question report mode exists for: "switching to enforce now would refuse these sources
+// (likely attacks vs. senders you may need): add these connectors first". The split reuses the
+// report's evidence-based labels (SPEC §11): a source is "may need" only with positive evidence.
+// Runs on a worker thread (worker-task.ts) with its own store connections.
+import type { PolicyDocument } from '../config/policy-schema.ts';
+import type { TraceRecord } from '../domain/types.ts';
+import type { SourceReport } from '../report/build-report.ts';
+import { openQuarantineStore, openStore } from '../store/open-store.ts';
+import type { QuarantineRecipientState, TraceStore } from '../store/ports.ts';
+import type { PolicyFragment } from './policy-document.ts';
+import { runReportOverRecords } from './report-runs.ts';
+import { runInWorker } from './worker-task.ts';
+
+/** A day of busy traffic fits; beyond it the dashboard says it counted only the newest records. */
+export const DASHBOARD_MAX_RECORDS = 50_000;
+export const DASHBOARD_MAX_BUCKETS = 500;
+const MAX_QUARANTINE_ITEMS = 10_000;
+const MAX_LISTED_SOURCES = 50;
+
+export interface DashboardRequest {
+  store: { url?: string; dataDir: string };
+  policy: PolicyDocument;
+  since: string;
+  until: string;
+  bucketMs: number;
+  maxRecords?: number;
+}
+
+export interface DashboardSource {
+  ip: string | null;
+  key: string;
+  label: string;
+  wouldReject: number;
+  reasons: string[];
+  senders: string[];
+  lastSeen: string | null;
+}
+
+export interface Dashboard {
+  window: { since: string; until: string; bucketMs: number; records: number; truncated: boolean };
+  directSend: Array<{ start: string; wouldReject: number; rejected: number; sources: number }>;
+  verdicts: Record<string, number>;
+  connectors: Array<{ name: string; transactions: number }>;
+  quarantine: { items: number; byState: Record<QuarantineRecipientState, number>; truncated: boolean };
+  enforceNow: {
+    headline: string;
+    likelyAttacks: DashboardSource[];
+    mayNeed: DashboardSource[];
+    unknown: DashboardSource[];
+    connectorsToAdd: Array<{ name: string; senderIPAddresses: string[]; certificateName: string | null; senderDomains: string[]; evidence: string[] }>;
+    policyFragment: PolicyFragment;
+  };
+}
+
+/** Bucket series of Direct Send: would-reject (report mode) and refused (enforce), with distinct sources. */
+function directSendSeries(records: TraceRecord[], since: number, until: number, bucketMs: number): Dashboard['directSend'] {
+  const count = Math.max(1, Math.ceil((until - since) / bucketMs));
+  const buckets = Array.from({ length: count }, (_, i) => ({ start: new Date(since + i * bucketMs).toISOString(), wouldReject: 0, rejected: 0, ips: new Set<string>() }));
+  for (const r of records) {
+    if (!r.directSend || !r.directSendWouldReject) continue;
+    const i = Math.floor((Date.parse(r.time) - since) / bucketMs);
+    const b = buckets[i];
+    if (!b) continue;
+    if (r.verdict === 'reject') b.rejected++; else b.wouldReject++;
+    b.ips.add(r.remoteIp);
+  }
+  return buckets.map(({ ips, ...b }) => ({ ...b, sources: ips.size }));
+}
+
+function tally(records: TraceRecord[]): { verdicts: Record<string, number>; connectors: Dashboard['connectors'] } {
+  const verdicts: Record<string, number> = {};
+  const connectors = new Map<string, number>();
+  for (const r of records) {
+    verdicts[r.verdict] = (verdicts[r.verdict] ?? 0) + 1;
+    if (r.connector) connectors.set(r.connector, (connectors.get(r.connector) ?? 0) + 1);
+  }
+  return { verdicts, connectors: [...connectors].map(([name, transactions]) => ({ name, transactions })).sort((a, b) => b.transactions - a.transactions || a.name.localeCompare(b.name)) };
+}
+
+async function quarantineCounts(store: { url?: string; dataDir: string }): Promise<Dashboard['quarantine']> {
+  const q = openQuarantineStore({ url: store.url, dataDir: store.dataDir });
+  try {
+    const items = await q.listQuarantined({ limit: MAX_QUARANTINE_ITEMS });
+    const byState: Record<QuarantineRecipientState, number> = { held: 0, requested: 0, releasing: 0, released: 0, deleted: 0 };
+    for (const item of items) for (const r of item.recipients) byState[r.state]++;
+    return { items: items.length, byState, truncated: items.length >= MAX_QUARANTINE_ITEMS };
+  } finally {
+    await q.close();
+  }
+}
+
+function sourceOf(s: SourceReport): DashboardSource {
+  return { ip: s.ip, key: s.key, label: s.label, wouldReject: s.wouldReject, reasons: s.reasons.slice(0, 5), senders: s.senders, lastSeen: s.lastSeen };
+}
+
+/** The dashboard in this thread (the worker runs it; a test may too). */
+export async function computeDashboard(request: DashboardRequest): Promise<Dashboard> {
+  const cap = request.maxRecords ?? DASHBOARD_MAX_RECORDS;
+  const store = openStore({ url: request.store.url, dataDir: request.store.dataDir });
+  let records: TraceRecord[];
+  try {
+    records = await (store as TraceStore).queryTrace({ since: request.since, until: request.until, order: 'time', limit: cap });
+  } finally {
+    await store.close();
+  }
+  const since = Date.parse(request.since);
+  const until = Date.parse(request.until);
+  const { verdicts, connectors } = tally(records);
+  const { report, policyFragment } = await runReportOverRecords(request.policy, records, until);
+  const refused = report.sources.filter((s) => s.wouldReject > 0);
+  const pick = (labels: string[]) => refused.filter((s) => labels.includes(s.label)).slice(0, MAX_LISTED_SOURCES).map(sourceOf);
+  return {
+    window: { since: request.since, until: request.until, bucketMs: request.bucketMs, records: records.length, truncated: records.length >= cap },
+    directSend: directSendSeries(records, since, until, request.bucketMs),
+    verdicts,
+    connectors,
+    quarantine: await quarantineCounts(request.store),
+    enforceNow: {
+      headline: report.headline.text,
+      likelyAttacks: pick(['suspicious']),
+      mayNeed: pick(['authorised']),
+      unknown: pick(['unknown', 'forwarder']),
+      connectorsToAdd: report.recommendations.map((r) => ({ name: r.name, senderIPAddresses: r.senderIPAddresses, certificateName: r.certificateName, senderDomains: r.senderDomains, evidence: r.evidence })),
+      policyFragment,
+    },
+  };
+}
+
+export function computeDashboardInWorker(request: DashboardRequest): Promise<Dashboard> {
+  return runInWorker<DashboardRequest, Dashboard>('dashboard', request);
+}

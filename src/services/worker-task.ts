@@ -1,0 +1,95 @@
+// Heavy operator work (a report over a 200 MB export, the dashboard over a day of trace) runs on
+// worker threads, so the gateway's event loop keeps answering SMTP (issue 13). A small pool: at
+// most two workers (the console and one upload), kept a while for the next request and then
+// ended; a worker is referenced only while it works, so an idle one never keeps a process alive.
+import { Worker } from 'node:worker_threads';
+import type { Transferable } from 'node:worker_threads';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ServiceError } from './service-error.ts';
+import type { ServiceErrorCode } from './service-error.ts';
+
+export type WorkerTaskName = 'report' | 'dashboard';
+
+export interface TaskMessage { id: number; name: WorkerTaskName; input: unknown }
+export type TaskReply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: { name: string; message: string; code?: string; path?: string } };
+
+const MAX_WORKERS = 2;
+const IDLE_MS = 30_000;
+const WORKER_ENV = process.env.NODE_COMPILE_CACHE || process.env.NODE_DISABLE_COMPILE_CACHE
+  ? process.env
+  : { ...process.env, NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache') };
+
+interface Pending { message: TaskMessage; transfer: Transferable[]; resolve(v: unknown): void; reject(e: Error): void }
+interface Slot { worker: Worker; task: Pending | null; idleTimer: NodeJS.Timeout | null }
+
+const slots: Slot[] = [];
+const queue: Pending[] = [];
+let nextId = 1;
+
+function errorOf(reply: Extract<TaskReply, { ok: false }>): Error {
+  const e = reply.error;
+  if (e.name === 'ServiceError' && e.code) return new ServiceError(e.code as ServiceErrorCode, e.message, e.path);
+  return new Error(`worker task failed: ${e.message}`);
+}
+
+function finish(slot: Slot, settle: (p: Pending) => void): void {
+  const task = slot.task;
+  slot.task = null;
+  if (task) settle(task);
+  slot.worker.unref();
+  dispatch();
+  if (!slot.task) {
+    slot.idleTimer = setTimeout(() => { remove(slot); void slot.worker.terminate(); }, IDLE_MS);
+    slot.idleTimer.unref();
+  }
+}
+
+function remove(slot: Slot): void {
+  const i = slots.indexOf(slot);
+  if (i >= 0) slots.splice(i, 1);
+  if (slot.idleTimer) clearTimeout(slot.idleTimer);
+}
+
+function spawn(): Slot {
+  const worker = new Worker(new URL('./worker-main.ts', import.meta.url), { env: WORKER_ENV });
+  const slot: Slot = { worker, task: null, idleTimer: null };
+  worker.on('message', (reply: TaskReply) => {
+    finish(slot, (p) => (reply.ok ? p.resolve(reply.value) : p.reject(errorOf(reply))));
+  });
+  // A crashed worker fails its task only; the next task gets a fresh worker.
+  const died = (err: Error) => {
+    remove(slot);
+    const task = slot.task;
+    slot.task = null;
+    task?.reject(new Error(`worker thread ended: ${err.message}`, { cause: err }));
+    dispatch();
+  };
+  worker.on('error', died);
+  worker.on('exit', (code) => { if (slots.includes(slot) || slot.task) died(new Error(`exit code ${code}`)); });
+  slots.push(slot);
+  return slot;
+}
+
+function dispatch(): void {
+  while (queue.length > 0) {
+    let slot = slots.find((s) => s.task === null);
+    if (!slot && slots.length < MAX_WORKERS) slot = spawn();
+    if (!slot) return;
+    const task = queue.shift()!;
+    if (slot.idleTimer) { clearTimeout(slot.idleTimer); slot.idleTimer = null; }
+    slot.task = task;
+    slot.worker.ref();
+    slot.worker.postMessage(task.message, task.transfer);
+  }
+}
+
+/** Runs a named task (worker-main.ts) on a worker thread; transfer hands big buffers over without a copy. */
+export function runInWorker<I, O>(name: WorkerTaskName, input: I, transfer: readonly Transferable[] = []): Promise<O> {
+  return new Promise<O>((resolve, reject) => {
+    queue.push({ message: { id: nextId++, name, input }, transfer: [...transfer], resolve: resolve as (v: unknown) => void, reject });
+    dispatch();
+  });
+}
