@@ -2,6 +2,8 @@
 // classified into a kind (no source IP = internal; our P1 to a foreign recipient = outbound;
 // connector range = connector; our P1 = Direct Send; else external), then counts per kind and
 // day, and per Direct Send source: rows, first/last seen, distinct recipients and senders.
+// Received is read as text and parsed by shape, as mxward does: the generated file mixes ISO
+// timestamps with en-US ones (generate.ts).
 import { DuckDBInstance } from '@duckdb/node-api';
 
 export async function duckdbAggregate(file: string, acceptedDomain: string, connectorPrefix: string): Promise<{ ms: number; groups: number; directSend: number }> {
@@ -10,7 +12,7 @@ export async function duckdbAggregate(file: string, acceptedDomain: string, conn
   const conn = await instance.connect();
   const sql = `
     WITH t AS (
-      SELECT Received, SenderAddress, RecipientAddress, Subject, FromIP,
+      SELECT coalesce(try_cast(Received AS TIMESTAMP), try_strptime(Received, '%m/%d/%Y %I:%M:%S %p')) AS Received, SenderAddress, RecipientAddress, Subject, FromIP,
         CASE
           WHEN FromIP IS NULL OR FromIP = '' THEN 'internal'
           WHEN lower(split_part(SenderAddress, '@', 2)) = '${acceptedDomain}' AND lower(split_part(RecipientAddress, '@', 2)) <> '${acceptedDomain}' THEN 'internal'
@@ -19,7 +21,7 @@ export async function duckdbAggregate(file: string, acceptedDomain: string, conn
           ELSE 'external'
         END AS kind
       FROM read_csv('${file.replace(/'/g, "''")}', skip = 1, header = true, quote = '"', delim = ',',
-        columns = {'Received': 'TIMESTAMP', 'SenderAddress': 'VARCHAR', 'RecipientAddress': 'VARCHAR', 'Subject': 'VARCHAR',
+        columns = {'Received': 'VARCHAR', 'SenderAddress': 'VARCHAR', 'RecipientAddress': 'VARCHAR', 'Subject': 'VARCHAR',
           'Status': 'VARCHAR', 'ToIP': 'VARCHAR', 'FromIP': 'VARCHAR', 'Size': 'BIGINT', 'MessageId': 'VARCHAR', 'MessageTraceId': 'VARCHAR'})
     )
     SELECT kind, CASE WHEN kind IN ('direct-send', 'connector') THEN FromIP END AS source, date_trunc('day', Received) AS day,

@@ -1,69 +1,97 @@
-// `node bench/report/run.ts [rows] [runs]`: generates a message trace CSV (default 5,000,000 rows)
-// in a temporary directory, then times `mxward report` and the equivalent DuckDB grouping query
-// over the same file, side by side (alternating, each run in its own process), and prints the
-// medians of both and their ratio. Other work on the machine moves single runs a lot: medians.
-// Targets (issue 5): >= 500,000 rows/s, peak RSS < 300 MB, time <= 1.5 x DuckDB.
+// `node bench/report/run.ts [--quick] [--sizes 1e6,2e6] [--runs N] [--keep]`: for each size
+// (default 1M, 2M, 5M, 10M and 20M rows; --quick: 250k, 500k, 1M, 2M) generates a message trace
+// CSV (generate.ts: tens of thousands of Direct Send sources, distinct subjects with escaped
+// quotes, four date formats) in a fresh temporary directory, then times `mxward report` and the
+// equivalent DuckDB grouping query over the same file, side by side (alternating, each run in its
+// own process so that peak RSS is that side's alone), and deletes the file before the next size.
+// Prints a table per size: medians of time and peak RSS, the ratio, and the time per row, so the
+// curve over sizes shows whether anything grows faster than the input (issue 17).
+// Targets: <= 1.5x DuckDB at every size, peak RSS < 400 MB at any size, and the slowest time per
+// row within 1.3x of the fastest.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { BENCH_CONNECTOR_CIDR, generateTrace } from './generate.ts';
 
-const rows = Number(process.argv[2] ?? process.env.BENCH_ROWS ?? 5_000_000);
-const runCount = Number(process.argv[3] ?? process.env.BENCH_RUNS ?? 5);
-const dir = join(tmpdir(), 'mxward-bench-report');
-mkdirSync(dir, { recursive: true });
-const csv = join(dir, `trace-${rows}.csv`);
-if (!existsSync(csv)) {
-  process.stdout.write(`generating ${rows.toLocaleString('en-US')} rows into ${csv} …\n`);
-  await generateTrace(`${csv}.part`, rows);
-  renameSync(`${csv}.part`, csv);
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, sizes: { type: 'string' }, runs: { type: 'string' }, keep: { type: 'boolean' } } });
+const sizes = values.sizes
+  ? values.sizes.split(',').map((s) => Math.round(Number(s)))
+  : values.quick ? [250_000, 500_000, 1_000_000, 2_000_000] : [1_000_000, 2_000_000, 5_000_000, 10_000_000, 20_000_000];
+const runCount = Number(values.runs ?? (values.quick ? 1 : 3));
+if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !Number.isInteger(runCount) || runCount < 1) {
+  process.stderr.write('usage: node bench/report/run.ts [--quick] [--sizes 1e6,2e6,...] [--runs N] [--keep]\n');
+  process.exit(2);
 }
-const connectors = join(dir, 'connectors.json');
-writeFileSync(connectors, JSON.stringify([{ Name: 'CRM', ConnectorType: 'Partner', SenderIPAddresses: [BENCH_CONNECTOR_CIDR], SenderDomains: ['smtp:contoso.com;1'], RestrictDomainsToIPAddresses: true }]));
 const child = fileURLToPath(new URL('./child.ts', import.meta.url));
 
 interface Result { side: string; ms: number; maxRssMb: number; exitCode?: number; directSend?: number }
+interface SizeResult { rows: number; mb: number; mx: Result[]; db: Result[]; same: boolean }
 
-function measure(side: 'mxward' | 'duckdb'): Result {
+function measure(side: 'mxward' | 'duckdb', csv: string, connectors: string, dir: string): Result {
   const report = join(dir, 'report.json');
   const out = spawnSync(process.execPath, [child, side, csv, connectors, report], { encoding: 'utf8', maxBuffer: 1 << 24 });
   const line = out.stdout.split('\n').find((l) => l.startsWith('BENCH '));
   if (!line) throw new Error(`${side} run failed: ${out.stderr.slice(-2000)}`);
   const result = JSON.parse(line.slice(6)) as Result;
-  if (side === 'mxward') result.directSend = (JSON.parse(readFileSync(report, 'utf8')) as { totals: { wouldReject: number } }).totals.wouldReject;
+  if (side === 'mxward') {
+    result.directSend = (JSON.parse(readFileSync(report, 'utf8')) as { totals: { wouldReject: number } }).totals.wouldReject;
+    rmSync(report, { force: true });
+  }
   return result;
 }
 
-const sizeMb = statSync(csv).size / 1e6;
-process.stdout.write(`input: ${rows.toLocaleString('en-US')} rows, ${sizeMb.toFixed(0)} MB, ${navigatorCores()} cores\n`);
-// Warm the page cache so neither side pays for the first read.
-measure('duckdb');
-const runs: Array<{ mx: Result; db: Result }> = [];
-for (let i = 0; i < runCount; i++) runs.push({ mx: measure('mxward'), db: measure('duckdb') });
 const median = (values: number[]): number => {
   const v = [...values].sort((a, b) => a - b);
   return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
 };
-const mxMs = median(runs.map((r) => r.mx.ms));
-const dbMs = median(runs.map((r) => r.db.ms));
-const mxRss = median(runs.map((r) => r.mx.maxRssMb));
-const mxRssMax = Math.max(...runs.map((r) => r.mx.maxRssMb));
-const dbRss = median(runs.map((r) => r.db.maxRssMb));
-const rate = rows / (mxMs / 1000);
-const ratio = mxMs / dbMs;
-const same = runs.every((r) => r.mx.directSend === r.db.directSend && r.mx.exitCode === 0);
-const list = (side: 'mx' | 'db'): string => runs.map((r) => (r[side].ms / 1000).toFixed(2)).join(' ');
-process.stdout.write([
-  `mxward report: ${(mxMs / 1000).toFixed(2)} s (${Math.round(rate).toLocaleString('en-US')} rows/s), peak RSS ${mxRss.toFixed(0)} MB (highest ${mxRssMax.toFixed(0)}); runs: ${list('mx')}`,
-  `DuckDB:        ${(dbMs / 1000).toFixed(2)} s, peak RSS ${dbRss.toFixed(0)} MB (Direct Send rows ${runs[0].db.directSend?.toLocaleString('en-US')}); runs: ${list('db')}`,
-  `same answer: ${same ? 'yes' : 'NO'} (mxward would reject ${runs[0].mx.directSend?.toLocaleString('en-US')} rows, every run)`,
-  `ratio mxward/DuckDB: ${ratio.toFixed(2)} (medians of ${runCount} runs each)`,
-  `targets: >= 500,000 rows/s ${rate >= 500_000 ? 'met' : 'NOT met'}; RSS < 300 MB ${mxRssMax < 300 ? 'met' : 'NOT met'} (highest run); <= 1.5x DuckDB ${ratio <= 1.5 ? 'met' : 'NOT met'}`,
-].join('\n') + '\n');
-if (!same) process.exitCode = 1;
 
-function navigatorCores(): number {
-  return (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 0;
+async function runSize(rows: number): Promise<SizeResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'mxward-bench-report-'));
+  try {
+    const csv = join(dir, `trace-${rows}.csv`);
+    await generateTrace(csv, rows);
+    const connectors = join(dir, 'connectors.json');
+    writeFileSync(connectors, JSON.stringify([{ Name: 'CRM', ConnectorType: 'Partner', SenderIPAddresses: [BENCH_CONNECTOR_CIDR], SenderDomains: ['smtp:contoso.com;1'], RestrictDomainsToIPAddresses: true }]));
+    const mb = statSync(csv).size / 1e6;
+    // Warm the page cache so neither side pays for the first read.
+    measure('duckdb', csv, connectors, dir);
+    const mx: Result[] = [];
+    const db: Result[] = [];
+    for (let i = 0; i < runCount; i++) { mx.push(measure('mxward', csv, connectors, dir)); db.push(measure('duckdb', csv, connectors, dir)); }
+    const same = mx.every((r, i) => r.exitCode === 0 && r.directSend === db[i].directSend);
+    return { rows, mb, mx, db, same };
+  } finally {
+    if (!values.keep) rmSync(dir, { recursive: true, force: true });
+  }
 }
+
+const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
+process.stdout.write(`mxward report vs DuckDB, ${new Date().toISOString().slice(0, 16)}Z, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB RAM, Node ${process.version}; load average at start ${load()}; ${runCount} run(s) each, medians\n\n`);
+process.stdout.write('| rows | MB | mxward s | DuckDB s | ratio | mxward µs/row | DuckDB µs/row | mxward peak RSS MB (highest) | DuckDB peak RSS MB | same answer | load |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|:--|---:|\n');
+const results: SizeResult[] = [];
+for (const rows of sizes) {
+  const r = await runSize(rows);
+  results.push(r);
+  const mxMs = median(r.mx.map((x) => x.ms));
+  const dbMs = median(r.db.map((x) => x.ms));
+  const rssMax = Math.max(...r.mx.map((x) => x.maxRssMb));
+  process.stdout.write(`| ${rows.toLocaleString('en-US')} | ${r.mb.toFixed(0)} | ${(mxMs / 1000).toFixed(2)} | ${(dbMs / 1000).toFixed(2)} | ${(mxMs / dbMs).toFixed(2)} | ${((mxMs * 1000) / rows).toFixed(2)} | ${((dbMs * 1000) / rows).toFixed(2)} | ${median(r.mx.map((x) => x.maxRssMb)).toFixed(0)} (${rssMax.toFixed(0)}) | ${median(r.db.map((x) => x.maxRssMb)).toFixed(0)} | ${r.same ? `yes (${r.mx[0].directSend?.toLocaleString('en-US')} rejected)` : 'NO'} | ${loadavg()[0].toFixed(1)} |\n`);
+}
+
+const perRow = results.map((r) => median(r.mx.map((x) => x.ms)) / r.rows);
+const ratios = results.map((r) => median(r.mx.map((x) => x.ms)) / median(r.db.map((x) => x.ms)));
+const rssHighest = Math.max(...results.flatMap((r) => r.mx.map((x) => x.maxRssMb)));
+const spread = Math.max(...perRow) / Math.min(...perRow);
+const verdict = (ok: boolean): string => (ok ? 'met    ' : 'NOT met');
+process.stdout.write([
+  '',
+  `targets (issue 17), load average at the end ${load()}:`,
+  `  ${verdict(ratios.every((x) => x <= 1.5))} <= 1.5x DuckDB at every size: ${ratios.map((x) => x.toFixed(2)).join(', ')}`,
+  `  ${verdict(rssHighest < 400)} peak RSS < 400 MB at any size: highest ${rssHighest.toFixed(0)} MB`,
+  `  ${verdict(spread <= 1.3)} time per row flat (slowest within 1.3x of the fastest): ${spread.toFixed(2)}x`,
+  `  ${verdict(results.every((r) => r.same))} same Direct Send count as DuckDB in every run`,
+].join('\n') + '\n');
+if (!results.every((r) => r.same)) process.exitCode = 1;

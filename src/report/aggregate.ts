@@ -5,140 +5,20 @@ import type { Classification, Classifier, MessageKind } from './classify.ts';
 import { MESSAGE_KINDS, domainOfAddress } from './classify.ts';
 import type { ReportRow } from './types.ts';
 import { detach } from './detach.ts';
+import { addHash, hashFolded } from './distinct.ts';
 import { countRecipients, isAgainstStatus } from './source-signals.ts';
+import { countIn, kindCounts, newSource } from './source-stats.ts';
+import type { SourceStats } from './source-stats.ts';
+
+export { CappedCounts, kindCounts, networkOf, newSource } from './source-stats.ts';
+export type { RecentMessages, SourceStats } from './source-stats.ts';
 
 const DAY_MS = 86_400_000;
 /** Sources beyond this many are folded into one "(other sources)" entry. */
-export const MAX_SOURCES = 20_000;
-export const MAX_RECIPIENTS = 100;
+export const MAX_SOURCES = 100_000;
 export const MAX_SUBJECTS = 5;
 export const MAX_SAMPLE_MESSAGES = 500;
 
-/**
- * A counter of at most `cap` keys; the rest count together as "(other)". When more than `cap`
- * keys come, the alphabetically first ones are kept (not the first seen): that choice does not
- * depend on the order of the rows, so partial counts of parts of a file merge into exactly the
- * counts of the whole (merge-aggregate.ts). Kept keys stay in first-seen order.
- */
-export class CappedCounts {
-  readonly counts = new Map<string, number>();
-  readonly cap: number;
-  /** Rows whose key is not kept. */
-  other = 0;
-  /** The largest kept key (public so that a structured clone keeps it: merge-aggregate.ts). */
-  maxKey: string | null = null;
-  constructor(cap: number) { this.cap = cap; }
-  add(key: string | null | undefined, n = 1): void {
-    if (key === null || key === undefined || key === '') return;
-    const counts = this.counts;
-    const have = counts.get(key);
-    if (have !== undefined) { counts.set(key, have + n); return; }
-    if (counts.size < this.cap) {
-      const k = detach(key);
-      counts.set(k, n);
-      if (this.maxKey === null || k > this.maxKey) this.maxKey = k;
-      return;
-    }
-    const max = this.maxKey;
-    if (max === null || key > max) { this.other += n; return; }
-    this.other += counts.get(max) ?? 0;
-    counts.delete(max);
-    counts.set(detach(key), n);
-    let next: string | null = null;
-    for (const k of counts.keys()) if (next === null || k > next) next = k;
-    this.maxKey = next;
-  }
-  /** Keys by count (then name), "(other)" among them when some rows were not kept. */
-  top(n: number): Array<[string, number]> {
-    const all = [...this.counts];
-    if (this.other > 0) all.push(['(other)', this.other]);
-    return all.sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, n);
-  }
-  /** Kept keys, plus one for "(other)". */
-  get size(): number { return this.counts.size + (this.other > 0 ? 1 : 0); }
-}
-
-export function kindCounts(): Record<MessageKind, number> {
-  return { 'direct-send': 0, 'header-from': 0, connector: 0, internal: 0, external: 0 };
-}
-
-export interface SourceStats {
-  key: string;
-  ip: string | null;
-  network: string | null;
-  rows: number;
-  kinds: Record<MessageKind, number>;
-  wouldReject: number;
-  whatIfReject: number;
-  firstMs: number | null;
-  lastMs: number | null;
-  days: CappedCounts;
-  helos: CappedCounts;
-  ptrs: CappedCounts;
-  p1Domains: CappedCounts;
-  p1Addresses: CappedCounts;
-  p2Domains: CappedCounts;
-  recipients: Set<string>;
-  recipientsCapped: boolean;
-  subjects: string[];
-  lureRows: number;
-  spf: CappedCounts;
-  dkim: CappedCounts;
-  dmarc: CappedCounts;
-  compauth: CappedCounts;
-  /** The export's own verdicts against this source's messages (Quarantined, FilteredAsSpam, …). */
-  verdicts: CappedCounts;
-  /** Threats named by the export (Defender ThreatTypes, antispam CAT/SFV). */
-  threats: CappedCounts;
-  /** The most recipients one message had (fan-out), over the recent-message window below. */
-  maxRecipientsPerMessage: number;
-  /**
-   * The last few messages of this source and their recipient counts. Exports list one row per
-   * recipient, the rows of one message next to each other (same Message-ID, else same time and
-   * subject), so a small window counts them without keeping every message.
-   */
-  recentMessages: RecentMessages;
-  srsRows: number;
-  arcRows: number;
-  heloBracketed: number;
-  heloOwnDomain: number;
-  connectors: CappedCounts;
-  certificateNames: CappedCounts;
-  rejectCodes: CappedCounts;
-}
-
-/** `/24` for IPv4, `/64` for IPv6: the grouping a printer fleet or a vendor's pool shares. */
-export function networkOf(ip: string | null): string | null {
-  if (!ip) return null;
-  if (ip.includes(':')) {
-    const groups = ip.split(':');
-    return groups.length >= 4 && !ip.includes('::') ? `${groups.slice(0, 4).join(':')}::/64` : `${ip}/128`;
-  }
-  const last = ip.lastIndexOf('.');
-  return last > 0 ? `${ip.slice(0, last)}.0/24` : null;
-}
-
-export function newSource(key: string, ip: string | null): SourceStats {
-  const c = (cap: number): CappedCounts => new CappedCounts(cap);
-  return {
-    key, ip, network: networkOf(ip), rows: 0, kinds: kindCounts(), wouldReject: 0, whatIfReject: 0,
-    firstMs: null, lastMs: null, days: c(400), helos: c(20), ptrs: c(20),
-    p1Domains: c(50), p1Addresses: c(20), p2Domains: c(50),
-    recipients: new Set(), recipientsCapped: false, subjects: [], lureRows: 0,
-    spf: c(10), dkim: c(10), dmarc: c(10), compauth: c(10),
-    verdicts: c(10), threats: c(10), maxRecipientsPerMessage: 0, recentMessages: { keys: [], counts: [] },
-    srsRows: 0, arcRows: 0, heloBracketed: 0, heloOwnDomain: 0,
-    connectors: c(10), certificateNames: c(10), rejectCodes: c(4),
-  };
-}
-
-
-/**
- * Parallel arrays, oldest first: a message's key (a hash of its Message-ID, else of its time and
- * subject: numbers, so that nothing here allocates or pins an input chunk per row) and its
- * recipients so far.
- */
-export interface RecentMessages { keys: number[]; counts: number[] }
 /** Senders remembered as seen internally or outbound (a real person's mailbox, issue 12). */
 export const MAX_INTERNAL_SENDERS = 100_000;
 
@@ -201,7 +81,6 @@ export class ReportAggregator {
   #lastDayCounts: number[] | undefined;
   #dayKeyOf = NaN;
   #dayKey = '';
-  readonly #lureCache = new Map<string, boolean>();
 
   constructor(isAccepted: (domain: string | null) => boolean) {
     this.#ownDomain = isAccepted;
@@ -269,15 +148,13 @@ export class ReportAggregator {
     if (!this.internalSenders.has(lower)) this.internalSenders.add(detach(lower));
   }
 
-  /** LURE_SUBJECT per distinct subject: bulk exports repeat a few subjects millions of times. */
+  /**
+   * LURE_SUBJECT, tested every time: a cache per distinct subject paid off when bulk exports
+   * repeated a few subjects, but real subjects are mostly distinct, and then copying each new one
+   * out of its chunk for the cache cost six times the test itself (issue 17).
+   */
   #isLure(subject: string): boolean {
-    let hit = this.#lureCache.get(subject);
-    if (hit === undefined) {
-      hit = LURE_SUBJECT.test(subject);
-      if (this.#lureCache.size >= 10_000) this.#lureCache.clear();
-      this.#lureCache.set(detach(subject), hit);
-    }
-    return hit;
+    return LURE_SUBJECT.test(subject);
   }
 
   #addSample(row: ReportRow, c: Classification, w: Classification | null): void {
@@ -299,7 +176,7 @@ export class ReportAggregator {
     }
     s.rows++;
     s.kinds[c.kind]++;
-    if (c.wouldReject) { s.wouldReject++; s.rejectCodes.add(c.rejectCode); }
+    if (c.wouldReject) { s.wouldReject++; countIn(s, 'rejectCodes', c.rejectCode); }
     if (w?.wouldReject) s.whatIfReject++;
     const t = row.timeMs;
     if (t !== null) {
@@ -307,26 +184,21 @@ export class ReportAggregator {
       if (s.lastMs === null || t > s.lastMs) s.lastMs = t;
       const day = Math.floor(t / DAY_MS);
       if (day !== this.#dayKeyOf) { this.#dayKeyOf = day; this.#dayKey = String(day); }
-      s.days.add(this.#dayKey);
+      countIn(s, 'days', this.#dayKey);
     }
     const helo = row.helo;
     if (helo) {
-      s.helos.add(helo);
+      countIn(s, 'helos', helo);
       if (helo.startsWith('[') || /^\d{1,3}(\.\d{1,3}){3}$/.test(helo)) s.heloBracketed++;
       else if (this.#ownDomain(helo.toLowerCase())) s.heloOwnDomain++;
     }
-    s.ptrs.add(row.ptr);
-    s.p1Domains.add(domainOfAddress(row.p1) ?? (row.p1 === '' ? '<>' : null));
-    s.p1Addresses.add(row.p1?.toLowerCase());
+    countIn(s, 'ptrs', row.ptr);
     const p1 = row.p1;
+    countIn(s, 'p1Domains', domainOfAddress(p1) ?? (p1 === '' ? '<>' : null));
+    countIn(s, 'p1Addresses', p1?.toLowerCase());
     if (p1 && (p1.charCodeAt(0) | 32) === 115 && /^srs[01][=+-]/i.test(p1)) s.srsRows++;
-    if (row.p2) for (const a of row.p2) s.p2Domains.add(domainOfAddress(a));
-    for (const r of row.recipients) {
-      const lower = r.toLowerCase();
-      if (s.recipients.has(lower)) continue;
-      if (s.recipients.size < MAX_RECIPIENTS) s.recipients.add(detach(lower));
-      else s.recipientsCapped = true;
-    }
+    if (row.p2) for (const a of row.p2) countIn(s, 'p2Domains', domainOfAddress(a));
+    for (const r of row.recipients) addHash(s.recipients, hashFolded(r));
     const subject = row.subject;
     if (subject) {
       if (s.subjects.length < MAX_SUBJECTS) {
@@ -335,16 +207,16 @@ export class ReportAggregator {
       }
       if (this.#isLure(subject)) s.lureRows++;
     }
-    s.spf.add(row.spf);
-    s.dkim.add(row.dkim);
-    s.dmarc.add(row.dmarc);
-    if (row.status && isAgainstStatus(row.status)) s.verdicts.add(row.status.split(/[:(]/)[0].trim());
-    if (row.threats) s.threats.add(row.threats);
+    countIn(s, 'spf', row.spf);
+    countIn(s, 'dkim', row.dkim);
+    countIn(s, 'dmarc', row.dmarc);
+    if (row.status && isAgainstStatus(row.status)) countIn(s, 'verdicts', row.status.split(/[:(]/)[0].trim());
+    countIn(s, 'threats', row.threats);
     if (row.recipients.length) countRecipients(s, row);
-    s.compauth.add(row.compauth);
+    countIn(s, 'compauth', row.compauth);
     if (row.arc && row.arc !== 'none') s.arcRows++;
-    s.connectors.add(c.connector);
-    s.certificateNames.add(row.certificateName);
+    countIn(s, 'connectors', c.connector);
+    countIn(s, 'certificateNames', row.certificateName);
   }
 }
 

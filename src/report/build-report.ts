@@ -6,6 +6,7 @@ import type { MessageSample, SourceStats } from './aggregate.ts';
 import type { MessageKind } from './classify.ts';
 import { Classifier } from './classify.ts';
 import { labelSource } from './labels.ts';
+import { distinctCount, isEstimate } from './distinct.ts';
 import type { EvidenceFor, KnownSender, LabelledSource, SourceLabel } from './labels.ts';
 import { buildHeadline } from './headline.ts';
 import type { Headline } from './headline.ts';
@@ -48,8 +49,9 @@ export interface SourceReport {
   lastSeen: string | null;
   days: number;
   volume: Array<{ day: string; rows: number }>;
+  /** Distinct recipients: exact up to 100, an estimate (±3.3%) above (recipientsEstimated). */
   recipients: number;
-  recipientsCapped: boolean;
+  recipientsEstimated: boolean;
   helos: string[];
   ptrs: string[];
   p1Domains: Array<[string, number]>;
@@ -189,7 +191,7 @@ function sourceReport(s: SourceStats, l: LabelledSource, hasWhatIf: boolean): So
     wouldReject: s.wouldReject, whatIfReject: hasWhatIf ? s.whatIfReject : null,
     firstSeen: iso(s.firstMs), lastSeen: iso(s.lastMs), days: s.days.size,
     volume: [...s.days.counts].map(([d, n]) => ({ day: dayText(Number(d)), rows: n })).sort((a, b) => a.day.localeCompare(b.day)),
-    recipients: s.recipients.size, recipientsCapped: s.recipientsCapped,
+    recipients: distinctCount(s.recipients), recipientsEstimated: isEstimate(s.recipients),
     helos: keys(s.helos, 5), ptrs: keys(s.ptrs, 5), p1Domains: s.p1Domains.top(10), p2Domains: s.p2Domains.top(10),
     senders: keys(s.p1Addresses, 5), subjects: s.subjects,
     auth: { spf: record(s.spf), dmarc: record(s.dmarc), compauth: record(s.compauth) },

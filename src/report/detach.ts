@@ -7,3 +7,19 @@ export function detach(s: string | null): string | null;
 export function detach(s: string | null): string | null {
   return s === null ? null : (JSON.parse(JSON.stringify(s)) as string);
 }
+
+/** Strings intern() shares; past this many it copies without sharing (the table stays bounded). */
+const MAX_INTERNED = 200_000;
+const interned = new Map<string, string>();
+
+/**
+ * detach(), and one shared copy per distinct value: tens of thousands of sources keep the same
+ * sender addresses, domains and day keys, and each would otherwise hold its own copy (issue 17).
+ */
+export function intern(s: string): string {
+  const have = interned.get(s);
+  if (have !== undefined) return have;
+  const copy = detach(s);
+  if (interned.size < MAX_INTERNED) interned.set(copy, copy);
+  return copy;
+}

@@ -54,19 +54,19 @@ function share(n: number, of: number): number {
   return of === 0 ? 0 : n / of;
 }
 
-function count(map: { counts: Map<string, number> }, ...keys: string[]): number {
+function count(map: { counts: ReadonlyMap<string, number> }, ...keys: string[]): number {
   let n = 0;
   for (const k of keys) n += map.counts.get(k) ?? 0;
   return n;
 }
 
-function total(map: { counts: Map<string, number>; other: number }): number {
+function total(map: { counts: ReadonlyMap<string, number>; other: number }): number {
   let n = map.other;
   for (const v of map.counts.values()) n += v;
   return n;
 }
 
-const list = (m: { counts: Map<string, number> }): string => [...m.counts].map(([k, v]) => `${k} ${v}`).join(', ');
+const list = (m: { counts: ReadonlyMap<string, number> }): string => [...m.counts].map(([k, v]) => `${k} ${v}`).join(', ');
 
 /** --known-sender IP|CIDR=label -> entries; a string names the bad value. */
 export function parseKnownSenders(values: readonly string[]): KnownSender[] | string {

@@ -10,7 +10,10 @@
 // says it is not exact and the caller reads the file again in one pass.
 import type { MessageSample, SourceStats } from './aggregate.ts';
 import { RECENT_MESSAGES } from './source-signals.ts';
-import { CappedCounts, MAX_INTERNAL_SENDERS, MAX_RECIPIENTS, MAX_SAMPLE_MESSAGES, MAX_SOURCES, MAX_SUBJECTS, ReportAggregator } from './aggregate.ts';
+import { MAX_INTERNAL_SENDERS, MAX_SAMPLE_MESSAGES, MAX_SOURCES, MAX_SUBJECTS, ReportAggregator } from './aggregate.ts';
+import { mergeDistinct } from './distinct.ts';
+import { COUNTER_FIELDS, CappedCounts, EMPTY_COUNTS, counter } from './source-stats.ts';
+import type { CounterField } from './source-stats.ts';
 import { MESSAGE_KINDS } from './classify.ts';
 import type { InputProblem } from './types.ts';
 
@@ -48,15 +51,15 @@ export function partialOf(agg: ReportAggregator, problems: InputProblem[], probl
 const minOf = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.min(a, b));
 const maxOf = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.max(a, b));
 
-/** Adds `b` (a structured clone of a CappedCounts) to `a`, b's keys in b's first-seen order. */
-function mergeCounts(a: CappedCounts, b: CappedCounts): void {
-  for (const [k, n] of b.counts) a.add(k, n);
+/** Adds `b` (a structured clone of a CappedCounts) to s's `field`, b's keys in b's first-seen order. */
+function mergeCounts(s: SourceStats, field: CounterField, b: CappedCounts): void {
+  if (b.map === null && b.other === 0) return;
+  const a = counter(s, field);
+  if (b.map) for (const [k, n] of b.map) a.add(k, n);
   a.other += b.other;
 }
 
 const OTHER_SOURCES = '(other sources)';
-const COUNT_FIELDS = ['days', 'helos', 'ptrs', 'p1Domains', 'p1Addresses', 'p2Domains', 'spf', 'dkim', 'dmarc', 'compauth', 'connectors', 'certificateNames', 'rejectCodes',
-  'verdicts', 'threats'] as const;
 
 /**
  * Whether merging `p` into `agg` gives what one pass would: false when `p` folded sources into
@@ -77,7 +80,7 @@ function mergeSource(s: SourceStats, b: SourceStats): void {
   s.whatIfReject += b.whatIfReject;
   s.firstMs = minOf(s.firstMs, b.firstMs);
   s.lastMs = maxOf(s.lastMs, b.lastMs);
-  for (const f of COUNT_FIELDS) mergeCounts(s[f], b[f]);
+  for (const f of COUNTER_FIELDS) mergeCounts(s, f, b[f]);
   s.lureRows += b.lureRows;
   // A message whose rows straddle two ranges is counted in parts: fan-out is then undercounted
   // by at most one message's split, never invented.
@@ -90,12 +93,7 @@ function mergeSource(s: SourceStats, b: SourceStats): void {
   s.arcRows += b.arcRows;
   s.heloBracketed += b.heloBracketed;
   s.heloOwnDomain += b.heloOwnDomain;
-  for (const r of b.recipients) {
-    if (s.recipients.has(r)) continue;
-    if (s.recipients.size < MAX_RECIPIENTS) s.recipients.add(r);
-    else s.recipientsCapped = true;
-  }
-  if (b.recipientsCapped) s.recipientsCapped = true;
+  mergeDistinct(s.recipients, b.recipients);
   for (const subject of b.subjects) if (s.subjects.length < MAX_SUBJECTS && !s.subjects.includes(subject)) s.subjects.push(subject);
 }
 
@@ -143,10 +141,17 @@ export function mergePartial(agg: ReportAggregator, p: PartialAggregate, lineOff
 
 /**
  * A source only this partial has is taken over as it is, not copied: its counters become
- * CappedCounts again (a structured clone keeps their fields, not their class). Its strings
- * came through the clone, so they hold no input chunk alive.
+ * CappedCounts again (a structured clone keeps their fields, not their class), and its empty
+ * ones the shared EMPTY_COUNTS again (in the clone, every source's empty counters are one
+ * object, which must never be counted into). Its strings came through the clone, so they hold
+ * no input chunk alive.
  */
 function adopt(b: SourceStats): SourceStats {
-  for (const f of COUNT_FIELDS) if (!(b[f] instanceof CappedCounts)) Object.setPrototypeOf(b[f], CappedCounts.prototype);
+  for (const f of COUNTER_FIELDS) {
+    const c = b[f];
+    if (Object.getPrototypeOf(c) === CappedCounts.prototype) continue;
+    if (c.map === null && c.other === 0) b[f] = EMPTY_COUNTS;
+    else Object.setPrototypeOf(c, CappedCounts.prototype);
+  }
   return b;
 }

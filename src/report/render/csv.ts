@@ -19,7 +19,7 @@ export function renderCsv(model: ReportModel): string {
   for (const s of model.sources) {
     lines.push([
       s.key, s.ip, s.network, s.label, s.rows, s.kinds['direct-send'], s.kinds['header-from'], s.kinds.connector, s.wouldReject,
-      s.whatIfReject, s.firstSeen, s.lastSeen, s.days, `${s.recipients}${s.recipientsCapped ? '+' : ''}`,
+      s.whatIfReject, s.firstSeen, s.lastSeen, s.days, `${s.recipientsEstimated ? '≈' : ''}${s.recipients}`,
       s.p1Domains.map(([d, n]) => `${d}:${n}`).join(' '), s.senders.join(' '), s.helos.join(' '), s.ptrs.join(' '),
       counts(s.auth.spf), counts(s.auth.dmarc), counts(s.auth.compauth), s.connectors.join(' '), s.certificateNames.join(' '),
       s.subjects.join(' | '), s.reasons.join('; '), s.evidenceFor.map((e) => e.text).join('; '), s.evidenceAgainst.join('; '),

@@ -65,7 +65,7 @@ function sourceRow(s: SourceReport, whatIf: boolean): string {
 <td class="num" data-sort="${s.rows}">${n(s.rows)}</td><td class="num" data-sort="${s.wouldReject}">${n(s.wouldReject)}</td>
 ${whatIf ? `<td class="num" data-sort="${s.whatIfReject ?? 0}">${n(s.whatIfReject ?? 0)}</td>` : ''}
 <td>${escapeHtml(s.firstSeen?.slice(0, 16).replace('T', ' ') ?? '')}</td><td>${escapeHtml(s.lastSeen?.slice(0, 16).replace('T', ' ') ?? '')}</td>
-<td class="num" data-sort="${s.recipients}">${n(s.recipients)}${s.recipientsCapped ? '+' : ''}</td>
+<td class="num" data-sort="${s.recipients}">${s.recipientsEstimated ? '≈' : ''}${n(s.recipients)}</td>
 <td>${escapeHtml(s.p1Domains.map(([d, c]) => `${d} (${c})`).join(', '))}</td>
 <td>${escapeHtml(s.helos.join(', '))}${s.ptrs.length ? `<br><span class="muted">PTR ${escapeHtml(s.ptrs.join(', '))}</span>` : ''}</td>
 <td>${escapeHtml([auth(s.auth.spf) && `SPF ${auth(s.auth.spf)}`, auth(s.auth.dmarc) && `DMARC ${auth(s.auth.dmarc)}`, auth(s.auth.compauth) && `compauth ${auth(s.auth.compauth)}`].filter(Boolean).join('; '))}</td>

@@ -1,0 +1,25 @@
+// `node bench/report/phases.ts FILE [connectors.json]`: one report over FILE with the time and
+// memory of each phase (read and aggregate, finish, render), for profiling (bench/report/run.ts
+// measures the whole command).
+import { buildOrgPolicy } from '../../src/report/org-context.ts';
+import { ReportRun } from '../../src/report/build-report.ts';
+import { readInputs } from '../../src/report/read-inputs.ts';
+import { renderJson } from '../../src/report/render/json.ts';
+
+const [file, connectors] = process.argv.slice(2);
+const mark = (what: string, since: number): number => {
+  const now = performance.now();
+  process.stdout.write(`${what.padEnd(10)} ${((now - since) / 1000).toFixed(2)} s, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB\n`);
+  return now;
+};
+let t = performance.now();
+const policy = await buildOrgPolicy({ acceptedDomainFlags: ['contoso.com'], acceptedDomainFiles: [], connectorFiles: connectors ? [connectors] : [], stored: null });
+const run = new ReportRun({ policy, whatIf: null, dmarc: new Map(), nowMs: Date.now() });
+await readInputs([file], run, { stdin: null, trace: null });
+t = mark('read', t);
+if (globalThis.gc) { globalThis.gc(); t = mark('gc', t); }
+const model = run.finish();
+t = mark('finish', t);
+const text = renderJson(model);
+t = mark('render', t);
+process.stdout.write(`${run.aggregator.rows} rows, ${model.sources.length} sources, ${(text.length / 1e6).toFixed(0)} MB JSON, peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB\n`);

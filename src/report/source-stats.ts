@@ -1,0 +1,153 @@
+// What the report keeps per source (issue 5), in bounded memory whatever the number of sources
+// (issue 17): counters are made on their first key (a message trace fills four of fifteen),
+// recipients are hashes and then a sketch (distinct.ts), and kept strings are shared (intern()).
+import type { MessageKind } from './classify.ts';
+import { intern } from './detach.ts';
+import { newDistinct } from './distinct.ts';
+import type { DistinctCounter } from './distinct.ts';
+
+const NO_COUNTS: ReadonlyMap<string, number> = new Map();
+
+/**
+ * A counter of at most `cap` keys; the rest count together as "(other)". When more than `cap`
+ * keys come, the alphabetically first ones are kept (not the first seen): that choice does not
+ * depend on the order of the rows, so partial counts of parts of a file merge into exactly the
+ * counts of the whole (merge-aggregate.ts). Kept keys stay in first-seen order.
+ */
+export class CappedCounts {
+  /** null until the first key (public so that a structured clone keeps it: merge-aggregate.ts). */
+  map: Map<string, number> | null = null;
+  readonly cap: number;
+  /** Rows whose key is not kept. */
+  other = 0;
+  /** The largest kept key (public so that a structured clone keeps it: merge-aggregate.ts). */
+  maxKey: string | null = null;
+  constructor(cap: number) { this.cap = cap; }
+  /** The kept keys and their counts, read-only. */
+  get counts(): ReadonlyMap<string, number> { return this.map ?? NO_COUNTS; }
+  add(key: string | null | undefined, n = 1): void {
+    if (key === null || key === undefined || key === '') return;
+    const counts = this.map ??= new Map();
+    const have = counts.get(key);
+    if (have !== undefined) { counts.set(key, have + n); return; }
+    if (counts.size < this.cap) {
+      const k = intern(key);
+      counts.set(k, n);
+      if (this.maxKey === null || k > this.maxKey) this.maxKey = k;
+      return;
+    }
+    const max = this.maxKey;
+    if (max === null || key > max) { this.other += n; return; }
+    this.other += counts.get(max) ?? 0;
+    counts.delete(max);
+    counts.set(intern(key), n);
+    let next: string | null = null;
+    for (const k of counts.keys()) if (next === null || k > next) next = k;
+    this.maxKey = next;
+  }
+  /** Keys by count (then name), "(other)" among them when some rows were not kept. */
+  top(n: number): Array<[string, number]> {
+    const all = [...this.counts];
+    if (this.other > 0) all.push(['(other)', this.other]);
+    return all.sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, n);
+  }
+  /** Kept keys, plus one for "(other)". */
+  get size(): number { return this.counts.size + (this.other > 0 ? 1 : 0); }
+}
+
+/**
+ * The one counter every source starts with in every counter field: frozen, so a write that
+ * bypasses counter() fails loudly instead of counting for every source at once.
+ */
+export const EMPTY_COUNTS: CappedCounts = Object.freeze(new CappedCounts(0));
+
+/** Each counter field of a source and how many keys it keeps. */
+export const COUNTER_CAPS = {
+  days: 400, helos: 20, ptrs: 20, p1Domains: 50, p1Addresses: 20, p2Domains: 50, spf: 10, dkim: 10, dmarc: 10, compauth: 10,
+  verdicts: 10, threats: 10, connectors: 10, certificateNames: 10, rejectCodes: 4,
+} as const;
+export type CounterField = keyof typeof COUNTER_CAPS;
+export const COUNTER_FIELDS = Object.keys(COUNTER_CAPS) as CounterField[];
+
+/** The source's own counter for `field`, made on first use. */
+export function counter(s: SourceStats, field: CounterField): CappedCounts {
+  const c = s[field];
+  return c === EMPTY_COUNTS ? (s[field] = new CappedCounts(COUNTER_CAPS[field])) : c;
+}
+
+/** Counts `key` (nothing for null or '') in the source's `field`. */
+export function countIn(s: SourceStats, field: CounterField, key: string | null | undefined, n = 1): void {
+  if (key === null || key === undefined || key === '') return;
+  counter(s, field).add(key, n);
+}
+
+export function kindCounts(): Record<MessageKind, number> {
+  return { 'direct-send': 0, 'header-from': 0, connector: 0, internal: 0, external: 0 };
+}
+
+export type SourceStats = {
+  key: string;
+  ip: string | null;
+  network: string | null;
+  rows: number;
+  kinds: Record<MessageKind, number>;
+  wouldReject: number;
+  whatIfReject: number;
+  firstMs: number | null;
+  lastMs: number | null;
+  /** Distinct lower-cased recipients: exact up to EXACT_LIMIT, then estimated (distinct.ts). */
+  recipients: DistinctCounter;
+  subjects: string[];
+  lureRows: number;
+  /** The most recipients one message had (fan-out), over the recent-message window below. */
+  maxRecipientsPerMessage: number;
+  /**
+   * The last few messages of this source and their recipient counts. Exports list one row per
+   * recipient, the rows of one message next to each other (same Message-ID, else same time and
+   * subject), so a small window counts them without keeping every message.
+   */
+  recentMessages: RecentMessages;
+  srsRows: number;
+  arcRows: number;
+  heloBracketed: number;
+  heloOwnDomain: number;
+} & {
+  /**
+   * days, HELOs, PTRs, P1/P2 domains, P1 addresses, auth results, the export's own verdicts
+   * against this source's messages (Quarantined, FilteredAsSpam, …), threats it names (Defender
+   * ThreatTypes, antispam CAT/SFV), connectors, certificate names, reject codes.
+   */
+  [F in CounterField]: CappedCounts;
+};
+
+/**
+ * Parallel arrays, oldest first: a message's key (a hash of its Message-ID, else of its time and
+ * subject: numbers, so that nothing here allocates or pins an input chunk per row) and its
+ * recipients so far.
+ */
+export interface RecentMessages { keys: number[]; counts: number[] }
+
+/** `/24` for IPv4, `/64` for IPv6: the grouping a printer fleet or a vendor's pool shares. */
+export function networkOf(ip: string | null): string | null {
+  if (!ip) return null;
+  if (ip.includes(':')) {
+    const groups = ip.split(':');
+    return groups.length >= 4 && !ip.includes('::') ? `${groups.slice(0, 4).join(':')}::/64` : `${ip}/128`;
+  }
+  const last = ip.lastIndexOf('.');
+  return last > 0 ? `${ip.slice(0, last)}.0/24` : null;
+}
+
+export function newSource(key: string, ip: string | null): SourceStats {
+  const e = EMPTY_COUNTS;
+  return {
+    key, ip, network: networkOf(ip), rows: 0, kinds: kindCounts(), wouldReject: 0, whatIfReject: 0,
+    firstMs: null, lastMs: null, days: e, helos: e, ptrs: e,
+    p1Domains: e, p1Addresses: e, p2Domains: e,
+    recipients: newDistinct(), subjects: [], lureRows: 0,
+    spf: e, dkim: e, dmarc: e, compauth: e,
+    verdicts: e, threats: e, maxRecipientsPerMessage: 0, recentMessages: { keys: [], counts: [] },
+    srsRows: 0, arcRows: 0, heloBracketed: 0, heloOwnDomain: 0,
+    connectors: e, certificateNames: e, rejectCodes: e,
+  };
+}
