@@ -150,3 +150,20 @@ export function partDecoder(encoding: BannerEncoding): PartDecoder {
   const decode = (raw: Buffer[]) => Buffer.concat(raw.map((l) => decodeQpLine(readQpLine(l))));
   return { push: (raw) => decode(lines.push(raw)), end: () => decode(lines.end()) };
 }
+
+/**
+ * The stream re-cut so every piece ends just after a line feed. mailsplit's splitter (5.4.6) drops
+ * bytes when a piece ends between the CR and the LF of a body line (a file stream's 64 KiB reads
+ * do that about once per 80 such boundaries), and reads line-aligned pieces byte for byte.
+ */
+export async function* lineAligned(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let rest: Buffer | null = null;
+  for await (const chunk of source) {
+    const data: Buffer = rest ? Buffer.concat([rest, chunk]) : chunk;
+    const lf = data.lastIndexOf(0x0a);
+    if (lf < 0) { rest = data; continue; }
+    rest = lf + 1 < data.length ? data.subarray(lf + 1) : null;
+    yield data.subarray(0, lf + 1);
+  }
+  if (rest) yield rest;
+}

@@ -12,7 +12,7 @@ import { Splitter } from 'mailsplit';
 import type { BannerKind } from '../policy/external-tag.ts';
 import { encodeQuotedPrintableAscii, htmlBanner, plainBanner } from '../policy/banner-text.ts';
 import type { Spool, SpoolWriter } from '../spool/spool.ts';
-import { Base64Decoder, Base64Encoder, decodeQpLine, LineSplitter, qpRawOffset, readQpLine } from './banner-codec.ts';
+import { Base64Decoder, Base64Encoder, decodeQpLine, LineSplitter, lineAligned, qpRawOffset, readQpLine } from './banner-codec.ts';
 import { surveyForBanner } from './banner-survey.ts';
 import type { BannerPartKind, BannerTarget } from './banner-survey.ts';
 
@@ -55,7 +55,7 @@ export async function rewriteWithBanner(open: () => Readable, kind: BannerKind, 
   const byIndex = new Map(survey.targets.map((t) => [t.nodeIndex, t]));
   let nodeIndex = -1;
   let active: PartRewriter | null = null;
-  for await (const item of open().pipe(new Splitter())) {
+  for await (const item of Readable.from(lineAligned(open())).pipe(new Splitter())) {
     if (item.type === 'body' && active) { await write(active.push(item.value)); continue; }
     if (active) { await write(active.end()); active = null; }
     if (item.type !== 'node') { await write(item.value); continue; }

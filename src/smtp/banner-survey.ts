@@ -3,11 +3,11 @@
 // encrypted structure anywhere among the readable parts stops everything (a banner would break
 // the signature or sit outside what the reader can verify); a part that already carries a banner,
 // or whose charset or transfer encoding cannot carry the ASCII banner, is only skipped.
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Splitter } from 'mailsplit';
 import type { MimeNode } from 'mailsplit';
 import { BannerMarkerScanner, charsetKeepsAscii, HTML_SEARCH_BYTES, htmlInsertOffset } from '../policy/banner-text.ts';
-import { bannerEncoding, partDecoder } from './banner-codec.ts';
+import { bannerEncoding, lineAligned, partDecoder } from './banner-codec.ts';
 import type { BannerEncoding, PartDecoder } from './banner-codec.ts';
 
 export type BannerPartKind = 'text/plain' | 'text/html';
@@ -75,7 +75,7 @@ export async function surveyForBanner(source: Readable): Promise<BannerSurvey> {
     return null;
   };
   try {
-    for await (const item of source.pipe(new Splitter())) {
+    for await (const item of Readable.from(lineAligned(source)).pipe(new Splitter())) {
       if (item.type !== 'node') {
         if (candidate && item.type === 'body' && item.node === candidate.node) feedCandidate(candidate, item.value);
         continue;
