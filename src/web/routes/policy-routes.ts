@@ -25,24 +25,36 @@ const READERS: readonly Role[] = ['administrator', 'auditor', 'helpdesk'];
 
 const STATUS_OF: Record<ServiceError['code'], number> = { not_found: 404, conflict: 409, validation_failed: 400 };
 
-/**
- * A single edit validates the whole policy, so its paths start at the document
- * (`connectors[3].senderIPAddresses[0]`); the caller sent one item, so name the field in it.
- */
-const itemPath = (path: string | undefined): string | undefined => path?.replace(/^(connectors|acceptedDomains)\[\d+\]\.?/, '') || path;
+interface PathRules {
+  /**
+   * Route parameters a service may name (`name`, `domain`): answered as `params.<name>` when the
+   * thing is not found, or when the route has no body (then the field can only be the parameter).
+   */
+  params?: readonly string[];
+  bodyless?: boolean;
+  /**
+   * A single edit validates the whole policy, so its paths start at the document
+   * (`connectors[3].senderIPAddresses[0]`); the caller sent one item, so name the field in it.
+   */
+  item?: boolean;
+}
 
-/** `line 4: connectors[0].type: Invalid option` -> `connectors[0].type`. */
-function configErrorPath(err: ConfigError): string | undefined {
-  return /^(?:line \d+: )?([^:\s]+): /.exec(err.issues[0] ?? '')?.[1];
+/** A service's field path as the API names it, like the server's own validation: `body.…` or `params.…`. */
+function requestPath(err: ServiceError, rules: PathRules): string | undefined {
+  if (err.path === undefined) return undefined;
+  const field = rules.item ? err.path.replace(/^(connectors|acceptedDomains)\[\d+\]\.?/, '') || err.path : err.path;
+  if (rules.params?.includes(field) && (err.code === 'not_found' || rules.bodyless)) return `params.${field}`;
+  return `body${field.startsWith('[') ? '' : '.'}${field}`;
 }
 
 /** Expected failures of a service become the API's JSON errors with code and field path. */
-async function answer<T>(work: () => Promise<T>, pathOf: (path: string | undefined) => string | undefined = (p) => p): Promise<T> {
+async function answer<T>(work: () => Promise<T>, rules: PathRules = {}): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    if (err instanceof ServiceError) throw new ApiError(STATUS_OF[err.code], err.code, err.message, pathOf(err.path));
-    if (err instanceof ConfigError) throw new ApiError(400, 'validation_failed', err.message, configErrorPath(err));
+    if (err instanceof ServiceError) throw new ApiError(STATUS_OF[err.code], err.code, err.message, requestPath(err, rules));
+    // Only the YAML of an import or merge is read here: its messages name the line and field.
+    if (err instanceof ConfigError) throw new ApiError(400, 'validation_failed', err.message, 'body.yaml');
     throw err;
   }
 }
@@ -75,12 +87,12 @@ const domainRoutes = [
   defineRoute({
     method: 'post', path: '/domains', tag: 'policy', summary: 'Add an accepted domain',
     roles: WRITERS, scope: 'write', status: 201, body: s.domainBodySchema, response: s.domainView,
-    handler: ({ deps, body, actor }) => answer(() => addDomain(deps.store, body, actor), itemPath),
+    handler: ({ deps, body, actor }) => answer(() => addDomain(deps.store, body, actor), { item: true }),
   }),
   defineRoute({
     method: 'delete', path: '/domains/:domain', tag: 'policy', summary: 'Remove an accepted domain',
     roles: WRITERS, scope: 'write', params: s.domainParams, response: s.removedView,
-    handler: async ({ deps, params, actor }) => ({ removed: await answer(() => removeDomain(deps.store, params.domain, actor)) }),
+    handler: async ({ deps, params, actor }) => ({ removed: await answer(() => removeDomain(deps.store, params.domain, actor), { params: ['domain'], bodyless: true }) }),
   }),
 ];
 
@@ -93,7 +105,7 @@ const connectorRoutes = [
   defineRoute({
     method: 'post', path: '/connectors', tag: 'policy', summary: 'Add an inbound connector',
     roles: WRITERS, scope: 'write', status: 201, body: s.connectorBodySchema, response: s.connectorView,
-    handler: ({ deps, body, actor }) => answer(() => addConnector(deps.store, body, actor), itemPath),
+    handler: ({ deps, body, actor }) => answer(() => addConnector(deps.store, body, actor), { item: true }),
   }),
   // Before /connectors/:name, so `test` is never read as a connector name.
   defineRoute({
@@ -104,18 +116,18 @@ const connectorRoutes = [
   defineRoute({
     method: 'get', path: '/connectors/:name', tag: 'policy', summary: 'One inbound connector',
     roles: READERS, scope: 'read', params: s.nameParams, response: s.connectorView,
-    handler: ({ deps, params }) => answer(() => getConnector(deps.store, params.name)),
+    handler: ({ deps, params }) => answer(() => getConnector(deps.store, params.name), { params: ['name'], bodyless: true }),
   }),
   defineRoute({
     method: 'patch', path: '/connectors/:name', tag: 'policy', summary: 'Change connector settings (a list given replaces that list)',
     roles: WRITERS, scope: 'write', params: s.nameParams, body: s.connectorPatchSchema, response: s.connectorView,
-    handler: ({ deps, params, body, actor }) => answer(() => updateConnector(deps.store, params.name, body, actor), itemPath),
+    handler: ({ deps, params, body, actor }) => answer(() => updateConnector(deps.store, params.name, body, actor), { item: true, params: ['name'] }),
   }),
   defineRoute({
     method: 'delete', path: '/connectors/:name', tag: 'policy', summary: 'Remove an inbound connector',
     roles: WRITERS, scope: 'write', params: s.nameParams, response: s.removedView,
     handler: async ({ deps, params, actor }) => {
-      await answer(() => removeConnector(deps.store, params.name, actor));
+      await answer(() => removeConnector(deps.store, params.name, actor), { params: ['name'], bodyless: true });
       return { removed: params.name };
     },
   }),
@@ -136,7 +148,7 @@ const userRoutes = [
     method: 'delete', path: '/users/:username', tag: 'policy', summary: 'Remove a submission user',
     roles: WRITERS, scope: 'write', params: s.usernameParams, response: s.removedView,
     handler: async ({ deps, params, actor }) => {
-      await answer(() => removeUser(deps.store, params.username, actor));
+      await answer(() => removeUser(deps.store, params.username, actor), { params: ['username'], bodyless: true });
       return { removed: params.username };
     },
   }),
@@ -144,7 +156,7 @@ const userRoutes = [
     method: 'put', path: '/users/:username/password', tag: 'policy', summary: 'Set a submission user\'s password',
     roles: WRITERS, scope: 'write', params: s.usernameParams, body: s.passwordBodySchema, response: s.doneView,
     handler: async ({ deps, params, body, actor }) => {
-      await answer(() => setUserPassword(deps.store, params.username, body.password, actor));
+      await answer(() => setUserPassword(deps.store, params.username, body.password, actor), { params: ['username'] });
       return { ok: true as const };
     },
   }),
@@ -188,7 +200,7 @@ const documentRoutes = [
     roles: READERS, scope: 'read', params: s.versionParams, response: s.versionDetailView,
     handler: async ({ deps, params }) => {
       const detail = await policyVersionDetail(deps.store, params.version);
-      if (!detail) throw new ApiError(404, 'not_found', `no policy version ${params.version} in the audit log`, 'version');
+      if (!detail) throw new ApiError(404, 'not_found', `no policy version ${params.version} in the audit log`, 'params.version');
       return detail;
     },
   }),
@@ -197,7 +209,7 @@ const documentRoutes = [
     roles: WRITERS, scope: 'write', body: s.rollbackBodySchema, response: s.changeResultView,
     handler: async ({ deps, body, actor }) => {
       const result = await rollbackPolicy(deps.store, body.version, { actor, dryRun: body.dryRun });
-      if (result.kind === 'unknown-version') throw new ApiError(404, 'not_found', result.reason, 'version');
+      if (result.kind === 'unknown-version') throw new ApiError(404, 'not_found', result.reason, 'body.version');
       return changed(result);
     },
   }),

@@ -99,18 +99,24 @@ export const connectorView = z.object({
 const orgSettingsView = {
   rejectDirectSend: modeSchema,
   rejectDirectSendHeaderFrom: modeSchema,
-  externalTagging: z.enum(['off', 'header', 'subject']),
+  // The schema's own enum (no transform), so a new tagging mode is a valid answer at once.
+  externalTagging: policySchema.shape.externalTagging.unwrap(),
   externalTagPrefix: z.string(),
   onPremisesMinPrefixLength: z.object({ ipv4: z.number().int().optional(), ipv6: z.number().int().optional() }).optional(),
 };
 
-export const orgView = z.object({ ...orgSettingsView, policyVersion: z.number().int() }).loose();
+/** Loose at run time (switches added later pass through); typed as the fields named. */
+function passThrough<T extends z.ZodObject>(schema: T): T {
+  return schema.loose() as unknown as T;
+}
 
-export const policyDocumentView = z.object({
+export const orgView = passThrough(z.object({ ...orgSettingsView, policyVersion: z.number().int() }));
+
+export const policyDocumentView = passThrough(z.object({
   ...orgSettingsView,
   acceptedDomains: z.array(domainView),
   connectors: z.array(connectorView),
-}).loose();
+}));
 
 export const policyExportView = z.object({
   version: z.number().int(),
