@@ -1,4 +1,126 @@
-// Placeholder filled by its owner (issue 13); registered in routes/index.ts.
-import type { ApiRoute } from '../api-route.ts';
+// The Direct Send report and the configuration audit over the API (issue 13). The report reads an
+// uploaded Exchange Online / Defender export (format detected from the content, as the CLI does)
+// or the live trace, on a worker thread; it answers with the report model and the recommended
+// connectors as a fragment POST /policy/merge accepts. The audit checks the stored policy, the
+// running bootstrap and any uploaded Exchange Online JSON exports. Neither changes anything.
+import { z } from 'zod';
+import { defineRoute } from '../api-route.ts';
+import type { ApiRoute, Role } from '../api-route.ts';
+import { connectorSchema, acceptedDomainSchema } from '../../config/policy-schema.ts';
+import { addExoExport, AUDIT_FORMATS, exoExportFromBytes, mxwardAuditContext, parseFramework, renderAudit, runAuditChecks, txtLookup } from '../../services/audit-runs.ts';
+import { runReportInWorker } from '../../services/report-runs.ts';
+import type { ReportOptionsText, ReportResult } from '../../services/report-runs.ts';
+import type { AuditOutcome } from '../../services/audit-runs.ts';
+import { FRAMEWORKS } from '../../audit/controls.ts';
+import { serviceCall } from './ops-common.ts';
+import { isoTime, timeParam } from './trace-routes.ts';
 
-export const reportRoutes: ApiRoute[] = [];
+const ANALYSTS: readonly Role[] = ['administrator', 'auditor'];
+
+/** Exports of a busy tenant for a month run to a few hundred MB; beyond this, split the export. */
+export const MAX_REPORT_UPLOAD_BYTES = 200 * 1024 * 1024;
+/** Trace records a live report reads at most (newest first within the window). */
+export const MAX_LIVE_REPORT_RECORDS = 200_000;
+
+export const policyFragmentResponse = z.object({
+  connectors: z.array(connectorSchema),
+  acceptedDomains: z.array(acceptedDomainSchema),
+}).describe('the recommended connectors only: POST it to /policy/merge (adds, never removes)');
+
+const reportShape = z.object({
+  report: z.looseObject({
+    generatedAt: z.string(),
+    headline: z.looseObject({ text: z.string(), notes: z.array(z.string()) }),
+    inputs: z.array(z.object({ file: z.string(), format: z.string(), rows: z.number() })),
+    problems: z.object({ count: z.number(), shown: z.array(z.object({ file: z.string(), line: z.number(), message: z.string() })) }),
+    totals: z.looseObject({ rows: z.number(), wouldReject: z.number() }),
+    sources: z.array(z.looseObject({ key: z.string(), ip: z.string().nullable(), label: z.string(), wouldReject: z.number() })),
+    recommendations: z.array(z.looseObject({ name: z.string(), senderIPAddresses: z.array(z.string()) })),
+    policyYaml: z.string(),
+  }).describe('the report model, as `mxward report --format json` writes it'),
+  policyFragment: policyFragmentResponse,
+});
+/** Documents and checks the model; typed as the service's result, which handlers return as is. */
+export const reportResponse = reportShape as unknown as z.ZodType<ReportResult>;
+
+const auditShape = z.object({
+  passed: z.boolean(),
+  framework: z.string().nullable(),
+  checks: z.array(z.looseObject({ id: z.string(), title: z.string(), status: z.enum(['pass', 'fail', 'warn', 'skip']), required: z.boolean() })),
+  rendered: z.string().nullable().describe('the text, JUnit XML or SARIF rendering when format is not json'),
+});
+const auditResponse = auditShape as unknown as z.ZodType<AuditOutcome & { rendered: string | null }>;
+
+/** Comma-separated lists in a query string (`knownSenders=192.0.2.1=printer,198.51.100.0/24`). */
+const list = z.string().max(8000).optional();
+const split = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
+
+const evidenceQuery = {
+  dmarc: list.describe('DOMAIN=none|quarantine|reject, comma-separated'),
+  knownSenders: list.describe('IP or CIDR, optionally =label, comma-separated: sources you know are yours'),
+  spf: z.string().max(8000).optional().describe('one DOMAIN="v=spf1 …" record (offline SPF evidence)'),
+};
+
+function optionsOf(q: { dmarc?: string; knownSenders?: string; spf?: string; dateFormat?: string }): ReportOptionsText {
+  return { dmarc: split(q.dmarc), knownSenders: split(q.knownSenders), spf: q.spf ? [q.spf] : undefined, dateFormat: q.dateFormat };
+}
+
+const exportUpload = z.object({
+  name: z.string().min(1).max(200),
+  text: z.string().max(50 * 1024 * 1024).optional().describe('the ConvertTo-Json output as text'),
+  base64: z.string().max(70 * 1024 * 1024).optional().describe('or its bytes (UTF-16 exports as PowerShell writes them)'),
+}).refine((e) => (e.text === undefined) !== (e.base64 === undefined), 'give exactly one of text or base64');
+
+export const reportRoutes: ApiRoute[] = [
+  defineRoute({
+    method: 'post', path: '/report', tag: 'report', roles: ANALYSTS, scope: 'read',
+    summary: 'The Direct Send report over one uploaded export (message trace, EAC report, Defender EmailEvents, .eml/.mbox), judged against the stored policy',
+    rawBody: { contentTypes: ['text/csv', 'text/plain', 'application/json', 'application/x-ndjson', 'application/octet-stream', 'message/rfc822', 'application/mbox'], maxBytes: MAX_REPORT_UPLOAD_BYTES },
+    query: z.object({
+      name: z.string().min(1).max(200).default('upload').describe('the file name, used in the report\'s inputs and problems'),
+      dateFormat: z.enum(['mdy', 'dmy']).optional().describe('the order of slashed dates; else detected'),
+      ...evidenceQuery,
+    }).strict(),
+    response: reportResponse,
+    handler: ({ query, body, deps }) => serviceCall(async () => {
+      const { document } = await deps.store.readPolicy();
+      const bytes = body as Uint8Array;
+      return runReportInWorker({ policy: document, options: optionsOf(query), source: { kind: 'upload', name: query.name, bytes }, nowMs: Date.now() });
+    }),
+  }),
+  defineRoute({
+    method: 'get', path: '/report/live', tag: 'report', roles: ['administrator', 'helpdesk', 'auditor'], scope: 'read',
+    summary: 'The Direct Send report over mxward\'s own trace since a time (default 7 days)',
+    query: z.object({ since: timeParam.default('7d'), ...evidenceQuery }).strict(),
+    response: reportResponse,
+    handler: ({ query, deps }) => serviceCall(async () => {
+      const { document } = await deps.store.readPolicy();
+      return runReportInWorker({
+        policy: document, options: optionsOf(query), nowMs: Date.now(),
+        source: { kind: 'live', store: { url: deps.config.store.url ?? undefined, dataDir: deps.dataDir }, since: isoTime(query.since), limit: MAX_LIVE_REPORT_RECORDS },
+      });
+    }),
+  }),
+  defineRoute({
+    method: 'post', path: '/audit', tag: 'audit', roles: ANALYSTS, scope: 'read',
+    summary: 'The configuration audit: the stored policy, this gateway\'s bootstrap and any uploaded Exchange Online exports',
+    body: z.object({
+      exports: z.array(exportUpload).max(20).default([]).describe('Get-OrganizationConfig, Get-InboundConnector, Get-AcceptedDomain | ConvertTo-Json'),
+      includeMxward: z.boolean().default(true).describe('audit mxward\'s own policy and bootstrap too'),
+      framework: z.enum(FRAMEWORKS).optional(),
+      format: z.enum(AUDIT_FORMATS).default('json'),
+      dns: z.boolean().default(false).describe('also look up SPF and DMARC of each accepted domain (the system resolvers)'),
+    }).strict(),
+    response: auditResponse,
+    handler: ({ body, deps }) => serviceCall(async () => {
+      const ctx = body.includeMxward ? mxwardAuditContext((await deps.store.readPolicy()).document, deps.config) : mxwardAuditContext(null, null);
+      body.exports.forEach((e, i) => {
+        const bytes = e.base64 !== undefined ? Buffer.from(e.base64, 'base64') : Buffer.from(e.text ?? '', 'utf8');
+        addExoExport(ctx, exoExportFromBytes(e.name, bytes, `exports[${i}]`));
+      });
+      if (body.dns) ctx.dns = txtLookup([]);
+      const outcome = await runAuditChecks(ctx, parseFramework(body.framework));
+      return { ...outcome, rendered: body.format === 'json' ? null : renderAudit(outcome, body.format) };
+    }),
+  }),
+];
