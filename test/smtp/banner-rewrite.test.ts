@@ -6,7 +6,6 @@
 // already bannered and unreadable messages are not written at all, each with its reason.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
@@ -14,6 +13,8 @@ import { simpleParser } from 'mailparser';
 import { rewriteWithBanner } from '../../src/smtp/banner-rewrite.ts';
 import type { RewriteOutcome } from '../../src/smtp/banner-rewrite.ts';
 import type { BannerKind } from '../../src/policy/external-tag.ts';
+import { readParts } from '../helpers/tagging-readers.ts';
+import type { PyPart } from '../helpers/tagging-readers.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/tagging/${name}`, import.meta.url));
 
@@ -26,57 +27,6 @@ async function rewrite(message: Buffer, kind: BannerKind = 'external', chunkByte
   const out: Buffer[] = [];
   const outcome = await rewriteWithBanner(() => Readable.from(chunks), kind, async (c) => { out.push(Buffer.from(c)); });
   return { outcome, bytes: Buffer.concat(out) };
-}
-
-interface PyPart { type: string; charset: string | null; disposition: string | null; readable: boolean; text?: string; error?: string; sha256: string; defects: string[] }
-interface PyReading { parts: PyPart[]; defects: string[] }
-
-// Every leaf part, depth first, as Python's email package (policy.default) decodes it; parts inside
-// an embedded message or a signed/encrypted multipart are marked unreadable (not banner targets).
-const PYTHON_PARTS = String.raw`
-import sys, json, base64, email, hashlib
-from email import policy
-def walk(m, readable, parts):
-    ct = m.get_content_type()
-    if ct == 'message/rfc822':
-        for inner in m.get_payload():
-            walk(inner, False, parts)
-        return
-    if m.is_multipart():
-        sub = m.get_content_subtype()
-        for p in m.get_payload():
-            walk(p, readable and sub in ('mixed', 'alternative', 'related'), parts)
-        return
-    entry = {'type': ct, 'charset': m.get_content_charset(), 'disposition': m.get_content_disposition(), 'readable': readable,
-             'defects': [type(d).__name__ for d in m.defects]}
-    if m.get_content_maintype() == 'text':
-        try:
-            entry['text'] = m.get_content()
-        except Exception as e:
-            entry['error'] = repr(e)
-    entry['sha256'] = hashlib.sha256(m.get_payload(decode=True) or b'').hexdigest()
-    parts.append(entry)
-for line in sys.stdin:
-    msg = email.message_from_bytes(base64.b64decode(line.strip()), policy=policy.default)
-    parts = []
-    walk(msg, True, parts)
-    print(json.dumps({'parts': parts, 'defects': [type(d).__name__ for d in msg.defects]}), flush=True)
-`;
-
-function readParts(messages: Buffer[]): Promise<PyReading[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', PYTHON_PARTS], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString('utf8'); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString('utf8'); });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`python3 failed (${code}): ${err.slice(0, 2000)}`));
-      else resolve(out.trim().split('\n').map((l) => JSON.parse(l) as PyReading));
-    });
-    child.stdin.end(messages.map((m) => m.toString('base64')).join('\n') + '\n');
-  });
 }
 
 /** What a reader compares: white space (and HTML's line breaks) collapsed. */
