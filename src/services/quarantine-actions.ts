@@ -8,7 +8,10 @@ import { describePermissions, checkUserAction, policyNamed } from '../quarantine
 import type { UserAction } from '../quarantine/permissions.ts';
 import { QuarantineError } from '../quarantine/quarantine-service.ts';
 import type { Actor, QuarantineService } from '../quarantine/quarantine-service.ts';
+import type { QuarantineServiceOptions } from '../quarantine/quarantine-service.ts';
 import type { QuarantineItem, QuarantineRecipientState } from '../store/ports.ts';
+import type { BootstrapConfig } from '../config/bootstrap.ts';
+import { loadLinkKey, signRecipientLink } from './identity-links.ts';
 
 export type QuarantineRole = 'administrator' | 'helpdesk' | 'auditor' | 'recipient';
 
@@ -199,4 +202,24 @@ export class QuarantineActions {
   #adminOnly(caller: QuarantineCaller, action: string): void {
     if (!isAdmin(caller)) throw new QuarantineError(`${action} is for administrators and the helpdesk`, 'forbidden');
   }
+}
+
+/** How long a digest's console link lets its recipient in: a few days of reading mail late. */
+export const DIGEST_LINK_TTL_MS = 3 * 86_400_000;
+
+/**
+ * The digest's signed console link (issue 13), for startQuarantine's `recipientLink` in app.ts:
+ * `https://<hostname>:<console port>/console/#/r/<token>`, signed with the console's link key, so
+ * the console exchanges it for a recipient session for exactly that address. Absent without a console.
+ */
+export function digestLinks(config: BootstrapConfig, dataDir: string, ttlMs = DIGEST_LINK_TTL_MS): QuarantineServiceOptions['recipientLink'] {
+  const web = config.console;
+  if (!web) return undefined;
+  let key: Buffer | null = null;
+  return (address, now) => {
+    key ??= loadLinkKey(dataDir);
+    const expiresAt = new Date(now.getTime() + ttlMs);
+    const url = `${web.tls ? 'https' : 'http'}://${config.hostname}:${web.port}/console/#/r/${signRecipientLink(key, address, expiresAt)}`;
+    return { url, expiresAt };
+  };
 }

@@ -1,6 +1,6 @@
 // The Direct Send report as a service (issue 5, issue 13): the options the CLI and the API share
 // (DMARC policies, SPF records, known senders, date order), one run over uploaded exports or over
-// the live trace, and a worker thread for the API so a big export never stalls the SMTP path.
+// the live trace; the API runs it on a worker thread so a big export never stalls the SMTP path.
 // Only the report engine's public entry points are used (ReportRun, readInputs, the renderers).
 import { Readable } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
@@ -22,7 +22,6 @@ import type { TraceStore } from '../store/ports.ts';
 import { policyFragmentSchema } from './policy-document.ts';
 import type { PolicyFragment } from './policy-document.ts';
 import { ServiceError } from './service-error.ts';
-import { runInWorker } from './worker-task.ts';
 
 /** The evidence and reading options, as typed by a person (CLI flags, API fields). */
 export interface ReportOptionsText {
@@ -136,12 +135,10 @@ function relabel(report: ReportModel, name: string): ReportModel {
   };
 }
 
-/** The API's entry: the same run on a worker thread, off the gateway's event loop. */
-export function runReportInWorker(request: ReportRequest): Promise<ReportResult> {
-  const source = request.source;
-  // Hand a big upload over without a copy, but only when the bytes own their whole buffer: a
-  // small Buffer shares Node's pool, and transferring that would detach other Buffers' memory.
-  const whole = source.kind === 'upload' && source.bytes.byteOffset === 0 && source.bytes.byteLength === source.bytes.buffer.byteLength
-    && source.bytes.buffer instanceof ArrayBuffer && source.bytes.byteLength > 64 * 1024;
-  return runInWorker<ReportRequest, ReportResult>('report', request, whole && source.kind === 'upload' ? [source.bytes.buffer as ArrayBuffer] : []);
+/**
+ * The worker thread's entry (web/run-in-worker.ts calls `run(input)` in a fresh worker with a
+ * heap cap and a deadline): the API runs every report there, off the gateway's event loop.
+ */
+export function run(input: ReportRequest): Promise<ReportResult> {
+  return runReportHere(input);
 }

@@ -3,12 +3,9 @@
 import { parentPort } from 'node:worker_threads';
 import { computeDashboard } from './dashboard.ts';
 import type { DashboardRequest } from './dashboard.ts';
-import { runReportHere } from './report-runs.ts';
-import type { ReportRequest } from './report-runs.ts';
 import type { TaskMessage, TaskReply } from './worker-task.ts';
 
 const tasks = {
-  report: (input: unknown) => runReportHere(input as ReportRequest),
   dashboard: (input: unknown) => computeDashboard(input as DashboardRequest),
 };
 

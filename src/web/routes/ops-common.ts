@@ -9,12 +9,16 @@ import { ApiError } from '../api-route.ts';
 
 const STATUS_OF: Record<string, number> = { not_found: 404, conflict: 409, validation_failed: 400, forbidden: 403 };
 
-/** Runs a service call; its expected failures become ApiErrors (stable code, field path), anything else stays a bug. */
-export async function serviceCall<T>(fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs a service call; its expected failures become ApiErrors (stable code, and the field path
+ * under `where`, as the server writes its own: `query.cursor`, `body.exports[0]`). Anything else
+ * stays a bug (500, logged).
+ */
+export async function serviceCall<T>(fn: () => Promise<T>, where: 'query' | 'body' = 'query'): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof ServiceError) throw new ApiError(STATUS_OF[err.code] ?? 400, err.code, err.message, err.path);
+    if (err instanceof ServiceError) throw new ApiError(STATUS_OF[err.code] ?? 400, err.code, err.message, err.path === undefined ? undefined : `${where}.${err.path}`);
     if (err instanceof QuarantineError) throw new ApiError(STATUS_OF[err.code] ?? 409, err.code, err.message);
     throw err;
   }

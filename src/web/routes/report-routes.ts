@@ -8,8 +8,9 @@ import { defineRoute } from '../api-route.ts';
 import type { ApiRoute, Role } from '../api-route.ts';
 import { connectorSchema, acceptedDomainSchema } from '../../config/policy-schema.ts';
 import { addExoExport, AUDIT_FORMATS, exoExportFromBytes, mxwardAuditContext, parseFramework, renderAudit, runAuditChecks, txtLookup } from '../../services/audit-runs.ts';
-import { runReportInWorker } from '../../services/report-runs.ts';
-import type { ReportOptionsText, ReportResult } from '../../services/report-runs.ts';
+import { parseReportOptions } from '../../services/report-runs.ts';
+import type { ReportOptionsText, ReportRequest, ReportResult } from '../../services/report-runs.ts';
+import { runInWorker } from '../run-in-worker.ts';
 import type { AuditOutcome } from '../../services/audit-runs.ts';
 import { FRAMEWORKS } from '../../audit/controls.ts';
 import { serviceCall } from './ops-common.ts';
@@ -61,6 +62,17 @@ const evidenceQuery = {
   spf: z.string().max(8000).optional().describe('one DOMAIN="v=spf1 …" record (offline SPF evidence)'),
 };
 
+const REPORT_MODULE = new URL('../../services/report-runs.ts', import.meta.url);
+
+/**
+ * A fresh worker per report, with a heap cap and a deadline: one huge or hostile upload can fail
+ * only itself. The options are checked here first, so their mistakes answer 400 with a path.
+ */
+function reportInWorker(request: ReportRequest): Promise<ReportResult> {
+  parseReportOptions(request.options);
+  return runInWorker<ReportRequest, ReportResult>(REPORT_MODULE, request, { timeoutMs: 10 * 60_000, maxHeapMb: 1024 });
+}
+
 function optionsOf(q: { dmarc?: string; knownSenders?: string; spf?: string; dateFormat?: string }): ReportOptionsText {
   return { dmarc: split(q.dmarc), knownSenders: split(q.knownSenders), spf: q.spf ? [q.spf] : undefined, dateFormat: q.dateFormat };
 }
@@ -85,7 +97,7 @@ export const reportRoutes: ApiRoute[] = [
     handler: ({ query, body, deps }) => serviceCall(async () => {
       const { document } = await deps.store.readPolicy();
       const bytes = body as Uint8Array;
-      return runReportInWorker({ policy: document, options: optionsOf(query), source: { kind: 'upload', name: query.name, bytes }, nowMs: Date.now() });
+      return reportInWorker({ policy: document, options: optionsOf(query), source: { kind: 'upload', name: query.name, bytes }, nowMs: Date.now() });
     }),
   }),
   defineRoute({
@@ -95,7 +107,7 @@ export const reportRoutes: ApiRoute[] = [
     response: reportResponse,
     handler: ({ query, deps }) => serviceCall(async () => {
       const { document } = await deps.store.readPolicy();
-      return runReportInWorker({
+      return reportInWorker({
         policy: document, options: optionsOf(query), nowMs: Date.now(),
         source: { kind: 'live', store: { url: deps.config.store.url ?? undefined, dataDir: deps.dataDir }, since: isoTime(query.since), limit: MAX_LIVE_REPORT_RECORDS },
       });
@@ -121,6 +133,6 @@ export const reportRoutes: ApiRoute[] = [
       if (body.dns) ctx.dns = txtLookup([]);
       const outcome = await runAuditChecks(ctx, parseFramework(body.framework));
       return { ...outcome, rendered: body.format === 'json' ? null : renderAudit(outcome, body.format) };
-    }),
+    }, 'body'),
   }),
 ];
