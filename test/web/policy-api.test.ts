@@ -270,6 +270,25 @@ test('a connector added through the API changes the verdict of the next SMTP tra
   assert.match(await directSendAttempt(port) ?? '', /^550 5\.7\.68 /, 'refused again once the connector is gone');
 });
 
+test('the OpenAPI document served by the gateway describes every policy route from the same schemas', async () => {
+  const res = await gw.client().fetch('GET', '/api/v1/openapi.json');
+  expectStatus(res, 200, 'openapi.json');
+  const paths = res.json.paths as Record<string, Record<string, any>>;
+  for (const route of policyRoutes) {
+    const operation = paths[`/api/v1${route.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`]?.[route.method];
+    assert.ok(operation, `${route.method} ${route.path} is documented`);
+    // Administrators write; auditors and the helpdesk read; recipients have no policy route.
+    const expected = route.scope === 'write' ? ['administrator'] : ['administrator', 'auditor', 'helpdesk'];
+    assert.deepEqual(operation['x-mxward-roles'], expected, `${route.method} ${route.path}`);
+  }
+  const addConnector = paths['/api/v1/connectors'].post.requestBody.content['application/json'].schema;
+  assert.deepEqual([...addConnector.required].sort(), ['name', 'type']);
+  assert.ok(addConnector.properties.senderIPAddresses, 'the connector schema of the policy file is the request schema');
+  const list = paths['/api/v1/connectors'].get.responses['200'].content['application/json'].schema;
+  assert.equal(list.type, 'array');
+  assert.ok(list.items.properties.tlsSenderCertificateName);
+});
+
 test('every policy route was called over HTTP by the tests above', () => {
   const all = policyRoutes.map((r) => `${r.method} ${r.path}`);
   assert.deepEqual(all.filter((r) => !called.has(r)), []);
