@@ -28,6 +28,7 @@ import type { AdminServer } from './observability/admin-server.ts';
 import { observeDnsLookups } from './observability/dns-timing.ts';
 import { startTracePurge } from './observability/retention.ts';
 import { countEntries, nodeIdFor, stampTraceNode, startNodeHeartbeat } from './services/nodes.ts';
+import type { NodeHeartbeat } from './services/nodes.ts';
 import { startQueueCommandAgent } from './services/queue-admin.ts';
 import { withTraceOutbox } from './store/postgres/trace-outbox.ts';
 import type { TraceOutbox } from './store/postgres/trace-outbox.ts';
@@ -63,6 +64,8 @@ export interface RunningGateway {
   metrics: GatewayMetrics;
   /** Trace writes waiting on local disk for an unreachable PostgreSQL (null on SQLite). */
   traceOutbox: TraceOutbox | null;
+  /** This node's row in the nodes table; beat() writes it now (tests, shutdown). */
+  heartbeat: NodeHeartbeat;
   /** The admin API and web console (bootstrap `console`; first worker only), with its identities. */
   console: RunningConsole | null;
   stop(): Promise<void>;
@@ -161,7 +164,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   logger.info({ stage: 'start', event: 'listening', inbound, submission, admin: admin?.address ?? null, dataDir }, 'mxward listening');
 
   return {
-    inbound, submission, store, queue, livePolicy, quarantine: quarantine?.service ?? null, admin, metrics, traceOutbox, console: consoleServer,
+    inbound, submission, store, queue, livePolicy, quarantine: quarantine?.service ?? null, admin, metrics, traceOutbox, console: consoleServer, heartbeat,
     async stop() {
       await consoleServer?.close();
       heartbeat.stop();

@@ -1,10 +1,12 @@
 // Schema migrations for the PostgreSQL store, applied in order and recorded in
 // mxward_migrations. Every node runs them at start-up; the advisory lock makes two nodes starting
 // at the same moment take turns, so the second finds the work done instead of failing halfway.
-import type { Pool } from 'pg';
+import type { Pool, QueryConfig } from 'pg';
 
 /** Arbitrary but fixed: pg_advisory_xact_lock keys are per database, shared by every mxward node. */
 const MIGRATION_LOCK_KEY = 7_013_406_117;
+/** A step may build an index over the whole trace; the pool's short statement bound is for mail. */
+const MIGRATION_TIMEOUT_MS = 6 * 3_600_000;
 
 const steps: string[] = [
   // The policy row exists from the start (version 0, no document = the built-in defaults), so
@@ -168,15 +170,18 @@ export async function migrate(pool: Pool): Promise<void> {
     // a failed step leaves the schema as it was, and the lock is released at COMMIT/ROLLBACK.
     await client.query('BEGIN');
     try {
-      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+      // Another node may be migrating: wait for it as long as a step may take.
+      await client.query({ text: 'SELECT pg_advisory_xact_lock($1)', values: [MIGRATION_LOCK_KEY], query_timeout: MIGRATION_TIMEOUT_MS } as QueryConfig);
       await client.query('CREATE TABLE IF NOT EXISTS mxward_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
       const { rows } = await client.query<{ current: number | null }>('SELECT max(version) AS current FROM mxward_migrations');
       const current = rows[0]?.current ?? 0;
       if (current > steps.length) {
         throw new Error(`the database schema is at version ${current}, newer than this mxward (${steps.length}); upgrade mxward`);
       }
+      // An index on a large existing table can take minutes: no statement timeout for the steps.
+      await client.query('SET LOCAL statement_timeout = 0');
       for (let version = current + 1; version <= steps.length; version++) {
-        await client.query(steps[version - 1]);
+        await client.query({ text: steps[version - 1], query_timeout: MIGRATION_TIMEOUT_MS } as QueryConfig);
         await client.query('INSERT INTO mxward_migrations (version) VALUES ($1)', [version]);
       }
       await client.query('COMMIT');

@@ -24,7 +24,8 @@ export function listenForPolicyChanges(url: string, onChange: () => void, onErro
   };
 
   const connect = async () => {
-    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000, keepAlive: true });
+    // Keepalive probes find a connection cut by a partition, which would otherwise wait silently.
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
     let failed = false;
     const fail = (err: Error) => {
       if (failed) return;

@@ -15,11 +15,40 @@ function describeStoreUrl(url: string): string {
 }
 
 /**
+ * How long a node waits on PostgreSQL before it treats the store as down (issue 14). A server that
+ * refuses connections fails at once; one cut off by a partition (or hung) never answers, and
+ * without these bounds a trace write or a quarantine insert would hold its SMTP transaction until
+ * the kernel gives up on the TCP connection, many minutes later. With them the node falls back to
+ * its outage behaviour (trace outbox, 451 for what it cannot quarantine) within seconds.
+ */
+export const STORE_CONNECT_TIMEOUT_MS = 2_000;
+/** Every statement unless it says otherwise: the SMTP path's writes and the policy poll are small. */
+export const STORE_QUERY_TIMEOUT_MS = 5_000;
+/**
+ * Statements known to be long (schema migrations, the retention purge, trace searches over a big
+ * table for the CLI and API); also the server-side statement_timeout, so a statement whose client
+ * has gone does not run on for ever.
+ */
+export const STORE_LONG_QUERY_TIMEOUT_MS = 120_000;
+
+export interface PoolTimeouts {
+  connectTimeoutMs?: number;
+  queryTimeoutMs?: number;
+}
+
+/**
  * The pool opens synchronously (the CLI's openStore is synchronous) while the schema migration
  * runs; every store method awaits `ready`, so a bad server still fails on first use.
  */
-export function openMigratedPool(url: string, maxConnections: number, what: string): { pool: pg.Pool; ready: Promise<void> } {
-  const pool = new pg.Pool({ connectionString: url, max: maxConnections, idleTimeoutMillis: 30_000 });
+export function openMigratedPool(url: string, maxConnections: number, what: string, timeouts: PoolTimeouts = {}): { pool: pg.Pool; ready: Promise<void> } {
+  const pool = new pg.Pool({
+    connectionString: url, max: maxConnections, idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: timeouts.connectTimeoutMs ?? STORE_CONNECT_TIMEOUT_MS,
+    query_timeout: timeouts.queryTimeoutMs ?? STORE_QUERY_TIMEOUT_MS,
+    statement_timeout: STORE_LONG_QUERY_TIMEOUT_MS,
+    // An idle connection across a partition is found dead by TCP keepalive, not by the next query.
+    keepAlive: true, keepAliveInitialDelayMillis: 10_000,
+  });
   // An idle connection dropped by the server (restart, failover) must not crash the gateway:
   // the pool discards it and the next query opens a new one.
   pool.on('error', () => {});
@@ -40,8 +69,8 @@ export class PgDatabase {
   readonly #ready: Promise<void>;
   #closed = false;
 
-  constructor(url: string, maxConnections: number, what: string) {
-    ({ pool: this.#pool, ready: this.#ready } = openMigratedPool(url, maxConnections, what));
+  constructor(url: string, maxConnections: number, what: string, timeouts: PoolTimeouts = {}) {
+    ({ pool: this.#pool, ready: this.#ready } = openMigratedPool(url, maxConnections, what, timeouts));
   }
 
   ready(): Promise<void> {
@@ -53,8 +82,11 @@ export class PgDatabase {
     return this.#pool;
   }
 
-  async query<R extends QueryResultRow>(sql: string, args: unknown[] = []) {
-    return (await this.pool()).query<R>(sql, args);
+  /** `timeoutMs`: for the few statements known to take longer than STORE_QUERY_TIMEOUT_MS. */
+  async query<R extends QueryResultRow>(sql: string, args: unknown[] = [], options: { timeoutMs?: number } = {}) {
+    const pool = await this.pool();
+    if (options.timeoutMs === undefined) return pool.query<R>(sql, args);
+    return pool.query<R>({ text: sql, values: args, query_timeout: options.timeoutMs } as pg.QueryConfig);
   }
 
   async one<R extends QueryResultRow>(sql: string, args: unknown[] = []): Promise<R | undefined> {

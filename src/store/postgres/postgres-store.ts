@@ -9,7 +9,7 @@ import type { AuditEntry, ClusterQueueStore, DeliveryUpdate, NodeReport, NodeSta
 import { clusterQueueOn } from './cluster-queue.ts';
 import { listNodeRows, recordNodeRow } from './node-registry.ts';
 import { listenForPolicyChanges } from './policy-listener.ts';
-import { PgDatabase, whenReady } from './pool.ts';
+import { PgDatabase, STORE_LONG_QUERY_TIMEOUT_MS, whenReady } from './pool.ts';
 
 export interface PostgresStoreOptions {
   /**
@@ -145,7 +145,8 @@ export class PostgresStore implements Store {
     const order = byTime ? 'time DESC, transaction_id DESC' : 'seq DESC';
     const sql = `SELECT record, delivery_status, delivery_attempts, delivery_reply, delivery_detail, delivery_time FROM trace
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ${arg(filter.limit ?? 1000)}`;
-    const { rows } = await this.#db.query<{ record: TraceRecord; delivery_status: TraceRecord['deliveryStatus']; delivery_attempts: number; delivery_reply: string | null; delivery_detail: string | null; delivery_time: Date | null }>(sql, args);
+    // A search over a large trace (CLI, API, report) may take longer than a write on the SMTP path.
+    const { rows } = await this.#db.query<{ record: TraceRecord; delivery_status: TraceRecord['deliveryStatus']; delivery_attempts: number; delivery_reply: string | null; delivery_detail: string | null; delivery_time: Date | null }>(sql, args, { timeoutMs: STORE_LONG_QUERY_TIMEOUT_MS });
     return rows.map((row) => ({
       ...row.record, deliveryStatus: row.delivery_status, deliveryAttempts: row.delivery_attempts,
       deliveryReply: row.delivery_reply, deliveryDetail: row.delivery_detail, deliveryTime: row.delivery_time?.toISOString() ?? null,
@@ -159,7 +160,7 @@ export class PostgresStore implements Store {
   }
 
   async purgeTraceBefore(before: string): Promise<number> {
-    const result = await this.#db.query('DELETE FROM trace WHERE time < $1::timestamptz', [before]);
+    const result = await this.#db.query('DELETE FROM trace WHERE time < $1::timestamptz', [before], { timeoutMs: STORE_LONG_QUERY_TIMEOUT_MS });
     return result.rowCount ?? 0;
   }
 

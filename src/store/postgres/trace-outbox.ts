@@ -18,9 +18,11 @@ export function isStoreOutage(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : '';
   if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true;
-  // SQLSTATE class 08 (connection exception), 57P01-03 (shutdown, cannot connect now), 53300 (too many connections).
-  if (/^08/.test(code) || ['57P01', '57P02', '57P03', '53300'].includes(code)) return true;
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(String(e?.message ?? ''));
+  // SQLSTATE class 08 (connection exception), 57P01-03 (shutdown, cannot connect now), 53300 (too
+  // many connections), 57014 (statement_timeout: the server is too slow to count on).
+  if (/^08/.test(code) || ['57P01', '57P02', '57P03', '53300', '57014'].includes(code)) return true;
+  // The pool's own bounds (pool.ts): a server that stopped answering (a partition) rather than refusing.
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|timeout expired/i.test(String(e?.message ?? ''));
 }
 
 export interface TraceOutbox {
