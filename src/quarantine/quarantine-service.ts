@@ -88,9 +88,10 @@ export class QuarantineService implements QuarantineSink {
   }
 
   /** Pending items (held, requested, releasing) unless `all`; `states` narrows to exactly those. */
-  async list(actor: Actor, options: { all?: boolean; limit?: number; states?: QuarantineRecipientState[] } = {}): Promise<QuarantineItem[]> {
+  async list(actor: Actor, options: { all?: boolean; limit?: number; states?: QuarantineRecipientState[]; recipient?: string } = {}): Promise<QuarantineItem[]> {
     const states: QuarantineRecipientState[] | undefined = options.states ?? (options.all ? undefined : ['held', 'requested', 'releasing']);
-    const items = await this.#o.store.listQuarantined({ recipient: actor.asRecipient ?? undefined, states, limit: options.limit });
+    // An administrator may narrow to one recipient (`recipient`) and still sees every copy and policy.
+    const items = await this.#o.store.listQuarantined({ recipient: actor.asRecipient ?? options.recipient, states, limit: options.limit });
     // A recipient sees only their own copy, and nothing at all under AdminOnlyAccessPolicy (SPEC §6).
     const visible = actor.asRecipient ? items.filter((i) => policyNamed(i.policy).permissions !== 0) : items;
     await this.#audit(actor, 'quarantine.list', { count: visible.length });

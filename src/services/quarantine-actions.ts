@@ -74,12 +74,7 @@ export class QuarantineActions {
       }
       items = [...byId.values()].sort((a, b) => b.time.localeCompare(a.time) || a.id.localeCompare(b.id));
     } else {
-      const actor = this.#actor(caller, null);
-      items = options.recipient
-        ? (await this.#service.list({ ...actor, asRecipient: lower(options.recipient) }, { states, all: true, limit: want }))
-        : await this.#service.list(actor, { states, all: true, limit: want });
-      // Listing as a recipient narrows the copies shown; an administrator sees every recipient.
-      if (options.recipient) items = (await Promise.all(items.map((i) => this.#service.find(i.id)))).filter((i): i is QuarantineItem => i !== null);
+      items = await this.#service.list(this.#actor(caller, null), { states, all: true, limit: want, recipient: options.recipient ? lower(options.recipient) : undefined });
     }
     const page = items.slice(offset, offset + options.limit);
     return { items: page.map((i) => this.#view(caller, i)), total: null, hasMore: items.length > offset + options.limit };

@@ -67,7 +67,7 @@ export const quarantineRoutes: ApiRoute[] = [
       const { actions, caller } = act(input);
       const { query } = input;
       if (query.recipient && caller.role !== 'administrator' && caller.role !== 'helpdesk') {
-        throw new ApiError(403, 'forbidden', 'only administrators and the helpdesk list by recipient', 'recipient');
+        throw new ApiError(403, 'forbidden', 'only administrators and the helpdesk list by recipient', 'query.recipient');
       }
       const page = await actions.list(caller, { state: query.state, recipient: query.recipient, limit: query.limit, offset: query.offset });
       return { items: page.items, nextOffset: page.hasMore ? query.offset + query.limit : null };
