@@ -4,6 +4,7 @@
 // CLI, the API) is never overwritten silently: the diff is taken again against the newer policy.
 // Nothing is removed unless the operator asked for it: an import that would remove accepted
 // domains or connectors is refused without `replace`, and a merge only adds.
+import { stringify } from 'yaml';
 import { z } from 'zod';
 import type { PolicyDocument } from '../config/policy-schema.ts';
 import { acceptedDomainSchema, connectorSchema, defaultPolicy, policySchema } from '../config/policy-schema.ts';
@@ -21,6 +22,14 @@ export type PolicyChangeResult =
   | { kind: 'unchanged'; version: number; diff: PolicyDiff };
 
 export interface ChangeOptions { actor: string; dryRun: boolean }
+
+export interface PolicyExport { version: number; document: PolicyDocument; yaml: string }
+
+/** The policy as `policy export` writes it: YAML with the version in its first line, and as data. */
+export async function exportPolicy(store: PolicyStore): Promise<PolicyExport> {
+  const { document, version } = await store.readPolicy();
+  return { version, document, yaml: `# mxward policy, version ${version}\n${stringify(document)}` };
+}
 
 /** What `policy merge` reads: connectors and accepted domains to add, nothing else. */
 export const policyFragmentSchema = z.object({

@@ -2,11 +2,10 @@
 // document, for review, version control and moving between installs (issue 12: nothing is
 // removed unless asked). Thin: parse -> src/services/policy-document.ts -> print.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { stringify } from 'yaml';
 import { parseYamlWithSchema } from '../../config/yaml-source.ts';
 import { policySchema } from '../../config/policy-schema.ts';
 import { formatDiff } from '../../services/policy-diff.ts';
-import { importPolicyDocument, mergePolicyFragment, policyFragmentSchema, policyHistory, rollbackPolicy } from '../../services/policy-document.ts';
+import { exportPolicy, importPolicyDocument, mergePolicyFragment, policyFragmentSchema, policyHistory, rollbackPolicy } from '../../services/policy-document.ts';
 import type { PolicyChangeResult } from '../../services/policy-document.ts';
 import type { CliIo } from '../io.ts';
 import { actorOf, openStore, parseCommand, printJson, printTable, requirePositional, UsageError } from '../io.ts';
@@ -91,10 +90,9 @@ export async function runPolicy(argv: string[], io: CliIo): Promise<number> {
         String(v.version), v.time, v.actor, v.action, String(v.document.acceptedDomains.length), String(v.document.connectors.length)]));
       return 0;
     }
-    const { document, version } = await store.readPolicy();
-    const text = `# mxward policy, version ${version}\n${stringify(document)}`;
-    if (values.output) writeFileSync(values.output, text);
-    else io.stdout.write(text);
+    const { yaml } = await exportPolicy(store);
+    if (values.output) writeFileSync(values.output, yaml);
+    else io.stdout.write(yaml);
     return 0;
   } finally {
     await store.close();

@@ -2,12 +2,11 @@
 // submission users, and the whole policy (export, import, merge, history, rollback). Each route
 // calls the same service as its CLI command. Administrators write; auditors and the helpdesk
 // read (the helpdesk handles mail, so it cannot change connectors or anything else here).
-import { stringify } from 'yaml';
 import { ConfigError } from '../../config/errors.ts';
 import { policySchema } from '../../config/policy-schema.ts';
 import { parseYamlWithSchema } from '../../config/yaml-source.ts';
 import {
-  importPolicyDocument, mergePolicyFragment, policyFragmentSchema, policyHistory, policyVersionDetail, rollbackPolicy,
+  exportPolicy, importPolicyDocument, mergePolicyFragment, policyFragmentSchema, policyHistory, policyVersionDetail, rollbackPolicy,
 } from '../../services/policy-document.ts';
 import type { PolicyChangeResult } from '../../services/policy-document.ts';
 import {
@@ -166,10 +165,7 @@ const documentRoutes = [
   defineRoute({
     method: 'get', path: '/policy', tag: 'policy', summary: 'Export the whole policy (JSON and the YAML of mxward policy export)',
     roles: READERS, scope: 'read', response: s.policyExportView,
-    handler: async ({ deps }) => {
-      const { document, version } = await deps.store.readPolicy();
-      return { version, document, yaml: `# mxward policy, version ${version}\n${stringify(document)}` };
-    },
+    handler: ({ deps }) => exportPolicy(deps.store),
   }),
   defineRoute({
     method: 'post', path: '/policy/import', tag: 'policy', summary: 'Replace the policy; removals only with replace; dryRun shows the diff',
