@@ -156,6 +156,10 @@ const steps: string[] = [
      done_at timestamptz,
      result jsonb);
    CREATE INDEX queue_commands_pending ON queue_commands (node_id, id) WHERE done_at IS NULL;`,
+  // When each node reported the policy version it runs, in the server's clock (issue 14): set
+  // only when the version changes, so "commit to applied on every node" is measured without the
+  // nodes' clocks (tests, bench/cluster, `mxward nodes`).
+  `ALTER TABLE nodes ADD COLUMN policy_applied_at timestamptz;`,
 ];
 
 /** The channel policy_changed notifies; every node LISTENs on it (policy-listener.ts). */

@@ -92,6 +92,8 @@ const steps: string[] = [
   // queue tables exist only there: on SQLite every node shares one data directory and spool.)
   `ALTER TABLE trace ADD COLUMN node TEXT;
    CREATE INDEX trace_node ON trace (node, seq) WHERE node IS NOT NULL;`,
+  // When each node reported the policy version it runs (issue 14), as on PostgreSQL.
+  `ALTER TABLE nodes ADD COLUMN policy_applied_at TEXT;`,
 ];
 
 export function migrate(db: DatabaseSync): void {
