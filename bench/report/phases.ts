@@ -9,7 +9,9 @@ import { renderJson } from '../../src/report/render/json.ts';
 const [file, connectors] = process.argv.slice(2);
 const mark = (what: string, since: number): number => {
   const now = performance.now();
-  process.stdout.write(`${what.padEnd(10)} ${((now - since) / 1000).toFixed(2)} s, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB\n`);
+  const m = process.memoryUsage();
+  const mb = (n: number): string => (n / 2 ** 20).toFixed(0);
+  process.stdout.write(`${what.padEnd(10)} ${((now - since) / 1000).toFixed(2)} s, heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)} MB, external ${mb(m.external)} MB, rss ${mb(m.rss)} MB\n`);
   return now;
 };
 let t = performance.now();

@@ -203,7 +203,7 @@ export class ReportAggregator {
     if (subject) {
       if (s.subjects.length < MAX_SUBJECTS) {
         const kept = subject.length > 200 ? subject.slice(0, 200) : subject;
-        if (!s.subjects.includes(kept)) s.subjects.push(detach(kept));
+        if (!s.subjects.includes(kept)) s.subjects = s.subjects.concat(detach(kept));
       }
       if (this.#isLure(subject)) s.lureRows++;
     }

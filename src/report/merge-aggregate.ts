@@ -53,9 +53,10 @@ const maxOf = (a: number | null, b: number | null): number | null => (a === null
 
 /** Adds `b` (a structured clone of a CappedCounts) to s's `field`, b's keys in b's first-seen order. */
 function mergeCounts(s: SourceStats, field: CounterField, b: CappedCounts): void {
-  if (b.map === null && b.other === 0) return;
+  if (b.entries === null && b.other === 0) return;
   const a = counter(s, field);
-  if (b.map) for (const [k, n] of b.map) a.add(k, n);
+  const e = b.entries;
+  if (e) for (let i = 0; i < e.length; i += 2) a.add(e[i] as string, e[i + 1] as number);
   a.other += b.other;
 }
 
@@ -85,10 +86,7 @@ function mergeSource(s: SourceStats, b: SourceStats): void {
   // A message whose rows straddle two ranges is counted in parts: fan-out is then undercounted
   // by at most one message's split, never invented.
   s.maxRecipientsPerMessage = Math.max(s.maxRecipientsPerMessage, b.maxRecipientsPerMessage);
-  s.recentMessages = {
-    keys: [...s.recentMessages.keys, ...b.recentMessages.keys].slice(-RECENT_MESSAGES),
-    counts: [...s.recentMessages.counts, ...b.recentMessages.counts].slice(-RECENT_MESSAGES),
-  };
+  s.recentMessages = s.recentMessages.concat(b.recentMessages).slice(-2 * RECENT_MESSAGES);
   s.srsRows += b.srsRows;
   s.arcRows += b.arcRows;
   s.heloBracketed += b.heloBracketed;
@@ -150,7 +148,7 @@ function adopt(b: SourceStats): SourceStats {
   for (const f of COUNTER_FIELDS) {
     const c = b[f];
     if (Object.getPrototypeOf(c) === CappedCounts.prototype) continue;
-    if (c.map === null && c.other === 0) b[f] = EMPTY_COUNTS;
+    if (c.entries === null && c.other === 0) b[f] = EMPTY_COUNTS;
     else Object.setPrototypeOf(c, CappedCounts.prototype);
   }
   return b;

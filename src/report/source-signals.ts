@@ -23,23 +23,24 @@ function hashInto(h: number, text: string): number {
  */
 function messageKey(row: ReportRow): number {
   const id = row.origin.format === 'message-trace-v2' ? null : row.messageId;
-  if (id !== null) return hashInto(0x811c9dc5, id) >>> 0;
-  return hashInto(Math.imul(0x811c9dc5 ^ ((row.timeMs ?? 0) % 2_147_483_647), 16777619), row.subject ?? '') >>> 0;
+  if (id !== null) return hashInto(0x811c9dc5, id) & 0x3fffffff;
+  return hashInto(Math.imul(0x811c9dc5 ^ ((row.timeMs ?? 0) % 2_147_483_647), 16777619), row.subject ?? '') & 0x3fffffff;
 }
 
 /** Adds a row's recipients to its message in the source's recent window (fan-out, issue 12). */
 export function countRecipients(s: SourceStats, row: ReportRow): void {
-  const { keys, counts } = s.recentMessages;
+  let recent = s.recentMessages;
   const key = messageKey(row);
-  let at = keys.lastIndexOf(key);
+  let at = -1;
+  for (let i = recent.length - 2; i >= 0; i -= 2) if (recent[i] === key) { at = i; break; }
   if (at < 0) {
-    if (keys.length >= RECENT_MESSAGES) { keys.shift(); counts.shift(); }
-    keys.push(key);
-    counts.push(0);
-    at = keys.length - 1;
+    // Arrays of exactly the size needed: a pushed-to array reserves room for 17 more.
+    if (recent.length >= 2 * RECENT_MESSAGES) { recent.copyWithin(0, 2); recent[recent.length - 2] = key; recent[recent.length - 1] = 0; }
+    else s.recentMessages = recent = recent.concat(key, 0);
+    at = recent.length - 2;
   }
-  counts[at] += row.recipients.length;
-  if (counts[at] > s.maxRecipientsPerMessage) s.maxRecipientsPerMessage = counts[at];
+  const n = (recent[at + 1] += row.recipients.length);
+  if (n > s.maxRecipientsPerMessage) s.maxRecipientsPerMessage = n;
 }
 
 /** AGAINST_STATUS, with the common `Delivered` and `Expanded` answered by the first letter. */

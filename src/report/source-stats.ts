@@ -15,34 +15,48 @@ const NO_COUNTS: ReadonlyMap<string, number> = new Map();
  * counts of the whole (merge-aggregate.ts). Kept keys stay in first-seen order.
  */
 export class CappedCounts {
-  /** null until the first key (public so that a structured clone keeps it: merge-aggregate.ts). */
-  map: Map<string, number> | null = null;
+  /**
+   * [key, count, key, count, …] in first-seen order, null until the first key: a flat array of
+   * exactly the size needed holds a few keys in a fraction of a Map's memory, and a scan of at
+   * most `cap` keys (from the newest: rows come in time order) costs less than hashing the key.
+   * Public so that a structured clone keeps it (merge-aggregate.ts).
+   */
+  entries: Array<string | number> | null = null;
   readonly cap: number;
   /** Rows whose key is not kept. */
   other = 0;
   /** The largest kept key (public so that a structured clone keeps it: merge-aggregate.ts). */
   maxKey: string | null = null;
   constructor(cap: number) { this.cap = cap; }
-  /** The kept keys and their counts, read-only. */
-  get counts(): ReadonlyMap<string, number> { return this.map ?? NO_COUNTS; }
+  /** The kept keys and their counts (a fresh Map, for reading: the report calls it per source, not per row). */
+  get counts(): ReadonlyMap<string, number> {
+    const e = this.entries;
+    if (e === null) return NO_COUNTS;
+    const map = new Map<string, number>();
+    for (let i = 0; i < e.length; i += 2) map.set(e[i] as string, e[i + 1] as number);
+    return map;
+  }
   add(key: string | null | undefined, n = 1): void {
     if (key === null || key === undefined || key === '') return;
-    const counts = this.map ??= new Map();
-    const have = counts.get(key);
-    if (have !== undefined) { counts.set(key, have + n); return; }
-    if (counts.size < this.cap) {
+    const e = this.entries;
+    if (e !== null) {
+      for (let i = e.length - 2; i >= 0; i -= 2) if (e[i] === key) { (e[i + 1] as number) += n; return; }
+    }
+    const size = e === null ? 0 : e.length >> 1;
+    if (size < this.cap) {
       const k = intern(key);
-      counts.set(k, n);
+      this.entries = e === null ? [k, n] : e.concat(k, n);
       if (this.maxKey === null || k > this.maxKey) this.maxKey = k;
       return;
     }
     const max = this.maxKey;
-    if (max === null || key > max) { this.other += n; return; }
-    this.other += counts.get(max) ?? 0;
-    counts.delete(max);
-    counts.set(intern(key), n);
+    if (e === null || max === null || key > max) { this.other += n; return; }
+    const at = e.indexOf(max);
+    this.other += e[at + 1] as number;
+    e.splice(at, 2);
+    e.push(intern(key), n);
     let next: string | null = null;
-    for (const k of counts.keys()) if (next === null || k > next) next = k;
+    for (let i = 0; i < e.length; i += 2) if (next === null || (e[i] as string) > next) next = e[i] as string;
     this.maxKey = next;
   }
   /** Keys by count (then name), "(other)" among them when some rows were not kept. */
@@ -52,7 +66,7 @@ export class CappedCounts {
     return all.sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, n);
   }
   /** Kept keys, plus one for "(other)". */
-  get size(): number { return this.counts.size + (this.other > 0 ? 1 : 0); }
+  get size(): number { return (this.entries === null ? 0 : this.entries.length >> 1) + (this.other > 0 ? 1 : 0); }
 }
 
 /**
@@ -121,11 +135,11 @@ export type SourceStats = {
 };
 
 /**
- * Parallel arrays, oldest first: a message's key (a hash of its Message-ID, else of its time and
- * subject: numbers, so that nothing here allocates or pins an input chunk per row) and its
- * recipients so far.
+ * [key, recipients, key, recipients, …], oldest first: a message's key (a 30-bit hash of its
+ * Message-ID, else of its time and subject: small integers, so that nothing here allocates or
+ * pins an input chunk per row) and its recipients so far.
  */
-export interface RecentMessages { keys: number[]; counts: number[] }
+export type RecentMessages = number[];
 
 /** `/24` for IPv4, `/64` for IPv6: the grouping a printer fleet or a vendor's pool shares. */
 export function networkOf(ip: string | null): string | null {
@@ -140,13 +154,14 @@ export function networkOf(ip: string | null): string | null {
 
 export function newSource(key: string, ip: string | null): SourceStats {
   const e = EMPTY_COUNTS;
+  const network = networkOf(ip);
   return {
-    key, ip, network: networkOf(ip), rows: 0, kinds: kindCounts(), wouldReject: 0, whatIfReject: 0,
+    key, ip, network: network === null ? null : intern(network), rows: 0, kinds: kindCounts(), wouldReject: 0, whatIfReject: 0,
     firstMs: null, lastMs: null, days: e, helos: e, ptrs: e,
     p1Domains: e, p1Addresses: e, p2Domains: e,
     recipients: newDistinct(), subjects: [], lureRows: 0,
     spf: e, dkim: e, dmarc: e, compauth: e,
-    verdicts: e, threats: e, maxRecipientsPerMessage: 0, recentMessages: { keys: [], counts: [] },
+    verdicts: e, threats: e, maxRecipientsPerMessage: 0, recentMessages: [],
     srsRows: 0, arcRows: 0, heloBracketed: 0, heloOwnDomain: 0,
     connectors: e, certificateNames: e, rejectCodes: e,
   };

@@ -1,5 +1,6 @@
-// A big message trace CSV read on every core: the file is cut into byte ranges, worker threads
-// (parallel-worker.ts) classify and aggregate each range, and the partial aggregates are merged
+// A big message trace CSV read on every core: the file is cut into one byte range per core; the
+// main thread reads the first straight into the run's aggregate while worker threads
+// (parallel-worker.ts) classify and aggregate the others, and their partial aggregates are merged
 // in file order (merge-aggregate.ts), giving exactly the report of one sequential pass.
 //
 // Where to cut: a range must start at a record start outside quotes, and a quoted field may hold
@@ -16,14 +17,17 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ReportAggregator } from '../aggregate.ts';
+import { MAX_SOURCES, ReportAggregator } from '../aggregate.ts';
 import type { ReportRun } from '../build-report.ts';
 import { mergeIsExact, mergePartial, partialOf } from '../merge-aggregate.ts';
 import { CsvSplitter } from './csv-splitter.ts';
 import { isTypeLine } from './csv-import.ts';
 import { sniffText } from './detect-input.ts';
 import { looksLikeMessageTrace } from './message-trace.ts';
-import type { RangeJob, RangeResult, WorkerSetup } from './parallel-worker.ts';
+import { readRangeInto } from './parallel-worker.ts';
+import type { RangeJob, RangeRead, RangeResult, WorkerSetup } from './parallel-worker.ts';
+import { Classifier } from '../classify.ts';
+import type { PartialAggregate } from '../merge-aggregate.ts';
 import type { InputProblem } from '../types.ts';
 import { sniffEncoding } from './text-input.ts';
 
@@ -42,12 +46,6 @@ export type ParallelOutcome = { parallel: true; ranges: number } | { parallel: f
 const DEFAULT_MIN_BYTES = 32 << 20;
 /** Each worker costs some 50 to 80 MB (measured here on 2 cores; more cores not measured): a cap keeps memory bounded. */
 const MAX_THREADS = 4;
-/**
- * Largest range. One range per thread is what the bench file gets: every partial aggregate costs
- * the main thread a structured clone and a merge, and more of them grew its young generation (and
- * the peak RSS) by more than they saved in balance between the cores.
- */
-const RANGE_BYTES = 512 << 20;
 /**
  * A worker's young generation. V8 would grow it to 64 MB and more per isolate; rows die young
  * anyway, and 8 MB kept the bench's peak RSS ~30 MB lower for ~5% more CPU.
@@ -126,7 +124,10 @@ function cutNear(fd: number, from: number, size: number, opening: Buffer, strict
 
 function cuts(fd: number, size: number, head: Head, opts: ParallelOptions, threads: number): number[] {
   const span = size - head.dataStart;
-  const ranges = Math.max(threads, Math.ceil(span / RANGE_BYTES));
+  // One range per thread, the first read by the main thread: every further range costs the main
+  // thread a structured clone and a merge of a whole partial aggregate (with tens of thousands of
+  // sources, more than the better balance between cores saves).
+  const ranges = threads;
   const wanted = opts.splitAt
     ? [...opts.splitAt].sort((a, b) => a - b)
     : Array.from({ length: ranges - 1 }, (_, i) => head.dataStart + Math.floor(((i + 1) * span) / ranges));
@@ -139,18 +140,20 @@ function cuts(fd: number, size: number, head: Head, opts: ParallelOptions, threa
   return out;
 }
 
-type RangeDone = Extract<RangeResult, { partial: unknown }>;
+/** A range read: by a worker (its partial aggregate), or by the main thread (null: already in the target). */
+interface RangeDone { index: number; lines: number; clean: boolean; partial: PartialAggregate | null; problems: InputProblem[]; problemCount: number }
 
 /**
- * Runs the jobs on `threads` workers (the main thread only merges) and hands each result to
- * `consume` in range order, as soon as the ranges before it are in. Resolves with null when all
- * went well, else with the reason to give up (workers are then stopped).
+ * Runs jobs[0] on the main thread (`local`, straight into the target aggregate: no copy of it is
+ * ever made) and the others on `threads - 1` workers, and hands each result to `consume` in range
+ * order, as soon as the ranges before it are in. Resolves with null when all went well, else with
+ * the reason to give up (workers are then stopped).
  */
-function runRanges(setup: WorkerSetup, jobs: RangeJob[], threads: number, consume: (r: RangeDone) => string | null): Promise<string | null> {
+function runRanges(setup: WorkerSetup, jobs: RangeJob[], threads: number, local: Promise<RangeRead>, consume: (r: RangeDone) => string | null): Promise<string | null> {
   return new Promise((resolve) => {
     const waiting = new Map<number, RangeDone>();
     const workers: Worker[] = [];
-    let next = 0;
+    let next = 1;
     let merged = 0;
     let settled = false;
     const finish = (value: string | null): void => {
@@ -159,9 +162,8 @@ function runRanges(setup: WorkerSetup, jobs: RangeJob[], threads: number, consum
       for (const w of workers) void w.terminate();
       resolve(value);
     };
-    const take = (r: RangeResult): boolean => {
+    const take = (r: RangeDone): boolean => {
       if (settled) return false;
-      if ('error' in r) { finish(`range ${r.index} failed: ${r.error}`); return false; }
       if (!r.clean && !jobs[r.index].final) { finish(`range ${r.index} did not end at a record boundary`); return false; }
       waiting.set(r.index, r);
       for (let ready = waiting.get(merged); ready; ready = waiting.get(merged)) {
@@ -172,18 +174,28 @@ function runRanges(setup: WorkerSetup, jobs: RangeJob[], threads: number, consum
       }
       return true;
     };
-    for (let i = 0; i < Math.min(threads, jobs.length); i++) {
+    const fromWorker = (r: RangeResult): RangeDone | null => {
+      if ('error' in r) { finish(`range ${r.index} failed: ${r.error}`); return null; }
+      return { index: r.index, lines: r.lines, clean: r.clean, partial: r.partial, problems: r.partial.problems, problemCount: r.partial.problemCount };
+    };
+    for (let i = 0; i < Math.min(Math.max(1, threads - 1), jobs.length - 1); i++) {
       const w = new Worker(new URL('./parallel-worker.ts', import.meta.url), { workerData: setup, env: WORKER_ENV, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
       workers.push(w);
       w.on('message', (r: RangeResult) => {
-        if (next < jobs.length) { if (take(r)) w.postMessage(jobs[next++]); return; }
+        const done = fromWorker(r);
+        if (!done) return;
+        if (next < jobs.length) { if (take(done)) w.postMessage(jobs[next++]); return; }
         // A worker with nothing left to do goes first: its heap would otherwise still count
         // while the main thread merges (the peak RSS of a run).
-        void w.terminate().then(() => take(r), () => take(r));
+        void w.terminate().then(() => take(done), () => take(done));
       });
       w.on('error', (err) => finish(`worker failed: ${err.message}`));
       w.postMessage(jobs[next++]);
     }
+    local.then(
+      (read) => { take({ index: 0, lines: read.lines, clean: read.clean, partial: null, problems: read.problems, problemCount: read.problemCount }); },
+      (err: unknown) => finish(`range 0 failed: ${String((err as Error)?.message ?? err)}`),
+    );
   });
 }
 
@@ -219,21 +231,29 @@ export async function importFileParallel(path: string, name: string, run: Report
   const target = run.aggregator.isEmpty() ? run.aggregator : new ReportAggregator(() => false);
   const problems: Array<{ list: InputProblem[]; more: number }> = [];
   let lineOffset = 0;
-  const failed = await runRanges(setup, jobs, Math.max(1, threads), (r) => {
-    if (!mergeIsExact(target, r.partial)) return `range ${r.index}: more than 20,000 sources`;
-    mergePartial(target, r.partial, lineOffset);
-    problems.push({ list: r.partial.problems.map((p) => ({ ...p, line: p.line + lineOffset })), more: r.partial.problemCount - r.partial.problems.length });
+  const now = new Classifier(policy, nowMs);
+  const whatIfNow = whatIf ? new Classifier(whatIf, nowMs) : null;
+  const localFd = openSync(path, 'r');
+  const local = readRangeInto(name, localFd, jobs[0], setup.dateOrder, now, whatIfNow, target).finally(() => closeSync(localFd));
+  const failed = await runRanges(setup, jobs, Math.max(2, threads), local, (r) => {
+    if (r.partial) {
+      if (!mergeIsExact(target, r.partial)) return `range ${r.index}: more than ${MAX_SOURCES.toLocaleString('en-US')} sources`;
+      mergePartial(target, r.partial, lineOffset);
+      onRows(r.partial.rows);
+    }
+    problems.push({ list: r.problems.map((p) => ({ ...p, line: p.line + lineOffset })), more: r.problemCount - r.problems.length });
     lineOffset += r.lines;
-    onRows(r.partial.rows);
     return null;
   });
   if (failed) {
+    // The main thread's own range may still be reading into the target: let it end first.
+    await local.catch(() => undefined);
     if (target === run.aggregator) target.clear();
     return { parallel: false, reason: failed };
   }
   if (target !== run.aggregator) {
     const whole = partialOf(target, [], 0);
-    if (!mergeIsExact(run.aggregator, whole)) return { parallel: false, reason: 'more than 20,000 sources across files' };
+    if (!mergeIsExact(run.aggregator, whole)) return { parallel: false, reason: `more than ${MAX_SOURCES.toLocaleString('en-US')} sources across files` };
     mergePartial(run.aggregator, whole, 0);
   }
   for (const p of problems) {

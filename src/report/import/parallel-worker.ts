@@ -73,21 +73,32 @@ async function* readRange(fd: number, start: number, end: number): AsyncGenerato
   if (rest) yield rest;
 }
 
-export async function runRange(setup: WorkerSetup, fd: number, job: RangeJob): Promise<RangeResult> {
-  const policy = compilePolicy(setup.policy.document, setup.policy.version);
-  const whatIf = setup.whatIf ? compilePolicy(setup.whatIf.document, setup.whatIf.version) : null;
-  // What ReportRun does with rows, without the rest of the report in this thread's memory.
-  const now = new Classifier(policy, setup.nowMs);
-  const whatIfClassifier = whatIf ? new Classifier(whatIf, setup.nowMs) : null;
-  const agg = new ReportAggregator((d) => now.isAccepted(d));
+/** What reading one range left besides its rows (which went into the aggregator). */
+export interface RangeRead { problems: InputProblem[]; problemCount: number; lines: number; clean: boolean }
+
+/**
+ * Reads one range into `agg` as ReportRun does with rows, without the rest of the report: on a
+ * worker thread into a fresh aggregator, and on the main thread (the first range) straight into
+ * the run's. Problems are kept, not reported, so a run that falls back to one pass reports each once.
+ */
+export async function readRangeInto(name: string, fd: number, job: RangeJob, dateOrder: DateOrder | null, now: Classifier, whatIf: Classifier | null, agg: ReportAggregator): Promise<RangeRead> {
   const problems: InputProblem[] = [];
   let problemCount = 0;
   const sink = {
-    rows: (batch: ReportRow[]) => addRows(batch, now, whatIfClassifier, agg),
+    rows: (batch: ReportRow[]) => addRows(batch, now, whatIf, agg),
     problem: (p: InputProblem) => { problemCount++; if (problems.length < KEPT_PROBLEMS) problems.push(p); },
   };
-  const end = await importCsv(setup.name, readRange(fd, job.start, job.end), reportMapper, sink, { header: job.header, final: job.final, dateOrder: setup.dateOrder });
-  return { index: job.index, partial: partialOf(agg, problems, problemCount), lines: end.lines, clean: end.clean };
+  const end = await importCsv(name, readRange(fd, job.start, job.end), reportMapper, sink, { header: job.header, final: job.final, dateOrder });
+  return { problems, problemCount, lines: end.lines, clean: end.clean };
+}
+
+export async function runRange(setup: WorkerSetup, fd: number, job: RangeJob): Promise<RangeResult> {
+  const policy = compilePolicy(setup.policy.document, setup.policy.version);
+  const whatIf = setup.whatIf ? compilePolicy(setup.whatIf.document, setup.whatIf.version) : null;
+  const now = new Classifier(policy, setup.nowMs);
+  const agg = new ReportAggregator((d) => now.isAccepted(d));
+  const read = await readRangeInto(setup.name, fd, job, setup.dateOrder, now, whatIf ? new Classifier(whatIf, setup.nowMs) : null, agg);
+  return { index: job.index, partial: partialOf(agg, read.problems, read.problemCount), lines: read.lines, clean: read.clean };
 }
 
 if (parentPort && (workerData as WorkerSetup | null)?.kind === 'mxward-report-range') {
