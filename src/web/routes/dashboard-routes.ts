@@ -54,10 +54,10 @@ export const dashboardRoutes: ApiRoute[] = [
       const now = new Date();
       const since = isoTime(query.since, now)!;
       const windowMs = now.getTime() - Date.parse(since);
-      if (windowMs <= 0) throw new ApiError(400, 'validation_failed', 'since: must be in the past', 'since');
-      if (windowMs > MAX_WINDOW_MS) throw new ApiError(400, 'validation_failed', 'since: at most 31 days back', 'since');
+      if (windowMs <= 0) throw new ApiError(400, 'validation_failed', 'since: must be in the past', 'query.since');
+      if (windowMs > MAX_WINDOW_MS) throw new ApiError(400, 'validation_failed', 'since: at most 31 days back', 'query.since');
       const bucketMs = BUCKETS[query.bucket];
-      if (windowMs / bucketMs > DASHBOARD_MAX_BUCKETS) throw new ApiError(400, 'validation_failed', `bucket: more than ${DASHBOARD_MAX_BUCKETS} buckets in this window; choose a wider bucket`, 'bucket');
+      if (windowMs / bucketMs > DASHBOARD_MAX_BUCKETS) throw new ApiError(400, 'validation_failed', `bucket: more than ${DASHBOARD_MAX_BUCKETS} buckets in this window; choose a wider bucket`, 'query.bucket');
       const { document } = await deps.store.readPolicy();
       return computeDashboardInWorker({
         store: { url: deps.config.store.url ?? undefined, dataDir: deps.dataDir }, policy: document,
