@@ -134,6 +134,8 @@ export interface NodeStatus extends NodeReport {
   /** Last heartbeat (ISO time) and its age in the store's own clock, so node clocks need not agree. */
   heartbeat: string;
   heartbeatAgeMs: number;
+  /** When the node first reported `policyVersion` (store's clock); null before issue 14's last step. */
+  policyAppliedAt: string | null;
 }
 
 /** A subscription to policy changes pushed by the store (PostgreSQL LISTEN/NOTIFY). */

@@ -31,6 +31,17 @@ async function exercise(store: Store): Promise<void> {
     assert.ok(!Number.isNaN(Date.parse(n.heartbeat)));
   }
   assert.equal(liveNodes(nodes).length, 2);
+  // The applied time is the first report of a version: later heartbeats of it keep it.
+  const mx2 = nodes.find((n) => n.nodeId === 'mx2:25')!;
+  assert.ok(mx2.policyAppliedAt !== null && !Number.isNaN(Date.parse(mx2.policyAppliedAt)));
+  // A few milliseconds so a moved time can differ at SQLite's millisecond resolution (not a wait for a condition).
+  await new Promise((r) => setTimeout(r, 5));
+  await store.recordNode!(report('mx2:25', 1));
+  assert.equal((await store.listNodes!()).find((n) => n.nodeId === 'mx2:25')!.policyAppliedAt, mx2.policyAppliedAt);
+  await new Promise((r) => setTimeout(r, 5));
+  await store.recordNode!(report('mx2:25', 2));
+  const moved = (await store.listNodes!()).find((n) => n.nodeId === 'mx2:25')!.policyAppliedAt!;
+  assert.ok(Date.parse(moved) > Date.parse(mx2.policyAppliedAt!), `${moved} after ${mx2.policyAppliedAt}`);
   assert.equal(liveNodes(nodes.map((n) => ({ ...n, heartbeatAgeMs: 60_000 }))).length, 0);
 }
 

@@ -19,6 +19,7 @@ const nodeSchema = z.object({
   queueDepth: z.number(),
   quarantineCount: z.number(),
   storeOutage: z.string().nullable().describe('the last time this node could not reach the store, once it is back'),
+  policyAppliedAt: z.string().nullable().describe('when the node first reported its policy version, in the store\'s clock'),
   live: z.boolean().describe(`a heartbeat within ${LIVE_WITHIN_MS / 1000} s`),
 });
 
