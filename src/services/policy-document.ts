@@ -108,25 +108,48 @@ function isPolicyDocument(value: unknown): value is PolicyDocument {
   return typeof v === 'object' && v !== null && Array.isArray(v.acceptedDomains) && Array.isArray(v.connectors) && 'rejectDirectSend' in v;
 }
 
-/** Audit entries read when looking for policy versions. */
+/** Audit entries read at most when looking for policy versions. */
 const MAX_AUDIT_SCAN = 100_000;
 
 /**
- * Policy versions from the audit log, newest first. Every policy write records the whole new
+ * The newest `wanted` policy versions, newest first. Every policy write records the whole new
  * document in the same transaction as the version bump, so the newest such entry is the current
- * version and each older one the version before it.
+ * version and each older one the version before it. The audit log also holds user and other
+ * entries: read a window that grows until it has enough versions, instead of the whole log on
+ * every call (the console asks for the history often; SQLite reads block the event loop).
  */
-export async function policyHistory(store: PolicyStore, limit: number): Promise<PolicyVersion[]> {
+async function recentVersions(store: PolicyStore, wanted: number): Promise<PolicyVersion[]> {
   const { version } = await store.readPolicy();
-  const entries = (await store.listAudit(MAX_AUDIT_SCAN)).filter((e) => isPolicyDocument(e.new));
-  return entries.slice(0, limit).map((e, i) => ({ version: version - i, time: e.time, actor: e.actor, action: e.action, document: e.new as PolicyDocument }));
+  const count = Math.min(Math.max(0, wanted), version);
+  for (let window = Math.max(64, count * 2); ; window *= 4) {
+    const size = Math.min(window, MAX_AUDIT_SCAN);
+    const entries = await store.listAudit(size);
+    const documents = entries.filter((e) => isPolicyDocument(e.new));
+    if (documents.length >= count || entries.length < size || size === MAX_AUDIT_SCAN) {
+      return documents.slice(0, count).map((e, i) => ({ version: version - i, time: e.time, actor: e.actor, action: e.action, document: e.new as PolicyDocument }));
+    }
+  }
+}
+
+/** Policy versions from the audit log, newest first. */
+export function policyHistory(store: PolicyStore, limit: number): Promise<PolicyVersion[]> {
+  return recentVersions(store, limit);
+}
+
+/** Version `target` and the one before it (when recorded), read from the audit log. */
+async function versionAndPrevious(store: PolicyStore, target: number): Promise<{ found: PolicyVersion | null; previous: PolicyVersion | null }> {
+  const current = await store.readPolicyVersion();
+  if (!Number.isInteger(target) || target < 1 || target > current) return { found: null, previous: null };
+  const versions = await recentVersions(store, current - target + 2);
+  const i = versions.findIndex((v) => v.version === target);
+  return { found: versions[i] ?? null, previous: i < 0 ? null : versions[i + 1] ?? null };
 }
 
 /** Writes version `target` again as a new version (audited as `policy.rollback:vN`). */
 export async function rollbackPolicy(store: PolicyStore, target: number, opts: ChangeOptions): Promise<PolicyChangeResult | { kind: 'unknown-version'; reason: string }> {
-  const versions = await policyHistory(store, MAX_AUDIT_SCAN);
-  const found = versions.find((v) => v.version === target);
+  const { found } = await versionAndPrevious(store, target);
   if (!found) {
+    const versions = await recentVersions(store, MAX_AUDIT_SCAN);
     const known = versions.length ? `${versions[versions.length - 1].version} to ${versions[0].version}` : 'none';
     return { kind: 'unknown-version', reason: `no policy version ${target} in the audit log (versions ${known}; see "mxward policy history")` };
   }
@@ -142,10 +165,8 @@ export interface PolicyVersionDetail extends PolicyVersion {
 
 /** One version with the change it made: what the console shows before a rollback. */
 export async function policyVersionDetail(store: PolicyStore, target: number): Promise<PolicyVersionDetail | null> {
-  const versions = await policyHistory(store, MAX_AUDIT_SCAN);
-  const i = versions.findIndex((v) => v.version === target);
-  if (i < 0) return null;
-  const previous = versions[i + 1] ?? null;
+  const { found, previous } = await versionAndPrevious(store, target);
+  if (!found) return null;
   const before = previous?.document ?? defaultPolicy();
-  return { ...versions[i], previousVersion: previous?.version ?? null, diff: diffPolicies(before, versions[i].document) };
+  return { ...found, previousVersion: previous?.version ?? null, diff: diffPolicies(before, found.document) };
 }

@@ -13,6 +13,7 @@ import { storedPolicySchema } from '../../src/config/policy-schema.ts';
 import {
   addConnector, addDomain, getConnector, listConnectors, readOrg, removeConnector, removeDomain, setOrg, testConnector, updateConnector,
 } from '../../src/services/policy-edits.ts';
+import { policyHistory, policyVersionDetail, rollbackPolicy } from '../../src/services/policy-document.ts';
 import { ServiceError } from '../../src/services/service-error.ts';
 import { prepareUser, saveUser, setUserPassword } from '../../src/services/users.ts';
 import { openStoreReady } from '../../src/store/open-store.ts';
@@ -142,4 +143,31 @@ test('users: input refused before the store is touched; add, conflict, password 
   assert.deepEqual(stored.addresses, ['Alice@contoso.example'], 'a password change keeps the addresses');
   assert.equal((await refusal(setUserPassword(store, 'bob', 'second password', 'x'))).code, 'not_found');
   assert.equal(await store.getUser('bob'), null, 'a password for an unknown user creates nobody');
+});
+
+test('history, version detail and rollback find versions behind many other audit entries', async (t) => {
+  const store = await withStore(t);
+  await addDomain(store, { domain: 'first.example' }, 'op:1');
+  const user = await prepareUser({ username: 'busy', password: 'long enough', addresses: ['busy@first.example'] });
+  // More user entries than the first window of the audit log the history reads.
+  for (let i = 0; i < 150; i++) await store.putUser({ ...user, addresses: [`busy${i}@first.example`] }, 'api:admin');
+  await addConnector(store, { name: 'Later', type: 'partner', senderIPAddresses: ['192.0.2.0/24'] }, 'op:2');
+  for (let i = 0; i < 150; i++) await store.putUser(user, 'api:admin');
+  await setOrg(store, { rejectDirectSend: 'report' }, 'op:3');
+
+  const history = await policyHistory(store, 10);
+  assert.deepEqual(history.map((v) => [v.version, v.actor, v.action]), [[3, 'op:3', 'org.set'], [2, 'op:2', 'connector.add'], [1, 'op:1', 'domain.add']]);
+  const first = await policyVersionDetail(store, 1);
+  assert.deepEqual([first?.previousVersion, first?.diff.domains.added], [null, ['first.example']]);
+  const second = await policyVersionDetail(store, 2);
+  assert.deepEqual([second?.previousVersion, second?.diff.connectors.added], [1, ['Later']]);
+  assert.equal(await policyVersionDetail(store, 4), null);
+  assert.equal(await policyVersionDetail(store, 0), null);
+
+  const rolledBack = await rollbackPolicy(store, 1, { actor: 'op:4', dryRun: false });
+  assert.equal(rolledBack.kind, 'written');
+  assert.deepEqual((await store.readPolicy()).document.connectors, []);
+  const unknown = await rollbackPolicy(store, 9, { actor: 'op:4', dryRun: false });
+  assert.equal(unknown.kind, 'unknown-version');
+  assert.match(unknown.kind === 'unknown-version' ? unknown.reason : '', /versions 1 to 4/);
 });
