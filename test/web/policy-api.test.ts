@@ -103,10 +103,14 @@ test('connectors: add, read, patch, test, remove, each audited with the actor', 
   const none = await admin.post('/connectors/test', { ip: '203.0.113.9' });
   assert.deepEqual([none.json.result, none.json.connector], ['none', null]);
 
+  // Names may hold spaces and dots: the console sends them percent-encoded.
+  expectStatus(await admin.post('/connectors', { name: 'Branch Office.2', type: 'partner', senderIPAddresses: ['198.51.100.0/24'] }), 201, 'spaced name');
+  expectStatus(await admin.get(`/connectors/${encodeURIComponent('branch office.2')}`), 200, 'GET spaced name');
+  expectStatus(await admin.delete(`/connectors/${encodeURIComponent('Branch Office.2')}`), 200, 'DELETE spaced name');
   expectStatus(await admin.delete('/connectors/partnernet'), 200, 'DELETE /connectors/:name');
   expectError(await admin.get('/connectors/PartnerNet'), 404, 'not_found', 'params.name');
   const audit = (await gw.store.listAudit(20)).filter((e) => e.action.startsWith('connector.'));
-  assert.deepEqual(audit.map((e) => e.action).reverse(), ['connector.add', 'connector.set', 'connector.remove']);
+  assert.deepEqual(audit.map((e) => e.action).reverse(), ['connector.add', 'connector.set', 'connector.add', 'connector.remove', 'connector.remove']);
   // The token's name, as the server writes it for every change made with that token.
   assert.match(audit[0].actor, /^api:test-administrator-\d+$/);
   assert.deepEqual(new Set(audit.map((e) => e.actor)).size, 1);
