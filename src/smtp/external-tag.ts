@@ -8,7 +8,7 @@ import type { AuthResults, DirectSendKind, MessageFacts, RuleHit } from '../doma
 import type { CompiledPolicy } from '../policy/compile.ts';
 import type { SenderDecision } from '../policy/decide.ts';
 import { decideExternalTag, EXTERNAL_HEADER, externalTagFacts, externalTagSettings, tagHeaderSection } from '../policy/external-tag.ts';
-import type { BannerKind } from '../policy/external-tag.ts';
+import type { BannerKind, ExternalTagPlan } from '../policy/external-tag.ts';
 import type { Spool, SpoolWriter } from '../spool/spool.ts';
 import { addBannerToSpooled } from './banner-rewrite.ts';
 import type { HeaderField } from './header-section.ts';
@@ -32,33 +32,45 @@ export interface ExternalTagResult {
   hits: RuleHit[];
 }
 
-export async function applyExternalTag(spool: Spool, writer: SpoolWriter, input: ExternalTagInput): Promise<ExternalTagResult> {
+/** The decision for one message, with the words its trace hits start with (shared with the milter). */
+export type ExternalTagStep = { tag: false; hits: RuleHit[] } | { tag: true; plan: ExternalTagPlan; who: string; notes: RuleHit[] };
+
+export function planExternalTagFor(input: Omit<ExternalTagInput, 'fields'>): ExternalTagStep {
   const facts = externalTagFacts(input.policy, input.sender, input.message, input.auth, input.directSend, input.wouldReject);
   const decision = decideExternalTag(externalTagSettings(input.policy.document), facts);
-  if (!decision.tag) return { writer, header: '', hits: decision.reason ? [hit(`not tagged: ${decision.reason}`)] : [] };
-  const { plan } = decision;
-  const notes = plan.notes.map(hit);
+  if (!decision.tag) return { tag: false, hits: decision.reason ? [tagHit(`not tagged: ${decision.reason}`)] : [] };
   const who = `${input.sender.attribution} mail`;
-  if (plan.banner) return applyBanner(spool, writer, plan.banner, plan.bannerMaxBytes, `${who}${afterAuth(input.auth)}`, notes);
-  if (!plan.subjectPrefix) return { writer, header: EXTERNAL_HEADER, hits: [...notes, hit(`${who}: X-Mxward-External stamped`)] };
+  return { tag: true, plan: decision.plan, who: decision.plan.banner ? `${who}${afterAuth(input.auth)}` : who, notes: decision.plan.notes.map(tagHit) };
+}
+
+export async function applyExternalTag(spool: Spool, writer: SpoolWriter, input: ExternalTagInput): Promise<ExternalTagResult> {
+  const step = planExternalTagFor(input);
+  if (!step.tag) return { writer, header: '', hits: step.hits };
+  const { plan, who, notes } = step;
+  if (plan.banner) {
+    const outcome = await addBannerToSpooled(spool, writer, plan.banner, plan.bannerMaxBytes);
+    return { writer: outcome.kind === 'rewritten' ? outcome.writer : writer, header: EXTERNAL_HEADER, hits: [...notes, bannerHit(who, plan.banner, outcome)] };
+  }
+  if (!plan.subjectPrefix) return { writer, header: EXTERNAL_HEADER, hits: [...notes, tagHit(`${who}: X-Mxward-External stamped`)] };
   const tagged = tagHeaderSection(input.fields, plan.subjectPrefix);
-  if (tagged === null) return { writer, header: EXTERNAL_HEADER, hits: [...notes, hit(`${who}: Subject already carries the prefix, not added twice`)] };
+  if (tagged === null) return { writer, header: EXTERNAL_HEADER, hits: [...notes, subjectHit(who, null)] };
   const next = await rewriteHeaderSection(spool, writer, input.fields, tagged);
-  return { writer: next, header: EXTERNAL_HEADER, hits: [...notes, hit(`${who}: Subject prefixed with ${plan.subjectPrefix}`)] };
+  return { writer: next, header: EXTERNAL_HEADER, hits: [...notes, subjectHit(who, plan.subjectPrefix)] };
+}
+
+export function subjectHit(who: string, prefix: string | null): RuleHit {
+  return tagHit(prefix ? `${who}: Subject prefixed with ${prefix}` : `${who}: Subject already carries the prefix, not added twice`);
 }
 
 /**
- * Banner mode: the body notice, or the header tag alone when the body must not or cannot be
- * rewritten (signed, encrypted, too large, no readable part), with the reason in the trace.
+ * Banner mode's trace hit: where the notice went, or why the body was left alone (signed,
+ * encrypted, too large, no readable part) and the header tag is all there is.
  */
-async function applyBanner(spool: Spool, writer: SpoolWriter, kind: BannerKind, maxBytes: number, who: string, notes: RuleHit[]): Promise<ExternalTagResult> {
-  const outcome = await addBannerToSpooled(spool, writer, kind, maxBytes);
-  if (outcome.kind === 'unchanged') {
-    return { writer, header: EXTERNAL_HEADER, hits: [...notes, hit(`${who}: no banner, X-Mxward-External only: ${outcome.reason}`)] };
-  }
+export function bannerHit(who: string, kind: BannerKind, outcome: { kind: 'rewritten'; parts: string[]; skipped: string[] } | { kind: 'unchanged'; reason: string }): RuleHit {
+  if (outcome.kind === 'unchanged') return tagHit(`${who}: no banner, X-Mxward-External only: ${outcome.reason}`);
   const skipped = outcome.skipped.length ? ` (${outcome.skipped.join('; ')})` : '';
   const wording = kind === 'impersonation' ? 'own-domain impersonation banner' : 'external banner';
-  return { writer: outcome.writer, header: EXTERNAL_HEADER, hits: [...notes, hit(`${who}: ${wording} added to ${outcome.parts.join(' and ')}${skipped}`)] };
+  return tagHit(`${who}: ${wording} added to ${outcome.parts.join(' and ')}${skipped}`);
 }
 
 /** The DKIM results the banner came after: the trace shows the signatures were checked first. */
@@ -68,7 +80,7 @@ function afterAuth(auth: AuthResults | null): string {
   return ` (after authentication of the original: ${dkim})`;
 }
 
-function hit(detail: string): RuleHit {
+function tagHit(detail: string): RuleHit {
   return { rule: 'externalTag', detail };
 }
 

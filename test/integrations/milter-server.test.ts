@@ -106,13 +106,13 @@ class MilterClient {
 
 const text = (f: MilterFrame) => f.payload.toString('latin1');
 
-test('negotiation: header edits and quarantine asked for, leading spaces kept, macros requested', async () => {
+test('negotiation: header edits, body replacement and quarantine asked for, leading spaces kept, macros requested', async () => {
   const c = await MilterClient.open();
   try {
     const reply = await c.negotiate();
     assert.equal(reply.command, 'O');
     assert.equal(reply.payload.readUInt32BE(0), 6);
-    assert.equal(reply.payload.readUInt32BE(4), 0x01 | 0x10 | 0x20);
+    assert.equal(reply.payload.readUInt32BE(4), 0x01 | 0x02 | 0x10 | 0x20, 'add and change headers, replace the body (banner), quarantine');
     const protocol = reply.payload.readUInt32BE(8);
     assert.ok(protocol & SMFIP.HDR_LEADSPC && protocol & SMFIP.NR_HDR && protocol & SMFIP.NODATA);
     assert.match(text(reply), /\{client_addr\}/);

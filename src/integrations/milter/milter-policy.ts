@@ -21,6 +21,7 @@ import { connectionFactsOf, knownName, sendAsFor } from '../postfix-facts.ts';
 import type { PostfixClient } from '../postfix-facts.ts';
 import type { ConnectInfo } from './codec.ts';
 import { reassemble, stampEdits, unfoldedFromEdit, untrustedDeletions } from './message-edits.ts';
+import { milterExternalTag } from './milter-tagging.ts';
 import type { EomOutcome, MilterHandler, ReceivedHeader, StepOutcome } from './milter-session.ts';
 
 const CONTINUE: StepOutcome = { kind: 'continue' };
@@ -178,6 +179,9 @@ export class MilterPolicy implements MilterHandler {
     const action = combined.verdict?.action ?? 'accept';
     if (action === 'reject' || action === 'tempfail') return this.#refuse(combined.verdict!.reply ?? replies.internal, action, facts, auth);
 
+    // Issue 18: external mail tagged after the checks read the original, as at the gateway.
+    const tag = await milterExternalTag({ policy: state.policy, sender, message: facts, auth, directSend: tx.directSend, wouldReject: tx.wouldReject }, canonical, received.headers, received.leadingSpace);
+    tx.hits.push(...tag.hits);
     const stamped = stampHeaders({
       hostname: this.#ctx.hostname, queueId: queueId ?? 'unknown', facts: state.facts, recipients: tx.recipients,
       attribution: sender.attribution, connector: sender.connector, directSend: tx.directSend, wouldReject: tx.wouldReject,
@@ -186,7 +190,8 @@ export class MilterPolicy implements MilterHandler {
     const edits = [
       ...untrustedDeletions(received.headers, this.#ctx.authservId, received.leadingSpace),
       ...unfoldedFromEdit(received.headers, canonical.fields, received.leadingSpace),
-      ...stampEdits(stamped, received.leadingSpace),
+      ...stampEdits(stamped + tag.header, received.leadingSpace),
+      ...tag.edits,
     ];
     const quarantined = action === 'quarantine';
     tx.lastReply = { code: 250, enhanced: '2.0.0', text: `Ok: queued as ${queueId ?? 'unknown'}` };
@@ -196,7 +201,7 @@ export class MilterPolicy implements MilterHandler {
       quarantineId: quarantined && queueId ? `postfix-hold:${queueId}` : null, deliveryStatus: quarantined ? 'quarantined' : 'queued',
     }, { background: true });
     const reason = quarantined ? (combined.verdict!.hits.map((h) => h.detail).join('; ') || 'mxward quarantine verdict').slice(0, 200) : null;
-    return { refuse: null, edits, quarantineReason: reason };
+    return { refuse: null, edits, quarantineReason: reason, body: tag.body };
   }
 
   async #refuse(reply: SmtpReply, verdict: 'reject' | 'tempfail', message?: MessageFacts, auth?: TraceRecord['auth']): Promise<EomOutcome> {

@@ -2,9 +2,9 @@
 // decisions delegated to a MilterHandler. Knows the wire, not the policy; the policy adapter
 // (milter-policy.ts) knows the policy, not the wire.
 import type { SmtpReply } from '../../domain/types.ts';
-import { SMFIC, SMFIF, SMFIM, SMFIP } from './constants.ts';
+import { SMFIC, SMFIF, SMFIM, SMFIP, SMFIR } from './constants.ts';
 import {
-  decodeConnect, decodeHeader, decodeMacros, decodeOptneg, encodeAccept, encodeAddHeader, encodeChangeHeader, encodeContinue,
+  decodeConnect, decodeHeader, decodeMacros, decodeOptneg, encodeAccept, encodeAddHeader, encodeChangeHeader, encodeContinue, encodeFrame,
   encodeInsertHeader, encodeOptnegReply, encodeQuarantine, encodeReplyCode, encodeTempfail, readStrings,
 } from './codec.ts';
 import type { ConnectInfo, MilterFrame } from './codec.ts';
@@ -23,6 +23,8 @@ export interface EomOutcome {
   edits: HeaderEdit[];
   /** Set: hold the message in the MTA's quarantine (Postfix: the hold queue). */
   quarantineReason: string | null;
+  /** Set: the new body (SMFIR_REPLBODY), e.g. with the external-sender banner (issue 18). */
+  body?: Buffer | null;
 }
 
 export interface ReceivedHeader {
@@ -65,7 +67,9 @@ const WANTED_MACROS: Array<[number, string]> = [
   [SMFIM.EOM, 'i'],
 ];
 
-const WANTED_ACTIONS = SMFIF.ADDHDRS | SMFIF.CHGHDRS | SMFIF.QUARANTINE;
+const WANTED_ACTIONS = SMFIF.ADDHDRS | SMFIF.CHGHDRS | SMFIF.QUARANTINE | SMFIF.CHGBODY;
+/** libmilter's MILTER_CHUNK_SIZE: a replacement body goes in pieces no larger than this. */
+const BODY_CHUNK_BYTES = 65535;
 /** Steps mxward does not need (unknown commands, DATA) and header replies it does not send. */
 const WANTED_PROTOCOL = SMFIP.NOUNKNOWN | SMFIP.NODATA | SMFIP.NR_HDR | SMFIP.HDR_LEADSPC;
 
@@ -78,6 +82,7 @@ export class MilterSession {
   #macros = new Map<string, string>();
   #protocol = 0;
   #negotiated = false;
+  #actions = 0;
   #headers: ReceivedHeader[] = [];
   #body: Buffer[] = [];
   #sizeBytes = 0;
@@ -146,7 +151,8 @@ export class MilterSession {
     this.#negotiated = true;
     // Macro lists in the reply are a version 6 feature; older MTAs would misread them.
     const macros = offer.version >= 6 ? WANTED_MACROS : [];
-    return one(encodeOptnegReply(WANTED_ACTIONS & offer.actions, this.#protocol, macros));
+    this.#actions = WANTED_ACTIONS & offer.actions;
+    return one(encodeOptnegReply(this.#actions, this.#protocol, macros));
   }
 
   #step(outcome: StepOutcome): SessionOutput {
@@ -191,6 +197,10 @@ export class MilterSession {
     this.#resetMessage();
     if (outcome.refuse) return one(replyCode(outcome.refuse));
     const replies = outcome.edits.map((e) => encodeEdit(e));
+    // An MTA that did not grant body changes gets the header edits only.
+    if (outcome.body && this.#actions & SMFIF.CHGBODY) {
+      for (let at = 0; at < outcome.body.length; at += BODY_CHUNK_BYTES) replies.push(encodeFrame(SMFIR.REPLBODY, outcome.body.subarray(at, at + BODY_CHUNK_BYTES)));
+    }
     if (outcome.quarantineReason !== null) replies.push(encodeQuarantine(outcome.quarantineReason));
     replies.push(encodeAccept());
     return { replies, close: false };
