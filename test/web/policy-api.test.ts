@@ -207,6 +207,13 @@ test('whole policy: export, import (refused, dry run, replace), merge with its d
   assert.deepEqual([rolledBack.json.kind, rolledBack.json.version], ['written', start + 3]);
   assert.equal((await admin.get('/org')).json.rejectDirectSend, 'enforce', 'the rolled-back version is in force');
   expectError(await admin.post('/policy/rollback', { version: 9999 }), 404, 'not_found', 'body.version');
+
+  // With replace the removal is what was asked for; a rollback brings the domain back.
+  const replaced = await admin.post('/policy/import', { document: without, replace: true });
+  assert.deepEqual([replaced.json.kind, replaced.json.diff.domains.removed], ['written', ['contoso.test']]);
+  assert.deepEqual((await admin.get('/domains')).json, []);
+  expectStatus(await admin.post('/policy/rollback', { version: start }), 200, 'rollback after replace');
+  assert.deepEqual((await admin.get('/domains')).json.map((d: { domain: string }) => d.domain), ['contoso.test']);
   const [last] = await gw.store.listAudit(1);
   assert.equal(last.action, `policy.rollback:v${start}`);
 });
