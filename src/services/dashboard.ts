@@ -131,3 +131,23 @@ export async function computeDashboard(request: DashboardRequest): Promise<Dashb
 export function computeDashboardInWorker(request: DashboardRequest): Promise<Dashboard> {
   return runInWorker<DashboardRequest, Dashboard>('dashboard', request);
 }
+
+/** Every open console refreshes on its own; within this age they share one computation. */
+export const DASHBOARD_SHARED_MS = 2_000;
+const MAX_SHARED = 32;
+const shared = new Map<string, { at: number; value: Promise<Dashboard> }>();
+
+/**
+ * One computation per key (the window, the bucket, the policy version) per DASHBOARD_SHARED_MS,
+ * shared by the requests that ask meanwhile, in flight or done: twenty consoles cost one query,
+ * not twenty, and a burst cannot queue up work on the gateway's cores. A failure is not kept.
+ */
+export function sharedDashboard(key: string, compute: () => Promise<Dashboard>, nowMs = Date.now()): Promise<Dashboard> {
+  const hit = shared.get(key);
+  if (hit && nowMs - hit.at < DASHBOARD_SHARED_MS) return hit.value;
+  for (const [k, v] of shared) if (nowMs - v.at >= DASHBOARD_SHARED_MS || shared.size >= MAX_SHARED) shared.delete(k);
+  const value = compute();
+  shared.set(key, { at: nowMs, value });
+  value.catch(() => { if (shared.get(key)?.value === value) shared.delete(key); });
+  return value;
+}

@@ -3,8 +3,10 @@
 // row of a page, so the next page starts strictly after it in a total order that new records
 // written meanwhile cannot shift (keyset paging, not offsets).
 import type { DirectSendKind, TraceRecord, VerdictAction } from '../domain/types.ts';
+import { openStore } from '../store/open-store.ts';
 import type { TraceCursor, TraceFilter, TraceStore } from '../store/ports.ts';
 import { ServiceError } from './service-error.ts';
+import { runInWorker } from './worker-task.ts';
 
 export const TRACE_VERDICTS = ['accept', 'quarantine', 'junk', 'reject', 'tempfail', 'abandoned'] as const;
 export type TraceVerdict = (typeof TRACE_VERDICTS)[number];
@@ -95,4 +97,50 @@ export async function traceTransaction(store: TraceStore, transactionId: string)
   const [record] = await store.queryTrace({ transactionId, limit: 1 });
   if (!record) throw new ServiceError('not_found', `no trace record for transaction ${transactionId}`);
   return record;
+}
+
+/** Where the worker finds the store: the gateway's own selection. */
+export interface StoreSelection {
+  url?: string;
+  dataDir: string;
+}
+
+export type TraceTask =
+  | { kind: 'search'; store: StoreSelection; query: TraceQuery; page: { limit: number; cursor?: string | null } }
+  | { kind: 'one'; store: StoreSelection; transactionId: string };
+
+/** Runs on a worker thread, on its own connection to the store. */
+export async function runTraceTask(task: TraceTask): Promise<TracePage | TraceRecord> {
+  const store = openStore({ url: task.store.url, dataDir: task.store.dataDir });
+  try {
+    return task.kind === 'search' ? await searchTrace(store, task.query, task.page) : await traceTransaction(store, task.transactionId);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * The API's entry. node:sqlite answers synchronously, so a search that scans a month of trace
+ * (a `sender` substring, a transaction id without an index) would hold the gateway's event loop
+ * and with it every SMTP session: on SQLite the query runs on a worker thread. PostgreSQL
+ * queries are asynchronous already and run here, on the gateway's pool.
+ */
+export class TraceQueries {
+  readonly #store: TraceStore;
+  readonly #selection: StoreSelection;
+
+  constructor(store: TraceStore, selection: StoreSelection) {
+    this.#store = store;
+    this.#selection = selection;
+  }
+
+  search(query: TraceQuery, page: { limit: number; cursor?: string | null }): Promise<TracePage> {
+    if (this.#selection.url) return searchTrace(this.#store, query, page);
+    return runInWorker<TraceTask, TracePage>('trace', { kind: 'search', store: this.#selection, query, page });
+  }
+
+  one(transactionId: string): Promise<TraceRecord> {
+    if (this.#selection.url) return traceTransaction(this.#store, transactionId);
+    return runInWorker<TraceTask, TraceRecord>('trace', { kind: 'one', store: this.#selection, transactionId });
+  }
 }

@@ -3,10 +3,13 @@
 import { parentPort } from 'node:worker_threads';
 import { computeDashboard } from './dashboard.ts';
 import type { DashboardRequest } from './dashboard.ts';
+import { runTraceTask } from './trace-queries.ts';
+import type { TraceTask } from './trace-queries.ts';
 import type { TaskMessage, TaskReply } from './worker-task.ts';
 
 const tasks = {
   dashboard: (input: unknown) => computeDashboard(input as DashboardRequest),
+  trace: (input: unknown) => runTraceTask(input as TraceTask),
 };
 
 parentPort!.on('message', (message: TaskMessage) => {

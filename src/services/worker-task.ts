@@ -1,9 +1,9 @@
-// The dashboard (a day of trace, counted and classified) runs on worker threads, so the gateway's
-// event loop keeps answering SMTP (issue 13). Unlike a report upload (one fresh worker per run,
-// web/run-in-worker.ts), the dashboard is refreshed every few seconds by every open console: a
-// small warm pool (at most two workers, ended after a quiet half minute) saves starting a thread
-// and loading the report modules on every refresh. A worker is referenced only while it works,
-// so an idle one never keeps a process alive.
+// The console's frequent reads (the dashboard over a day of trace, trace searches on SQLite) run
+// on worker threads, so the gateway's event loop keeps answering SMTP (issue 13). Unlike a report
+// upload (one fresh worker per run, web/run-in-worker.ts), these come every few seconds from
+// every open console: a small warm pool (at most two workers, ended after a quiet half minute)
+// saves starting a thread and loading modules on every request. A worker is referenced only
+// while it works, so an idle one never keeps a process alive.
 import { Worker } from 'node:worker_threads';
 import type { Transferable } from 'node:worker_threads';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ServiceError } from './service-error.ts';
 import type { ServiceErrorCode } from './service-error.ts';
 
-export type WorkerTaskName = 'dashboard';
+export type WorkerTaskName = 'dashboard' | 'trace';
 
 export interface TaskMessage { id: number; name: WorkerTaskName; input: unknown }
 export type TaskReply =

@@ -1,10 +1,11 @@
 // The console's dashboard over the API (issue 13): Direct Send traffic of one bounded window of
 // the live trace, computed on a worker thread (services/dashboard.ts), so refreshing it under
-// load never delays an SMTP reply.
+// load never delays an SMTP reply; requests for the same window within two seconds share one
+// computation.
 import { z } from 'zod';
 import { ApiError, defineRoute } from '../api-route.ts';
 import type { ApiRoute } from '../api-route.ts';
-import { computeDashboardInWorker, DASHBOARD_MAX_BUCKETS } from '../../services/dashboard.ts';
+import { computeDashboardInWorker, DASHBOARD_MAX_BUCKETS, sharedDashboard } from '../../services/dashboard.ts';
 import type { Dashboard } from '../../services/dashboard.ts';
 import { serviceCall } from './ops-common.ts';
 import { policyFragmentResponse } from './report-routes.ts';
@@ -58,11 +59,11 @@ export const dashboardRoutes: ApiRoute[] = [
       if (windowMs > MAX_WINDOW_MS) throw new ApiError(400, 'validation_failed', 'since: at most 31 days back', 'query.since');
       const bucketMs = BUCKETS[query.bucket];
       if (windowMs / bucketMs > DASHBOARD_MAX_BUCKETS) throw new ApiError(400, 'validation_failed', `bucket: more than ${DASHBOARD_MAX_BUCKETS} buckets in this window; choose a wider bucket`, 'query.bucket');
-      const { document } = await deps.store.readPolicy();
-      return computeDashboardInWorker({
-        store: { url: deps.config.store.url ?? undefined, dataDir: deps.dataDir }, policy: document,
+      const version = await deps.store.readPolicyVersion();
+      return sharedDashboard(`${query.since}|${query.bucket}|${version}`, async () => computeDashboardInWorker({
+        store: { url: deps.config.store.url ?? undefined, dataDir: deps.dataDir }, policy: (await deps.store.readPolicy()).document,
         since, until: now.toISOString(), bucketMs,
-      });
+      }));
     }),
   }),
 ];

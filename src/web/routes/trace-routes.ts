@@ -2,8 +2,8 @@
 // record of one transaction. Read only; the administrator, the helpdesk and the auditor may.
 import { z } from 'zod';
 import { defineRoute } from '../api-route.ts';
-import type { ApiRoute, Role } from '../api-route.ts';
-import { MAX_TRACE_PAGE, parseTimeOrAge, searchTrace, traceTransaction, TRACE_VERDICTS } from '../../services/trace-queries.ts';
+import type { ApiDeps, ApiRoute, Role } from '../api-route.ts';
+import { MAX_TRACE_PAGE, parseTimeOrAge, TraceQueries, TRACE_VERDICTS } from '../../services/trace-queries.ts';
 import { serviceCall, traceRecordSchema } from './ops-common.ts';
 
 const READERS: readonly Role[] = ['administrator', 'helpdesk', 'auditor'];
@@ -14,6 +14,10 @@ export const timeParam = z.string().max(64)
 
 export function isoTime(value: string | undefined, now = new Date()): string | undefined {
   return value === undefined ? undefined : parseTimeOrAge(value, now) ?? undefined;
+}
+
+function traceQueries(deps: ApiDeps): TraceQueries {
+  return new TraceQueries(deps.store, { url: deps.config.store.url ?? undefined, dataDir: deps.dataDir });
 }
 
 const traceQuerySchema = z.object({
@@ -40,7 +44,7 @@ export const traceRoutes: ApiRoute[] = [
     summary: 'Search the message trace, newest first, one page at a time',
     query: traceQuerySchema,
     response: tracePageSchema,
-    handler: ({ query, deps }) => serviceCall(() => searchTrace(deps.store, {
+    handler: ({ query, deps }) => serviceCall(() => traceQueries(deps).search({
       since: isoTime(query.since), until: isoTime(query.until), sender: query.sender, recipient: query.recipient, ip: query.ip, verdict: query.verdict,
       directSend: query.directSend === 'any' || undefined,
       directSendKind: query.directSend === 'p1' || query.directSend === 'header-from' ? query.directSend : undefined,
@@ -52,6 +56,6 @@ export const traceRoutes: ApiRoute[] = [
     summary: 'The full record of one transaction: every rule hit, the authentication results, delivery attempts',
     params: z.object({ transactionId: z.string().min(1).max(200) }),
     response: traceRecordSchema,
-    handler: ({ params, deps }) => serviceCall(() => traceTransaction(deps.store, params.transactionId)),
+    handler: ({ params, deps }) => serviceCall(() => traceQueries(deps).one(params.transactionId)),
   }),
 ];
