@@ -46,12 +46,12 @@ const quote = (s: string): string => (s.includes('"') ? `"${s.replace(/"/g, '""'
 
 interface Pools { users: string[]; domains: string[]; external: string[]; printers: string[]; spammers: string[] }
 
-function pools(): Pools {
+function pools(printers: number): Pools {
   return {
     users: Array.from({ length: 40_000 }, (_, i) => `user${i}@contoso.com`),
     domains: Array.from({ length: 5_000 }, (_, i) => `sender${i}.example`),
     external: Array.from({ length: 200_000 }, (_, i) => `${100 + (i % 100)}.${(i >> 8) & 255}.${i & 255}.${(i * 7) & 255}`),
-    printers: Array.from({ length: 300 }, (_, i) => `203.0.${113 + (i >> 8)}.${i & 255}`),
+    printers: Array.from({ length: printers }, (_, i) => `203.0.${113 + (i >> 8)}.${i & 255}`),
     spammers: Array.from({ length: BENCH_SPAMMER_IPS }, (_, i) => `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`),
   };
 }
@@ -78,9 +78,10 @@ function line(i: number, ms: number, rand: () => number, p: Pools): string {
   return `"${timestamp(ms, i === 0 ? 0 : n & 3)}","${sender}","${rcpt}",${quote(subject)},"${status}","","${ip}","${1000 + (i % 90_000)}","<${i}@bench.example>","${(i + 0x10000000).toString(16)}-0000-4000-8000-000000000000"`;
 }
 
-export async function generateTrace(file: string, rows: number): Promise<void> {
+/** `printers`: how many printers share the printers' 3% of the rows (fewer = more recipients each). */
+export async function generateTrace(file: string, rows: number, options: { printers?: number } = {}): Promise<void> {
   const rand = rng(42);
-  const p = pools();
+  const p = pools(options.printers ?? 300);
   const out = createWriteStream(file, { highWaterMark: 1 << 20 });
   out.write('#TYPE Deserialized.Microsoft.Exchange.Management.FfoReporting.MessageTraceV2\r\n');
   out.write('"Received","SenderAddress","RecipientAddress","Subject","Status","ToIP","FromIP","Size","MessageId","MessageTraceId"\r\n');
