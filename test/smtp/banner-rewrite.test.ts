@@ -168,3 +168,23 @@ test('broken MIME: a missing closing boundary and a part without a head are stil
   assert.equal(noBody.outcome.kind, 'rewritten');
   assert.match(noBody.bytes.toString('latin1'), /only a head\r\n(\r\n)?CAUTION:/);
 });
+
+test('bad input: every truncation of the fixtures is read without an exception, and only a rewrite writes', async () => {
+  for (const file of ['mixed-attachment-base64.eml', 'alternative-qp-latin1.eml', 'forwarded-rfc822.eml', 'smime-signed.eml']) {
+    const whole = fixture(file);
+    for (let at = 0; at < whole.length; at += 97) {
+      const { outcome, bytes } = await rewrite(whole.subarray(0, at));
+      if (outcome.kind === 'unchanged') assert.equal(bytes.length, 0, `${file} cut at ${at}`);
+      else assert.ok(bytes.length > at, `${file} cut at ${at}: the copy holds the input and a banner`);
+    }
+  }
+});
+
+test('bad input: more MIME parts than the splitter allows is an unreadable structure, not a crash', async () => {
+  const parts = Array.from({ length: 1100 }, (_, i) => `--p\r\nContent-Type: text/plain\r\n\r\npart ${i}\r\n`).join('');
+  const raw = Buffer.from(`From: <a@fabrikam.test>\r\nContent-Type: multipart/mixed; boundary="p"\r\n\r\n${parts}--p--\r\n`);
+  const { outcome, bytes } = await rewrite(raw);
+  assert.equal(outcome.kind, 'unchanged');
+  assert.match(outcome.kind === 'unchanged' ? outcome.reason : '', /MIME structure could not be read/);
+  assert.equal(bytes.length, 0);
+});
