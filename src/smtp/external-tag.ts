@@ -1,8 +1,9 @@
 // Applies the external tag (policy/external-tag.ts) to an accepted message at the end of DATA,
 // after every check has read the original bytes (issue 18): DKIM was verified on what the sender
-// signed. A banner is spliced into the body by banner-rewrite.ts. The Subject is rewritten into a new spool file: the held copy of a small message is
-// sliced, a larger one is streamed from the first file, so memory stays within the spool writer's
-// buffer whatever the message size.
+// signed. Either change goes into a new spool file. A banner is spliced into the body by
+// banner-rewrite.ts; for a Subject prefix the held copy of a small message is sliced and a larger
+// one streamed from the first file, so memory stays within the spool writer's buffer whatever the
+// message size.
 import { createReadStream } from 'node:fs';
 import type { AuthResults, DirectSendKind, MessageFacts, RuleHit } from '../domain/types.ts';
 import type { CompiledPolicy } from '../policy/compile.ts';
