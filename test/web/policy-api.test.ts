@@ -189,6 +189,11 @@ test('whole policy: export, import (refused, dry run, replace), merge with its d
   const again = await admin.post('/policy/merge', { yaml: 'connectors:\n  - name: FromReport\n    type: partner\n    senderIPAddresses: [203.0.113.0/24]\n    senderDomains: [vendor.example]\n' });
   assert.equal(again.json.kind, 'unchanged');
   expectError(await admin.post('/policy/merge', { fragment: { connectors: [{ ...fragment.connectors[0], comment: 'other' }] } }), 409, 'conflict');
+  // Each connector is valid alone; the onPremises bound is a rule of the policy it joins.
+  const wide = { connectors: [{ name: 'WideNet', type: 'onPremises', senderIPAddresses: ['10.0.0.0/8'] }] };
+  const refusedWide = await admin.post('/policy/merge', { fragment: wide });
+  expectError(refusedWide, 400, 'validation_failed', 'body.fragment');
+  assert.match(refusedWide.json.error.message, /wider than \/16/);
 
   const history = await admin.get('/policy/history?limit=3');
   expectStatus(history, 200, 'GET /policy/history');

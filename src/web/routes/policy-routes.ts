@@ -36,6 +36,11 @@ interface PathRules {
    * (`connectors[3].senderIPAddresses[0]`); the caller sent one item, so name the field in it.
    */
   item?: boolean;
+  /**
+   * Where a ConfigError points: the YAML sent (its message names line and field), or the
+   * fragment whose addition breaks a rule of the whole policy (the onPremises range bound).
+   */
+  configPath?: string;
 }
 
 /** A service's field path as the API names it, like the server's own validation: `body.…` or `params.…`. */
@@ -52,8 +57,7 @@ async function answer<T>(work: () => Promise<T>, rules: PathRules = {}): Promise
     return await work();
   } catch (err) {
     if (err instanceof ServiceError) throw new ApiError(STATUS_OF[err.code], err.code, err.message, requestPath(err, rules));
-    // Only the YAML of an import or merge is read here: its messages name the line and field.
-    if (err instanceof ConfigError) throw new ApiError(400, 'validation_failed', err.message, 'body.yaml');
+    if (err instanceof ConfigError) throw new ApiError(400, 'validation_failed', err.message, rules.configPath ?? 'body');
     throw err;
   }
 }
@@ -173,7 +177,7 @@ const documentRoutes = [
     handler: ({ deps, body, actor }) => answer(async () => {
       const next = body.document ?? parseYamlWithSchema(body.yaml ?? '', policySchema, 'yaml');
       return changed(await importPolicyDocument(deps.store, next, { actor, dryRun: body.dryRun, replace: body.replace }));
-    }),
+    }, { configPath: body.yaml === undefined ? 'body.document' : 'body.yaml' }),
   }),
   defineRoute({
     method: 'post', path: '/policy/merge', tag: 'policy', summary: 'Add connectors and accepted domains; never changes or removes; dryRun shows the diff',
@@ -181,7 +185,7 @@ const documentRoutes = [
     handler: ({ deps, body, actor }) => answer(async () => {
       const fragment = body.fragment ?? parseYamlWithSchema(body.yaml ?? '', policyFragmentSchema, 'yaml');
       return changed(await mergePolicyFragment(deps.store, fragment, { actor, dryRun: body.dryRun }));
-    }),
+    }, { configPath: body.yaml === undefined ? 'body.fragment' : 'body.yaml' }),
   }),
   defineRoute({
     method: 'get', path: '/policy/history', tag: 'policy', summary: 'Policy versions from the audit log, newest first',
