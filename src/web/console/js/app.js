@@ -41,21 +41,33 @@ class App extends Component {
   }
 
   componentDidMount() {
-    window.addEventListener('hashchange', () => this.setState({ route: currentRoute(), navOpen: false }));
+    window.addEventListener('hashchange', () => {
+      const route = currentRoute();
+      this.setState({ route, navOpen: false });
+      // A digest link opened in a tab that already shows the console changes only the hash.
+      if (route.parts[0] === 'r' && route.parts[1]) this.linkSignIn(route.parts[1]);
+    });
     whenUnauthenticated(() => { if (this.state.session) this.setState({ session: null }); });
     this.start();
   }
 
+  /** A link from the quarantine digest: `#/r/<token>` becomes a recipient session. */
+  async linkSignIn(token) {
+    // The token leaves the address bar and the history at once: it is a credential until it expires.
+    history.replaceState(null, '', `${location.pathname}#/quarantine`);
+    this.setState({ route: currentRoute() });
+    try {
+      const body = await api('post', '/recipient-session', { body: { linkToken: token }, quiet401: true });
+      this.signedIn(body);
+    } catch (error) {
+      this.setState({ session: null, checking: false, error });
+    }
+  }
+
   async start() {
     const { parts } = this.state.route;
+    if (parts[0] === 'r' && parts[1]) return this.linkSignIn(parts[1]);
     try {
-      // A link from the quarantine digest: `#/r/<token>` becomes a recipient session.
-      if (parts[0] === 'r' && parts[1]) {
-        const body = await api('post', '/recipient-session', { body: { linkToken: parts[1] }, quiet401: true });
-        this.signedIn(body);
-        navigate('quarantine');
-        return;
-      }
       const body = await api('get', '/session', { quiet401: true });
       this.signedIn(body, false);
     } catch (error) {

