@@ -165,6 +165,19 @@ test('report over the live trace counts the traffic just sent', async () => {
   expectError(await recipient.get('/report/live'), 403, 'forbidden');
 });
 
+test('analyze one uploaded message against the stored accepted domains', async () => {
+  const eml = await readFile(new URL('../fixtures/report/messages/direct-send-spoof.eml', import.meta.url));
+  const res = ok(await helpdesk.api('POST', '/analyze', { raw: eml, contentType: 'message/rfc822' }), 'analyze');
+  assert.equal(res.json.analysis.classification.kind, 'direct-send');
+  assert.equal(res.json.analysis.classification.wouldReject, true);
+  assert.equal(res.json.analysis.acceptedDomainsAssumed, false);
+  assert.ok(res.json.analysis.acceptedDomains.includes('contoso.com'));
+  const elsewhere = ok(await admin.api('POST', '/analyze?acceptedDomains=fabrikam.test', { raw: eml, contentType: 'message/rfc822' }), 'other org');
+  assert.equal(elsewhere.json.analysis.classification.wouldReject, false);
+  expectError(await admin.api('POST', '/analyze', { raw: '\r\n\r\njust a body\r\n', contentType: 'text/plain' }), 400, 'validation_failed', 'body');
+  expectError(await recipient.api('POST', '/analyze', { raw: eml, contentType: 'message/rfc822' }), 403, 'forbidden');
+});
+
 test('audit: uploaded exports with framework and format, the stored policy, and bad uploads', async () => {
   const org = await readFile(fixture('organization-config-utf16.json'));
   const connectors = await readFile(fixture('inbound-connectors.json'), 'utf8');
@@ -216,7 +229,7 @@ test('dashboard after real SMTP traffic: would-reject sources over time, verdict
 test('the OpenAPI document lists every operations route', async () => {
   const doc = ok(await gw.client().fetch('GET', '/api/v1/openapi.json'), 'openapi').json;
   for (const path of ['/trace', '/trace/{transactionId}', '/quarantine', '/quarantine/{id}', '/quarantine/{id}/preview', '/quarantine/{id}/headers',
-    '/quarantine/{id}/release', '/quarantine/{id}/request-release', '/quarantine/{id}/approve', '/quarantine/{id}/deny', '/report', '/report/live', '/audit', '/dashboard']) {
+    '/quarantine/{id}/release', '/quarantine/{id}/request-release', '/quarantine/{id}/approve', '/quarantine/{id}/deny', '/report', '/report/live', '/analyze', '/audit', '/dashboard']) {
     assert.ok(doc.paths[`/api/v1${path}`], `${path} in the OpenAPI document`);
   }
 });

@@ -2,11 +2,9 @@
 // SPF/DKIM/DMARC, source IP and HELO, Microsoft's hops, a one-line conclusion).
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { analyzeMessage } from '../../report/analyze-message.ts';
 import type { MessageAnalysis } from '../../report/analyze-message.ts';
 import { KIND_TITLES } from '../../report/classify.ts';
-import { HeaderCollector } from '../../report/import/header-block.ts';
-import { decodeChunks } from '../../report/import/text-input.ts';
+import { analyzeOne } from '../../services/message-analysis.ts';
 import type { CliIo } from '../io.ts';
 import { parseCommand, printJson, requirePositional, UsageError } from '../io.ts';
 
@@ -16,30 +14,6 @@ Explains one .eml, the first message of an .mbox, or a pasted header block (- re
 Without --accepted-domain, the recipients' domains are taken as the organization's.
 Exit code 0 when the headers were read, 1 when no header field was found.
 `;
-
-/** Reads only the header section: the body is never loaded. */
-async function readHeaderFields(source: AsyncIterable<Uint8Array | string>) {
-  const collector = new HeaderCollector();
-  let lineNumber = 0;
-  let leftover = '';
-  let done = false;
-  for await (const chunk of decodeChunks(source)) {
-    const text = leftover + chunk;
-    let pos = 0;
-    for (let nl = text.indexOf('\n'); nl >= 0 && !done; nl = text.indexOf('\n', pos)) {
-      const line = text.slice(pos, nl);
-      pos = nl + 1;
-      lineNumber++;
-      // An mbox "From " separator line opens the first message.
-      if (lineNumber === 1 && line.startsWith('From ')) continue;
-      if (!collector.addLine(line, lineNumber)) done = true;
-    }
-    if (done) break;
-    leftover = text.slice(pos);
-  }
-  if (!done && leftover) collector.addLine(leftover, lineNumber + 1);
-  return { fields: collector.finish(), problems: collector.problems };
-}
 
 function show(v: string | null | undefined): string {
   return v === null || v === undefined || v === '' ? '-' : v;
@@ -85,14 +59,13 @@ export async function runAnalyze(argv: string[], io: CliIo): Promise<number> {
     if (!info?.isFile()) throw new UsageError(`${file}: no such file`);
     source = createReadStream(file);
   }
-  const { fields, problems } = await readHeaderFields(source);
   const name = file === '-' ? '(stdin)' : file;
+  const { analysis, problems } = await analyzeOne(source, values['accepted-domain'] ?? [], name);
   for (const p of problems) io.stderr.write(`${name}:${p.line}: ${p.message}\n`);
-  if (fields.length === 0) {
+  if (!analysis) {
     io.stderr.write(`${name}:1: no header fields found: not a message or header block\n`);
     return 1;
   }
-  const analysis = analyzeMessage(fields, values['accepted-domain'] ?? [], name);
   if (values.json) printJson(io, analysis);
   else io.stdout.write(renderAnalysis(analysis));
   return 0;

@@ -3,8 +3,9 @@
 // or the live trace, on a worker thread; it answers with the report model and the recommended
 // connectors as a fragment POST /policy/merge accepts. The audit checks the stored policy, the
 // running bootstrap and any uploaded Exchange Online JSON exports. Neither changes anything.
+import { Readable } from 'node:stream';
 import { z } from 'zod';
-import { defineRoute } from '../api-route.ts';
+import { ApiError, defineRoute } from '../api-route.ts';
 import type { ApiRoute, Role } from '../api-route.ts';
 import { connectorSchema, acceptedDomainSchema } from '../../config/policy-schema.ts';
 import { addExoExport, AUDIT_FORMATS, exoExportFromBytes, mxwardAuditContext, parseFramework, renderAudit, runAuditChecks, txtLookup } from '../../services/audit-runs.ts';
@@ -13,6 +14,8 @@ import type { ReportOptionsText, ReportRequest, ReportResult } from '../../servi
 import { runInWorker } from '../run-in-worker.ts';
 import type { AuditOutcome } from '../../services/audit-runs.ts';
 import { FRAMEWORKS } from '../../audit/controls.ts';
+import { analyzeOne } from '../../services/message-analysis.ts';
+import type { MessageAnalysis } from '../../report/analyze-message.ts';
 import { serviceCall } from './ops-common.ts';
 import { isoTime, timeParam } from './trace-routes.ts';
 
@@ -77,6 +80,27 @@ function optionsOf(q: { dmarc?: string; knownSenders?: string; spf?: string; dat
   return { dmarc: split(q.dmarc), knownSenders: split(q.knownSenders), spf: q.spf ? [q.spf] : undefined, dateFormat: q.dateFormat };
 }
 
+/** Only the header section is read; a message beyond this is refused rather than streamed in. */
+export const MAX_ANALYZE_BYTES = 25 * 1024 * 1024;
+
+const analysisShape = z.looseObject({
+  subject: z.string().nullable(),
+  messageId: z.string().nullable(),
+  p1: z.string().nullable(),
+  p2: z.array(z.string()),
+  attribution: z.looseObject({ value: z.string().nullable(), from: z.string() }),
+  acceptedDomains: z.array(z.string()),
+  acceptedDomainsAssumed: z.boolean(),
+  classification: z.looseObject({ kind: z.string(), reason: z.string(), wouldReject: z.boolean() }),
+  signals: z.object({ for: z.array(z.string()), against: z.array(z.string()) }),
+  conclusion: z.string(),
+}).describe('as `mxward analyze --json` prints it');
+
+const analyzeResponse = z.object({
+  analysis: analysisShape,
+  problems: z.array(z.object({ line: z.number(), message: z.string() })),
+}) as unknown as z.ZodType<{ analysis: MessageAnalysis; problems: Array<{ line: number; message: string }> }>;
+
 const exportUpload = z.object({
   name: z.string().min(1).max(200),
   text: z.string().max(50 * 1024 * 1024).optional().describe('the ConvertTo-Json output as text'),
@@ -111,6 +135,22 @@ export const reportRoutes: ApiRoute[] = [
         policy: document, options: optionsOf(query), nowMs: Date.now(),
         source: { kind: 'live', store: { url: deps.config.store.url ?? undefined, dataDir: deps.dataDir }, since: isoTime(query.since), limit: MAX_LIVE_REPORT_RECORDS },
       });
+    }),
+  }),
+  defineRoute({
+    method: 'post', path: '/analyze', tag: 'report', roles: ['administrator', 'helpdesk', 'auditor'], scope: 'read',
+    summary: 'One message explained (.eml, the first message of an .mbox, or pasted headers): attribution, Direct Send, compauth, evidence',
+    rawBody: { contentTypes: ['message/rfc822', 'text/plain', 'application/mbox', 'application/octet-stream'], maxBytes: MAX_ANALYZE_BYTES },
+    query: z.object({
+      acceptedDomains: list.describe('comma-separated; default: the stored policy\'s accepted domains'),
+    }).strict(),
+    response: analyzeResponse,
+    handler: ({ query, body, deps }) => serviceCall(async () => {
+      const accepted = split(query.acceptedDomains)
+        ?? (await deps.store.readPolicy()).document.acceptedDomains.map((d) => (d.includeSubdomains ? `*.${d.domain}` : d.domain));
+      const { analysis, problems } = await analyzeOne(Readable.from([body as Uint8Array]), accepted, 'upload');
+      if (!analysis) throw new ApiError(400, 'validation_failed', 'no header fields found: not a message or header block', 'body');
+      return { analysis, problems };
     }),
   }),
   defineRoute({
