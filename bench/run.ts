@@ -1,5 +1,5 @@
 // `npm run bench [-- --quick] [--rounds N] [--peers mxward,postfix,haraka] [--no-idle] [--keep]
-//   [--auth | --no-auth | --auth-only] [--postfix-frontend | --postfix-frontend-only]`
+//   [--auth | --no-auth | --auth-only | --auth-peer-only] [--postfix-frontend | --postfix-frontend-only]`
 //
 // Side-by-side benchmark of issue 6: Postfix (Debian), Haraka (npm, installed into a temporary
 // directory) and mxward, each relaying to its own smtp-sink, driven by smtp-source in turns
@@ -7,7 +7,9 @@
 // loopback in one temporary directory that is removed at the end (kept with --keep).
 // The auth-on set (mxward with SPF/DKIM/DMARC against a loopback Knot DNS server, compared with
 // mxward with authentication off; gateway/auth-set.ts) runs after it in the full run, with --auth
-// in a quick run, alone with --auth-only. The Postfix front-end set (issue 15: plain Postfix against
+// in a quick run, alone with --auth-only. With it runs the honest-peer auth set of issue 17
+// (gateway/auth-peer-set.ts: mxward with its default authentication against Postfix with
+// policyd-spf, OpenDKIM and OpenDMARC), alone with --auth-peer-only. The Postfix front-end set (issue 15: plain Postfix against
 // Postfix consulting mxward policyd, and policyd plus milter; bench/postfix-frontend/run.ts) runs
 // last in the full run, with --postfix-frontend in a quick run, alone with --postfix-frontend-only.
 import { execFileSync } from 'node:child_process';
@@ -15,6 +17,8 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, release } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runAuthPeerSet, peerTargets } from './gateway/auth-peer-set.ts';
+import type { PeerSetResult } from './gateway/auth-peer-set.ts';
 import { runAuthSet } from './gateway/auth-set.ts';
 import { ensureDebianPackages } from './gateway/debian.ts';
 import type { AuthSetResult } from './gateway/auth-set.ts';
@@ -43,6 +47,7 @@ const { values } = parseArgs({
     auth: { type: 'boolean' },
     'no-auth': { type: 'boolean', default: false },
     'auth-only': { type: 'boolean', default: false },
+    'auth-peer-only': { type: 'boolean', default: false },
     'postfix-frontend': { type: 'boolean' },
     'postfix-frontend-only': { type: 'boolean', default: false },
     /** mxward's `workers:` (N or auto); absent = its default. */
@@ -67,7 +72,8 @@ function runPostfixFrontendSet(): number {
 if (frontendOnly) process.exit(runPostfixFrontendSet());
 const rounds = Number(values.rounds ?? (quick ? 1 : 3));
 const idleSessions = Number(values.idle ?? (quick ? 300 : 1000));
-const authOnly = values['auth-only']!;
+const authPeerOnly = values['auth-peer-only']!;
+const authOnly = values['auth-only']! || authPeerOnly;
 const withAuth = authOnly || (values.auth ?? !quick) && !values['no-auth'];
 const peerNames = authOnly ? [] : values.peers!.split(',').map((p) => p.trim()) as PeerName[];
 const scenarios: Scenario[] = quick ? quickScenarios() : fullScenarios();
@@ -82,7 +88,7 @@ function need(cmd: string, args: string[]): string {
 }
 
 if (process.getuid?.() !== 0) throw new Error('the bench starts a private Postfix instance, which needs root');
-ensureDebianPackages(['postfix', ...(withAuth ? ['knot', 'knot-dnsutils'] : [])], (line) => process.stderr.write(`${line}\n`));
+ensureDebianPackages(['postfix', ...(withAuth ? ['knot', 'knot-dnsutils', 'postfix-policyd-spf-python', 'opendkim', 'opendmarc', 'publicsuffix'] : [])], (line) => process.stderr.write(`${line}\n`));
 const postfixVersion = need('postconf', ['-d', '-h', 'mail_version']);
 need('sh', ['-c', 'command -v smtp-source && command -v smtp-sink']);
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -162,11 +168,14 @@ try {
   }
 
   let authSet: AuthSetResult | null = null;
+  let peerSet: PeerSetResult | null = null;
   if (withAuth) {
     checkInterrupted();
     // The peers are done: stop them so the auth set has the machine to itself.
     for (const peer of peers.splice(0)) await peer.stop();
-    authSet = await runAuthSet({ root, rounds, quick, sinkUser: SINK_USER, log, interrupted: () => interrupted });
+    if (!authPeerOnly) authSet = await runAuthSet({ root, rounds, quick, sinkUser: SINK_USER, log, interrupted: () => interrupted });
+    checkInterrupted();
+    peerSet = await runAuthPeerSet({ root, rounds, quick, sinkUser: SINK_USER, log, interrupted: () => interrupted });
   }
 
   const rows = summarize(turns);
@@ -186,14 +195,22 @@ try {
     out.push('', 'Email authentication (SPF, DKIM verification, DMARC p=reject) against a loopback Knot DNS server, mxward against itself;',
       'DKIM-signed messages sent by the bench\'s own driver over pooled sessions (not smtp-source: not comparable with the table above):', '', authSet.table);
   }
-  const problems = [...(authSet?.problems ?? []),...turns.filter((t) => t.problems.length > 0).map((t) => `${t.scenario} ${t.peer}: ${t.problems.join('; ')}`),
+  if (peerSet) {
+    out.push('', 'Authentication on, the honest peer (issue 17): mxward with its defaults (SPF, DKIM, DMARC, ARC) against Postfix with',
+      'policyd-spf, OpenDKIM and OpenDMARC (verify only), both asking one Knot server on loopback port 53 and relaying to one smtp-sink;',
+      'DKIM-signed messages from the bench\'s driver; "dmarc reject" = forged messages (p=reject, SPF softfail, broken signature):', '', peerSet.table,
+      '', 'Targets (issue 17, authentication on):');
+    for (const t of peerTargets(peerSet.turns)) out.push(`  ${t.met ? 'met    ' : 'NOT met'}  ${t.target}: ${t.detail}`);
+  }
+  const problems = [...(authSet?.problems ?? []), ...(peerSet?.problems ?? []),...turns.filter((t) => t.problems.length > 0).map((t) => `${t.scenario} ${t.peer}: ${t.problems.join('; ')}`),
     ...idle.filter((r) => r.problems.length > 0).map((r) => `idle ${r.peer}: ${r.problems.join('; ')}`)];
   out.push('', problems.length ? `Correctness problems (${problems.length}):\n  ${problems.join('\n  ')}` : `Correctness: every turn checked (${[
     ...(rows.length ? ['5.7.68 on every Direct Send, sink count = accepted count, server records agree'] : []),
     ...(authSet ? ['auth set: 250 for every signed message, sink count = accepted, trace compauth=pass with spf, dkim, dmarc pass'] : []),
+    ...(peerSet ? ['honest peer: every signed message delivered with spf, dkim and dmarc pass in each gateway\'s own header fields and the same results from both, every forged message refused by both'] : []),
   ].join('; ')}).`);
   console.log(out.join('\n'));
-  await writeFile(join(root, 'results.json'), JSON.stringify({ turns, idle, rows, auth: authSet?.turns ?? [] }, null, 2));
+  await writeFile(join(root, 'results.json'), JSON.stringify({ turns, idle, rows, auth: authSet?.turns ?? [], authPeer: peerSet?.turns ?? [] }, null, 2));
   if (values.keep) log(`kept ${root}`);
   process.exitCode = problems.length > 0 ? 1 : 0;
   if (withFrontend) {

@@ -6,13 +6,14 @@ import { generateKeyPairSync } from 'node:crypto';
 import { dkimSign } from 'mailauth';
 import { RECIPIENT } from './scenarios.ts';
 
-export const AUTH_DOMAIN = 'signed-partner.test';
+// Under example. (RFC 2606), not test.: libunbound in OpenDKIM answers test. names itself (RFC 6761).
+export const AUTH_DOMAIN = 'signed-partner.example';
 export const AUTH_FROM = `billing@${AUTH_DOMAIN}`;
 /**
  * A domain whose mail from the driver fails DMARC: SPF softfail (~all, so no SPF checker refuses it
  * at RCPT on its own), a DKIM signature broken by a change to the body, and p=reject.
  */
-export const FORGED_DOMAIN = 'forged-partner.test';
+export const FORGED_DOMAIN = 'forged-partner.example';
 export const FORGED_FROM = `billing@${FORGED_DOMAIN}`;
 const SELECTOR = 's1';
 
