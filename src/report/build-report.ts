@@ -89,7 +89,16 @@ export interface ReportModel {
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-const dayText = (day: number): string => new Date(day * 86_400_000).toISOString().slice(0, 10);
+const dayTexts = new Map<number, string>();
+/** YYYY-MM-DD of a day number, made once per day (tens of thousands of sources share a few hundred days). */
+function dayText(day: number): string {
+  let text = dayTexts.get(day);
+  if (text === undefined) {
+    text = new Date(day * 86_400_000).toISOString().slice(0, 10);
+    if (dayTexts.size < 100_000) dayTexts.set(day, text);
+  }
+  return text;
+}
 const keys = (c: CappedCounts, n: number): string[] => c.top(n).map(([k]) => k);
 const record = (c: CappedCounts): Record<string, number> => Object.fromEntries(c.top(c.cap));
 
@@ -131,7 +140,7 @@ export class ReportRun implements RowSink {
   spfDomainsNeeded(): string[] {
     const out = new Set<string>();
     for (const s of this.aggregator.sources.values()) {
-      if (s.wouldReject > 0) for (const d of s.p1Domains.counts.keys()) if (d !== '<>') out.add(d);
+      if (s.wouldReject > 0) for (const d of s.p1Domains.keys()) if (d !== '<>') out.add(d);
     }
     return [...out].sort();
   }
@@ -184,13 +193,22 @@ export class ReportRun implements RowSink {
   }
 }
 
+/** Rows per day, oldest first (day numbers sort as their dates do). */
+function volumeOf(s: SourceStats): Array<{ day: string; rows: number }> {
+  const e = s.days.entries;
+  if (e === null) return [];
+  const days: Array<[number, number]> = [];
+  for (let i = 0; i < e.length; i += 2) days.push([Number(e[i]), e[i + 1] as number]);
+  return days.sort((a, b) => a[0] - b[0]).map(([d, n]) => ({ day: dayText(d), rows: n }));
+}
+
 function sourceReport(s: SourceStats, l: LabelledSource, hasWhatIf: boolean): SourceReport {
   return {
     key: s.key, ip: s.ip, network: s.network, label: l.label, reasons: l.reasons,
     evidenceFor: l.evidenceFor, evidenceAgainst: l.evidenceAgainst, facts: l.facts, rows: s.rows, kinds: s.kinds,
     wouldReject: s.wouldReject, whatIfReject: hasWhatIf ? s.whatIfReject : null,
     firstSeen: iso(s.firstMs), lastSeen: iso(s.lastMs), days: s.days.size,
-    volume: [...s.days.counts].map(([d, n]) => ({ day: dayText(Number(d)), rows: n })).sort((a, b) => a.day.localeCompare(b.day)),
+    volume: volumeOf(s),
     recipients: distinctCount(s.recipients), recipientsEstimated: isEstimate(s.recipients),
     helos: keys(s.helos, 5), ptrs: keys(s.ptrs, 5), p1Domains: s.p1Domains.top(10), p2Domains: s.p2Domains.top(10),
     senders: keys(s.p1Addresses, 5), subjects: s.subjects,

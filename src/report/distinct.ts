@@ -13,6 +13,8 @@ const M = 1 << P;
 /** HLL bias correction for M registers (Flajolet et al. 2007). */
 const ALPHA = 0.7213 / (1 + 1.079 / M);
 const TWO_21 = 2 ** 21;
+/** 2^-rank for every rank a register can hold (at most 32 - P + 1). */
+const INVERSE_POWERS = Array.from({ length: 34 }, (_, k) => 2 ** -k);
 
 /**
  * Two 32-bit FNV-1a variants of a string in one pass, ASCII letters folded to lower case (e-mail
@@ -103,7 +105,7 @@ export function distinctCount(d: DistinctCounter): number {
   let sum = 0;
   let zeros = 0;
   for (let i = 0; i < M; i++) {
-    sum += 2 ** -s[i];
+    sum += INVERSE_POWERS[s[i]];
     if (s[i] === 0) zeros++;
   }
   const raw = (ALPHA * M * M) / sum;

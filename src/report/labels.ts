@@ -7,6 +7,7 @@
 // `unknown`: the facts are shown and the administrator decides. Pure.
 import ipaddr from 'ipaddr.js';
 import type { SourceStats } from './aggregate.ts';
+import type { CappedCounts } from './source-stats.ts';
 import { OTHER_MAIL_HELO, OTHER_MAIL_LURE, OTHER_MAIL_THREAT, OTHER_MAIL_VERDICT } from './aggregate.ts';
 import { spfCoverage } from './spf-coverage.ts';
 import type { SpfTable } from './spf-coverage.ts';
@@ -54,19 +55,15 @@ function share(n: number, of: number): number {
   return of === 0 ? 0 : n / of;
 }
 
-function count(map: { counts: ReadonlyMap<string, number> }, ...keys: string[]): number {
+function count(map: CappedCounts, ...keys: string[]): number {
   let n = 0;
-  for (const k of keys) n += map.counts.get(k) ?? 0;
+  for (const k of keys) n += map.get(k);
   return n;
 }
 
-function total(map: { counts: ReadonlyMap<string, number>; other: number }): number {
-  let n = map.other;
-  for (const v of map.counts.values()) n += v;
-  return n;
-}
+const total = (map: CappedCounts): number => map.total();
 
-const list = (m: { counts: ReadonlyMap<string, number> }): string => [...m.counts].map(([k, v]) => `${k} ${v}`).join(', ');
+const list = (m: CappedCounts): string => [...m.counts].map(([k, v]) => `${k} ${v}`).join(', ');
 
 /** --known-sender IP|CIDR=label -> entries; a string names the bad value. */
 export function parseKnownSenders(values: readonly string[]): KnownSender[] | string {
@@ -86,7 +83,7 @@ export function parseKnownSenders(values: readonly string[]): KnownSender[] | st
 }
 
 function knownSenderOf(ip: string | null, known: readonly KnownSender[]): KnownSender | null {
-  if (!ip) return null;
+  if (!ip || known.length === 0) return null;
   let addr: ipaddr.IPv4 | ipaddr.IPv6;
   try { addr = ipaddr.process(ip); } catch { return null; }
   for (const k of known) {
@@ -100,7 +97,7 @@ function signalsAgainst(s: SourceStats, ctx: EvidenceContext): string[] {
   const against: string[] = [];
   if (total(s.verdicts)) against.push(`the export's own verdict: ${list(s.verdicts)}`);
   if (total(s.threats)) against.push(`threats named by the export: ${list(s.threats)}`);
-  const mailboxes = [...s.p1Addresses.counts.keys()].filter((a) => ctx.internalSenders.has(a));
+  const mailboxes = s.p1Addresses.keys().filter((a) => ctx.internalSenders.has(a));
   if (mailboxes.length) against.push(`${mailboxes.slice(0, 3).join(', ')} is a real mailbox (it sends internally or outbound in this input) used here from the foreign IP ${s.ip ?? s.key}`);
   const fanout = s.maxRecipientsPerMessage;
   if (fanout >= FANOUT_RECIPIENTS) against.push(`fan-out: one message to ${fanout} recipients`);
@@ -120,15 +117,16 @@ function evidenceFor(s: SourceStats, ctx: EvidenceContext, ours: (d: string) => 
   const found: EvidenceFor[] = [];
   const known = knownSenderOf(s.ip, ctx.knownSenders);
   if (known) found.push({ kind: 'known-sender', text: `named by the administrator: --known-sender ${known.cidr}=${known.label}`, range: known.cidr, rangeName: known.label });
-  const p1Domains = [...s.p1Domains.counts.keys()];
-  if (s.ip && p1Domains.length && s.p1Domains.other === 0 && !p1Domains.includes('<>')) {
+  const p1Domains = s.p1Domains.keys();
+  // With no SPF record known no address is covered: the per-source lookup is skipped.
+  if (s.ip && ctx.spf.records.size > 0 && p1Domains.length && s.p1Domains.other === 0 && !p1Domains.includes('<>')) {
     const cover = p1Domains.map((d) => spfCoverage(ctx.spf, d, s.ip!));
     if (cover.every((c) => c.covered)) {
       const first = cover[0] as Extract<typeof cover[number], { covered: true }>;
       found.push({ kind: 'spf', text: `SPF: ${s.ip} is authorised by ${p1Domains.join(', ')} (${first.mechanism}, range ${first.cidr})`, range: first.cidr, rangeName: first.domain });
     }
   }
-  const p2Domains = [...s.p2Domains.counts.keys()];
+  const p2Domains = s.p2Domains.keys();
   const p2Ours = p2Domains.length > 0 && s.p2Domains.other === 0 && p2Domains.every(ours);
   const dmarcStated = total(s.dmarc);
   const dmarcPass = count(s.dmarc, 'pass');
@@ -151,7 +149,7 @@ function factsOf(s: SourceStats): string[] {
   const compFail = count(s.compauth, 'fail');
   if (share(compFail, rows) > 0.5) facts.push(`compauth fail on ${compFail} of ${rows}`);
   if (share(s.heloBracketed, rows) > 0.5) facts.push('HELO is a bare or bracketed IP address');
-  facts.push(`${rows} message(s) on ${s.days.size} day(s) from ${[...s.p1Addresses.counts.keys()].slice(0, 3).join(', ') || 'no envelope sender'}`);
+  facts.push(`${rows} message(s) on ${s.days.size} day(s) from ${s.p1Addresses.keys().slice(0, 3).join(', ') || 'no envelope sender'}`);
   if (rows < 5) facts.push('too few messages to see a pattern');
   return facts;
 }

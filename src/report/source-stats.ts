@@ -59,9 +59,32 @@ export class CappedCounts {
     for (let i = 0; i < e.length; i += 2) if (next === null || (e[i] as string) > next) next = e[i] as string;
     this.maxKey = next;
   }
+  /** The count of one kept key (0 when not kept). */
+  get(key: string): number {
+    const e = this.entries;
+    if (e !== null) for (let i = 0; i < e.length; i += 2) if (e[i] === key) return e[i + 1] as number;
+    return 0;
+  }
+  /** Kept keys in first-seen order. */
+  keys(): string[] {
+    const e = this.entries;
+    const out: string[] = [];
+    if (e !== null) for (let i = 0; i < e.length; i += 2) out.push(e[i] as string);
+    return out;
+  }
+  /** Every row counted, kept keys and "(other)" alike. */
+  total(): number {
+    const e = this.entries;
+    let n = this.other;
+    if (e !== null) for (let i = 1; i < e.length; i += 2) n += e[i] as number;
+    return n;
+  }
   /** Keys by count (then name), "(other)" among them when some rows were not kept. */
   top(n: number): Array<[string, number]> {
-    const all = [...this.counts];
+    const e = this.entries;
+    if (e === null && this.other === 0) return [];
+    const all: Array<[string, number]> = [];
+    if (e !== null) for (let i = 0; i < e.length; i += 2) all.push([e[i] as string, e[i + 1] as number]);
     if (this.other > 0) all.push(['(other)', this.other]);
     return all.sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, n);
   }
