@@ -1,4 +1,4 @@
-// Two gateway nodes while their PostgreSQL is down (issue 14, docs/multi-node.md). The test runs
+// Two gateway nodes while their PostgreSQL is down (issue 14, docs/cluster.md). The test runs
 // its own private cluster, stops it mid-test and starts it again: meanwhile each node keeps
 // accepting mail under the policy it had (250, delivered), answers 451 4.3.0 for a message that
 // must be quarantined (the quarantine cannot be stored, so nothing may be acknowledged), and keeps

@@ -1,4 +1,4 @@
-// What a node does with its trace while PostgreSQL is unreachable (issue 14, docs/multi-node.md):
+// What a node does with its trace while PostgreSQL is unreachable (issue 14, docs/cluster.md):
 // mail keeps flowing under the last policy the node loaded, and each trace write or delivery
 // update the store refuses for an outage is appended to a local file (fsync'd before the call
 // returns) and written to PostgreSQL, in order, once it answers again. Replayed records are
