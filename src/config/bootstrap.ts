@@ -14,6 +14,11 @@ const listenerSchema = z.object({
   port: z.number().int().min(0).max(65535),
 }).strict();
 
+/** 127.0.0.0/8, ::1 and localhost: where a plain-HTTP console is acceptable. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 export const bootstrapSchema = z.object({
   hostname: z.string().min(1).default(() => osHostname() || 'localhost'),
   /** RFC 8601 authserv-id stamped in Authentication-Results; defaults to hostname. */
@@ -157,7 +162,9 @@ export const bootstrapSchema = z.object({
     sessionHours: z.number().min(0.1).max(24 * 7).default(8),
     /** JSON request bodies beyond this are refused (413); uploads have their own limits. */
     maxBodyBytes: z.number().int().positive().default(1024 * 1024),
-  }).strict().nullable().default(null),
+  }).strict().refine((c) => c.tls || isLoopbackHost(c.host), {
+    path: ['host'], message: 'not a loopback address: set tls: true (sessions and tokens must not cross a network in clear)',
+  }).nullable().default(null),
   /** How long the message trace is kept; older records are purged in the background hourly. */
   retention: z.object({
     /** Days of trace records to keep (0 = keep forever). 30 days answers "what happened last month". */

@@ -3,10 +3,8 @@
 // HTTP(S) server with every API route. Called from app.ts, which supplies the running parts.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { BootstrapConfig } from '../config/bootstrap.ts';
-import { ConfigError } from '../config/errors.ts';
 import type { QuarantineService } from '../quarantine/quarantine-service.ts';
 import { generatePassword, openIdentityService } from '../services/identities.ts';
 import type { IdentityService } from '../services/identities.ts';
@@ -39,10 +37,6 @@ export interface RunningConsole {
   close(): Promise<void>;
 }
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
-}
-
 /**
  * A fresh install gets one administrator, `admin`, with a random password in a 0600 file in the
  * data directory: the log says where the file is, never the password.
@@ -61,9 +55,6 @@ export async function ensureInitialAdmin(identities: IdentityService, dataDir: s
 export async function startConsole(options: ConsoleOptions): Promise<RunningConsole> {
   const settings = options.config.console;
   if (!settings) throw new Error('startConsole without a console section');
-  if (!settings.tls && !isLoopback(settings.host)) {
-    throw new ConfigError('console', [`host ${settings.host} is not loopback: set tls: true (sessions and tokens must not cross a network in clear)`]);
-  }
   const identities = await openIdentityService({ url: options.config.store.url, dataDir: options.dataDir, config: options.config, store: options.store });
   try {
     await ensureInitialAdmin(identities, options.dataDir, options.logger);
