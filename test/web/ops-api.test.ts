@@ -122,7 +122,7 @@ test('trace: one transaction\'s full record with its rule hits; unknown ids and 
 
 test('report over an uploaded message trace export: detected format, evidence, and a fragment /policy/merge accepts', async () => {
   const csv = await readFile(fixture('message-trace-v2.csv'));
-  const res = ok(await auditor.api('POST', '/report?name=trace.csv&knownSenders=203.0.113.10%3Dprinter', { raw: csv, contentType: 'text/csv' }), 'report');
+  const res = ok(await auditor.api('POST', '/report?filename=trace.csv&knownSenders=203.0.113.10%3Dprinter', { raw: csv, contentType: 'text/csv' }), 'report');
   assert.deepEqual(res.json.report.inputs, [{ file: 'trace.csv', format: 'message-trace-v2', rows: 16 }]);
   assert.ok(res.json.report.totals.wouldReject > 0);
   const printer = res.json.report.sources.find((s: { ip: string }) => s.ip === '203.0.113.10');
@@ -142,10 +142,10 @@ test('report over an uploaded message trace export: detected format, evidence, a
 
 test('report: other export formats, wrong uploads and roles', async () => {
   const events = ok(await admin.api('POST', '/report?name=events.json', { raw: await readFile(fixture('emailevents.json')), contentType: 'application/json' }), 'EmailEvents');
-  assert.equal(events.json.report.inputs[0].format, 'defender-emailevents');
-  const utf16 = ok(await admin.api('POST', '/report?name=eac.csv', { raw: await readFile(fixture('eac-extended-utf16.csv')), contentType: 'text/csv' }), 'EAC UTF-16');
+  assert.deepEqual([events.json.report.inputs[0].file, events.json.report.inputs[0].format], ['events.json', 'defender-emailevents']);
+  const utf16 = ok(await admin.api('POST', '/report?filename=eac.csv', { raw: await readFile(fixture('eac-extended-utf16.csv')), contentType: 'text/csv' }), 'EAC UTF-16');
   assert.equal(utf16.json.report.inputs[0].format, 'eac-trace');
-  const broken = ok(await admin.api('POST', '/report?name=junk.csv', { raw: 'this is not an export\nat all\n', contentType: 'text/csv' }), 'junk');
+  const broken = ok(await admin.api('POST', '/report?filename=junk.csv', { raw: 'this is not an export\nat all\n', contentType: 'text/csv' }), 'junk');
   assert.ok(broken.json.report.problems.count > 0);
   assert.equal(broken.json.report.problems.shown[0].file, 'junk.csv');
   expectError(await admin.api('POST', '/report', { raw: 'a,b\n', contentType: 'image/png' }), 415, 'unsupported_media_type');

@@ -111,9 +111,11 @@ export const reportRoutes: ApiRoute[] = [
   defineRoute({
     method: 'post', path: '/report', tag: 'report', roles: ANALYSTS, scope: 'read',
     summary: 'The Direct Send report over one uploaded export (message trace, EAC report, Defender EmailEvents, .eml/.mbox), judged against the stored policy',
-    rawBody: { contentTypes: ['text/csv', 'text/plain', 'application/json', 'application/x-ndjson', 'application/octet-stream', 'message/rfc822', 'application/mbox'], maxBytes: MAX_REPORT_UPLOAD_BYTES },
+    // What browsers and curl call these files (Windows names a .csv after Excel); the content decides the format.
+    rawBody: { contentTypes: ['text/csv', 'text/plain', 'application/json', 'application/x-ndjson', 'application/octet-stream', 'message/rfc822', 'application/mbox', 'application/vnd.ms-excel'], maxBytes: MAX_REPORT_UPLOAD_BYTES },
     query: z.object({
-      name: z.string().min(1).max(200).default('upload').describe('the file name, used in the report\'s inputs and problems'),
+      filename: z.string().min(1).max(200).optional().describe('the file name, used in the report\'s inputs and problems (default "upload")'),
+      name: z.string().min(1).max(200).optional().describe('the same as filename'),
       dateFormat: z.enum(['mdy', 'dmy']).optional().describe('the order of slashed dates; else detected'),
       ...evidenceQuery,
     }).strict(),
@@ -121,7 +123,7 @@ export const reportRoutes: ApiRoute[] = [
     handler: ({ query, body, deps }) => serviceCall(async () => {
       const { document } = await deps.store.readPolicy();
       const bytes = body as Uint8Array;
-      return reportInWorker({ policy: document, options: optionsOf(query), source: { kind: 'upload', name: query.name, bytes }, nowMs: Date.now() });
+      return reportInWorker({ policy: document, options: optionsOf(query), source: { kind: 'upload', name: query.filename ?? query.name ?? 'upload', bytes }, nowMs: Date.now() });
     }),
   }),
   defineRoute({
