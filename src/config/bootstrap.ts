@@ -150,11 +150,15 @@ export const bootstrapSchema = z.object({
    * first worker of `serve --workers N` serves it.
    */
   console: z.object({
+    /** Address the console listens on; loopback unless it must be reached from elsewhere. */
     host: z.string().min(1).default('127.0.0.1'),
+    /** TCP port of the console and API (https://host:port/console/). */
     port: z.number().int().min(0).max(65535).default(9726),
+    /** HTTPS with the gateway's certificate (tls.certFile, else the self-signed pair); false only on loopback. */
     tls: z.boolean().default(true),
     /** Failed sign-ins per client address or user name before 429 for loginLockoutMs. */
     loginFailuresBeforeLockout: z.number().int().positive().default(5),
+    /** How long a client address or user name stays locked out after too many failures (15 min). */
     loginLockoutMs: z.number().int().positive().default(900_000),
     /** Each failed sign-in answers after loginFailureDelayMs × 2^(failures − 1), at most 4 s. */
     loginFailureDelayMs: z.number().int().min(0).max(10_000).default(250),
