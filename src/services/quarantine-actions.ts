@@ -57,7 +57,7 @@ export class QuarantineActions {
     this.#service = service;
   }
 
-  async list(caller: QuarantineCaller, options: QuarantineListOptions): Promise<{ items: QuarantineView[]; total: number | null; hasMore: boolean }> {
+  async list(caller: QuarantineCaller, options: QuarantineListOptions): Promise<{ items: QuarantineView[]; hasMore: boolean }> {
     const offset = options.offset ?? 0;
     if (offset > MAX_QUARANTINE_OFFSET) throw new QuarantineError(`offset: at most ${MAX_QUARANTINE_OFFSET}; narrow the list instead`, 'validation_failed');
     const states = STATES[options.state ?? 'pending'];
@@ -77,7 +77,7 @@ export class QuarantineActions {
       items = await this.#service.list(this.#actor(caller, null), { states, all: true, limit: want, recipient: options.recipient ? lower(options.recipient) : undefined });
     }
     const page = items.slice(offset, offset + options.limit);
-    return { items: page.map((i) => this.#view(caller, i)), total: null, hasMore: items.length > offset + options.limit };
+    return { items: page.map((i) => this.#view(caller, i)), hasMore: items.length > offset + options.limit };
   }
 
   async show(caller: QuarantineCaller, id: string): Promise<QuarantineView> {
