@@ -136,6 +136,15 @@ export async function listClusterQueue(deps: QueueAdminDeps): Promise<Array<Queu
   return local.map((e) => ({ ...e, node: null, heartbeatAgeMs: null }));
 }
 
+/** One message: from this spool, else as the node holding it last published it (node set). */
+export async function showClusterQueued(deps: QueueAdminDeps, queueId: string): Promise<(QueueEntry & { node: string | null; heartbeatAgeMs: number | null }) | null> {
+  const local = deps.spool ? await showQueued(deps.spool, queueId) : null;
+  if (local) return { ...local, node: null, heartbeatAgeMs: null };
+  const cluster = clusterOf(deps);
+  if (!cluster) return null;
+  return (await cluster.listClusterQueue()).find((e) => e.queueId === queueId) ?? null;
+}
+
 /** Asks `nodeId` to run the action on its spool and waits (bounded) for its answer. */
 async function askOwner(cluster: ClusterQueueStore, nodeId: string, action: QueueAction, ids: string[], deps: QueueAdminDeps): Promise<NodeActionResult> {
   const id = await cluster.requestQueueCommand({ nodeId, action, queueIds: ids, actor: deps.actor });

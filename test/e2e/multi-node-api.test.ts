@@ -82,7 +82,10 @@ test('GET /queue?allNodes shows node A\'s message on node B; a helpdesk retry th
   // Without allNodes: node B's own spool, which does not hold it.
   const own = await auditor.get<{ entries: Entry[] }>('/queue');
   assert.deepEqual(own.json.entries, []);
-  assert.equal((await auditor.get(`/queue/${queueId}`)).status, 404);
+  const shown = await auditor.get<Entry>(`/queue/${queueId}`);
+  assert.equal(shown.status, 200, shown.text);
+  assert.equal(shown.json.node, idOfA);
+  assert.equal((await auditor.get('/queue/ZZZZZZZZZZ')).status, 404);
 
   // The auditor reads only.
   const refused = await auditor.post(`/queue/${queueId}/retry`);

@@ -92,6 +92,10 @@ test('node B lists node A\'s queue, and a retry from B is carried out by A and d
   // Not on B's own spool: the plain list (this node only) does not have it.
   const local = await cliOnB(['queue', 'list', '--json']);
   assert.deepEqual(JSON.parse(local.stdout), []);
+  // show finds it where it is published, and says which node holds it.
+  const shown = await cliOnB(['queue', 'show', queueId]);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, new RegExp(`node\\s+${idOfA.replace(/[.]/g, '\\.')} \\(as published`));
 
   await startDownstream();
   const retried = await cliOnB(['queue', 'retry', queueId, '--json']);

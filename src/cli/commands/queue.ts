@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { dataPaths, inspectDataDir, resolveStoreLocation } from '../../config/data-dir.ts';
 import { LIVE_WITHIN_MS } from '../../services/nodes.ts';
-import { flushQueue, isQueueId, listClusterQueue, listQueue, queueAction, showQueued } from '../../services/queue-admin.ts';
+import { flushQueue, isQueueId, listClusterQueue, listQueue, queueAction, showClusterQueued } from '../../services/queue-admin.ts';
 import type { ClusterActionResult, QueueAdminDeps, QueueEntry } from '../../services/queue-admin.ts';
 import { Spool } from '../../spool/spool.ts';
 import type { Store } from '../../store/ports.ts';
@@ -98,15 +98,16 @@ export async function runQueue(argv: string[], io: CliIo): Promise<number> {
   const json = values.json ?? false;
   // The store for the audit log and, on PostgreSQL, the other nodes (on SQLite every node shares
   // this data directory). A spool without a store yet is still listed and acted on, unaudited.
-  const store: Store | null = sub === 'show' || (sub === 'list' && !values['all-nodes']) ? null : openExistingStore(values, io.env);
+  const store: Store | null = sub === 'list' && !values['all-nodes'] ? null : openExistingStore(values, io.env);
   const deps: QueueAdminDeps = { spool, store, actor: actorOf(values.actor, io.env) };
   try {
     if (sub === 'list') return await printList(io, deps, values['all-nodes'] ?? false, json);
     if (sub === 'show') {
-      const e = await showQueued(spool, ids[0]);
-      if (!e) throw new Error(`no queued message ${ids[0]} on this node (mxward queue list --all-nodes shows every node's)`);
+      const e = await showClusterQueued(deps, ids[0]);
+      if (!e) throw new Error(`no queued message ${ids[0]}`);
       if (json) { printJson(io, e); return 0; }
-      io.stdout.write(`queue-id  ${e.queueId}\nstatus    ${e.status}\nfrom      ${e.mailFrom}\nreceived  ${e.receivedAt}\nnext      ${e.nextAttemptAt}\nsize      ${e.sizeBytes ?? '?'} bytes\n\n`);
+      const where = e.node ? `node      ${e.node} (as published ${((e.heartbeatAgeMs ?? 0) / 1000).toFixed(1)} s ago)\n` : '';
+      io.stdout.write(`queue-id  ${e.queueId}\nstatus    ${e.status}\n${where}from      ${e.mailFrom}\nreceived  ${e.receivedAt}\nnext      ${e.nextAttemptAt}\nsize      ${e.sizeBytes ?? '?'} bytes\n\n`);
       printTable(io, ['recipient', 'state', 'attempts', 'last reply'], e.recipients.map((r) => [r.address, r.state, String(r.attempts), r.lastReply ?? '']));
       return 0;
     }

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { ApiError, defineRoute } from '../api-route.ts';
 import type { ApiRoute, Role, RouteInput } from '../api-route.ts';
-import { flushQueue, isQueueId, listClusterQueue, listQueue, queueAction, showQueued } from '../../services/queue-admin.ts';
+import { flushQueue, isQueueId, listClusterQueue, listQueue, queueAction, showClusterQueued } from '../../services/queue-admin.ts';
 import type { ClusterActionResult, QueueAdminDeps } from '../../services/queue-admin.ts';
 import { required } from './ops-common.ts';
 
@@ -75,11 +75,11 @@ export const queueRoutes: ApiRoute[] = [
   }),
   defineRoute({
     method: 'get', path: '/queue/:id', tag: 'queue', roles: READERS, scope: 'read',
-    summary: 'One message in this node\'s queue, with each recipient\'s progress',
-    params: idParams, response: queueEntrySchema,
+    summary: 'One queued message with each recipient\'s progress: from this node, else as the node holding it last published it',
+    params: idParams, response: clusterEntrySchema,
     handler: async (input) => {
-      const entry = await showQueued(adminDeps(input).spool!, input.params.id);
-      if (!entry) throw new ApiError(404, 'not_found', `no queued message ${input.params.id} on this node (GET /queue?allNodes=true lists every node's)`, 'id');
+      const entry = await showClusterQueued(adminDeps(input), input.params.id);
+      if (!entry) throw new ApiError(404, 'not_found', `no queued message ${input.params.id}`, 'id');
       return entry;
     },
   }),
