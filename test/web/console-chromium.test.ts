@@ -11,6 +11,7 @@ import { holdMarked } from '../helpers/hold-check.ts';
 import { maildirMessages, waitForMaildir } from '../helpers/maildir.ts';
 import { sendOne, testMessage } from '../helpers/smtp-client.ts';
 import { waitFor } from '../helpers/loopback.ts';
+import type { Page } from 'playwright-core';
 import type { PolicyDocument } from '../../src/config/policy-schema.ts';
 import { chromiumSkip as skip, openConsole, PHONE, screenshot, signIn } from './console-browser.ts';
 
@@ -18,6 +19,13 @@ const contoso = (doc: PolicyDocument, mode: 'report' | 'enforce' | 'off'): Polic
   ...doc, rejectDirectSend: mode, rejectDirectSendHeaderFrom: mode,
   acceptedDomains: [{ domain: 'contoso.test', includeSubdomains: false, recipients: [] }],
 });
+
+/** Elements that stick out of the page sideways (wide tables scroll inside their own box instead). */
+function tooWide(page: Page, width: number): Promise<string[]> {
+  return page.evaluate((w) => [...document.querySelectorAll('body *')]
+    .filter((e) => e.getBoundingClientRect().right > w + 1 && !e.closest('.table-wrap'))
+    .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}.${String(e.className)}: ${Math.round(e.getBoundingClientRect().right)}`), width);
+}
 
 /** A Direct Send message: envelope and From in our own domain, from a source no connector names. */
 function directSend(port: number, subject: string) {
@@ -174,6 +182,70 @@ test('a recipient signs in with mail credentials, sees only their held message a
   assert.doesNotMatch(c.page.url(), new RegExp(token), 'the link token left the address bar');
   assert.match(await c.page.locator('#q-list tbody').textContent() ?? '', /Invoice for bob@contoso\.test/);
   assert.doesNotMatch(await c.page.locator('#q-list tbody').textContent() ?? '', /alice/);
+  assert.deepEqual(c.foreignRequests, []);
+  assert.deepEqual(c.pageErrors, []);
+});
+
+test('the dashboard draws the Direct Send traffic just sent and names its source among those enforce would refuse', { skip }, async (t) => {
+  const c = await openConsole(t, { policy: (doc) => contoso(doc, 'report') });
+  for (let i = 1; i <= 3; i++) {
+    const sent = await directSend(c.gateway.inbound.port, `Scan ${i}`);
+    assert.equal(sent.code, 250, `report mode accepts and records: ${sent.reply}`);
+  }
+  const record = await c.gateway.waitForTrace({ sender: 'scanner@contoso.test' });
+  assert.equal(record.directSendWouldReject, true);
+
+  await c.page.goto(c.url('dashboard'));
+  await signIn(c.page, 'admin', c.gateway.adminPassword);
+  await c.page.waitForSelector('#enforce-now');
+  const bars = c.page.locator('#would-reject-chart rect.bar-0');
+  assert.ok(await bars.count() >= 1, 'a would-reject bar is drawn');
+  const titles = await c.page.locator('#would-reject-chart rect.bar-0 title').allTextContents();
+  assert.equal(titles.map((x) => Number(/: (\d+) would be rejected/.exec(x)?.[1] ?? 0)).reduce((a, b) => a + b, 0), 3, titles.join(' | '));
+  const refused = await c.page.locator('#enforce-now').textContent() ?? '';
+  assert.match(refused, /127\.0\.0\.1/, 'the source is listed among those enforce would refuse');
+  assert.match(await c.page.textContent('#verdict-chart') ?? '', /accept/);
+  await screenshot(c.page, 'dashboard-1280');
+  await c.page.setViewportSize(PHONE);
+  assert.deepEqual(await tooWide(c.page, PHONE.width), [], 'nothing wider than a phone');
+  await screenshot(c.page, 'dashboard-phone');
+  assert.deepEqual(c.foreignRequests, []);
+  assert.deepEqual(c.pageErrors, []);
+});
+
+test('an uploaded Exchange Online export shows the report, and its recommended connector is merged after the diff', { skip }, async (t) => {
+  const c = await openConsole(t, {
+    policy: (doc) => ({ ...doc, acceptedDomains: [{ domain: 'contoso.com', includeSubdomains: false, recipients: [] }] }),
+  });
+  await c.page.goto(c.url('report'));
+  await signIn(c.page, 'admin', c.gateway.adminPassword);
+  await c.page.setInputFiles('#report-file', join(repoRoot, 'test', 'fixtures', 'report', 'message-trace-v2.csv'));
+  // The printers' network named by the administrator is the positive evidence a connector needs.
+  await c.page.fill('#report-knownSenders', '203.0.113.0/24=office-printers');
+  await c.page.click('#report-upload');
+  await c.page.waitForSelector('#report-result');
+  assert.match(await c.page.textContent('#report-headline') ?? '', /^Enforcing Reject Direct Send would stop/);
+  assert.match(await c.page.textContent('#report-recommendations') ?? '', /DirectSend-office-printers-203\.0\.113\.0-24/);
+  await screenshot(c.page, 'report');
+
+  await c.page.click('#report-merge-preview');
+  const diff = c.page.locator('#report-merge .diff');
+  await diff.waitFor();
+  assert.deepEqual((await diff.locator('li').allTextContents()).map((s) => s.trim()), ['+ connector DirectSend-office-printers-203.0.113.0-24']);
+  assert.equal((await c.gateway.store.readPolicy()).document.connectors.length, 0, 'the preview wrote nothing');
+  await c.page.click('#report-merge-apply');
+  await c.page.waitForSelector('#report-merge-done');
+  assert.match(await c.page.textContent('#report-merge-done') ?? '', /Saved as policy version \d+/);
+  const { document } = await c.gateway.store.readPolicy();
+  const added = document.connectors.find((x) => x.name === 'DirectSend-office-printers-203.0.113.0-24');
+  assert.deepEqual(added?.senderIPAddresses, ['203.0.113.0/24']);
+
+  // The merge is in the policy history, with its diff, by the console account.
+  await c.page.goto(c.url('history'));
+  await c.page.waitForSelector('#history-list');
+  await c.page.locator('#history-list li a').first().click();
+  await c.page.waitForSelector('#history-detail .diff');
+  assert.match(await c.page.textContent('#history-detail') ?? '', /admin[\s\S]*policy\.merge[\s\S]*\+ connector DirectSend-office-printers/);
   assert.deepEqual(c.foreignRequests, []);
   assert.deepEqual(c.pageErrors, []);
 });

@@ -27,11 +27,10 @@ function homeFor(role) {
   return role === 'recipient' ? 'quarantine' : 'dashboard';
 }
 
-/** Login answers and GET /session may name the account `name`, `username` or `account`. */
+/** The sign-in answers and GET /session carry `{ principal, csrfToken }` (identity-routes.ts). */
 function sessionFrom(body) {
-  if (!body) return null;
-  const s = body.session ?? body;
-  return { name: s.name ?? s.username ?? s.account ?? s.principal?.name ?? '', role: s.role ?? s.principal?.role, csrfToken: s.csrfToken ?? null, addresses: s.addresses ?? s.principal?.addresses ?? [] };
+  const { name, role, addresses } = body.principal;
+  return { name, role, addresses, csrfToken: body.csrfToken };
 }
 
 class App extends Component {
@@ -48,6 +47,8 @@ class App extends Component {
       if (route.parts[0] === 'r' && route.parts[1]) this.linkSignIn(route.parts[1]);
     });
     whenUnauthenticated(() => { if (this.state.session) this.setState({ session: null }); });
+    // Charts pick their canvas by width (chart.js): draw them again when the page crosses it.
+    window.matchMedia('(max-width: 760px)').addEventListener('change', () => this.forceUpdate());
     this.start();
   }
 

@@ -25,15 +25,6 @@ export function localToIso(value) {
   return Number.isNaN(d.getTime()) ? '' : d.toISOString();
 }
 
-/** Entries of a `{name: count}` record or an array of `{name, count}`, largest first. */
-export function countsOf(value, nameKey = 'name') {
-  if (!value) return [];
-  const list = Array.isArray(value)
-    ? value.map((v) => [String(v[nameKey] ?? v.key ?? v.name ?? v.label ?? '?'), Number(v.count ?? v.messages ?? v.value ?? 0)])
-    : Object.entries(value).map(([k, v]) => [k, Number(typeof v === 'object' && v !== null ? v.count ?? 0 : v)]);
-  return list.sort((a, b) => b[1] - a[1]);
-}
-
 /** Which role may do what in the console; the server checks again on every request. */
 export const CAN = {
   readPolicy: (role) => role === 'administrator' || role === 'helpdesk' || role === 'auditor',
@@ -42,9 +33,3 @@ export const CAN = {
   quarantineAdmin: (role) => role === 'administrator' || role === 'helpdesk',
   report: (role) => role === 'administrator' || role === 'auditor',
 };
-
-/** The list in an answer that is either an array or `{ items }` (or `{ <key> }`). */
-export function listOf(body, key) {
-  if (Array.isArray(body)) return body;
-  return body?.items ?? body?.[key] ?? [];
-}

@@ -3,7 +3,7 @@
 import { html, Component } from '../html.js';
 import { api } from '../api.js';
 import { ErrorBanner, Field, unclaimed } from '../components.js';
-import { CAN, listOf } from '../format.js';
+import { CAN } from '../format.js';
 
 const EMPTY = { name: '', type: 'partner', senderDomains: '*', senderIPAddresses: '', tlsSenderCertificateName: '', restrictDomainsToIPAddresses: false, requireTls: false, treatMessagesAsInternal: false, comment: '' };
 const FIELDS = Object.keys(EMPTY);
@@ -67,7 +67,7 @@ export class Connectors extends Component {
   }
   componentDidMount() { this.load(); }
   async load() {
-    try { this.setState({ items: listOf(await api('get', '/connectors'), 'connectors') }); } catch (error) { this.setState({ error }); }
+    try { this.setState({ items: await api('get', '/connectors') }); } catch (error) { this.setState({ error }); }
   }
   async add(e) {
     e.preventDefault();

@@ -3,7 +3,7 @@
 import { html, Component } from '../html.js';
 import { api } from '../api.js';
 import { DiffView, ErrorBanner, Loader } from '../components.js';
-import { CAN, formatTime, listOf } from '../format.js';
+import { CAN, formatTime } from '../format.js';
 import { describeChange } from '../merge.js';
 
 class Rollback extends Component {
@@ -49,7 +49,7 @@ export class PolicyHistory extends Loader {
   loadKey() { return 'history'; }
   load() { return api('get', '/policy/history'); }
   view(body) {
-    const versions = listOf(body, 'versions');
+    const versions = body;
     const selected = this.props.version;
     return html`<section aria-labelledby="history-title">
       <div class="view-head"><h1 id="history-title">Policy history</h1><a href="#/policy">Current policy</a></div>

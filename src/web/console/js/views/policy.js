@@ -3,7 +3,7 @@
 import { html, Component } from '../html.js';
 import { api } from '../api.js';
 import { ErrorBanner, Field, unclaimed } from '../components.js';
-import { CAN, listOf } from '../format.js';
+import { CAN } from '../format.js';
 import { Connectors } from './connectors.js';
 import { Users } from './users.js';
 
@@ -61,7 +61,7 @@ class Domains extends Component {
   }
   componentDidMount() { this.load(); }
   async load() {
-    try { this.setState({ items: listOf(await api('get', '/domains'), 'domains') }); } catch (error) { this.setState({ error }); }
+    try { this.setState({ items: await api('get', '/domains') }); } catch (error) { this.setState({ error }); }
   }
   async add(e) {
     e.preventDefault();

@@ -29,7 +29,7 @@ export class QuarantineList extends Loader {
     return api('get', '/quarantine', { query: { state: this.props.route.query.state ?? 'pending', offset: this.props.route.query.offset } });
   }
   view(body) {
-    const items = body.items ?? body;
+    const { items } = body;
     const recipient = this.props.session.role === 'recipient';
     const state = this.props.route.query.state ?? 'pending';
     return html`<section aria-labelledby="q-title">
@@ -69,16 +69,14 @@ export class QuarantineDetail extends Component {
   async load() {
     try {
       const body = await api('get', this.path());
-      this.setState({ item: body.item ?? body, error: null });
+      this.setState({ item: body, error: null });
     } catch (error) {
       this.setState({ error });
     }
   }
   async show(what) {
     try {
-      const text = await api('get', this.path(`/${what}`), { text: true });
-      const value = typeof text === 'string' ? text : text.text ?? text.preview ?? text.headers ?? JSON.stringify(text, null, 2);
-      this.setState({ [what]: value, error: null });
+      this.setState({ [what]: await api('get', this.path(`/${what}`), { text: true }), error: null });
     } catch (error) {
       this.setState({ error });
     }

@@ -2,36 +2,28 @@
 // with the connectors it recommends, and merge them into the policy (the diff is shown first).
 import { html, Component } from '../html.js';
 import { api } from '../api.js';
-import { ErrorBanner } from '../components.js';
+import { ErrorBanner, Field, unclaimed } from '../components.js';
 import { CAN, formatNumber } from '../format.js';
 import { MergePanel } from '../merge.js';
 import { TimeBars } from '../chart.js';
 
-/** The same connector `mxward report` writes into its YAML (src/report/recommend.ts). */
-function connectorOf(r) {
-  return {
-    name: r.name, type: 'partner', enabled: true, senderDomains: r.senderDomains, senderIPAddresses: r.senderIPAddresses,
-    tlsSenderCertificateName: r.certificateName ?? null, restrictDomainsToIPAddresses: r.by === 'ip',
-    restrictDomainsToCertificate: r.by === 'certificate', requireTls: r.by === 'certificate', treatMessagesAsInternal: false,
-    comment: `suggested by the mxward console report: ${r.rows} message(s) from ${(r.sources ?? []).slice(0, 3).join(', ')}`,
-  };
-}
-
-function fragmentOf(body, report) {
-  const given = body.fragment ?? body.policyFragment ?? report.fragment ?? report.policyFragment;
-  if (given) return given;
-  return { connectors: (report.recommendations ?? []).map(connectorOf) };
-}
-
+/** What the browser says the file is, or a guess from its name (the server detects the format from the content). */
 function contentTypeOf(file) {
   if (file.type) return file.type;
-  return /\.jsonl?$/i.test(file.name) ? 'application/json' : 'text/csv';
+  if (/\.jsonl?$/i.test(file.name)) return 'application/json';
+  return /\.csv$/i.test(file.name) ? 'text/csv' : 'application/octet-stream';
+}
+
+/** Evidence the administrator gives, as the CLI's --known-sender: `203.0.113.0/24=printers, 198.51.100.7`. */
+function evidenceQuery(knownSenders) {
+  const list = knownSenders.split(/[\s,]+/).filter(Boolean).join(',');
+  return list ? { knownSenders: list } : {};
 }
 
 export class ReportView extends Component {
   constructor(props) {
     super(props);
-    this.state = { file: null, body: null, error: null, busy: false };
+    this.state = { file: null, knownSenders: '', body: null, error: null, busy: false };
   }
   async upload(e) {
     e.preventDefault();
@@ -39,7 +31,8 @@ export class ReportView extends Component {
     if (!file) return;
     this.setState({ busy: true, error: null, body: null });
     try {
-      const body = await api('post', '/report', { raw: file, contentType: contentTypeOf(file), query: { filename: file.name } });
+      const query = { name: file.name, ...evidenceQuery(this.state.knownSenders) };
+      const body = await api('post', '/report', { raw: file, contentType: contentTypeOf(file), query });
       this.setState({ body, busy: false });
     } catch (error) {
       this.setState({ error, busy: false });
@@ -48,8 +41,8 @@ export class ReportView extends Component {
   async live() {
     this.setState({ busy: true, error: null, body: null });
     try {
-      const since = new Date(Date.now() - 7 * 86_400_000).toISOString();
-      this.setState({ body: await api('get', '/report/live', { query: { since } }), busy: false });
+      const query = { since: '7d', ...evidenceQuery(this.state.knownSenders) };
+      this.setState({ body: await api('get', '/report/live', { query }), busy: false });
     } catch (error) { this.setState({ error, busy: false }); }
   }
   render() {
@@ -58,23 +51,26 @@ export class ReportView extends Component {
       <h1 id="report-title">Direct Send report</h1>
       <form class="card" id="report-form" onSubmit=${(e) => this.upload(e)}>
         <div class="field"><label for="report-file">Exchange Online or Defender export (message trace CSV, EAC export, EmailEvents CSV or JSON)</label>
-          <input type="file" id="report-file" name="file" accept=".csv,.json,.jsonl,text/csv,application/json" onChange=${(e) => this.setState({ file: e.currentTarget.files[0] ?? null })} /></div>
+          <input type="file" id="report-file" name="file" accept=".csv,.json,.jsonl,.eml,.mbox,text/csv,application/json" onChange=${(e) => this.setState({ file: e.currentTarget.files[0] ?? null })} /></div>
+        <${Field} label="Sources you know are yours (optional)" name="knownSenders" value=${this.state.knownSenders} error=${this.state.error}
+          onInput=${(v) => this.setState({ knownSenders: v })} idPrefix="report" placeholder="203.0.113.0/24=office-printers"
+          hint="IP addresses or ranges, optionally =label, separated by commas: the positive evidence a connector needs" />
         <div class="actions">
           <button type="submit" class="primary" id="report-upload" disabled=${busy || !this.state.file}>${busy ? 'Reading…' : 'Build the report'}</button>
           <button type="button" id="report-live" disabled=${busy} onClick=${() => this.live()}>Report over this gateway's trace (7 days)</button>
         </div>
       </form>
-      <${ErrorBanner} error=${error} />
+      <${ErrorBanner} error=${unclaimed(error, ['knownSenders'])} />
       ${body ? html`<${ReportResult} body=${body} role=${this.props.session.role} />` : null}
     </section>`;
   }
 }
 
 function ReportResult({ body, role }) {
-  const report = body.report ?? body;
+  const { report } = body;
   const recs = report.recommendations ?? [];
   const sources = (report.sources ?? []).filter((s) => s.wouldReject > 0).slice(0, 50);
-  const volume = (report.volume ?? []).map((v) => ({ time: v.day, count: Object.values(v.kinds ?? {}).reduce((a, b) => a + Number(b), 0) }));
+  const volume = (report.volume ?? []).map((v) => ({ time: v.day, values: [Object.values(v.kinds ?? {}).reduce((a, b) => a + Number(b), 0)] }));
   return html`<div id="report-result">
     <section class="card">
       <p class="headline" id="report-headline">${report.headline?.text ?? ''}</p>
@@ -88,11 +84,10 @@ function ReportResult({ body, role }) {
     <section class="card" aria-labelledby="recs-title">
       <h2 id="recs-title">Connectors to add before enforcing</h2>
       ${recs.length === 0 ? html`<p class="empty">No authorised sender needs a connector.</p>` : html`<ul class="recs" id="report-recommendations">
-        ${recs.map((r) => html`<li><strong>${r.name}</strong>: ${r.by === 'certificate' ? `certificate ${r.certificateName}` : r.senderIPAddresses.join(', ')}
-          for ${r.senderDomains.join(', ')} (${formatNumber(r.rows)} messages)<br /><small>${(r.evidence ?? []).slice(0, 2).join('; ')}</small>
+        ${recs.map((r) => html`<li><strong>${r.name}</strong>: ${r.by === 'certificate' ? `certificate ${r.certificateName}` : r.senderIPAddresses.join(', ')}${' '}for ${r.senderDomains.join(', ')} (${formatNumber(r.rows)} messages)<br /><small>${(r.evidence ?? []).slice(0, 2).join('; ')}</small>
           ${(r.warnings ?? []).map((w) => html`<p class="warning">${w}</p>`)}</li>`)}
       </ul>`}
-      <${MergePanel} id="report-merge" fragment=${fragmentOf(body, report)} canWrite=${CAN.writePolicy(role)} />
+      <${MergePanel} id="report-merge" fragment=${body.policyFragment} canWrite=${CAN.writePolicy(role)} />
     </section>
     <section class="card"><${TimeBars} id="report-volume" points=${volume} label="Messages per day" /></section>
     <section class="card" aria-labelledby="rsrc-title">

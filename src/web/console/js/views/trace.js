@@ -111,7 +111,7 @@ export class TraceDetail extends Loader {
   loadKey(props) { return props.id; }
   load() { return api('get', `/trace/${encodeURIComponent(this.props.id)}`); }
   view(body) {
-    const t = body.record ?? body;
+    const t = body;
     const attempts = t.deliveryAttempts ?? t.delivery?.attempts;
     return html`<section aria-labelledby="trace-detail-title" id="trace-detail">
       <p><a href="#/trace">← Back to the search</a></p>

@@ -3,7 +3,7 @@
 import { html, Component } from '../html.js';
 import { api } from '../api.js';
 import { ErrorBanner, Field, unclaimed } from '../components.js';
-import { CAN, listOf } from '../format.js';
+import { CAN } from '../format.js';
 
 const FIELDS = ['username', 'password', 'addresses'];
 
@@ -14,7 +14,7 @@ export class Users extends Component {
   }
   componentDidMount() { this.load(); }
   async load() {
-    try { this.setState({ items: listOf(await api('get', '/users'), 'users'), readError: null }); } catch (error) { this.setState({ readError: error }); }
+    try { this.setState({ items: await api('get', '/users'), readError: null }); } catch (error) { this.setState({ readError: error }); }
   }
   async add(e) {
     e.preventDefault();
