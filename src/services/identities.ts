@@ -204,7 +204,9 @@ export class IdentityService {
 
   /** Exchanges a signed link from the quarantine digest for a recipient session of that address. */
   async recipientLinkLogin(token: string, clientKey: string): Promise<LoginOutcome> {
-    return this.#throttled(clientKey, 'link', async () => {
+    // Counted per claimed address (readable without the key), so forged links for one address
+    // cannot lock out the links of everybody else.
+    return this.#throttled(clientKey, `link:${claimedAddress(token)}`, async () => {
       const check = verifyRecipientLink(this.#linkKey, token, this.#now());
       if (!check.ok) return null;
       return { kind: 'recipient-link', name: check.address, role: 'recipient', scopes: ['read', 'write'], addresses: [check.address] };
@@ -272,6 +274,15 @@ export class IdentityService {
 
 /** A valid hash of a random password: verifying against it costs what a real check costs. */
 const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+
+function claimedAddress(token: string): string {
+  try {
+    const claims = JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString('utf8')) as { a?: unknown };
+    return typeof claims.a === 'string' ? claims.a.toLowerCase().slice(0, 320) : 'malformed';
+  } catch {
+    return 'malformed';
+  }
+}
 
 function publicToken(t: StoredApiToken): PublicToken {
   const { tokenHash: _hash, ...rest } = t;
