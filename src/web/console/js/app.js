@@ -13,6 +13,8 @@ import { QuarantineList, QuarantineDetail } from './views/quarantine.js';
 import { PolicyView } from './views/policy.js';
 import { PolicyHistory } from './views/policy-history.js';
 import { ReportView } from './views/report.js';
+import { QueueView } from './views/queue.js';
+import { AccessView } from './views/access.js';
 
 const NAV = [
   ['dashboard', 'Dashboard', CAN.trace],
@@ -21,6 +23,8 @@ const NAV = [
   ['policy', 'Policy', CAN.readPolicy],
   ['history', 'History', CAN.readPolicy],
   ['report', 'Report', CAN.report],
+  ['queue', 'Queue', CAN.trace],
+  ['access', 'Access', CAN.writePolicy],
 ];
 
 function homeFor(role) {
@@ -103,6 +107,8 @@ class App extends Component {
       case 'policy': return html`<${PolicyView} ...${props} />`;
       case 'history': return html`<${PolicyHistory} ...${props} version=${second} />`;
       case 'report': return html`<${ReportView} ...${props} />`;
+      case 'queue': return html`<${QueueView} ...${props} />`;
+      case 'access': return html`<${AccessView} ...${props} />`;
       case 'dashboard': return html`<${Dashboard} ...${props} />`;
       default: return session.role === 'recipient' ? html`<${QuarantineList} ...${props} />` : html`<${Dashboard} ...${props} />`;
     }

@@ -25,11 +25,11 @@ export function localToIso(value) {
   return Number.isNaN(d.getTime()) ? '' : d.toISOString();
 }
 
-/** Which role may do what in the console; the server checks again on every request. */
+/** Which role may do what in the console (operate: quarantine and queue actions); the server checks again on every request. */
 export const CAN = {
   readPolicy: (role) => role === 'administrator' || role === 'helpdesk' || role === 'auditor',
   writePolicy: (role) => role === 'administrator',
   trace: (role) => role === 'administrator' || role === 'helpdesk' || role === 'auditor',
-  quarantineAdmin: (role) => role === 'administrator' || role === 'helpdesk',
+  operate: (role) => role === 'administrator' || role === 'helpdesk',
   report: (role) => role === 'administrator' || role === 'auditor',
 };
