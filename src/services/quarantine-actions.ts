@@ -103,20 +103,14 @@ export class QuarantineActions {
       const r = await this.#service.release(id, this.#actor(caller, null));
       return { queueIds: [r.queueId], recipients: r.recipients };
     }
-    const out = { queueIds: [] as string[], recipients: [] as string[] };
-    for (const address of await this.#mine(caller, id)) {
-      const r = await this.#service.release(id, this.#actor(caller, address));
-      out.queueIds.push(r.queueId);
-      out.recipients.push(...r.recipients);
-    }
-    return out;
+    const done = await this.#eachOwn(caller, id, (address) => this.#service.release(id, this.#actor(caller, address)));
+    return { queueIds: done.map((r) => r.queueId), recipients: done.flatMap((r) => r.recipients) };
   }
 
   async requestRelease(caller: QuarantineCaller, id: string): Promise<{ recipients: string[] }> {
     if (caller.role !== 'recipient') throw new QuarantineError('request-release is a recipient action; administrators release or approve directly', 'validation_failed');
-    const moved: string[] = [];
-    for (const address of await this.#mine(caller, id)) moved.push(...await this.#service.requestRelease(id, this.#actor(caller, address)));
-    return { recipients: moved };
+    const moved = await this.#eachOwn(caller, id, (address) => this.#service.requestRelease(id, this.#actor(caller, address)));
+    return { recipients: moved.flat() };
   }
 
   async approve(caller: QuarantineCaller, id: string): Promise<{ queueIds: string[]; recipients: string[] }> {
@@ -134,9 +128,8 @@ export class QuarantineActions {
   async delete(caller: QuarantineCaller, id: string): Promise<{ recipients: string[] }> {
     this.#refuseAuditor(caller, 'delete');
     if (isAdmin(caller)) return { recipients: await this.#service.delete(id, this.#actor(caller, null)) };
-    const removed: string[] = [];
-    for (const address of await this.#mine(caller, id)) removed.push(...await this.#service.delete(id, this.#actor(caller, address)));
-    return { recipients: removed };
+    const removed = await this.#eachOwn(caller, id, (address) => this.#service.delete(id, this.#actor(caller, address)));
+    return { recipients: removed.flat() };
   }
 
   /** What this caller may do with this item right now (the console shows only these buttons). */
@@ -175,6 +168,26 @@ export class QuarantineActions {
     const mine = (item?.recipients ?? []).filter((r) => own.has(r.address) && r.state !== 'deleted').map((r) => r.address);
     if (mine.length === 0) throw new QuarantineError(`no quarantined message ${id}`, 'not_found');
     return mine;
+  }
+
+  /**
+   * The action once per own copy (a person with two mailboxes among the recipients). A copy
+   * already done (released, requested) does not undo the others; only when none could be done
+   * is the first refusal the answer.
+   */
+  async #eachOwn<T>(caller: QuarantineCaller, id: string, act: (address: string) => Promise<T>): Promise<T[]> {
+    const done: T[] = [];
+    let refusal: unknown = null;
+    for (const address of await this.#mine(caller, id)) {
+      try {
+        done.push(await act(address));
+      } catch (err) {
+        if (!(err instanceof QuarantineError)) throw err;
+        refusal ??= err;
+      }
+    }
+    if (done.length === 0 && refusal) throw refusal;
+    return done;
   }
 
   async #readActor(caller: QuarantineCaller, id: string): Promise<Actor> {
