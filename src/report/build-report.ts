@@ -99,8 +99,12 @@ function dayText(day: number): string {
   }
   return text;
 }
-const keys = (c: CappedCounts, n: number): string[] => c.top(n).map(([k]) => k);
-const record = (c: CappedCounts): Record<string, number> => Object.fromEntries(c.top(c.cap));
+// Empty lists and records are one shared, frozen value: a message trace leaves most of them
+// empty for tens of thousands of sources, and the report is only read once built.
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+const NO_RECORD: Record<string, number> = Object.freeze({});
+const keys = (c: CappedCounts, n: number): string[] => (c.size === 0 ? NONE : c.top(n).map(([k]) => k));
+const record = (c: CappedCounts): Record<string, number> => (c.size === 0 ? NO_RECORD : Object.fromEntries(c.top(c.cap)));
 
 export class ReportRun implements RowSink {
   readonly context: ReportContext;
@@ -205,12 +209,12 @@ function volumeOf(s: SourceStats): Array<{ day: string; rows: number }> {
 function sourceReport(s: SourceStats, l: LabelledSource, hasWhatIf: boolean): SourceReport {
   return {
     key: s.key, ip: s.ip, network: s.network, label: l.label, reasons: l.reasons,
-    evidenceFor: l.evidenceFor, evidenceAgainst: l.evidenceAgainst, facts: l.facts, rows: s.rows, kinds: s.kinds,
+    evidenceFor: l.evidenceFor.length ? l.evidenceFor : NONE, evidenceAgainst: l.evidenceAgainst.length ? l.evidenceAgainst : NONE, facts: l.facts, rows: s.rows, kinds: s.kinds,
     wouldReject: s.wouldReject, whatIfReject: hasWhatIf ? s.whatIfReject : null,
     firstSeen: iso(s.firstMs), lastSeen: iso(s.lastMs), days: s.days.size,
     volume: volumeOf(s),
     recipients: distinctCount(s.recipients), recipientsEstimated: isEstimate(s.recipients),
-    helos: keys(s.helos, 5), ptrs: keys(s.ptrs, 5), p1Domains: s.p1Domains.top(10), p2Domains: s.p2Domains.top(10),
+    helos: keys(s.helos, 5), ptrs: keys(s.ptrs, 5), p1Domains: s.p1Domains.size === 0 ? NONE : s.p1Domains.top(10), p2Domains: s.p2Domains.size === 0 ? NONE : s.p2Domains.top(10),
     senders: keys(s.p1Addresses, 5), subjects: s.subjects,
     auth: { spf: record(s.spf), dmarc: record(s.dmarc), compauth: record(s.compauth) },
     connectors: keys(s.connectors, 5), certificateNames: keys(s.certificateNames, 5), rejectCodes: keys(s.rejectCodes, 4),
