@@ -118,13 +118,33 @@ export class IdentityService {
     return account;
   }
 
+  /** A new role and/or password; the account's open sessions end, so the change takes effect at once. */
+  async updateAccount(username: string, changes: { role?: IdentityRole; password?: string }, actor: string): Promise<Omit<ConsoleAccount, 'passwordHash'>> {
+    const existing = await this.#identities.getAccount(username);
+    if (!existing) throw new ServiceError('not_found', `no account ${username}`);
+    if (changes.role === undefined && changes.password === undefined) throw new ServiceError('validation_failed', 'give a new role or password', 'role');
+    if (changes.role !== undefined && !STAFF_ROLES.includes(changes.role)) throw new ServiceError('validation_failed', `role: one of ${STAFF_ROLES.join(', ')}`, 'role');
+    if (changes.password !== undefined && changes.password.length < MIN_PASSWORD) throw new ServiceError('validation_failed', `password: at least ${MIN_PASSWORD} characters`, 'password');
+    if (existing.role === 'administrator' && changes.role !== undefined && changes.role !== 'administrator') await this.#keepOneAdministrator(username);
+    const updated: ConsoleAccount = {
+      ...existing, role: changes.role ?? existing.role,
+      passwordHash: changes.password === undefined ? existing.passwordHash : await hashPassword(changes.password),
+    };
+    await this.#identities.putAccount(updated);
+    await this.#identities.removeSessionsOf(username);
+    await this.#store.appendAudit(actor, 'console.account.set', { username, role: existing.role }, { username, role: updated.role, passwordChanged: changes.password !== undefined });
+    return { username, role: updated.role, createdAt: updated.createdAt };
+  }
+
+  async #keepOneAdministrator(username: string): Promise<void> {
+    const admins = (await this.#identities.listAccounts()).filter((a) => a.role === 'administrator');
+    if (admins.length <= 1) throw new ServiceError('conflict', `${username} is the last administrator; add another first`);
+  }
+
   async removeAccount(username: string, actor: string): Promise<void> {
     const existing = await this.#identities.getAccount(username);
     if (!existing) throw new ServiceError('not_found', `no account ${username}`);
-    if (existing.role === 'administrator') {
-      const admins = (await this.#identities.listAccounts()).filter((a) => a.role === 'administrator');
-      if (admins.length <= 1) throw new ServiceError('conflict', `${username} is the last administrator; add another first`);
-    }
+    if (existing.role === 'administrator') await this.#keepOneAdministrator(username);
     await this.#identities.removeAccount(username);
     await this.#store.appendAudit(actor, 'console.account.remove', { username, role: existing.role }, null);
   }

@@ -335,6 +335,8 @@ export interface IdentityStore {
   /** Null when absent or expired at `now`. */
   getSession(idHash: string, now: string): Promise<StoredSession | null>;
   removeSession(idHash: string): Promise<void>;
+  /** Ends every console session of an account (a password or role change); returns how many. */
+  removeSessionsOf(username: string): Promise<number>;
   /** Drops sessions expired before `now`; returns how many went. */
   purgeExpiredSessions(now: string): Promise<number>;
   close(): Promise<void>;

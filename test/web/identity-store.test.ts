@@ -79,8 +79,12 @@ function defineContract(name: string, backend: Backend): void {
       await b.removeSession('s2');
       assert.equal(await a.getSession('s2', now), null);
       assert.ok(await a.getSession('s1', now));
+      await a.addSession(session('s4', { expiresAt: '2026-01-01T09:00:00.000Z' }));
+      assert.equal(await b.removeSessionsOf('alice'), 2);
+      assert.equal(await a.getSession('s4', now), null);
+      await a.addSession(session('s5'));
       await b.removeAccount('alice');
-      assert.equal(await a.getSession('s1', now), null, "an account's sessions end with it");
+      assert.equal(await a.getSession('s5', now), null, "an account's sessions end with it");
     }));
   });
 }

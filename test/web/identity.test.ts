@@ -164,6 +164,26 @@ describe('console identities', () => {
     assert.deepEqual([last.status, last.json.error.code], [409, 'conflict']);
   });
 
+  test('a changed password or role ends the sessions of the account', async () => {
+    const password = await gateway.addAccount('jack', 'administrator');
+    const jack = await gateway.login('jack', password);
+    const admin = await gateway.adminClient();
+    const demoted = await admin.patch('/accounts/jack', { role: 'auditor' });
+    assert.deepEqual([demoted.status, demoted.json.role], [200, 'auditor']);
+    assert.equal((await jack.get('/session')).status, 401);
+    const again = await gateway.login('jack', password);
+    assert.equal((await again.get('/session')).json.principal.role, 'auditor');
+    assert.equal((await admin.patch('/accounts/jack', { password: 'jack-new-password-1' })).status, 200);
+    assert.equal((await again.get('/session')).status, 401);
+    assert.equal((await gateway.client().post('/session', { username: 'jack', password })).status, 401);
+    await gateway.login('jack', 'jack-new-password-1');
+    const empty = await admin.patch('/accounts/jack', {});
+    assert.deepEqual([empty.status, empty.json.error.path], [400, 'body.role']);
+    const lastAdmin = await admin.patch('/accounts/admin', { role: 'helpdesk' });
+    assert.deepEqual([lastAdmin.status, lastAdmin.json.error.code], [409, 'conflict']);
+    assert.equal((await admin.patch('/accounts/nobody', { role: 'auditor' })).status, 404);
+  });
+
   test('recipients sign in with their mail credentials and see only their addresses', async () => {
     const carol = await gateway.recipientLogin('carol', 'carol-mail-password');
     const me = await carol.get('/session');
@@ -232,6 +252,9 @@ describe('mxward console', () => {
     assert.equal((await client.get('/accounts')).status, 401);
     const audit = await gateway.store.listAudit(20);
     assert.ok(audit.some((e) => e.action === 'console.token.create' && e.actor.startsWith('cli')));
+    const set = await mxward(gateway.dataDir, ['console', 'account', 'set', 'hank', '--role', 'helpdesk']);
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal((await hank.get('/session')).status, 401, 'the role change ended the session');
     const bad = await mxward(gateway.dataDir, ['console', 'account', 'add', 'ivy', '--role', 'root']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--role: expected one of administrator, helpdesk, auditor/);

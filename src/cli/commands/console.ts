@@ -10,6 +10,7 @@ import { actorOf, locateExistingStore, parseCommand, printJson, printTable, requ
 import { cliCall } from './service-failure.ts';
 
 export const consoleHelp = `Usage: mxward console account add USERNAME --role ROLE [--password-stdin]
+       mxward console account set USERNAME [--role ROLE] [--password-stdin]
        mxward console account remove USERNAME
        mxward console account list [--json]
        mxward console token create NAME --role ROLE [--scope read|write]... [--expires-days N | --no-expiry]
@@ -63,7 +64,7 @@ export async function runConsole(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommand(argv, options);
   const [group, sub] = positionals;
   if (values.help || !group) { io.stdout.write(consoleHelp); return values.help ? 0 : 2; }
-  const known: Record<string, string[]> = { account: ['add', 'remove', 'list'], token: ['create', 'revoke', 'list'], link: [] };
+  const known: Record<string, string[]> = { account: ['add', 'set', 'remove', 'list'], token: ['create', 'revoke', 'list'], link: [] };
   if (!(group in known)) throw new UsageError(`console: unknown subcommand ${JSON.stringify(group)}`);
   if (group !== 'link' && !known[group].includes(sub ?? '')) throw new UsageError(`console ${group}: expected ${known[group].join(', ')}`);
   const location = locateExistingStore(values, io.env);
@@ -83,6 +84,14 @@ export async function runConsole(argv: string[], io: CliIo): Promise<number> {
       await cliCall(() => identities.addAccount(username, role, password, actor));
       if (values.json) printJson(io, { username, role, ...(given ? {} : { password }) });
       else io.stdout.write(`added console account ${username} (${role})${given ? '' : `\npassword (shown once): ${password}`}\n`);
+    } else if (group === 'account' && sub === 'set') {
+      const username = requirePositional(positionals, 2, 'USERNAME');
+      const role = values.role === undefined ? undefined : roleOf(values.role);
+      const password = values['password-stdin'] ? await readFirstLine(io.stdin) : io.env.MXWARD_PASSWORD || undefined;
+      if (role === undefined && password === undefined) throw new UsageError('console account set: give --role, or a new password with --password-stdin or MXWARD_PASSWORD');
+      const updated = await cliCall(() => identities.updateAccount(username, { role, password }, actor));
+      if (values.json) printJson(io, updated);
+      else io.stdout.write(`updated console account ${username} (${updated.role}${password === undefined ? '' : ', new password'}); its sessions ended\n`);
     } else if (group === 'account') {
       const username = requirePositional(positionals, 2, 'USERNAME');
       await cliCall(() => identities.removeAccount(username, actor));

@@ -91,6 +91,10 @@ export class PostgresIdentityStore implements IdentityStore {
     await this.#db.query('DELETE FROM console_sessions WHERE id_hash = $1', [idHash]);
   }
 
+  async removeSessionsOf(username: string): Promise<number> {
+    return (await this.#db.query("DELETE FROM console_sessions WHERE kind = 'session' AND name = $1", [username])).rowCount ?? 0;
+  }
+
   async purgeExpiredSessions(now: string): Promise<number> {
     return (await this.#db.query('DELETE FROM console_sessions WHERE expires_at <= $1', [now])).rowCount ?? 0;
   }

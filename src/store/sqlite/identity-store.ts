@@ -85,6 +85,10 @@ export class SqliteIdentityStore implements IdentityStore {
     this.#db.prepare('DELETE FROM console_sessions WHERE id_hash = ?').run(idHash);
   }
 
+  async removeSessionsOf(username: string): Promise<number> {
+    return Number(this.#db.prepare("DELETE FROM console_sessions WHERE kind = 'session' AND name = ?").run(username).changes);
+  }
+
   async purgeExpiredSessions(now: string): Promise<number> {
     return Number(this.#db.prepare('DELETE FROM console_sessions WHERE expires_at <= ?').run(now).changes);
   }

@@ -115,6 +115,17 @@ export const identityRoutes: ApiRoute[] = [
     },
   }),
   defineRoute({
+    method: 'patch', path: '/accounts/:username', tag: 'identity', summary: "Change a console account's role or password (its sessions end)",
+    roles: ['administrator'], scope: 'write', params: z.object({ username: z.string().min(1).max(64) }),
+    body: z.object({ role: staffRole.optional(), password: z.string().min(12).max(1024).optional() }).strict()
+      .refine((b) => b.role !== undefined || b.password !== undefined, { message: 'give a new role or password', path: ['role'] }),
+    response: accountSchema,
+    handler: async ({ params, body, deps, actor }) => {
+      const updated = await identitiesOf(deps).updateAccount(params.username, body, actor);
+      return { ...updated, role: updated.role as z.infer<typeof staffRole> };
+    },
+  }),
+  defineRoute({
     method: 'delete', path: '/accounts/:username', tag: 'identity', summary: 'Remove a console account', roles: ['administrator'], scope: 'write',
     params: z.object({ username: z.string().min(1).max(64) }), status: 204, response: z.undefined(),
     handler: async ({ params, deps, actor }) => { await identitiesOf(deps).removeAccount(params.username, actor); return undefined; },
