@@ -319,3 +319,45 @@ test('each role sees only what it may do, and every control in every view has a 
   assert.deepEqual(c.foreignRequests, []);
   assert.deepEqual(c.pageErrors, []);
 });
+
+test('limited policy: the recipient can only ask, the helpdesk approves the request in the console, delivered once', { skip }, async (t) => {
+  const c = await openConsole(t, {
+    endOfDataChecks: [holdMarked], policy: (doc) => contoso(doc, 'off'),
+    config: { quarantine: { pollMs: 100, policies: { dmarcQuarantine: 'DefaultLimitedAccessPolicy' } }, delivery: { rescanSeconds: 0.1 } },
+  });
+  const admin = await c.gateway.adminClient();
+  assert.equal((await admin.post('/users', { username: 'alice', password: 'alice-password-1', addresses: ['alice@contoso.test'] })).status, 201);
+  const helpdeskPassword = await c.gateway.addAccount('hugo', 'helpdesk');
+  const sent = await sendOne(c.gateway.inbound.port, 'news@fabrikam.test', ['alice@contoso.test'],
+    testMessage({ from: 'News <news@fabrikam.test>', to: 'alice@contoso.test', subject: 'Payslip [hold]', body: 'Payslip body.' }));
+  assert.equal(sent.code, 250, sent.reply);
+  const { quarantineId } = await c.gateway.waitForTrace({ recipient: 'alice@contoso.test', verdict: 'quarantine' });
+
+  await c.page.goto(c.url());
+  await signIn(c.page, 'alice', 'alice-password-1', 'recipient');
+  await c.page.locator(`#q-list tr[data-id="${quarantineId}"] a`).click();
+  await c.page.waitForSelector('#q-request-release');
+  assert.equal(await c.page.locator('#q-release').count(), 0, 'the limited policy offers no release to the recipient');
+  await c.page.click('#q-request-release');
+  await c.page.waitForSelector('#q-done');
+  await c.page.waitForFunction(() => !document.querySelector('#q-request-release'));
+  const payslips = async () => (await maildirMessages(c.gateway.dataDir, 'alice@contoso.test')).filter((m) => m.includes('Payslip body.'));
+  assert.equal((await payslips()).length, 0, 'asking releases nothing');
+  await c.page.click('#sign-out');
+
+  await signIn(c.page, 'hugo', helpdeskPassword);
+  await c.page.goto(c.url('quarantine?state=requested'));
+  await c.page.waitForSelector('#q-list');
+  assert.match(await c.page.textContent('#q-list') ?? '', /Payslip \[hold\][\s\S]*requested/);
+  await c.page.locator(`#q-list tr[data-id="${quarantineId}"] a`).click();
+  await c.page.waitForSelector('#q-approve');
+  assert.equal(await c.page.locator('#q-deny').count(), 1);
+  await screenshot(c.page, 'quarantine-request');
+  await c.page.click('#q-approve');
+  await c.page.waitForSelector('#q-done');
+  await waitFor('the approved release to be delivered', async () => (await payslips()).length > 0, 10_000);
+  await c.page.waitForFunction(() => !document.querySelector('#q-approve'));
+  assert.equal((await payslips()).length, 1, 'delivered exactly once');
+  assert.deepEqual(c.foreignRequests, []);
+  assert.deepEqual(c.pageErrors, []);
+});
