@@ -12,6 +12,7 @@ import { authservIdValue, comment, resinfo } from './auth-results-syntax.ts';
 import { composeAuth } from './compauth.ts';
 import type { Compauth, CompauthInput } from './compauth.ts';
 import { relaxedAligned } from './org-domain.ts';
+import { SharedKeyCache } from './key-cache.ts';
 import { compileHops, findMessageSource } from './received-chain.ts';
 import type { MessageSource, TrustedHop } from './received-chain.ts';
 import type { DnsResolver } from './resolver.ts';
@@ -85,6 +86,8 @@ export class AuthCheck implements EndOfDataCheck {
   readonly name = 'email-authentication';
   readonly #options: AuthCheckOptions;
   readonly #hops: TrustedHop[];
+  /** Parsed DKIM keys, shared by every message this check sees (bounded; keyed by the DNS answer). */
+  readonly #keys = new SharedKeyCache();
 
   constructor(options: AuthCheckOptions) {
     this.#options = options;
@@ -103,9 +106,10 @@ export class AuthCheck implements EndOfDataCheck {
     if (!bypass) {
       const lookup = resolver.forMessage(settings.messageBudgetMs, settings.maxQueriesPerMessage);
       mailauth = await runMailauth({
-        messagePath: input.messagePath, messageBytes: input.messageBytes, ip: source.ip, helo: source.helo, mailFrom: sender.mailFrom,
+        messagePath: input.messagePath, messageBytes: input.messageBytes, headerFields: input.headerFields, ip: source.ip, helo: source.helo, mailFrom: sender.mailFrom,
         authservId, lookup, minKeyBits: settings.minKeyBits, maxKeyBits: settings.maxKeyBits, maxDkimSignatures: settings.maxDkimSignatures,
         authorDomain: author.domain, namedDomains: author.problem === 'ambiguous' ? author.named : [], sample: this.#options.sample,
+        keyCache: this.#keys,
       });
     }
 

@@ -11,6 +11,8 @@ import type { DnsLookup } from './resolver.ts';
 import { createMessageLookup, dmarcWalkNames } from './message-lookup.ts';
 import type { MessageLookup } from './message-lookup.ts';
 import { prepareForVerification } from './dkim-select.ts';
+import { attachKeyCache, installKeyCacheHook } from './key-cache.ts';
+import type { SharedKeyCache } from './key-cache.ts';
 import { discoverPolicy, evaluateDmarc, strictestPolicy } from './dmarc-fallback.ts';
 import { organizationalDomain, relaxedAligned } from './org-domain.ts';
 
@@ -18,6 +20,8 @@ export interface AuthenticateInput {
   messagePath: string;
   /** The message itself when it is held in memory; read instead of the file. */
   messageBytes?: Buffer | null;
+  /** Its header fields as the canonical header step read them (they are what was spooled). */
+  headerFields?: ReadonlyArray<{ name: string; raw: string }>;
   /** The source to judge; null when it could not be determined behind trusted hops (SPF is then none). */
   ip: string | null;
   helo: string | null;
@@ -36,6 +40,8 @@ export interface AuthenticateInput {
   namedDomains?: string[];
   /** DMARC pct sampling (RFC 7489 §6.6.4); injected so tests are deterministic. */
   sample?: () => number;
+  /** DKIM/ARC keys parsed once per record text across messages (key-cache.ts); absent = per message. */
+  keyCache?: SharedKeyCache;
 }
 
 export type DmarcPolicy = 'none' | 'quarantine' | 'reject';
@@ -141,10 +147,13 @@ function dkimFacts(rows: LooseDkim[], authorDomain: string | null, refused: Map<
 }
 
 export async function runMailauth(input: AuthenticateInput): Promise<MailauthFacts> {
-  const lookup = createMessageLookup(input.lookup, { maxKeyBits: input.maxKeyBits ?? DEFAULT_MAX_KEY_BITS });
-  const prepared = await prepareForVerification({ bytes: input.messageBytes ?? null, path: input.messagePath }, input.authorDomain ?? null, input.maxDkimSignatures ?? DEFAULT_MAX_SIGNATURES);
+  const lookup = createMessageLookup(input.lookup, { maxKeyBits: input.maxKeyBits ?? DEFAULT_MAX_KEY_BITS }, input.keyCache);
+  const prepared = await prepareForVerification({ bytes: input.messageBytes ?? null, path: input.messagePath, fields: input.headerFields }, input.authorDomain ?? null, input.maxDkimSignatures ?? DEFAULT_MAX_SIGNATURES);
   await prefetchDecisive(lookup, input, prepared.selection.kept);
-  const resolver = lookup.lookup as (name: string, rrtype: string) => Promise<string[]>;
+  const perMessage = lookup.lookup as (name: string, rrtype: string) => Promise<string[]>;
+  if (input.keyCache) installKeyCacheHook();
+  // A fresh function per message: the mark must not leak onto the memo shared with decideDmarc.
+  const resolver = input.keyCache ? attachKeyCache((name: string, rrtype: string) => perMessage(name, rrtype), input.keyCache) : perMessage;
   const sourceKnown = input.ip !== null;
   const result = await authenticate(prepared.input, {
     ip: input.ip ?? UNKNOWN_SOURCE_IP,

@@ -120,8 +120,31 @@ function chunked(bytes: Buffer): Readable {
   })(), { objectMode: false });
 }
 
-/** The message as mailauth should read it: in memory or from the spool file, with the selection applied. */
-export async function prepareForVerification(message: { bytes: Buffer | null; path: string }, authorDomain: string | null, max: number): Promise<{ input: Readable; selection: DkimSelection }> {
+/** A header field as the canonical header step already read it (smtp/header-section.ts). */
+export interface ParsedField { name: string; raw: string }
+
+/**
+ * The selection from fields read earlier, when none has to be dropped (the usual case): the
+ * header section is then neither split again nor read back from the spool file (issue 17).
+ */
+function selectFromFields(fields: readonly ParsedField[], authorDomain: string | null, max: number): DkimSelection | null {
+  const kept: SignatureRef[] = [];
+  for (const f of fields) {
+    if (f.name !== 'dkim-signature') continue;
+    const value = f.raw.slice(f.raw.indexOf(':') + 1);
+    const domain = tag(value, 'd');
+    kept.push({ domain, selector: tag(value, 's'), aligned: !!authorDomain && !!domain && relaxedAligned(domain, authorDomain) });
+  }
+  return kept.length <= max ? { kept, dropped: 0 } : null;
+}
+
+/**
+ * The message as mailauth should read it: in memory or from the spool file, with the selection
+ * applied. `fields`: the message's header fields as already read, when the caller has them.
+ */
+export async function prepareForVerification(message: { bytes: Buffer | null; path: string; fields?: readonly ParsedField[] }, authorDomain: string | null, max: number): Promise<{ input: Readable; selection: DkimSelection }> {
+  const early = message.fields ? selectFromFields(message.fields, authorDomain, max) : null;
+  if (early) return { input: message.bytes ? chunked(message.bytes) : createReadStream(message.path), selection: early };
   if (message.bytes) {
     const end = bodyOffset(message.bytes);
     const header = end >= 0 ? message.bytes.subarray(0, end) : message.bytes;

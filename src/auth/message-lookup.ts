@@ -7,6 +7,7 @@
 //    than maxKeyBits or with an odd public exponent is replaced by a revoked record (RFC 6376
 //    §3.6.1, empty p=) so that no CPU is spent on it, and the refusal is reported per name.
 import { createPublicKey } from 'node:crypto';
+import type { SharedKeyCache } from './key-cache.ts';
 import type { DnsLookup } from './resolver.ts';
 
 export interface KeyLimits {
@@ -48,18 +49,19 @@ export function refuseKey(recordText: string, limits: KeyLimits): string | null 
   return null;
 }
 
-function screenKeys(name: string, answer: unknown, limits: KeyLimits, refused: Map<string, string>): unknown {
+function screenKeys(name: string, answer: unknown, limits: KeyLimits, refused: Map<string, string>, keys: SharedKeyCache | undefined): unknown {
   if (!Array.isArray(answer)) return answer;
   return answer.map((row: unknown) => {
     const text = Array.isArray(row) ? row.join('') : String(row);
-    const why = refuseKey(text, limits);
+    // Decoding the key to screen it costs as much as verifying with it: once per record text.
+    const why = keys ? keys.screen(`${limits.maxKeyBits} ${text}`, () => refuseKey(text, limits)) : refuseKey(text, limits);
     if (!why) return row;
     refused.set(name.toLowerCase().replace(/\.$/, ''), why);
     return ['v=DKIM1; p='];
   });
 }
 
-export function createMessageLookup(base: DnsLookup, limits: KeyLimits): MessageLookup {
+export function createMessageLookup(base: DnsLookup, limits: KeyLimits, keys?: SharedKeyCache): MessageLookup {
   const memo = new Map<string, Promise<unknown>>();
   const refusedKeys = new Map<string, string>();
   const lookup: DnsLookup = (name, rrtype) => {
@@ -67,7 +69,7 @@ export function createMessageLookup(base: DnsLookup, limits: KeyLimits): Message
     let pending = memo.get(key);
     if (!pending) {
       const isKey = rrtype.toUpperCase() === 'TXT' && /\._domainkey\./i.test(name);
-      pending = base(name, rrtype).then((answer) => (isKey ? screenKeys(name, answer, limits, refusedKeys) : answer));
+      pending = base(name, rrtype).then((answer) => (isKey ? screenKeys(name, answer, limits, refusedKeys, keys) : answer));
       // Remember the failure too: the same question in the same message gets the same answer.
       pending.catch(() => {});
       memo.set(key, pending);

@@ -47,6 +47,20 @@ export class DnsError extends Error {
   }
 }
 
+/**
+ * A DnsError without a stack trace: NXDOMAIN and NODATA are everyday answers (SPF void lookups,
+ * the DMARC Tree Walk, HELO names), and capturing a stack for each costs more than the lookup.
+ */
+function dnsError(code: string, hostname: string, rrtype: string): DnsError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new DnsError(code, hostname, rrtype);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** Converts dns-packet records to the node:dns.resolve() result shape for that type. */
 function toNodeShape(type: RecordType, records: Answer[]): unknown {
   if (type === 'TXT') {
@@ -61,6 +75,14 @@ function toNodeShape(type: RecordType, records: Answer[]): unknown {
 interface CacheEntry {
   expiresMs: number;
   outcome: DnsOutcome;
+  /** The answer in node:dns shape, built once; its rows are frozen and each caller gets its own list. */
+  shaped?: unknown[];
+}
+
+/** Freezes each row (a TXT row's strings, an MX object) so that one caller cannot change what the next one reads. */
+function frozenRows(rows: unknown[]): unknown[] {
+  for (const row of rows) if (row && typeof row === 'object') Object.freeze(row);
+  return rows;
 }
 
 export class DnsResolver {
@@ -83,17 +105,39 @@ export class DnsResolver {
   /** Resolves like dns.promises.resolve(name, type): records, or a DnsError with a node:dns code. */
   async resolve(name: string, rrtype: string): Promise<unknown> {
     const type = rrtype.toUpperCase() as RecordType;
-    if (!SUPPORTED.has(type)) throw new DnsError('ENOTIMP', name, rrtype);
+    if (!SUPPORTED.has(type)) throw dnsError('ENOTIMP', name, rrtype);
     const key = `${type} ${name.toLowerCase().replace(/\.$/, '')}`;
+    const hit = this.#fresh(key);
+    if (hit) return this.#answer(hit, name, type);
     const outcome = await this.#lookup(key, name, type);
-    if (outcome.kind === 'error') throw new DnsError(outcome.code, name, type);
+    if (outcome.kind === 'error') throw dnsError(outcome.code, name, type);
     return toNodeShape(type, outcome.records);
   }
 
-  async #lookup(key: string, name: string, type: RecordType): Promise<DnsOutcome> {
+  /** A cached, unexpired answer, or null: what a per-message lookup may return without a timer. */
+  peek(name: string, rrtype: string): { entry: CacheEntry; type: RecordType } | null {
+    const type = rrtype.toUpperCase() as RecordType;
+    if (!SUPPORTED.has(type)) return null;
+    const entry = this.#fresh(`${type} ${name.toLowerCase().replace(/\.$/, '')}`);
+    return entry ? { entry, type } : null;
+  }
+
+  #answer(entry: CacheEntry, name: string, type: RecordType): unknown {
+    if (entry.outcome.kind === 'error') throw dnsError(entry.outcome.code, name, type);
+    entry.shaped ??= frozenRows(toNodeShape(type, entry.outcome.records) as unknown[]);
+    // A fresh outer list: mailauth sorts MX answers in place.
+    return entry.shaped.slice();
+  }
+
+  #fresh(key: string): CacheEntry | null {
     const cached = this.#cache.get(key);
-    if (cached && cached.expiresMs > this.#now()) return cached.outcome;
-    if (cached) this.#cache.delete(key);
+    if (!cached) return null;
+    if (cached.expiresMs > this.#now()) return cached;
+    this.#cache.delete(key);
+    return null;
+  }
+
+  async #lookup(key: string, name: string, type: RecordType): Promise<DnsOutcome> {
     // Concurrent identical questions share one exchange.
     let pending = this.#inFlight.get(key);
     if (!pending) {
@@ -142,13 +186,16 @@ export class DnsResolver {
     let count = 0;
     const lookup = async (name: string, rrtype: string) => {
       count += 1;
-      if (this.#now() >= deadline || count > maxQueries) throw new DnsError('ETIMEOUT', name, rrtype);
+      if (this.#now() >= deadline || count > maxQueries) throw dnsError('ETIMEOUT', name, rrtype);
+      // A cached answer needs no timer and no race (most questions, once a sender is known).
+      const hit = this.peek(name, rrtype);
+      if (hit) return this.#answer(hit.entry, name, hit.type);
       const remaining = deadline - this.#now();
       let timer: NodeJS.Timeout | undefined;
       try {
         return await Promise.race([
           this.resolve(name, rrtype),
-          new Promise((_, reject) => { timer = setTimeout(() => reject(new DnsError('ETIMEOUT', name, rrtype)), remaining); }),
+          new Promise((_, reject) => { timer = setTimeout(() => reject(dnsError('ETIMEOUT', name, rrtype)), remaining); }),
         ]);
       } finally {
         clearTimeout(timer);
