@@ -54,6 +54,8 @@ try {
 const files = (await readdir(profDir)).filter((n) => n.endsWith('.cpuprofile'));
 if (files.length === 0) throw new Error(`no profile written in ${profDir}`);
 for (const file of files) {
-  printSummary(`mxward ${path} path (${file})`, summarizeProfile(join(profDir, file)));
+  // The auth path also lists the authentication code inclusively: where its time goes, callees included.
+  const inclusive = path === 'auth' ? /mailauth\/|src\/auth\/|node:internal\/crypto/ : /^$/;
+  printSummary(`mxward ${path} path (${file})`, summarizeProfile(join(profDir, file), 25, inclusive));
   console.log(`\nprofile: ${join(profDir, file)}`);
 }
