@@ -169,6 +169,10 @@ export const schemaVersion = steps.length;
 
 export async function migrate(pool: Pool): Promise<void> {
   const client = await pool.connect();
+  // As in PgDatabase.transaction: a connection lost between statements must not end the process.
+  let broken = false;
+  const onError = () => { broken = true; };
+  client.on('error', onError);
   try {
     // One transaction for the lock and every pending step: DDL is transactional in PostgreSQL, so
     // a failed step leaves the schema as it was, and the lock is released at COMMIT/ROLLBACK.
@@ -190,10 +194,11 @@ export async function migrate(pool: Pool): Promise<void> {
       }
       await client.query('COMMIT');
     } catch (err) {
-      await client.query('ROLLBACK');
+      await client.query('ROLLBACK').catch(() => { broken = true; });
       throw err;
     }
   } finally {
-    client.release();
+    client.off('error', onError);
+    client.release(broken);
   }
 }

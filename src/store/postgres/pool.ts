@@ -96,6 +96,10 @@ export class PgDatabase {
   async transaction<T>(fn: (db: PoolClient) => Promise<T>): Promise<T> {
     const client = await (await this.pool()).connect();
     let broken = false;
+    // A checked-out client whose connection drops between two statements (server stopped,
+    // failover) emits 'error' with no query to take it; unheard, that event would end the process.
+    const onError = () => { broken = true; };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const out = await fn(client);
@@ -106,6 +110,7 @@ export class PgDatabase {
       await client.query('ROLLBACK').catch(() => { broken = true; });
       throw err;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
