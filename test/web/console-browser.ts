@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { chromium } from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
+import type { PolicyDocument } from '../../src/config/policy-schema.ts';
 import { repoRoot } from '../helpers/commands.ts';
 import { startWebGateway } from '../helpers/web-client.ts';
 import type { WebGateway, WebGatewayOptions } from '../helpers/web-client.ts';
@@ -86,3 +87,23 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, `console-${name}.png`), png);
 }
+
+/** Elements that stick out of the page sideways (wide tables scroll inside their own box instead). */
+export function tooWide(page: Page, width: number): Promise<string[]> {
+  return page.evaluate((w) => [...document.querySelectorAll('body *')]
+    .filter((e) => e.getBoundingClientRect().right > w + 1 && !e.closest('.table-wrap'))
+    .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}.${String(e.className)}: ${Math.round(e.getBoundingClientRect().right)}`), width);
+}
+
+/** Form controls without a label a screen reader can read out. */
+export function unlabelled(page: Page): Promise<string[]> {
+  return page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+    .filter((e) => !(e as HTMLInputElement).labels?.length && !e.getAttribute('aria-label'))
+    .map((e) => e.outerHTML.slice(0, 120)));
+}
+
+/** Our own domain contoso.test, with both Direct Send checks in one mode. */
+export const contoso = (doc: PolicyDocument, mode: 'report' | 'enforce' | 'off'): PolicyDocument => ({
+  ...doc, rejectDirectSend: mode, rejectDirectSendHeaderFrom: mode,
+  acceptedDomains: [{ domain: 'contoso.test', includeSubdomains: false, recipients: [] }],
+});
