@@ -69,9 +69,23 @@ const OTHER_SOURCES = '(other sources)';
  */
 export function mergeIsExact(agg: ReportAggregator, p: PartialAggregate): boolean {
   if (p.sourcesOverflowed && agg.sources.size > 0) return false;
+  return sourcesFit(agg, p.sources.keys());
+}
+
+/** Whether adding sources with these keys to `agg` folds none of them (a batch of a partial's sources). */
+export function sourcesFit(agg: ReportAggregator, keys: Iterable<string>): boolean {
   let added = 0;
-  for (const key of p.sources.keys()) if (key !== OTHER_SOURCES && !agg.sources.has(key)) added++;
+  for (const key of keys) if (key !== OTHER_SOURCES && !agg.sources.has(key)) added++;
   return added === 0 || agg.sources.size + added <= MAX_SOURCES;
+}
+
+/** Merges sources (structured clones, a partial's or a batch of one's, in file order) into `agg`. */
+export function mergeSources(agg: ReportAggregator, sources: Iterable<[string, SourceStats]>): void {
+  for (const [key, b] of sources) {
+    const s = agg.sources.get(key);
+    if (s) mergeSource(s, b);
+    else agg.sources.set(key, adopt(b));
+  }
 }
 
 function mergeSource(s: SourceStats, b: SourceStats): void {
@@ -130,11 +144,7 @@ export function mergePartial(agg: ReportAggregator, p: PartialAggregate, lineOff
     else if (agg.otherMailAgainst.size < MAX_SOURCES) agg.otherMailAgainst.set(ip, bits);
   }
   for (const sender of p.internalSenders) if (agg.internalSenders.size < MAX_INTERNAL_SENDERS) agg.internalSenders.add(sender);
-  for (const [key, b] of p.sources) {
-    const s = agg.sources.get(key);
-    if (s) mergeSource(s, b);
-    else agg.sources.set(key, adopt(b));
-  }
+  mergeSources(agg, p.sources);
 }
 
 /**

@@ -19,13 +19,13 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { MAX_SOURCES, ReportAggregator } from '../aggregate.ts';
 import type { ReportRun } from '../build-report.ts';
-import { mergeIsExact, mergePartial, partialOf } from '../merge-aggregate.ts';
+import { mergeIsExact, mergePartial, mergeSources, partialOf, sourcesFit } from '../merge-aggregate.ts';
 import { CsvSplitter } from './csv-splitter.ts';
 import { isTypeLine } from './csv-import.ts';
 import { sniffText } from './detect-input.ts';
 import { looksLikeMessageTrace } from './message-trace.ts';
 import { readRangeInto } from './parallel-worker.ts';
-import type { RangeJob, RangeRead, RangeResult, WorkerSetup } from './parallel-worker.ts';
+import type { RangeJob, RangeRead, RangeResult, SourceBatch, WorkerSetup } from './parallel-worker.ts';
 import { Classifier } from '../classify.ts';
 import type { PartialAggregate } from '../merge-aggregate.ts';
 import type { InputProblem } from '../types.ts';
@@ -140,8 +140,14 @@ function cuts(fd: number, size: number, head: Head, opts: ParallelOptions, threa
   return out;
 }
 
-/** A range read: by a worker (its partial aggregate), or by the main thread (null: already in the target). */
-interface RangeDone { index: number; lines: number; clean: boolean; partial: PartialAggregate | null; problems: InputProblem[]; problemCount: number }
+/**
+ * A range read: by a worker (its partial aggregate, whose sources `fetch` brings in batches), or
+ * by the main thread (partial null: already in the target).
+ */
+interface RangeDone {
+  index: number; lines: number; clean: boolean; partial: PartialAggregate | null; problems: InputProblem[]; problemCount: number;
+  fetch: (() => Promise<SourceBatch>) | null;
+}
 
 /**
  * Runs jobs[0] on the main thread (`local`, straight into the target aggregate: no copy of it is
@@ -149,51 +155,68 @@ interface RangeDone { index: number; lines: number; clean: boolean; partial: Par
  * order, as soon as the ranges before it are in. Resolves with null when all went well, else with
  * the reason to give up (workers are then stopped).
  */
-function runRanges(setup: WorkerSetup, jobs: RangeJob[], threads: number, local: Promise<RangeRead>, consume: (r: RangeDone) => string | null): Promise<string | null> {
+function runRanges(setup: WorkerSetup, jobs: RangeJob[], threads: number, local: Promise<RangeRead>, consume: (r: RangeDone) => Promise<string | null>): Promise<string | null> {
   return new Promise((resolve) => {
     const waiting = new Map<number, RangeDone>();
     const workers: Worker[] = [];
     let next = 1;
     let merged = 0;
     let settled = false;
+    let draining = false;
     const finish = (value: string | null): void => {
       if (settled) return;
       settled = true;
       for (const w of workers) void w.terminate();
       resolve(value);
     };
+    // One range at a time, in file order: a range's sources arrive over several messages.
+    const drain = async (): Promise<void> => {
+      if (draining) return;
+      draining = true;
+      try {
+        for (let ready = waiting.get(merged); ready && !settled; ready = waiting.get(merged)) {
+          waiting.delete(merged);
+          const problem = await consume(ready);
+          if (problem) { finish(problem); return; }
+          if (++merged === jobs.length) { finish(null); return; }
+        }
+      } catch (err) {
+        finish(`merging failed: ${String((err as Error)?.message ?? err)}`);
+      } finally {
+        draining = false;
+      }
+    };
     const take = (r: RangeDone): boolean => {
       if (settled) return false;
       if (!r.clean && !jobs[r.index].final) { finish(`range ${r.index} did not end at a record boundary`); return false; }
       waiting.set(r.index, r);
-      for (let ready = waiting.get(merged); ready; ready = waiting.get(merged)) {
-        waiting.delete(merged);
-        const problem = consume(ready);
-        if (problem) { finish(problem); return false; }
-        if (++merged === jobs.length) { finish(null); return false; }
-      }
+      void drain();
       return true;
-    };
-    const fromWorker = (r: RangeResult): RangeDone | null => {
-      if ('error' in r) { finish(`range ${r.index} failed: ${r.error}`); return null; }
-      return { index: r.index, lines: r.lines, clean: r.clean, partial: r.partial, problems: r.partial.problems, problemCount: r.partial.problemCount };
     };
     for (let i = 0; i < Math.min(Math.max(1, threads - 1), jobs.length - 1); i++) {
       const w = new Worker(new URL('./parallel-worker.ts', import.meta.url), { workerData: setup, env: WORKER_ENV, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
       workers.push(w);
-      w.on('message', (r: RangeResult) => {
-        const done = fromWorker(r);
-        if (!done) return;
-        if (next < jobs.length) { if (take(done)) w.postMessage(jobs[next++]); return; }
-        // A worker with nothing left to do goes first: its heap would otherwise still count
-        // while the main thread merges (the peak RSS of a run).
-        void w.terminate().then(() => take(done), () => take(done));
+      let asked: { index: number; resolve: (b: SourceBatch) => void; reject: (e: Error) => void } | null = null;
+      const fetchFor = (index: number) => (): Promise<SourceBatch> => new Promise((resolve, reject) => {
+        asked = { index, resolve, reject };
+        w.postMessage({ send: index });
       });
-      w.on('error', (err) => finish(`worker failed: ${err.message}`));
+      w.on('message', (r: RangeResult | SourceBatch) => {
+        if ('batch' in r) { const a = asked; asked = null; a?.resolve(r); return; }
+        if ('error' in r) { finish(`range ${r.index} failed: ${r.error}`); return; }
+        const done: RangeDone = {
+          index: r.index, lines: r.lines, clean: r.clean, partial: r.partial, problems: r.partial.problems, problemCount: r.partial.problemCount,
+          fetch: r.sourcesToSend ? fetchFor(r.index) : null,
+        };
+        if (take(done) && next < jobs.length) w.postMessage(jobs[next++]);
+      });
+      const fail = (why: string): void => { const a = asked; asked = null; a?.reject(new Error(why)); finish(why); };
+      w.on('error', (err) => fail(`worker failed: ${err.message}`));
+      w.on('exit', (code) => { if (!settled) fail(`worker stopped (exit code ${code})`); });
       w.postMessage(jobs[next++]);
     }
     local.then(
-      (read) => { take({ index: 0, lines: read.lines, clean: read.clean, partial: null, problems: read.problems, problemCount: read.problemCount }); },
+      (read) => { take({ index: 0, lines: read.lines, clean: read.clean, partial: null, problems: read.problems, problemCount: read.problemCount, fetch: null }); },
       (err: unknown) => finish(`range 0 failed: ${String((err as Error)?.message ?? err)}`),
     );
   });
@@ -235,10 +258,17 @@ export async function importFileParallel(path: string, name: string, run: Report
   const whatIfNow = whatIf ? new Classifier(whatIf, nowMs) : null;
   const localFd = openSync(path, 'r');
   const local = readRangeInto(name, localFd, jobs[0], setup.dateOrder, now, whatIfNow, target).finally(() => closeSync(localFd));
-  const failed = await runRanges(setup, jobs, Math.max(2, threads), local, (r) => {
+  const tooMany = (index: number): string => `range ${index}: more than ${MAX_SOURCES.toLocaleString('en-US')} sources`;
+  const failed = await runRanges(setup, jobs, Math.max(2, threads), local, async (r) => {
     if (r.partial) {
-      if (!mergeIsExact(target, r.partial)) return `range ${r.index}: more than ${MAX_SOURCES.toLocaleString('en-US')} sources`;
+      if (!mergeIsExact(target, r.partial)) return tooMany(r.index);
       mergePartial(target, r.partial, lineOffset);
+      for (let more = r.fetch; more;) {
+        const { batch, last } = await more();
+        if (!sourcesFit(target, batch.map(([key]) => key))) return tooMany(r.index);
+        mergeSources(target, batch);
+        if (last) more = null;
+      }
       onRows(r.partial.rows);
     }
     problems.push({ list: r.problems.map((p) => ({ ...p, line: p.line + lineOffset })), more: r.problemCount - r.problems.length });

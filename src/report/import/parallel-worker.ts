@@ -11,6 +11,7 @@ import { ReportAggregator, addRows } from '../aggregate.ts';
 import { Classifier } from '../classify.ts';
 import { partialOf } from '../merge-aggregate.ts';
 import type { PartialAggregate } from '../merge-aggregate.ts';
+import type { SourceStats } from '../source-stats.ts';
 import type { InputProblem, ReportRow } from '../types.ts';
 import { importCsv } from './csv-import.ts';
 import { messageTraceMapperFor } from './message-trace.ts';
@@ -40,9 +41,19 @@ export interface RangeJob {
   final: boolean;
 }
 
+/**
+ * A range's result. Posted by a worker without its sources (`partial.sources` empty,
+ * `sourcesToSend` of them kept back): the main thread asks for them in batches when it merges
+ * the range, so that neither thread ever holds a second whole copy of them (issue 17).
+ */
 export type RangeResult =
-  | { index: number; partial: PartialAggregate; lines: number; clean: boolean }
+  | { index: number; partial: PartialAggregate; lines: number; clean: boolean; sourcesToSend?: number }
   | { index: number; error: string };
+
+/** The main thread's request for the next batch of a range's sources, and the answer. */
+export interface SourcesRequest { send: number }
+export interface SourceBatch { index: number; batch: Array<[string, SourceStats]>; last: boolean }
+const SOURCE_BATCH = 2_000;
 
 /** Problems kept per range: more than the CLI prints and the report shows, so replay is exact. */
 const KEPT_PROBLEMS = 128;
@@ -101,14 +112,33 @@ export async function runRange(setup: WorkerSetup, fd: number, job: RangeJob): P
   return { index: job.index, partial: partialOf(agg, read.problems, read.problemCount), lines: read.lines, clean: read.clean };
 }
 
+/** The next batch of a range's sources, taken out of `pending` (a range is dropped when sent). */
+function nextBatch(pending: Map<number, Map<string, SourceStats>>, index: number): SourceBatch {
+  const sources = pending.get(index) ?? new Map<string, SourceStats>();
+  const batch: Array<[string, SourceStats]> = [];
+  for (const entry of sources) {
+    batch.push(entry);
+    sources.delete(entry[0]);
+    if (batch.length >= SOURCE_BATCH) break;
+  }
+  if (sources.size === 0) pending.delete(index);
+  return { index, batch, last: sources.size === 0 };
+}
+
 if (parentPort && (workerData as WorkerSetup | null)?.kind === 'mxward-report-range') {
   const port = parentPort;
   const setup = workerData as WorkerSetup;
   const fd = openSync(setup.path, 'r');
-  port.on('message', (job: RangeJob | null) => {
+  const pending = new Map<number, Map<string, SourceStats>>();
+  port.on('message', (job: RangeJob | SourcesRequest | null) => {
     if (job === null) { closeSync(fd); port.close(); return; }
+    if ('send' in job) { port.postMessage(nextBatch(pending, job.send)); return; }
     runRange(setup, fd, job).then(
-      (result) => port.postMessage(result),
+      (result) => {
+        if (!('partial' in result)) { port.postMessage(result); return; }
+        pending.set(job.index, result.partial.sources);
+        port.postMessage({ ...result, partial: { ...result.partial, sources: new Map() }, sourcesToSend: result.partial.sources.size });
+      },
       (err: unknown) => port.postMessage({ index: job.index, error: String((err as Error)?.stack ?? err) }),
     );
   });
