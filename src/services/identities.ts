@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { BootstrapConfig } from '../config/bootstrap.ts';
 import { AuthThrottle } from '../smtp/auth-throttle.ts';
+import { clientKey as clientKeyOf } from '../smtp/connection-limits.ts';
 import { openIdentityStore } from '../store/open-identity-store.ts';
 import type { ConsoleAccount, IdentityRole, IdentityStore, PolicyStore, StoredApiToken, StoredSession, UserStore } from '../store/ports.ts';
 import { hashPassword, verifyPassword } from '../users/passwords.ts';
@@ -241,7 +242,9 @@ export class IdentityService {
     return { token, expiresAt: expiresAt.toISOString() };
   }
 
-  async #throttled(clientKey: string, name: string, check: () => Promise<IdentityPrincipal | null>): Promise<LoginOutcome> {
+  async #throttled(clientIp: string, name: string, check: () => Promise<IdentityPrincipal | null>): Promise<LoginOutcome> {
+    // As for SMTP AUTH: an IPv6 client counts as its /64, IPv4-mapped addresses as IPv4.
+    const clientKey = clientKeyOf(clientIp);
     const admission = this.#throttle.admit(clientKey, name);
     if (!admission.ok) return { ok: false, reason: 'rate_limited', retryAfterMs: this.#login.lockoutMs };
     const hashed = await this.#throttle.hashGate.run(check);
