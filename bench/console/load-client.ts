@@ -4,7 +4,8 @@
 // the dashboard over several windows, and trace searches with filters that follow nextCursor a
 // few pages deep, now and then opening one transaction. HTTPS with keep-alive, an API token.
 //
-//   node bench/console/load-client.ts URL CA_FILE RATE MAX_SECONDS IP[,IP...]   (token in MXWARD_BENCH_TOKEN)
+//   node bench/console/load-client.ts URL CA_FILE RATE MAX_SECONDS IP[,IP...] [both|dashboard|trace]
+//   (the token in MXWARD_BENCH_TOKEN; the last argument narrows the mix, to tell their costs apart)
 //
 // Prints "ready" once the first dashboard and trace page answered, then runs until stdin closes,
 // SIGTERM, or MAX_SECONDS; at the end one JSON line (LoadReport) on stdout.
@@ -14,7 +15,7 @@ import { stats } from './load-report.ts';
 import type { KindStats, LoadReport } from './load-report.ts';
 
 const MAX_IN_FLIGHT = 32;
-const [url, caFile, rateText, maxSecondsText, ipList] = process.argv.slice(2);
+const [url, caFile, rateText, maxSecondsText, ipList, mixText] = process.argv.slice(2);
 const token = process.env.MXWARD_BENCH_TOKEN;
 if (!url || !caFile || !token) {
   process.stderr.write('usage: load-client.ts URL CA_FILE RATE MAX_SECONDS IPS (token in MXWARD_BENCH_TOKEN)\n');
@@ -23,6 +24,11 @@ if (!url || !caFile || !token) {
 const rate = Number(rateText ?? 20);
 const maxSeconds = Number(maxSecondsText ?? 600);
 const ips = (ipList ?? '').split(',').filter(Boolean);
+const mix = mixText ?? 'both';
+if (!['both', 'dashboard', 'trace'].includes(mix)) {
+  process.stderr.write(`mix: expected both, dashboard or trace, got ${JSON.stringify(mix)}\n`);
+  process.exit(2);
+}
 const agent = new Agent({ keepAlive: true, maxSockets: 8, ca: readFileSync(caFile, 'utf8') });
 
 function get(path: string): Promise<{ status: number; json: any }> {
@@ -60,7 +66,7 @@ interface Planned { kind: string; path: string; query?: string; page?: number }
 
 function nextRequest(): Planned {
   tick += 1;
-  if (tick % 4 === 0) return { kind: 'dashboard', path: `/api/v1/dashboard?${DASHBOARDS[dashboardTurn++ % DASHBOARDS.length]}` };
+  if (mix === 'dashboard' || (mix === 'both' && tick % 4 === 0)) return { kind: 'dashboard', path: `/api/v1/dashboard?${DASHBOARDS[dashboardTurn++ % DASHBOARDS.length]}` };
   if (tick % 4 === 1 && lastTransactionId) return { kind: 'trace record', path: `/api/v1/trace/${encodeURIComponent(lastTransactionId)}` };
   if (paging && paging.pages < 4) {
     const p = paging;

@@ -17,6 +17,8 @@ export interface LoadOptions {
   ips: string[];
   /** The client stops by itself after this long even if nobody tells it to. */
   maxSeconds: number;
+  /** Both kinds of request (the default), or only one, to tell their costs apart. */
+  mix?: 'both' | 'dashboard' | 'trace';
 }
 
 export interface RunningLoad {
@@ -28,7 +30,7 @@ export interface RunningLoad {
 }
 
 export async function startLoad(o: LoadOptions): Promise<RunningLoad> {
-  const child: ChildProcess = spawn(process.execPath, [CLIENT, o.url, o.caFile, String(o.rate), String(o.maxSeconds), o.ips.join(',')], {
+  const child: ChildProcess = spawn(process.execPath, [CLIENT, o.url, o.caFile, String(o.rate), String(o.maxSeconds), o.ips.join(','), o.mix ?? 'both'], {
     stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, MXWARD_BENCH_TOKEN: o.token },
   });
   const lines: string[] = [];

@@ -1,4 +1,5 @@
-// `node bench/console/run.ts [--quick] [--rounds N] [--seed N] [--rate N] [--profile] [--keep]`
+// `node bench/console/run.ts [--quick] [--rounds N] [--seed N] [--rate N] [--mix both|dashboard|trace]
+//    [--nice-workers] [--profile] [--keep]`
 // (also `npm run bench -- --console-load`)
 //
 // Issue 13: the SMTP path must not notice the console. One mxward with its admin API and console
@@ -8,7 +9,10 @@
 // gateway/turn.ts with smtp-source) in turns without and with a second client process making
 // --rate requests a second of dashboard and trace queries (load-client.ts), interleaved A B, B A
 // over the rounds so drift on a shared machine falls on both. Prints messages/s, the ratio
-// with/without, server CPU per 1,000 messages, and the API's latency and errors. Loopback only;
+// with/without, server CPU per 1,000 messages split by thread (threads.ts), and the API's latency
+// and errors. Diagnostics: --mix narrows the load to one kind of request, --nice-workers lowers
+// the priority of the gateway's worker threads, --profile writes and summarises CPU profiles
+// of every gateway thread (node --cpu-prof). Loopback only;
 // every process it starts is stopped and the temporary directory removed (kept with --keep).
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -28,6 +32,7 @@ import type { RunningLoad } from './load.ts';
 import { renderReport } from './report.ts';
 import type { ConsoleTurn } from './report.ts';
 import { seededIps, seedTrace } from './seed.ts';
+import { diffCpu, niceWorkerThreads, threadCpu } from './threads.ts';
 
 const { values } = parseArgs({
   options: {
@@ -36,6 +41,8 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     rate: { type: 'string', default: '20' },
     profile: { type: 'boolean', default: false },
+    mix: { type: 'string', default: 'both' },
+    'nice-workers': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -48,6 +55,11 @@ for (const [flag, n] of [['--rounds', rounds], ['--seed', seedCount], ['--rate',
     process.stderr.write(`${flag}: expected a positive number\n`);
     process.exit(2);
   }
+}
+const mix = values.mix as 'both' | 'dashboard' | 'trace';
+if (!['both', 'dashboard', 'trace'].includes(mix)) {
+  process.stderr.write('--mix: expected both, dashboard or trace\n');
+  process.exit(2);
 }
 /** The gateway bench's own scenarios: 20 sessions, 1 KB, accept path and Direct Send refused. */
 const WANTED = ['accept 20s 1KB', 'reject 20s 1KB'];
@@ -86,7 +98,8 @@ try {
   const token = await createLoadToken(gw);
   const caFile = join(root, 'console-ca.pem');
   await writeFile(caFile, gw.ca);
-  const loadOptions = { url: gw.consoleUrl, caFile, token, rate, ips: seededIps(), maxSeconds: 600 };
+  const loadOptions = { url: gw.consoleUrl, caFile, token, rate, ips: seededIps(), maxSeconds: 600, mix };
+  const pid = gw.pids()[0];
 
   // Warm-up, not measured: JIT, the relay connections, the first dashboard on a worker.
   for (const s of scenarios) await runTurn(gw, sink, { ...s, messages: 300 });
@@ -94,6 +107,7 @@ try {
   await runTurn(gw, sink, { ...scenarios[0], messages: 300 });
   await load.finish();
   load = null;
+  log(`gateway threads after warm-up: ${JSON.stringify(threadCpu(pid))} CPU s (main = MainThread, workers = WorkerThread*)`);
 
   const turns: ConsoleTurn[] = [];
   for (let round = 0; round < rounds; round++) {
@@ -101,12 +115,15 @@ try {
       const order = round % 2 === 0 ? [false, true] : [true, false];
       for (const withConsole of order) {
         if (interrupted) throw new Error('interrupted');
+        if (values['nice-workers']) niceWorkerThreads(pid);
         load = withConsole ? await startLoad(loadOptions) : null;
+        const threadsBefore = threadCpu(pid);
         const t = await runTurn(gw, sink, s);
+        const threads = diffCpu(threadCpu(pid), threadsBefore);
         const api = load ? await load.finish() : null;
         load = null;
-        turns.push({ scenario: s.id, withConsole, round, rate: t.rate, cpuPer1000: t.cpuPer1000, problems: t.problems, api });
-        log(`${s.id.padEnd(15)} ${withConsole ? 'console load' : 'no load     '} ${t.rate.toFixed(0).padStart(6)} msg/s  cpu ${t.cpuPer1000.toFixed(2)} s/1k` +
+        turns.push({ scenario: s.id, withConsole, round, rate: t.rate, cpuPer1000: t.cpuPer1000, threads, messages: s.messages, problems: t.problems, api });
+        log(`${s.id.padEnd(15)} ${withConsole ? 'console load' : 'no load     '} ${t.rate.toFixed(0).padStart(6)} msg/s  cpu ${t.cpuPer1000.toFixed(2)} s/1k (main ${threads.main.toFixed(2)} s, workers ${threads.workers.toFixed(2)} s)` +
           `${api ? `  API ${(api.requests / api.seconds).toFixed(1)} req/s, p50 ${api.all.p50Ms.toFixed(0)} ms, p99 ${api.all.p99Ms.toFixed(0)} ms, ${api.errors} errors` : ''}` +
           `${t.problems.length ? `  PROBLEMS: ${t.problems.join('; ')}` : ''}`);
       }
@@ -115,7 +132,7 @@ try {
   const cpu = cpus();
   const header = `mxward console under load, ${new Date().toISOString().slice(0, 10)}: ${cpu.length} × ${cpu[0]?.model ?? '?'}, Linux ${release()}, ` +
     `Node ${process.version}; trace seeded with ${seeded.sent} transactions from ${seeded.sources} sources; ${rounds} round(s), ` +
-    `load ${rate} requests/s; ${Math.round((Date.now() - started) / 1000)} s\nuptime before: ${uptimeBefore}\nuptime after:  ${uptime()}`;
+    `load ${rate} requests/s (${mix})${values['nice-workers'] ? ', gateway worker threads at nice 19' : ''}; ${Math.round((Date.now() - started) / 1000)} s\nuptime before: ${uptimeBefore}\nuptime after:  ${uptime()}`;
   const { text, ok } = renderReport(header, turns, rate);
   console.log(text);
   await writeFile(join(root, 'results.json'), JSON.stringify(turns, null, 2));
