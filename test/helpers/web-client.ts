@@ -109,7 +109,10 @@ export interface WebGateway extends TestGateway {
   /** `http(s)://127.0.0.1:PORT` */
   url: string;
   identities: IdentityService;
-  /** The first administrator's password (from the data directory's initial password file). */
+  /**
+   * The first administrator's password (from the data directory's initial password file); empty
+   * on a node that found the account already made (a second node on the same PostgreSQL).
+   */
   adminPassword: string;
   /** An anonymous client. */
   client(): WebClient;
@@ -152,7 +155,7 @@ export async function startWebGateway(options: WebGatewayOptions = {}): Promise<
     const running = gateway.console;
     if (!running) throw new Error('the console did not start');
     const ca = tls ? await readFile(join(gateway.dataDir, 'tls', 'self-signed.crt'), 'utf8') : undefined;
-    const adminPassword = (await readFile(join(gateway.dataDir, 'console-initial-password'), 'utf8')).trim();
+    const adminPassword = (await readFile(join(gateway.dataDir, 'console-initial-password'), 'utf8').catch(() => '')).trim();
     const url = running.server.url;
     const anonymous = () => new WebClient(url, { kind: 'anonymous' }, ca);
     const identities = running.identities;
