@@ -95,11 +95,20 @@ test('a connector added in the console changes the verdict of the next SMTP tran
   await c.page.click('#connector-test-form button[type=submit]');
   assert.match(await c.page.locator('#connector-test-result').textContent() ?? '', /Matches connector Office-Scanner \(by ip\)/);
   await screenshot(c.page, 'policy');
+
+  // Disabled in the console, the connector stops vouching for the source: refused again.
+  await c.page.click('button[aria-label="Disable connector Office-Scanner"]');
+  await c.page.waitForSelector('button[aria-label="Enable connector Office-Scanner"]');
+  const refused = await waitFor('the disabled connector to stop matching', async () => {
+    const sent = await directSend(c.gateway.inbound.port, 'Scan after disabling');
+    return sent.ok ? null : sent;
+  }, 1000);
+  assert.match(refused.reply, /^550 /);
   await c.page.goto(c.url('trace?ip=127.0.0.1'));
   await c.page.waitForSelector('#trace-results');
   const verdicts = await c.page.locator('#trace-results tbody .badge').allTextContents();
-  assert.deepEqual(verdicts.slice(0, 2), ['accept', 'reject'], 'newest first: accepted after the connector, rejected before');
-  await c.page.locator('#trace-results tbody tr').first().locator('a').click();
+  assert.deepEqual(verdicts.slice(0, 3), ['reject', 'accept', 'reject'], 'newest first: refused once disabled, accepted with the connector, refused before it');
+  await c.page.locator('#trace-results tbody tr').nth(1).locator('a').click();
   await c.page.waitForSelector('#trace-detail');
   assert.equal(await c.page.textContent('#trace-verdict'), 'accept');
   assert.match(await c.page.locator('#trace-hits').textContent() ?? '', /Office-Scanner/);
@@ -169,6 +178,17 @@ test('an uploaded Exchange Online export shows the report, and its recommended c
   await c.page.locator('#history-list li a').first().click();
   await c.page.waitForSelector('#history-detail .diff');
   assert.match(await c.page.textContent('#history-detail') ?? '', /admin[\s\S]*policy\.merge[\s\S]*\+ connector DirectSend-office-printers/);
+
+  // The configuration audit over Exchange Online exports (UTF-16 as PowerShell writes them too).
+  await c.page.goto(c.url('report'));
+  const exports = ['organization-config-utf16.json', 'inbound-connectors.json', 'accepted-domains.json'];
+  await c.page.setInputFiles('#audit-files', exports.map((f) => join(repoRoot, 'test', 'fixtures', 'report', f)));
+  await c.page.click('#audit-run');
+  await c.page.waitForSelector('#audit-checks');
+  const statuses = await c.page.locator('#audit-checks tbody .badge').allTextContents();
+  assert.ok(statuses.length > 5 && statuses.every((x) => ['pass', 'fail', 'warn', 'skip'].includes(x)), statuses.join(','));
+  const exoRow = c.page.locator('#audit-checks tbody tr', { hasText: 'exo.connectors.restricted' });
+  assert.notEqual(await exoRow.locator('.badge').textContent(), 'skip', 'the uploaded connectors were checked');
   assert.deepEqual(c.foreignRequests, []);
   assert.deepEqual(c.pageErrors, []);
 });

@@ -77,6 +77,9 @@ export class Connectors extends Component {
       await this.load();
     } catch (error) { this.setState({ error, added: null }); }
   }
+  async setEnabled(name, enabled) {
+    try { await api('patch', `/connectors/${encodeURIComponent(name)}`, { body: { enabled } }); await this.load(); } catch (error) { this.setState({ error }); }
+  }
   async remove(name) {
     if (!window.confirm(`Remove the connector ${name}? Its sources become anonymous mail.`)) return;
     try { await api('delete', `/connectors/${encodeURIComponent(name)}`); await this.load(); } catch (error) { this.setState({ error }); }
@@ -114,7 +117,9 @@ export class Connectors extends Component {
           <td>${c.name}${c.comment ? html`<br /><small>${c.comment}</small>` : null}</td><td>${c.type}</td><td>${(c.senderDomains ?? []).join(', ')}</td>
           <td>${[...(c.senderIPAddresses ?? []), ...(c.tlsSenderCertificateName ? [`cert ${c.tlsSenderCertificateName}`] : [])].join(', ') || '—'}</td>
           <td>${c.requireTls ? 'required' : 'optional'}</td><td>${c.enabled === false ? 'no' : 'yes'}</td>
-          ${canWrite ? html`<td><button class="link danger" aria-label=${`Remove connector ${c.name}`} onClick=${() => this.remove(c.name)}>Remove</button></td>` : null}
+          ${canWrite ? html`<td class="row-actions">
+            <button class="link" aria-label=${`${c.enabled === false ? 'Enable' : 'Disable'} connector ${c.name}`} onClick=${() => this.setEnabled(c.name, c.enabled === false)}>${c.enabled === false ? 'Enable' : 'Disable'}</button>
+            <button class="link danger" aria-label=${`Remove connector ${c.name}`} onClick=${() => this.remove(c.name)}>Remove</button></td>` : null}
         </tr>`)}</tbody>
       </table></div>`}
       <${ConnectorTest} />

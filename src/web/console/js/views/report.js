@@ -6,6 +6,7 @@ import { ErrorBanner, Field, unclaimed } from '../components.js';
 import { CAN, formatNumber } from '../format.js';
 import { MergePanel } from '../merge.js';
 import { TimeBars } from '../chart.js';
+import { AuditPanel } from './audit.js';
 
 /** What the browser says the file is, or a guess from its name (the server detects the format from the content). */
 function contentTypeOf(file) {
@@ -62,6 +63,7 @@ export class ReportView extends Component {
       </form>
       <${ErrorBanner} error=${unclaimed(error, ['knownSenders'])} />
       ${body ? html`<${ReportResult} body=${body} role=${this.props.session.role} />` : null}
+      <${AuditPanel} />
     </section>`;
   }
 }
