@@ -3,23 +3,25 @@
 // file, as an administrator would run it; the rows it would reject are taken from its summary
 // line and compared with DuckDB's count by the parent (run.ts). `--format json` (every source in
 // full) is the option `MXWARD_BENCH_FORMAT=json` measures.
-import { duckdbAggregate } from './duckdb-query.ts';
-import { main } from '../../src/cli/main.ts';
+// Each side loads only its own code: DuckDB's native library is not mapped into mxward's process
+// (it added to mxward's peak RSS), nor mxward's modules into DuckDB's.
 
 const [side, file, connectors, output] = process.argv.slice(2);
 const started = performance.now();
+const { main } = side === 'mxward' ? await import('../../src/cli/main.ts') : { main: null };
 let extra: Record<string, unknown> = {};
 if (side === 'mxward') {
   const sink = { write: () => true } as unknown as NodeJS.WritableStream;
   let summary = '';
   const stderr = { write: (text: string) => { summary += text; return true; } } as unknown as NodeJS.WritableStream;
   const format = process.env.MXWARD_BENCH_FORMAT ?? 'text';
-  const code = await main(['report', file, '--accepted-domain', 'contoso.com', '--connectors', connectors, '--format', format, '--output', output, '--data-dir', `${output}.data`],
+  const code = await main!(['report', file, '--accepted-domain', 'contoso.com', '--connectors', connectors, '--format', format, '--output', output, '--data-dir', `${output}.data`],
     { stdout: sink, stderr, stdin: process.stdin, env: {} });
   const rejected = /([\d,]+) would be rejected/.exec(summary)?.[1];
   extra = { exitCode: code, directSend: rejected === undefined ? null : Number(rejected.replace(/,/g, '')) };
   if (code !== 0) process.stderr.write(summary.slice(-2000));
 } else {
+  const { duckdbAggregate } = await import('./duckdb-query.ts');
   extra = await duckdbAggregate(file, 'contoso.com', '192.0.2.');
 }
 const ms = performance.now() - started;
