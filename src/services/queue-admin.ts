@@ -25,6 +25,8 @@ export const PUBLISHED_QUEUE_MAX = 1000;
 export const QUEUE_COMMAND_POLL_MS = 250;
 /** How long a caller waits for the owning node to answer before withdrawing the command. */
 export const QUEUE_COMMAND_WAIT_MS = 10_000;
+/** Answered commands are kept this long (the caller has long read the answer; the audit log keeps the action). */
+export const QUEUE_COMMAND_KEEP_MS = 3_600_000;
 
 export function isQueueId(value: string): boolean {
   return QUEUE_ID.test(value);
@@ -274,6 +276,8 @@ export function startQueueCommandAgent(o: QueueCommandAgentOptions): QueueComman
   const timers = [
     setInterval(() => void poll(), o.pollMs ?? QUEUE_COMMAND_POLL_MS),
     setInterval(() => void publish(), o.publishMs ?? HEARTBEAT_INTERVAL_MS),
+    // Any node may prune: the statement is the same whoever runs it, and it is cheap when empty.
+    setInterval(() => void o.cluster.pruneQueueCommands(QUEUE_COMMAND_KEEP_MS).catch(() => {}), QUEUE_COMMAND_KEEP_MS / 12),
   ];
   for (const t of timers) t.unref();
   void publish();

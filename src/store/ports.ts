@@ -201,6 +201,8 @@ export interface ClusterQueueStore {
   queueCommandResult(id: number): Promise<QueueActionResult | null>;
   /** Withdraws an unanswered command (the requester gave up); false when it was answered meanwhile. */
   cancelQueueCommand(id: number): Promise<boolean>;
+  /** Removes answered commands older than this (the audit log keeps what was done); how many went. */
+  pruneQueueCommands(answeredBeforeMs: number): Promise<number>;
 }
 
 /** Per-recipient state of a quarantined message (issue 3, SPEC §6). */
@@ -320,6 +322,8 @@ export interface StoredSession {
  */
 export interface IdentityStore {
   getAccount(username: string): Promise<ConsoleAccount | null>;
+  /** Inserts unless the name is taken (two nodes making the first account at once); false then. */
+  createAccount(account: ConsoleAccount): Promise<boolean>;
   /** Inserts or replaces (a password or role change). */
   putAccount(account: ConsoleAccount): Promise<void>;
   /** Also ends the account's sessions; false when there was no such account. */

@@ -60,5 +60,10 @@ export function clusterQueueOn(db: PgDatabase): ClusterQueueStore {
       const result = await db.query('DELETE FROM queue_commands WHERE id = $1 AND done_at IS NULL', [id]);
       return (result.rowCount ?? 0) > 0;
     },
+
+    async pruneQueueCommands(answeredBeforeMs: number): Promise<number> {
+      const result = await db.query(`DELETE FROM queue_commands WHERE done_at < now() - make_interval(secs => $1::float8 / 1000)`, [answeredBeforeMs]);
+      return result.rowCount ?? 0;
+    },
   };
 }
