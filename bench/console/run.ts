@@ -19,7 +19,6 @@ import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { printSummary, summarizeProfile } from '../gateway/profile-summary.ts';
 import { fullScenarios, quickScenarios } from '../gateway/scenarios.ts';
 import type { Scenario } from '../gateway/scenarios.ts';
 import { startSink } from '../gateway/sink.ts';
@@ -32,6 +31,8 @@ import type { RunningLoad } from './load.ts';
 import { renderReport } from './report.ts';
 import type { ConsoleTurn } from './report.ts';
 import { seededIps, seedTrace } from './seed.ts';
+import { compareWindows, monotonicMicros, profileInWindows } from './profile-windows.ts';
+import type { Window } from './profile-windows.ts';
 import { diffCpu, niceWorkerThreads, threadCpu } from './threads.ts';
 
 const { values } = parseArgs({
@@ -81,6 +82,8 @@ let sink: Sink | null = null;
 let gw: ConsoleGateway | null = null;
 let load: RunningLoad | null = null;
 const profileDir = join(root, 'profiles');
+/** Turn times (monotonic µs) with and without the API load, to cut the profiles by. */
+const windows: { loaded: Window[]; quiet: Window[] } = { loaded: [], quiet: [] };
 try {
   sink = await startSink('nobody');
   await mkdir(join(root, 'mxward'));
@@ -118,7 +121,9 @@ try {
         if (values['nice-workers']) niceWorkerThreads(pid);
         load = withConsole ? await startLoad(loadOptions) : null;
         const threadsBefore = threadCpu(pid);
+        const from = monotonicMicros();
         const t = await runTurn(gw, sink, s);
+        windows[withConsole ? 'loaded' : 'quiet'].push([from, monotonicMicros()]);
         const threads = diffCpu(threadCpu(pid), threadsBefore);
         const api = load ? await load.finish() : null;
         load = null;
@@ -143,7 +148,10 @@ try {
   await sink?.stop();
   if (values.profile) {
     const files = await readdir(profileDir).catch(() => [] as string[]);
-    for (const f of files.filter((n) => n.endsWith('.cpuprofile'))) printSummary(`gateway profile ${f}`, summarizeProfile(join(profileDir, f)));
+    for (const f of files.filter((n) => n.endsWith('.cpuprofile')).sort()) {
+      const file = join(profileDir, f);
+      console.log(['', ...compareWindows(`gateway thread profile ${f}`, profileInWindows(file, windows.loaded), profileInWindows(file, windows.quiet))].join('\n'));
+    }
   }
   if (values.keep) log(`kept ${root}`);
   else await rm(root, { recursive: true, force: true });
