@@ -85,3 +85,21 @@ test('org set --wait names the node that lags and exits 1 when a live node does 
   assert.equal(set.code, 1);
   assert.match(set.stderr, /not yet in force after \d+ ms on: wedged:25 \(version 0\)/);
 });
+
+test('each trace record names the node that handled it, and trace --node selects one node', { skip }, async () => {
+  await spoofAttempt(nodeA.inbound.port);
+  await spoofAttempt(nodeB.inbound.port);
+  const nodeIds = ((await nodeA.store.listNodes?.()) ?? []).filter((n) => n.nodeId !== 'wedged:25');
+  const idOf = (g: TestGateway) => nodeIds.find((n) => n.address === `127.0.0.1:${g.inbound.port}`)!.nodeId;
+  for (const g of [nodeA, nodeB]) {
+    const record = await g.waitForTrace({ node: idOf(g) });
+    assert.equal(record.node, idOf(g));
+  }
+  const listed = await cli(['trace', '--node', idOf(nodeB), '--json']);
+  assert.equal(listed.code, 0, listed.stderr);
+  const records = JSON.parse(listed.stdout) as Array<{ node?: string }>;
+  assert.ok(records.length >= 1);
+  assert.deepEqual([...new Set(records.map((r) => r.node))], [idOf(nodeB)]);
+  const table = await cli(['trace', '--limit', '5']);
+  assert.match(table.stdout.split('\n')[0], /^time\s+node\s+ip\b/);
+});
