@@ -114,7 +114,8 @@ export class IdentityService {
     if (password.length < MIN_PASSWORD) throw new ServiceError('validation_failed', `password: at least ${MIN_PASSWORD} characters`, 'password');
     if (await this.#identities.getAccount(username)) throw new ServiceError('conflict', `account ${username} already exists`);
     const account: ConsoleAccount = { username, role, passwordHash: await hashPassword(password), createdAt: this.#now().toISOString() };
-    await this.#identities.putAccount(account);
+    // Insert-only: of two nodes creating the first `admin` at once, one wins and the other is told.
+    if (!(await this.#identities.createAccount(account))) throw new ServiceError('conflict', `account ${username} already exists`);
     await this.#store.appendAudit(actor, 'console.account.add', null, { username, role });
     return account;
   }

@@ -44,7 +44,13 @@ export interface RunningConsole {
 export async function ensureInitialAdmin(identities: IdentityService, dataDir: string, logger: Logger): Promise<string | null> {
   if (await identities.hasAccounts()) return null;
   const password = generatePassword();
-  await identities.addAccount('admin', 'administrator', password, 'mxward:first-start');
+  try {
+    await identities.addAccount('admin', 'administrator', password, 'mxward:first-start');
+  } catch (err) {
+    // Another node of the same store made it a moment ago: its file has the password.
+    if ((err as { code?: string }).code === 'conflict') return null;
+    throw err;
+  }
   const file = join(dataDir, INITIAL_PASSWORD_FILE);
   await writeFile(file, `${password}\n`, { mode: 0o600 });
   logger.warn({ stage: 'console', event: 'initial_account', username: 'admin', passwordFile: file },

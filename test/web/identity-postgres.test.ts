@@ -61,3 +61,18 @@ if (typeof db === 'string') {
     assert.ok(audit.some((e) => e.action === 'console.token.revoke' && e.actor === 'console:admin'));
   });
 }
+
+if (typeof db !== 'string') {
+  test('two nodes starting at once on a new store make one administrator between them', async (t) => {
+    const url = await db.schemaUrl('console_race');
+    const started = await Promise.allSettled([startWebGateway({ config: { store: { url } } }), startWebGateway({ config: { store: { url } } })]);
+    t.after(async () => { for (const s of started) if (s.status === 'fulfilled') await s.value.close(); });
+    assert.deepEqual(started.map((s) => s.status), ['fulfilled', 'fulfilled']);
+    const nodes = started.map((s) => (s as PromiseFulfilledResult<WebGateway>).value);
+    const withFile = nodes.filter((n) => n.adminPassword !== '');
+    assert.equal(withFile.length, 1, 'exactly one node wrote the password file');
+    const signedIn = await withFile[0].adminClient();
+    const other = nodes.find((n) => n !== withFile[0])!;
+    assert.equal((await other.client().with(signedIn.auth).get('/session')).status, 200, 'its password is the one in the store');
+  });
+}

@@ -41,7 +41,9 @@ function defineContract(name: string, backend: Backend): void {
     test('accounts: put, replace, list, remove', () => withStores(2, async ([a, b]) => {
       assert.equal(await a.getAccount('alice'), null);
       await a.putAccount({ username: 'alice', role: 'administrator', passwordHash: 'scrypt$1', createdAt: '2026-01-01T00:00:00.000Z' });
-      await a.putAccount({ username: 'bob', role: 'auditor', passwordHash: 'scrypt$2', createdAt: '2026-01-02T00:00:00.000Z' });
+      assert.equal(await a.createAccount({ username: 'bob', role: 'auditor', passwordHash: 'scrypt$2', createdAt: '2026-01-02T00:00:00.000Z' }), true);
+      assert.equal(await b.createAccount({ username: 'bob', role: 'administrator', passwordHash: 'scrypt$9', createdAt: '2026-01-03T00:00:00.000Z' }), false);
+      assert.equal((await a.getAccount('bob'))?.passwordHash, 'scrypt$2', 'create never replaces');
       await b.putAccount({ username: 'alice', role: 'helpdesk', passwordHash: 'scrypt$3', createdAt: '2030-01-01T00:00:00.000Z' });
       const alice = await a.getAccount('alice');
       assert.deepEqual(alice, { username: 'alice', role: 'helpdesk', passwordHash: 'scrypt$3', createdAt: '2026-01-01T00:00:00.000Z' });

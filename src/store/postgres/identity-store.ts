@@ -33,6 +33,12 @@ export class PostgresIdentityStore implements IdentityStore {
     return row ? accountOf(row) : null;
   }
 
+  async createAccount(a: ConsoleAccount): Promise<boolean> {
+    const res = await this.#db.query('INSERT INTO console_accounts (username, role, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO NOTHING',
+      [a.username, a.role, a.passwordHash, a.createdAt]);
+    return (res.rowCount ?? 0) > 0;
+  }
+
   async putAccount(a: ConsoleAccount): Promise<void> {
     await this.#db.query(`INSERT INTO console_accounts (username, role, password_hash, created_at) VALUES ($1, $2, $3, $4)
       ON CONFLICT (username) DO UPDATE SET role = EXCLUDED.role, password_hash = EXCLUDED.password_hash`, [a.username, a.role, a.passwordHash, a.createdAt]);

@@ -24,6 +24,11 @@ export class SqliteIdentityStore implements IdentityStore {
     return row ? accountOf(row) : null;
   }
 
+  async createAccount(account: ConsoleAccount): Promise<boolean> {
+    return Number(this.#db.prepare('INSERT INTO console_accounts (username, role, password_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (username) DO NOTHING')
+      .run(account.username, account.role, account.passwordHash, account.createdAt).changes) > 0;
+  }
+
   async putAccount(account: ConsoleAccount): Promise<void> {
     this.#db.prepare(`INSERT INTO console_accounts (username, role, password_hash, created_at) VALUES (?, ?, ?, ?)
       ON CONFLICT (username) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash`)
