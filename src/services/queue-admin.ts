@@ -162,7 +162,9 @@ async function askOwner(cluster: ClusterQueueStore, nodeId: string, action: Queu
 }
 
 function merged(nodes: NodeActionResult[], notFound: string[]): ClusterActionResult {
-  return { done: nodes.flatMap((n) => n.done), notFound: [...new Set(notFound)], nodes };
+  // An id can be done twice (flush --all-nodes from a node's own host flushes its spool locally and by command).
+  const done = [...new Set(nodes.flatMap((n) => n.done))];
+  return { done, notFound: [...new Set(notFound)].filter((id) => !done.includes(id)), nodes };
 }
 
 /** An operator action on mail in flight is a change like a policy edit: it goes into the audit log. */
