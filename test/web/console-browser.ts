@@ -31,7 +31,7 @@ export interface ConsoleBrowser {
   page: Page;
   /** Requests to anything but the gateway's console origin. */
   foreignRequests: string[];
-  /** Uncaught exceptions in the page. */
+  /** Uncaught exceptions in the page, and anything the Content-Security-Policy refused. */
   pageErrors: string[];
   /** `/console/#/trace` → the full URL on the gateway. */
   url(hashPath?: string): string;
@@ -59,6 +59,8 @@ export async function openConsole(t: TestContext, options: WebGatewayOptions = {
   const pageErrors: string[] = [];
   browser.on('request', (req) => { if (new URL(req.url()).origin !== origin) foreignRequests.push(req.url()); });
   page.on('pageerror', (e) => pageErrors.push(e.message));
+  // Something the CSP refused (an inline style or script) would fail quietly in the page: make it loud.
+  page.on('console', (m) => { if (m.type() === 'error' && /Content.Security.Policy/i.test(m.text())) pageErrors.push(m.text()); });
   // Deleting and denying ask first; the tests mean it.
   page.on('dialog', (d) => { void d.accept(); });
   return { gateway, context: browser, page, foreignRequests, pageErrors, url: (hashPath = '') => `${gateway.url}/console/${hashPath ? `#/${hashPath}` : ''}` };

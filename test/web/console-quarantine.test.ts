@@ -46,16 +46,13 @@ test('a recipient signs in with mail credentials, sees only their held message a
   assert.equal(delivered.length, 1);
   assert.match(delivered[0], /Held for alice@contoso\.test\./);
   // Released: no second release is offered, and one asked for anyway is refused by the server.
-  await c.page.waitForSelector('#q-detail');
-  assert.equal(await c.page.locator('#q-release').count(), 0);
+  await c.page.waitForFunction(() => !document.querySelector('#q-release'));
   const id = new URL(c.page.url()).hash.split('/')[2];
   const again = await c.page.evaluate(async (qid) => {
     const r = await fetch(`/api/v1/quarantine/${qid}/release`, { method: 'POST', headers: { 'x-csrf-token': sessionStorage.getItem('mxward.csrf') ?? '' } });
     return r.status;
   }, id);
   assert.ok(again >= 400 && again < 500, `a second release answered ${again}`);
-  const settled = await c.gateway.waitForTrace({ recipient: 'alice@contoso.test', verdict: 'quarantine' });
-  assert.ok(settled.quarantineId);
   assert.equal((await maildirMessages(c.gateway.dataDir, 'alice@contoso.test')).length, 1, 'delivered exactly once');
   assert.equal((await maildirMessages(c.gateway.dataDir, 'bob@contoso.test')).length, 0, 'bob\'s copy stays held');
 
