@@ -2,7 +2,7 @@
 // Thin: parse -> services/identities.ts -> print. Passwords come from stdin or the environment
 // (never argv, which `ps` shows); a token's secret is printed once, at creation.
 import type { IdentityRole } from '../../store/ports.ts';
-import type { Scope } from '../../services/identities.ts';
+import type { IdentityService, Scope } from '../../services/identities.ts';
 import { generatePassword, openIdentityService, STAFF_ROLES } from '../../services/identities.ts';
 import { openStore as openSelectedStore } from '../../store/open-store.ts';
 import type { CliIo } from '../io.ts';
@@ -60,6 +60,80 @@ function expiryOf(values: { 'expires-days'?: string; 'no-expiry'?: boolean }): s
   return new Date(Date.now() + days * 24 * 3600_000).toISOString();
 }
 
+interface Context {
+  io: CliIo;
+  identities: IdentityService;
+  actor: string;
+  values: ReturnType<typeof parseCommand<typeof options>>['values'];
+  positionals: string[];
+}
+
+async function accountCommand({ io, identities, actor, values, positionals }: Context, sub: string): Promise<void> {
+  if (sub === 'list') {
+    const accounts = await identities.listAccounts();
+    if (values.json) printJson(io, accounts);
+    else printTable(io, ['username', 'role', 'created'], accounts.map((a) => [a.username, a.role, a.createdAt]));
+    return;
+  }
+  const username = requirePositional(positionals, 2, 'USERNAME');
+  if (sub === 'remove') {
+    await cliCall(() => identities.removeAccount(username, actor));
+    io.stdout.write(values.json ? `${JSON.stringify({ removed: username })}\n` : `removed console account ${username}\n`);
+    return;
+  }
+  const given = values['password-stdin'] ? await readFirstLine(io.stdin) : io.env.MXWARD_PASSWORD || undefined;
+  if (sub === 'add') {
+    const role = roleOf(values.role);
+    const password = given ?? generatePassword();
+    await cliCall(() => identities.addAccount(username, role, password, actor));
+    if (values.json) printJson(io, { username, role, ...(given ? {} : { password }) });
+    else io.stdout.write(`added console account ${username} (${role})${given ? '' : `\npassword (shown once): ${password}`}\n`);
+    return;
+  }
+  const role = values.role === undefined ? undefined : roleOf(values.role);
+  if (role === undefined && given === undefined) throw new UsageError('console account set: give --role, or a new password with --password-stdin or MXWARD_PASSWORD');
+  const updated = await cliCall(() => identities.updateAccount(username, { role, password: given }, actor));
+  if (values.json) printJson(io, updated);
+  else io.stdout.write(`updated console account ${username} (${updated.role}${given === undefined ? '' : ', new password'}); its sessions ended\n`);
+}
+
+function tokenState(t: { revokedAt: string | null; expiresAt: string | null }): string {
+  if (t.revokedAt) return 'revoked';
+  return t.expiresAt && Date.parse(t.expiresAt) <= Date.now() ? 'expired' : 'active';
+}
+
+async function tokenCommand({ io, identities, actor, values, positionals }: Context, sub: string): Promise<void> {
+  if (sub === 'list') {
+    const tokens = await identities.listTokens();
+    if (values.json) printJson(io, tokens);
+    else printTable(io, ['id', 'name', 'role', 'scopes', 'expires', 'state', 'last used'], tokens.map((t) => [
+      t.id, t.name, t.role, t.scopes.join(','), t.expiresAt ?? 'never', tokenState(t), t.lastUsedAt ?? '-',
+    ]));
+  } else if (sub === 'create') {
+    const name = requirePositional(positionals, 2, 'NAME');
+    const scopes = (values.scope ?? ['read']).map((s) => {
+      if (s !== 'read' && s !== 'write') throw new UsageError(`--scope: expected read or write, got ${JSON.stringify(s)}`);
+      return s as Scope;
+    });
+    const created = await cliCall(() => identities.createToken({ name, role: roleOf(values.role), scopes, expiresAt: expiryOf(values) }, actor));
+    if (values.json) printJson(io, created);
+    else io.stdout.write(`created token ${created.info.id} (${created.info.role}, ${created.info.scopes.join('+')}, expires ${created.info.expiresAt ?? 'never'})\ntoken (shown once): ${created.token}\n`);
+  } else {
+    const id = requirePositional(positionals, 2, 'ID');
+    await cliCall(() => identities.revokeToken(id, actor));
+    io.stdout.write(values.json ? `${JSON.stringify({ revoked: id })}\n` : `revoked token ${id}\n`);
+  }
+}
+
+async function linkCommand({ io, identities, actor, values, positionals }: Context): Promise<void> {
+  const address = requirePositional(positionals, 1, 'ADDRESS');
+  if (!/^[^@\s]+@[^@\s]+$/.test(address)) throw new UsageError(`console link: not an address: ${JSON.stringify(address)}`);
+  const hours = values.hours ? positiveNumber(values.hours, '--hours') : 72;
+  const link = await identities.createRecipientLink(address, hours * 3600_000, actor);
+  if (values.json) printJson(io, { ...link, path: `/console/#/r/${link.token}` });
+  else io.stdout.write(`/console/#/r/${link.token}\n(valid until ${link.expiresAt}; prefix the console's address)\n`);
+}
+
 export async function runConsole(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommand(argv, options);
   const [group, sub] = positionals;
@@ -70,59 +144,11 @@ export async function runConsole(argv: string[], io: CliIo): Promise<number> {
   const location = locateExistingStore(values, io.env);
   const store = openSelectedStore({ url: location.url, dataDir: location.dataDir });
   const identities = await openIdentityService({ url: location.url, dataDir: location.dataDir, config: location.bootstrap, store });
-  const actor = actorOf(values.actor, io.env);
+  const context: Context = { io, identities, actor: actorOf(values.actor, io.env), values, positionals };
   try {
-    if (group === 'account' && sub === 'list') {
-      const accounts = await identities.listAccounts();
-      if (values.json) printJson(io, accounts);
-      else printTable(io, ['username', 'role', 'created'], accounts.map((a) => [a.username, a.role, a.createdAt]));
-    } else if (group === 'account' && sub === 'add') {
-      const username = requirePositional(positionals, 2, 'USERNAME');
-      const role = roleOf(values.role);
-      const given = values['password-stdin'] ? await readFirstLine(io.stdin) : io.env.MXWARD_PASSWORD;
-      const password = given || generatePassword();
-      await cliCall(() => identities.addAccount(username, role, password, actor));
-      if (values.json) printJson(io, { username, role, ...(given ? {} : { password }) });
-      else io.stdout.write(`added console account ${username} (${role})${given ? '' : `\npassword (shown once): ${password}`}\n`);
-    } else if (group === 'account' && sub === 'set') {
-      const username = requirePositional(positionals, 2, 'USERNAME');
-      const role = values.role === undefined ? undefined : roleOf(values.role);
-      const password = values['password-stdin'] ? await readFirstLine(io.stdin) : io.env.MXWARD_PASSWORD || undefined;
-      if (role === undefined && password === undefined) throw new UsageError('console account set: give --role, or a new password with --password-stdin or MXWARD_PASSWORD');
-      const updated = await cliCall(() => identities.updateAccount(username, { role, password }, actor));
-      if (values.json) printJson(io, updated);
-      else io.stdout.write(`updated console account ${username} (${updated.role}${password === undefined ? '' : ', new password'}); its sessions ended\n`);
-    } else if (group === 'account') {
-      const username = requirePositional(positionals, 2, 'USERNAME');
-      await cliCall(() => identities.removeAccount(username, actor));
-      io.stdout.write(values.json ? `${JSON.stringify({ removed: username })}\n` : `removed console account ${username}\n`);
-    } else if (group === 'token' && sub === 'list') {
-      const tokens = await identities.listTokens();
-      if (values.json) printJson(io, tokens);
-      else printTable(io, ['id', 'name', 'role', 'scopes', 'expires', 'state', 'last used'], tokens.map((t) => [
-        t.id, t.name, t.role, t.scopes.join(','), t.expiresAt ?? 'never', t.revokedAt ? 'revoked' : t.expiresAt && Date.parse(t.expiresAt) <= Date.now() ? 'expired' : 'active', t.lastUsedAt ?? '-',
-      ]));
-    } else if (group === 'token' && sub === 'create') {
-      const name = requirePositional(positionals, 2, 'NAME');
-      const scopes = (values.scope ?? ['read']).map((s) => {
-        if (s !== 'read' && s !== 'write') throw new UsageError(`--scope: expected read or write, got ${JSON.stringify(s)}`);
-        return s as Scope;
-      });
-      const created = await cliCall(() => identities.createToken({ name, role: roleOf(values.role), scopes, expiresAt: expiryOf(values) }, actor));
-      if (values.json) printJson(io, created);
-      else io.stdout.write(`created token ${created.info.id} (${created.info.role}, ${created.info.scopes.join('+')}, expires ${created.info.expiresAt ?? 'never'})\ntoken (shown once): ${created.token}\n`);
-    } else if (group === 'token') {
-      const id = requirePositional(positionals, 2, 'ID');
-      await cliCall(() => identities.revokeToken(id, actor));
-      io.stdout.write(values.json ? `${JSON.stringify({ revoked: id })}\n` : `revoked token ${id}\n`);
-    } else {
-      const address = requirePositional(positionals, 1, 'ADDRESS');
-      if (!/^[^@\s]+@[^@\s]+$/.test(address)) throw new UsageError(`console link: not an address: ${JSON.stringify(address)}`);
-      const hours = values.hours ? positiveNumber(values.hours, '--hours') : 72;
-      const link = await identities.createRecipientLink(address, hours * 3600_000, actor);
-      if (values.json) printJson(io, { ...link, path: `/console/#/r/${link.token}` });
-      else io.stdout.write(`/console/#/r/${link.token}\n(valid until ${link.expiresAt}; prefix the console's address)\n`);
-    }
+    if (group === 'account') await accountCommand(context, sub);
+    else if (group === 'token') await tokenCommand(context, sub);
+    else await linkCommand(context);
     return 0;
   } finally {
     await identities.close();
