@@ -8,7 +8,8 @@ import { openStore, parseCommand, printJson, printTable } from '../io.ts';
 export const nodesHelp = `Usage: mxward nodes [--json]
 
 Lists the gateway nodes that share this store: node, address, mxward version, policy version in
-force, last heartbeat (and its age), queue depth, quarantine count, and whether the node is live
+force and when the node first reported it (the store's clock, UTC), last heartbeat (and its age),
+queue depth, quarantine count, and whether the node is live
 (a heartbeat within ${LIVE_WITHIN_MS / 1000} s) or stale. The stored policy version is printed first.
 `;
 
@@ -21,8 +22,8 @@ export async function runNodes(argv: string[], io: CliIo): Promise<number> {
     const { policyVersion, nodes: view } = await describeNodes(store);
     if (values.json) { printJson(io, { policyVersion, nodes: view }); return 0; }
     io.stdout.write(`stored policy version ${policyVersion}; ${view.filter((n) => n.live).length} live node(s)\n`);
-    printTable(io, ['node', 'address', 'mxward', 'policy', 'heartbeat', 'age', 'queue', 'quarantine', 'state', 'last store outage'], view.map((n) => [
-      n.nodeId, n.address, n.mxwardVersion, String(n.policyVersion), n.heartbeat, `${(n.heartbeatAgeMs / 1000).toFixed(1)}s`,
+    printTable(io, ['node', 'address', 'mxward', 'policy', 'applied', 'heartbeat', 'age', 'queue', 'quarantine', 'state', 'last store outage'], view.map((n) => [
+      n.nodeId, n.address, n.mxwardVersion, String(n.policyVersion), n.policyAppliedAt?.slice(11, 23) ?? '-', n.heartbeat, `${(n.heartbeatAgeMs / 1000).toFixed(1)}s`,
       String(n.queueDepth), String(n.quarantineCount), n.live ? 'live' : 'stale', n.storeOutage ?? '-',
     ]));
     return 0;
