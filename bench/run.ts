@@ -175,7 +175,7 @@ try {
     for (const peer of peers.splice(0)) await peer.stop();
     if (!authPeerOnly) authSet = await runAuthSet({ root, rounds, quick, sinkUser: SINK_USER, log, interrupted: () => interrupted });
     checkInterrupted();
-    peerSet = await runAuthPeerSet({ root, rounds, quick, sinkUser: SINK_USER, log, interrupted: () => interrupted });
+    peerSet = await runAuthPeerSet({ root, rounds, quick, sinkUser: SINK_USER, log, interrupted: () => interrupted, workers: mxwardWorkers });
   }
 
   const rows = summarize(turns);
@@ -196,7 +196,7 @@ try {
       'DKIM-signed messages sent by the bench\'s own driver over pooled sessions (not smtp-source: not comparable with the table above):', '', authSet.table);
   }
   if (peerSet) {
-    out.push('', 'Authentication on, the honest peer (issue 17): mxward with its defaults (SPF, DKIM, DMARC, ARC) against Postfix with',
+    out.push('', `Authentication on, the honest peer (issue 17): mxward with its defaults (SPF, DKIM, DMARC, ARC${mxwardWorkers === undefined ? '' : `; workers: ${mxwardWorkers}`}) against Postfix with`,
       'policyd-spf, OpenDKIM and OpenDMARC (verify only), both asking one Knot server on loopback port 53 and relaying to one smtp-sink;',
       'DKIM-signed messages from the bench\'s driver; "dmarc reject" = forged messages (p=reject, SPF softfail, broken signature):', '', peerSet.table,
       '', 'Targets (issue 17, authentication on):');

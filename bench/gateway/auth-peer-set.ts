@@ -160,12 +160,12 @@ export function peerTargets(turns: PeerTurn[]): Array<{ target: string; met: boo
 
 export interface PeerSetResult { turns: PeerTurn[]; table: string; problems: string[] }
 
-async function startGateways(o: { root: string; dnsHost: string; dnsAddress: string; sinkPort: number }): Promise<Gateway[]> {
+async function startGateways(o: { root: string; dnsHost: string; dnsAddress: string; sinkPort: number; workers?: number | 'auto' }): Promise<Gateway[]> {
   const gateways: Gateway[] = [];
   try {
     const mxDir = join(o.root, 'auth-peer-mxward');
     await mkdir(mxDir, { recursive: true });
-    const mx = await startMxward({ dir: mxDir, sinkPort: o.sinkPort, maxSessions: 200, auth: { dnsServer: o.dnsAddress } });
+    const mx = await startMxward({ dir: mxDir, sinkPort: o.sinkPort, maxSessions: 200, auth: { dnsServer: o.dnsAddress }, workers: o.workers });
     gateways.push({ side: 'mxward', port: mx.port, pids: () => mx.pids(), stop: () => mx.stop() });
     const pf = await startAuthPostfix({ dir: join(o.root, 'auth-peer-postfix'), sinkPort: o.sinkPort, maxSessions: 200, dnsHost: o.dnsHost });
     gateways.push({ side: 'peer', port: pf.port, pids: () => pf.pids(), stop: () => pf.stop() });
@@ -176,7 +176,8 @@ async function startGateways(o: { root: string; dnsHost: string; dnsAddress: str
   }
 }
 
-export async function runAuthPeerSet(o: { root: string; rounds: number; quick: boolean; sinkUser: string; log: (line: string) => void; interrupted: () => boolean }): Promise<PeerSetResult> {
+/** `workers`: mxward's `workers:` (absent = its default, one process), as --mxward-workers sets it for every set. */
+export async function runAuthPeerSet(o: { root: string; rounds: number; quick: boolean; sinkUser: string; log: (line: string) => void; interrupted: () => boolean; workers?: number | 'auto' }): Promise<PeerSetResult> {
   const scenarios = peerScenarios(o.quick);
   const keys = senderKeys();
   const corpus = new Map<string, Buffer[]>();
@@ -194,7 +195,7 @@ export async function runAuthPeerSet(o: { root: string; rounds: number; quick: b
   try {
     dns = await startPortFiftyThreeDns(keys.zone);
     sink = await startSink(o.sinkUser, dumpDir);
-    gateways = await startGateways({ root: o.root, dnsHost: dns.host, dnsAddress: dns.address, sinkPort: sink.port });
+    gateways = await startGateways({ root: o.root, dnsHost: dns.host, dnsAddress: dns.address, sinkPort: sink.port, workers: o.workers });
     o.log(`auth peer set: mxward on ${gateways[0].port}, Postfix + policyd-spf + OpenDKIM + OpenDMARC on ${gateways[1].port}, sink ${sink.port}, DNS ${dns.address}`);
     const ctx: TurnContext = { sink, dumpDir, dns, agreement: new Map() };
     const problems: string[] = [];
