@@ -58,12 +58,18 @@ export function createWebApp(options: WebAppOptions): Hono {
   let openApi: string | null = null;
 
   app.use('*', async (c, next) => {
+    const startedMs = performance.now();
     await next();
     c.header('content-security-policy', CONTENT_SECURITY_POLICY);
     c.header('x-content-type-options', 'nosniff');
     c.header('referrer-policy', 'no-referrer');
     c.header('x-frame-options', 'DENY');
-    if (c.req.path.startsWith(`${API_PREFIX}/`)) c.header('cache-control', 'no-store');
+    if (c.req.path.startsWith(`${API_PREFIX}/`)) {
+      c.header('cache-control', 'no-store');
+      if (c.res.status === 401) c.header('www-authenticate', 'Bearer realm="mxward"');
+      // Changes are in the audit log; this is for tracing a client's requests (debug level).
+      deps.logger.debug({ stage: 'api', event: 'request', method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - startedMs) }, 'API request');
+    }
   });
 
   app.get(`${API_PREFIX}/openapi.json`, (c) => {

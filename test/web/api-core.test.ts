@@ -155,6 +155,7 @@ describe('API server with test routes', () => {
     assert.deepEqual([missing.status, missing.json.error.code], [404, 'not_found']);
     const anonymous = await client.get('/test/needs-auth');
     assert.deepEqual([anonymous.status, anonymous.json.error.code], [401, 'unauthenticated']);
+    assert.equal(anonymous.headers['www-authenticate'], 'Bearer realm="mxward"');
   });
 
   test('unknown API routes answer 404 JSON', async () => {
