@@ -12,6 +12,8 @@
 // policyd-spf, OpenDKIM and OpenDMARC), alone with --auth-peer-only. The Postfix front-end set (issue 15: plain Postfix against
 // Postfix consulting mxward policyd, and policyd plus milter; bench/postfix-frontend/run.ts) runs
 // last in the full run, with --postfix-frontend in a quick run, alone with --postfix-frontend-only.
+// --console-load runs only the console-under-load set of issue 13 (bench/console/run.ts: the SMTP
+// accept and reject rates without and with a second client loading the admin API), in its own process.
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, release } from 'node:os';
@@ -50,6 +52,7 @@ const { values } = parseArgs({
     'auth-peer-only': { type: 'boolean', default: false },
     'postfix-frontend': { type: 'boolean' },
     'postfix-frontend-only': { type: 'boolean', default: false },
+    'console-load': { type: 'boolean', default: false },
     /** mxward's `workers:` (N or auto); absent = its default. */
     'mxward-workers': { type: 'string' },
   },
@@ -70,6 +73,14 @@ function runPostfixFrontendSet(): number {
   }
 }
 if (frontendOnly) process.exit(runPostfixFrontendSet());
+if (values['console-load']) {
+  try {
+    execFileSync(process.execPath, [join(import.meta.dirname, 'console', 'run.ts'), ...(quick ? ['--quick'] : [])], { stdio: 'inherit' });
+    process.exit(0);
+  } catch {
+    process.exit(1);
+  }
+}
 const rounds = Number(values.rounds ?? (quick ? 1 : 3));
 const idleSessions = Number(values.idle ?? (quick ? 300 : 1000));
 const authPeerOnly = values['auth-peer-only']!;
