@@ -95,6 +95,17 @@ class App extends Component {
     navigate('sign-in');
   }
 
+  /** A new view gets its name in the title and the keyboard focus, as a page load would. */
+  componentDidUpdate(_props, prev) {
+    const { route, session } = this.state;
+    if (prev.route === route && prev.session === session) return;
+    const key = route.parts[0] ?? (session ? homeFor(session.role) : 'sign-in');
+    const label = NAV.find(([k]) => k === key)?.[1] ?? (session ? '' : 'Sign in');
+    document.title = label ? `${label} · mxward console` : 'mxward console';
+    // Only for another view: a search that changes the query keeps the focus where it is.
+    if (prev.route.parts.join('/') !== route.parts.join('/')) document.getElementById('view')?.focus();
+  }
+
   view() {
     const { session, route } = this.state;
     const [first, second] = route.parts;
@@ -135,7 +146,7 @@ class App extends Component {
           <button class="link" id="sign-out" onClick=${() => this.signOut()}>Sign out</button>
         </div>
       </header>
-      <main id="view">${this.view()}</main>
+      <main id="view" tabindex="-1">${this.view()}</main>
     </div>`;
   }
 }

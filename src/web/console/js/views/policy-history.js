@@ -5,6 +5,7 @@ import { api } from '../api.js';
 import { DiffView, ErrorBanner, Loader } from '../components.js';
 import { CAN, formatTime } from '../format.js';
 import { describeChange } from '../merge.js';
+import { PolicyFile } from './policy-file.js';
 
 class Rollback extends Component {
   constructor(props) {
@@ -15,6 +16,7 @@ class Rollback extends Component {
     try {
       const result = await api('post', '/policy/rollback', { body: { version: this.props.version, dryRun } });
       this.setState(dryRun ? { preview: result, error: null } : { done: result, preview: null, error: null });
+      if (!dryRun && this.props.onDone) this.props.onDone(result);
     } catch (error) { this.setState({ error }); }
   }
   render() {
@@ -39,7 +41,7 @@ class VersionDetail extends Loader {
       <p>${formatTime(v.time)} by <strong>${v.actor}</strong> (${v.action})</p>
       <h3>${v.previousVersion ? `Changes against version ${v.previousVersion}` : 'The first recorded version'}</h3>
       <${DiffView} diff=${v.diff} />
-      ${CAN.writePolicy(this.props.role) ? html`<${Rollback} version=${v.version} />` : null}
+      ${CAN.writePolicy(this.props.role) ? html`<${Rollback} version=${v.version} onDone=${this.props.onChanged} />` : null}
       <details><summary>The whole policy document of this version</summary><pre>${JSON.stringify(v.document, null, 2)}</pre></details>
     </section>`;
   }
@@ -61,8 +63,9 @@ export class PolicyHistory extends Loader {
               (${v.connectors} connector${v.connectors === 1 ? '' : 's'}, ${v.acceptedDomains} domain${v.acceptedDomains === 1 ? '' : 's'})</small>
           </li>`)}
         </ol>
-        <div>${selected ? html`<${VersionDetail} version=${selected} role=${this.props.session.role} />` : html`<p class="hint">Choose a version to see its diff and roll back to it.</p>`}</div>
+        <div>${selected ? html`<${VersionDetail} version=${selected} role=${this.props.session.role} onChanged=${() => this.reload()} />` : html`<p class="hint">Choose a version to see its diff and roll back to it.</p>`}</div>
       </div>
+      <${PolicyFile} canWrite=${CAN.writePolicy(this.props.session.role)} onImported=${() => this.reload()} />
     </section>`;
   }
 }
