@@ -132,22 +132,29 @@ export function computeDashboardInWorker(request: DashboardRequest): Promise<Das
   return runInWorker<DashboardRequest, Dashboard>('dashboard', request);
 }
 
-/** Every open console refreshes on its own; within this age they share one computation. */
-export const DASHBOARD_SHARED_MS = 2_000;
+/**
+ * How long one computation answers every console asking for the same window: a second for a
+ * minute of a one-hour window, a minute at most. Reading 50,000 records costs seconds of a core,
+ * and a 24-hour chart in hourly bars does not change in a minute; a one-hour view stays fresh.
+ */
+export function dashboardSharedMs(windowMs: number): number {
+  return Math.min(60_000, Math.max(2_000, Math.round(windowMs / 1440)));
+}
+
 const MAX_SHARED = 32;
-const shared = new Map<string, { at: number; value: Promise<Dashboard> }>();
+const shared = new Map<string, { at: number; ttlMs: number; value: Promise<Dashboard> }>();
 
 /**
- * One computation per key (the window, the bucket, the policy version) per DASHBOARD_SHARED_MS,
- * shared by the requests that ask meanwhile, in flight or done: twenty consoles cost one query,
- * not twenty, and a burst cannot queue up work on the gateway's cores. A failure is not kept.
+ * One computation per key (the window, the bucket, the policy version) per ttlMs, shared by the
+ * requests that ask meanwhile, in flight or done: twenty consoles cost one query, not twenty,
+ * and a burst cannot queue up work on the gateway's cores. A failure is not kept.
  */
-export function sharedDashboard(key: string, compute: () => Promise<Dashboard>, nowMs = Date.now()): Promise<Dashboard> {
+export function sharedDashboard(key: string, ttlMs: number, compute: () => Promise<Dashboard>, nowMs = Date.now()): Promise<Dashboard> {
   const hit = shared.get(key);
-  if (hit && nowMs - hit.at < DASHBOARD_SHARED_MS) return hit.value;
-  for (const [k, v] of shared) if (nowMs - v.at >= DASHBOARD_SHARED_MS || shared.size >= MAX_SHARED) shared.delete(k);
+  if (hit && nowMs - hit.at < hit.ttlMs) return hit.value;
+  for (const [k, v] of shared) if (nowMs - v.at >= v.ttlMs || shared.size >= MAX_SHARED) shared.delete(k);
   const value = compute();
-  shared.set(key, { at: nowMs, value });
+  shared.set(key, { at: nowMs, ttlMs, value });
   value.catch(() => { if (shared.get(key)?.value === value) shared.delete(key); });
   return value;
 }

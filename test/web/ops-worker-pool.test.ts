@@ -1,6 +1,7 @@
 // The warm worker pool behind the dashboard and SQLite trace searches (services/worker-task.ts):
 // results and expected failures cross the thread boundary intact (a ServiceError keeps its code
-// and field path), a failing task fails alone, and a burst is served by the bounded pool.
+// and field path), a failing task fails alone, and a burst is served by the bounded pool. And the
+// sharing of one dashboard computation between consoles asking for the same window.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { ServiceError } from '../../src/services/service-error.ts';
 import { TraceQueries } from '../../src/services/trace-queries.ts';
+import { dashboardSharedMs, sharedDashboard } from '../../src/services/dashboard.ts';
 import type { TraceRecord } from '../../src/domain/types.ts';
 
 function record(i: number): TraceRecord {
@@ -44,4 +46,22 @@ test('trace searches on SQLite run on worker threads with the same answers and e
   // A failure is that task's only: the next search still answers.
   await assert.rejects(new TraceQueries(store, { dataDir: join(dataDir, 'mxward.db', 'under-a-file') }).search({}, { limit: 1 }), /worker task failed/);
   assert.equal((await queries.search({ sender: 'user3@' }, { limit: 5 })).items[0].subject, 'm3');
+});
+
+test('dashboard requests for one window share one computation for a while that grows with the window; failures are not kept', async () => {
+  assert.deepEqual([dashboardSharedMs(3_600_000), dashboardSharedMs(86_400_000), dashboardSharedMs(60_000)], [2_500, 60_000, 2_000]);
+  let computed = 0;
+  const compute = async () => { computed++; return { n: computed } as never; };
+  const t0 = 1_000_000;
+  const [a, b] = await Promise.all([sharedDashboard('w|1h|1', 2_500, compute, t0), sharedDashboard('w|1h|1', 2_500, compute, t0 + 10)]);
+  assert.equal(a, b);
+  assert.equal(computed, 1);
+  await sharedDashboard('w|1h|1', 2_500, compute, t0 + 2_400);
+  assert.equal(computed, 1);
+  await sharedDashboard('w|1h|2', 2_500, compute, t0 + 2_400);
+  assert.equal(computed, 2, 'another policy version is another key');
+  await sharedDashboard('w|1h|1', 2_500, compute, t0 + 2_600);
+  assert.equal(computed, 3, 'after its time the window is computed again');
+  await assert.rejects(sharedDashboard('w|fail', 2_500, async () => { throw new Error('store down'); }, t0));
+  assert.deepEqual(await sharedDashboard('w|fail', 2_500, compute, t0 + 1), { n: 4 });
 });
