@@ -224,6 +224,13 @@ test('each role sees only what it may do, and every control in every view has a 
     assert.deepEqual(await unlabelled(c.page), [], `#/${view}: every control is labelled`);
   }
   assert.equal(await c.page.locator('#q-release').count(), 1, 'the administrator may release');
+  await c.page.goto(c.url('quarantine'));
+  await c.page.fill('#q-recipient', 'bob@contoso.test');
+  await c.page.click('#q-recipient-form button[type=submit]');
+  await c.page.waitForSelector('#q-empty');
+  await c.page.fill('#q-recipient', 'alice@contoso.test');
+  await c.page.click('#q-recipient-form button[type=submit]');
+  await c.page.locator(`#q-list tr[data-id="${quarantineId}"]`).waitFor();
   await c.page.goto(c.url('access'));
   await c.page.fill('#tok-name', 'monitoring');
   await c.page.click('#token-form button[type=submit]');

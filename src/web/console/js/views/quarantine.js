@@ -26,22 +26,27 @@ async function act(id, action) {
 
 export class QuarantineList extends Loader {
   load() {
-    return api('get', '/quarantine', { query: { state: this.props.route.query.state ?? 'pending', offset: this.props.route.query.offset } });
+    const { state = 'pending', offset, recipient } = this.props.route.query;
+    return api('get', '/quarantine', { query: { state, offset, recipient } });
   }
   view(body) {
     const { items } = body;
     const recipient = this.props.session.role === 'recipient';
-    const state = this.props.route.query.state ?? 'pending';
+    const { state = 'pending', recipient: forRecipient = '' } = this.props.route.query;
     return html`<section aria-labelledby="q-title">
       <div class="view-head">
         <h1 id="q-title">${recipient ? 'Messages held for you' : 'Quarantine'}</h1>
         <label class="inline">Show
-          <select id="q-state" value=${state} onChange=${(e) => navigate('quarantine', { state: e.currentTarget.value })}>
+          <select id="q-state" value=${state} onChange=${(e) => navigate('quarantine', { state: e.currentTarget.value, recipient: forRecipient })}>
             <option value="pending" selected=${state === 'pending'}>Held and requested</option>
             <option value="requested" selected=${state === 'requested'}>Release requested</option>
             <option value="all" selected=${state === 'all'}>All</option>
           </select>
         </label>
+        ${recipient ? null : html`<form class="inline-form" id="q-recipient-form" onSubmit=${(e) => { e.preventDefault(); navigate('quarantine', { state, recipient: e.currentTarget.elements.recipient.value.trim() }); }}>
+          <div class="field"><label for="q-recipient">Recipient</label><input id="q-recipient" name="recipient" type="search" value=${forRecipient} placeholder="alice@example.com" /></div>
+          <button type="submit">Filter</button>
+        </form>`}
       </div>
       ${items.length === 0 ? html`<p class="empty" id="q-empty">Nothing is held${recipient ? ' for you' : ''}.</p>` : html`<div class="table-wrap"><table id="q-list">
         <thead><tr><th scope="col">Held</th><th scope="col">From</th><th scope="col">Subject</th><th scope="col">Recipients</th><th scope="col">Reason</th><th scope="col">State</th></tr></thead>
@@ -54,7 +59,7 @@ export class QuarantineList extends Loader {
           <td><span class="badge">${stateOf(q)}</span></td>
         </tr>`)}</tbody>
       </table></div>`}
-      ${body.nextOffset ? html`<nav class="pager" aria-label="Quarantine pages"><a href=${`#/quarantine?state=${state}&offset=${body.nextOffset}`} id="q-more">Older messages</a></nav>` : null}
+      ${body.nextOffset ? html`<nav class="pager" aria-label="Quarantine pages"><a href=${`#/quarantine?${new URLSearchParams({ state, offset: String(body.nextOffset), ...(forRecipient ? { recipient: forRecipient } : {}) })}`} id="q-more">Older messages</a></nav>` : null}
     </section>`;
   }
 }
