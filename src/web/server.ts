@@ -29,6 +29,13 @@ export interface WebAppOptions {
   /** Default 1 MiB for JSON bodies. */
   maxBodyBytes?: number;
   version?: string;
+  /**
+   * Answer only requests whose Host is a loopback name (localhost, 127.x, [::1]): for a plain-HTTP
+   * console on loopback, where a web page that rebinds its own DNS name to 127.0.0.1 would
+   * otherwise reach the console from the victim's browser (DNS rebinding). Over TLS the
+   * certificate check stops that already.
+   */
+  loopbackHostOnly?: boolean;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -48,6 +55,13 @@ function clientIpOf(c: Context): string {
 function registrationOrder(routes: readonly ApiRoute[]): ApiRoute[] {
   const params = (r: ApiRoute) => r.path.split('/').filter((s) => s.startsWith(':')).length;
   return [...routes].sort((a, b) => params(a) - params(b));
+}
+
+/** `localhost:9726`, `127.0.0.1`, `[::1]:9726` → true; any other name → false. */
+export function isLoopbackHostHeader(host: string | undefined): boolean {
+  if (!host) return false;
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0];
+  return name.toLowerCase() === 'localhost' || name === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
 }
 
 export function createWebApp(options: WebAppOptions): Hono {
@@ -71,6 +85,15 @@ export function createWebApp(options: WebAppOptions): Hono {
       deps.logger.debug({ stage: 'api', event: 'request', method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - startedMs) }, 'API request');
     }
   });
+
+  if (options.loopbackHostOnly) {
+    app.use('*', async (c, next) => {
+      if (!isLoopbackHostHeader(c.req.header('host'))) {
+        return sendError(c, 421, 'misdirected_request', 'this console answers only to localhost, 127.0.0.1 or [::1]');
+      }
+      await next();
+    });
+  }
 
   app.get(`${API_PREFIX}/openapi.json`, (c) => {
     openApi ??= JSON.stringify(buildOpenApiDocument(options.routes, options.version ?? '0'));
@@ -112,7 +135,8 @@ export interface WebServer {
 }
 
 export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
-  const app = createWebApp(options);
+  // Plain HTTP is only allowed on loopback (bootstrap check), and then only for loopback names.
+  const app = createWebApp({ ...options, loopbackHostOnly: options.loopbackHostOnly ?? !options.tls });
   const server = (options.tls
     ? createAdaptorServer({ fetch: app.fetch, overrideGlobalObjects: false, createServer: createHttpsServer, serverOptions: { key: options.tls.key, cert: options.tls.cert } })
     : createAdaptorServer({ fetch: app.fetch, overrideGlobalObjects: false })) as Server;

@@ -158,6 +158,17 @@ describe('API server with test routes', () => {
     assert.equal(anonymous.headers['www-authenticate'], 'Bearer realm="mxward"');
   });
 
+  test('a plain-HTTP console answers only to loopback Host names (DNS rebinding)', async () => {
+    for (const host of ['evil.example', 'evil.example:80', '127.0.0.1.evil.example', '']) {
+      const res = await rawExchange(server, `GET /api/v1/test/items/1 HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, []);
+      assert.match(res, /^HTTP\/1\.1 (421|400)/, host);
+    }
+    for (const host of ['localhost', `localhost:${server.address.port}`, '127.0.0.1', `[::1]:${server.address.port}`]) {
+      const res = await rawExchange(server, `GET /api/v1/test/items/1 HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, []);
+      assert.match(res, /^HTTP\/1\.1 200/, host);
+    }
+  });
+
   test('unknown API routes answer 404 JSON', async () => {
     for (const [method, path] of [['GET', '/nope'], ['DELETE', '/test/connectors'], ['POST', '/test/items/1']]) {
       const res = await client.api(method, path, method === 'POST' ? { body: {} } : {});
