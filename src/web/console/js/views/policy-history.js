@@ -39,7 +39,7 @@ class VersionDetail extends Loader {
     return html`<section class="card" id="history-detail" aria-labelledby="hd-title">
       <h2 id="hd-title">Version ${v.version}</h2>
       <p>${formatTime(v.time)} by <strong>${v.actor}</strong> (${v.action})</p>
-      <h3>${v.previousVersion ? `Changes against version ${v.previousVersion}` : 'The first recorded version'}</h3>
+      <h3>${v.previousVersion ? `Changes against version ${v.previousVersion}` : 'The first recorded version: changes against the defaults'}</h3>
       <${DiffView} diff=${v.diff} />
       ${CAN.writePolicy(this.props.role) ? html`<${Rollback} version=${v.version} onDone=${this.props.onChanged} />` : null}
       <details><summary>The whole policy document of this version</summary><pre>${JSON.stringify(v.document, null, 2)}</pre></details>
@@ -59,8 +59,7 @@ export class PolicyHistory extends Loader {
         <ol class="history" id="history-list" reversed>
           ${versions.map((v) => html`<li class=${String(v.version) === selected ? 'selected' : ''}>
             <a href=${`#/history/${v.version}`} aria-current=${String(v.version) === selected ? 'true' : undefined}>
-              <strong>v${v.version}</strong> ${formatTime(v.time)}</a><br /><small>${v.actor}: ${v.action}
-              (${v.connectors} connector${v.connectors === 1 ? '' : 's'}, ${v.acceptedDomains} domain${v.acceptedDomains === 1 ? '' : 's'})</small>
+              <strong>v${v.version}</strong> ${formatTime(v.time)}</a><br /><small>${v.actor}: ${v.action}${' '}(${v.connectors} connector${v.connectors === 1 ? '' : 's'}, ${v.acceptedDomains} domain${v.acceptedDomains === 1 ? '' : 's'})</small>
           </li>`)}
         </ol>
         <div>${selected ? html`<${VersionDetail} version=${selected} role=${this.props.session.role} onChanged=${() => this.reload()} />` : html`<p class="hint">Choose a version to see its diff and roll back to it.</p>`}</div>
