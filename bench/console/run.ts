@@ -118,8 +118,9 @@ try {
       const order = round % 2 === 0 ? [false, true] : [true, false];
       for (const withConsole of order) {
         if (interrupted) throw new Error('interrupted');
-        if (values['nice-workers']) niceWorkerThreads(pid);
         load = withConsole ? await startLoad(loadOptions) : null;
+        // After the load client's first requests, which start the pool's threads if they had ended.
+        const niced = values['nice-workers'] ? niceWorkerThreads(pid) : 0;
         const threadsBefore = threadCpu(pid);
         const from = monotonicMicros();
         const t = await runTurn(gw, sink, s);
@@ -130,7 +131,7 @@ try {
         turns.push({ scenario: s.id, withConsole, round, rate: t.rate, cpuPer1000: t.cpuPer1000, threads, messages: s.messages, problems: t.problems, api });
         log(`${s.id.padEnd(15)} ${withConsole ? 'console load' : 'no load     '} ${t.rate.toFixed(0).padStart(6)} msg/s  cpu ${t.cpuPer1000.toFixed(2)} s/1k (main ${threads.main.toFixed(2)} s, workers ${threads.workers.toFixed(2)} s)` +
           `${api ? `  API ${(api.requests / api.seconds).toFixed(1)} req/s, p50 ${api.all.p50Ms.toFixed(0)} ms, p99 ${api.all.p99Ms.toFixed(0)} ms, ${api.errors} errors` : ''}` +
-          `${t.problems.length ? `  PROBLEMS: ${t.problems.join('; ')}` : ''}`);
+          `${niced ? `  (${niced} worker threads at nice 19)` : ''}${t.problems.length ? `  PROBLEMS: ${t.problems.join('; ')}` : ''}`);
       }
     }
   }
