@@ -129,6 +129,11 @@ test('report over an uploaded message trace export: detected format, evidence, a
   assert.equal(printer.label, 'authorised');
   assert.equal(res.json.policyFragment.connectors.length, 1);
   assert.deepEqual(res.json.policyFragment.connectors[0].senderIPAddresses, ['203.0.113.10/32']);
+  // SPF as evidence, and list parameters repeated rather than comma-separated.
+  const spf = encodeURIComponent('contoso.com="v=spf1 ip4:203.0.113.0/24 -all"');
+  const bySpf = ok(await admin.api('POST', `/report?spf=${spf}&dmarc=contoso.com%3Dreject&dmarc=fabrikam.com%3Dnone`, { raw: csv, contentType: 'text/csv' }), 'spf');
+  assert.equal(bySpf.json.report.sources.find((s: { ip: string }) => s.ip === '203.0.113.10').label, 'authorised');
+  assert.ok(bySpf.json.policyFragment.connectors.length >= 1);
   // Without positive evidence nothing is recommended (SPEC §11).
   const bare = ok(await admin.api('POST', '/report', { raw: csv, contentType: 'text/csv' }), 'bare');
   assert.deepEqual(bare.json.policyFragment.connectors, []);

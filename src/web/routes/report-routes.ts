@@ -55,14 +55,14 @@ const auditShape = z.object({
 });
 const auditResponse = auditShape as unknown as z.ZodType<AuditOutcome & { rendered: string | null }>;
 
-/** Comma-separated lists in a query string (`knownSenders=192.0.2.1=printer,198.51.100.0/24`). */
-const list = z.string().max(8000).optional();
-const split = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
+/** Lists in a query string: comma-separated (`knownSenders=192.0.2.1=printer,198.51.100.0/24`), the key repeated, or both. */
+const list = z.union([z.string().max(8000), z.array(z.string().max(8000)).max(100)]).optional();
+const split = (v: string | string[] | undefined) => (v === undefined ? undefined : [v].flat().flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean));
 
 const evidenceQuery = {
-  dmarc: list.describe('DOMAIN=none|quarantine|reject, comma-separated'),
-  knownSenders: list.describe('IP or CIDR, optionally =label, comma-separated: sources you know are yours'),
-  spf: z.string().max(8000).optional().describe('one DOMAIN="v=spf1 …" record (offline SPF evidence)'),
+  dmarc: list.describe('DOMAIN=none|quarantine|reject, comma-separated or repeated'),
+  knownSenders: list.describe('IP or CIDR, optionally =label, comma-separated or repeated: sources you know are yours'),
+  spf: list.describe('DOMAIN="v=spf1 …", repeated for several domains (offline SPF evidence)'),
 };
 
 const REPORT_MODULE = new URL('../../services/report-runs.ts', import.meta.url);
@@ -76,8 +76,11 @@ function reportInWorker(request: ReportRequest): Promise<ReportResult> {
   return runInWorker<ReportRequest, ReportResult>(REPORT_MODULE, request, { timeoutMs: 10 * 60_000, maxHeapMb: 1024 });
 }
 
-function optionsOf(q: { dmarc?: string; knownSenders?: string; spf?: string; dateFormat?: string }): ReportOptionsText {
-  return { dmarc: split(q.dmarc), knownSenders: split(q.knownSenders), spf: q.spf ? [q.spf] : undefined, dateFormat: q.dateFormat };
+type ListParam = string | string[] | undefined;
+
+function optionsOf(q: { dmarc?: ListParam; knownSenders?: ListParam; spf?: ListParam; dateFormat?: string }): ReportOptionsText {
+  // An SPF record holds no comma, but keep each given record whole anyway.
+  return { dmarc: split(q.dmarc), knownSenders: split(q.knownSenders), spf: q.spf === undefined ? undefined : [q.spf].flat(), dateFormat: q.dateFormat };
 }
 
 /** Only the header section is read; a message beyond this is refused rather than streamed in. */
