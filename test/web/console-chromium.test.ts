@@ -48,6 +48,15 @@ test('sign in: a wrong password is answered next to the form, the right one open
   await c.page.waitForSelector('#who-role');
   await c.page.click('#sign-out');
   await c.page.waitForSelector('#sign-in-form');
+
+  // A session that ends behind the page's back (here: signed out from another tab) sends the next
+  // view to the sign-in, saying why.
+  await signIn(c.page, 'admin', c.gateway.adminPassword);
+  const ended = await c.page.evaluate(async () => (await fetch('/api/v1/session', { method: 'DELETE', headers: { 'x-csrf-token': sessionStorage.getItem('mxward.csrf') ?? '' } })).status);
+  assert.equal(ended, 204);
+  await c.page.click('#main-nav a[href="#/trace"]');
+  await c.page.waitForSelector('#sign-in-form');
+  assert.match(await c.page.textContent('.error-banner') ?? '', /unauthenticated/);
   assert.deepEqual(c.foreignRequests, [], 'the console fetched nothing outside mxward');
   assert.deepEqual(c.pageErrors, []);
 });

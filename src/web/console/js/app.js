@@ -50,7 +50,8 @@ class App extends Component {
       // A digest link opened in a tab that already shows the console changes only the hash.
       if (route.parts[0] === 'r' && route.parts[1]) this.linkSignIn(route.parts[1]);
     });
-    whenUnauthenticated(() => { if (this.state.session) this.setState({ session: null }); });
+    // A session that ended (expired, signed out elsewhere, account removed) shows the sign-in with why.
+    whenUnauthenticated((error) => { if (this.state.session) this.setState({ session: null, error }); });
     // Charts pick their canvas by width (chart.js): draw them again when the page crosses it.
     window.matchMedia('(max-width: 760px)').addEventListener('change', () => this.forceUpdate());
     this.start();
