@@ -11,7 +11,7 @@ import { repoRoot } from '../helpers/commands.ts';
 import { holdMarked } from '../helpers/hold-check.ts';
 import { sendOne, testMessage } from '../helpers/smtp-client.ts';
 import { waitFor } from '../helpers/loopback.ts';
-import { chromiumSkip as skip, contoso, openConsole, PHONE, screenshot, signIn, tooWide, unlabelled } from './console-browser.ts';
+import { chromiumSkip as skip, contoso, DESKTOP, openConsole, PHONE, screenshot, signIn, tooWide, unlabelled } from './console-browser.ts';
 
 /** A Direct Send message: envelope and From in our own domain, from a source no connector names. */
 function directSend(port: number, subject: string) {
@@ -212,7 +212,7 @@ test('an uploaded Exchange Online export shows the report, and its recommended c
   assert.deepEqual(c.pageErrors, []);
 });
 
-test('each role sees only what it may do, and every control in every view has a label', { skip }, async (t) => {
+test('each role sees only what it may do; every view fits a phone and labels every control', { skip }, async (t) => {
   const c = await openConsole(t, { endOfDataChecks: [holdMarked], policy: (doc) => contoso(doc, 'report') });
   const sent = await sendOne(c.gateway.inbound.port, 'news@fabrikam.test', ['alice@contoso.test'],
     testMessage({ from: 'News <news@fabrikam.test>', to: 'alice@contoso.test', subject: 'Statement [hold]' }));
@@ -226,12 +226,18 @@ test('each role sees only what it may do, and every control in every view has a 
   await c.page.goto(c.url());
   await signIn(c.page, 'admin', c.gateway.adminPassword);
   assert.equal(await navOf(), 'Dashboard,Message trace,Quarantine,Policy,History,Report,Queue,Access');
-  for (const view of ['dashboard', 'trace', 'quarantine', 'policy', 'history', 'report', 'queue', 'access', `quarantine/${quarantineId}`]) {
-    await c.page.goto(c.url(view));
-    await c.page.waitForSelector('#view h1');
-    await c.page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
-    assert.deepEqual(await unlabelled(c.page), [], `#/${view}: every control is labelled`);
+  const views = ['dashboard', 'trace', 'quarantine', 'policy', 'history', 'report', 'queue', 'access', `quarantine/${quarantineId}`];
+  for (const viewport of [DESKTOP, PHONE]) {
+    await c.page.setViewportSize(viewport);
+    for (const view of views) {
+      await c.page.goto(c.url(view));
+      await c.page.waitForSelector('#view h1');
+      await c.page.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+      assert.deepEqual(await unlabelled(c.page), [], `#/${view}: every control is labelled`);
+      assert.deepEqual(await tooWide(c.page, viewport.width), [], `#/${view} fits ${viewport.width} px`);
+    }
   }
+  await c.page.setViewportSize(DESKTOP);
   assert.equal(await c.page.locator('#q-release').count(), 1, 'the administrator may release');
   await c.page.goto(c.url('quarantine'));
   await c.page.fill('#q-recipient', 'bob@contoso.test');
