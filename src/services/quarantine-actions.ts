@@ -72,7 +72,11 @@ export class QuarantineActions {
           byId.set(item.id, seen ? { ...seen, recipients: [...seen.recipients, ...item.recipients] } : item);
         }
       }
-      items = [...byId.values()].sort((a, b) => b.time.localeCompare(a.time) || a.id.localeCompare(b.id));
+      // A copy the recipient deleted is gone for them, whatever `state` asks for.
+      items = [...byId.values()]
+        .map((i) => ({ ...i, recipients: i.recipients.filter((r) => r.state !== 'deleted') }))
+        .filter((i) => i.recipients.length > 0)
+        .sort((a, b) => b.time.localeCompare(a.time) || a.id.localeCompare(b.id));
     } else {
       items = await this.#service.list(this.#actor(caller, null), { states, all: true, limit: want, recipient: options.recipient ? lower(options.recipient) : undefined });
     }

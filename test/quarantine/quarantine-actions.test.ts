@@ -88,6 +88,16 @@ test('roles: the auditor reads only, the helpdesk acts, a stranger learns nothin
   assert.deepEqual((await actions.release(helpdesk, id)).recipients, ['alice@contoso.test']);
 });
 
+test('a copy the recipient deleted is gone from their list, even with state all; the administrator still sees it', async () => {
+  const id = await hold('dmarc.quarantine', ['alice@contoso.test', 'bob@contoso.test']);
+  const alice = person('alice@contoso.test');
+  await actions.delete(alice, id);
+  assert.deepEqual((await actions.list(alice, { state: 'all', limit: 10 })).items, []);
+  await assert.rejects(actions.show(alice, id), refused('not_found'));
+  const all = await actions.list(admin, { state: 'all', limit: 10 });
+  assert.deepEqual(all.items[0].recipients.map((r) => `${r.address}:${r.state}`), ['alice@contoso.test:deleted', 'bob@contoso.test:held']);
+});
+
 test('actions offered per role, policy and state', () => {
   const item = (policy: string, state: 'held' | 'requested' | 'released'): QuarantineItem => ({
     id: 'Q', time: '', expires: '', transactionId: 't', policy, kind: 'other', mailFrom: null, headerFrom: [], subject: null, sizeBytes: 1, reason: '',
