@@ -69,7 +69,7 @@ export async function openConsole(t: TestContext, options: WebGatewayOptions = {
 /** Signs in through the form, as a console account or (recipient) a mailbox user. */
 export async function signIn(page: Page, username: string, password: string, kind: 'console' | 'recipient' = 'console'): Promise<void> {
   await page.waitForSelector('#sign-in-form');
-  if (kind === 'recipient') await page.click('#tab-recipient');
+  if (kind === 'recipient') await page.check('#kind-recipient');
   await page.fill('#sign-in-username', username);
   await page.fill('#sign-in-password', password);
   await page.click('#sign-in-form button[type=submit]');

@@ -26,13 +26,14 @@ export class SignIn extends Component {
 
   render() {
     const { kind, username, password, error, busy } = this.state;
-    const tab = (k, text) => html`<button type="button" role="tab" id=${`tab-${k}`} aria-selected=${kind === k ? 'true' : 'false'}
-      class=${kind === k ? 'tab active' : 'tab'} onClick=${() => this.setState({ kind: k, error: null })}>${text}</button>`;
+    // Two radio buttons rather than tabs: the browser gives them keyboard handling and their role.
+    const choice = (k, text) => html`<label class=${kind === k ? 'choice active' : 'choice'}>
+      <input type="radio" name="kind" id=${`kind-${k}`} value=${k} checked=${kind === k} onChange=${() => this.setState({ kind: k, error: null })} />${text}</label>`;
     return html`<section class="card sign-in" aria-labelledby="sign-in-title">
       <h1 id="sign-in-title">mxward console</h1>
-      <div role="tablist" aria-label="Who is signing in">
-        ${tab('console', 'Console account')}${tab('recipient', 'Mailbox user')}
-      </div>
+      <fieldset class="kind"><legend>Sign in with</legend>
+        ${choice('console', 'Console account')}${choice('recipient', 'Mailbox user')}
+      </fieldset>
       <p class="hint">${kind === 'console'
         ? 'Administrators, helpdesk and auditors sign in with their console account.'
         : 'Recipients sign in with their mail user name and password to see messages held for them.'}</p>
