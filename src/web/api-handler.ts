@@ -54,11 +54,12 @@ function authorize(c: Context, route: ApiRoute, caller: Caller | null): Caller {
   if (!caller) throw new ApiError(401, 'unauthenticated', 'sign in (POST /api/v1/session) or send an API token (Authorization: Bearer …)');
   const { principal } = caller;
   if (!route.roles.includes(principal.role)) throw new ApiError(403, 'forbidden', `the ${principal.role} role may not ${route.summary.toLowerCase()}`);
-  if (route.scope === 'write') {
-    if (!principal.scopes.includes('write')) throw new ApiError(403, 'forbidden', 'this token has the read scope only');
-    if (caller.csrfToken !== null && !sameToken(c.req.header(CSRF_HEADER), caller.csrfToken)) {
-      throw new ApiError(403, 'csrf_failed', `a write with a session cookie needs the ${CSRF_HEADER} header from sign-in`);
-    }
+  if (route.scope === 'write' && !principal.scopes.includes('write')) throw new ApiError(403, 'forbidden', 'this token has the read scope only');
+  // Every non-GET with a cookie, not only write-scope ones: a read-scope POST (report, analyze,
+  // audit) takes text/plain, which a form on a same-site page (another port of localhost) can send
+  // with the cookie, making the console do heavy work for it.
+  if ((route.scope === 'write' || route.method !== 'get') && caller.csrfToken !== null && !sameToken(c.req.header(CSRF_HEADER), caller.csrfToken)) {
+    throw new ApiError(403, 'csrf_failed', `a write with a session cookie needs the ${CSRF_HEADER} header from sign-in`);
   }
   return caller;
 }
