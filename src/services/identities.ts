@@ -230,13 +230,16 @@ export class IdentityService {
     // cannot lock out the links of everybody else.
     return this.#throttled(clientKey, `link:${claimedAddress(token)}`, async () => {
       const check = verifyRecipientLink(this.#linkKey, token, this.#now());
-      if (!check.ok) return null;
+      if (!check.ok || !/^[^@\s]+@[^@\s]+$/.test(check.address)) return null;
       return { kind: 'recipient-link', name: check.address, role: 'recipient', scopes: ['read', 'write'], addresses: [check.address] };
     });
   }
 
   /** A link for the digest or for a helpdesk to send; valid for `ttlMs`. */
   async createRecipientLink(address: string, ttlMs: number, actor: string): Promise<{ token: string; expiresAt: string }> {
+    // Checked here too, not only by the API and CLI: a link for "" would be a recipient of no
+    // address, which the quarantine must never read as "no recipient filter".
+    if (!/^[^@\s]+@[^@\s]+$/.test(address)) throw new ServiceError('validation_failed', `address: not an address: ${JSON.stringify(address.slice(0, 320))}`, 'address');
     const expiresAt = new Date(this.#now().getTime() + ttlMs);
     const token = signRecipientLink(this.#linkKey, address, expiresAt);
     await this.#store.appendAudit(actor, 'console.recipient-link.create', null, { address: address.toLowerCase(), expiresAt: expiresAt.toISOString() });

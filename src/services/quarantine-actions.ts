@@ -199,8 +199,12 @@ export class QuarantineActions {
     return this.#actor(caller, (await this.#mine(caller, id))[0]);
   }
 
+  /**
+   * Only address-shaped entries: an empty one would reach the quarantine service as "no
+   * recipient", which means every recipient (the administrator's view).
+   */
   #addresses(caller: QuarantineCaller): string[] {
-    return [...new Set(caller.addresses.map(lower))];
+    return [...new Set(caller.addresses.map(lower))].filter((a) => /^[^@\s]+@[^@\s]+$/.test(a));
   }
 
   #actor(caller: QuarantineCaller, asRecipient: string | null): Actor {
