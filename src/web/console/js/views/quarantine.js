@@ -48,14 +48,14 @@ export class QuarantineList extends Loader {
           <button type="submit">Filter</button>
         </form>`}
       </div>
-      ${items.length === 0 ? html`<p class="empty" id="q-empty">Nothing is held${recipient ? ' for you' : ''}.</p>` : html`<div class="table-wrap"><table id="q-list">
-        <thead><tr><th scope="col">Held</th><th scope="col">From</th><th scope="col">Subject</th><th scope="col">Recipients</th><th scope="col">Reason</th><th scope="col">State</th></tr></thead>
+      ${items.length === 0 ? html`<p class="empty" id="q-empty">Nothing is held${recipient ? ' for you' : ''}.</p>` : html`<div class="table-wrap"><table id="q-list" class="cards">
+        <thead><tr><th scope="col">Subject</th><th scope="col">From</th><th scope="col">Held</th><th scope="col">Recipients</th><th scope="col">Reason</th><th scope="col">State</th></tr></thead>
         <tbody>${items.map((q) => html`<tr data-id=${q.id}>
-          <td><a href=${`#/quarantine/${encodeURIComponent(q.id)}`}>${formatTime(q.time)}</a></td>
-          <td>${(q.headerFrom ?? []).join(', ') || q.mailFrom || '<>'}</td>
-          <td>${q.subject ?? '(no subject)'}</td>
-          <td>${(q.recipients ?? []).map((r) => r.address ?? r).join(', ')}</td>
-          <td>${q.kind ?? ''} ${q.reason ? html`<small>${q.reason}</small>` : null}</td>
+          <td><a href=${`#/quarantine/${encodeURIComponent(q.id)}`}>${q.subject ?? '(no subject)'}</a></td>
+          <td data-label="From">${q.headerFrom.join(', ') || q.mailFrom || '<>'}</td>
+          <td data-label="Held">${formatTime(q.time)}</td>
+          <td data-label="To">${q.recipients.map((r) => r.address).join(', ')}</td>
+          <td data-label="Why">${q.kind} ${q.reason ? html`<small>${q.reason}</small>` : null}</td>
           <td><span class="badge">${stateOf(q)}</span></td>
         </tr>`)}</tbody>
       </table></div>`}

@@ -73,17 +73,17 @@ export class TraceSearch extends Component {
 
 function TraceTable({ items }) {
   if (items.length === 0) return html`<p class="empty" id="trace-empty">No transaction matches.</p>`;
-  return html`<div class="table-wrap"><table id="trace-results">
+  return html`<div class="table-wrap"><table id="trace-results" class="cards">
     <caption class="sr-only">Transactions, newest first</caption>
     <thead><tr><th scope="col">Time</th><th scope="col">Client</th><th scope="col">Sender</th><th scope="col">Recipients</th><th scope="col">Verdict</th><th scope="col">Direct Send</th><th scope="col">Connector</th></tr></thead>
     <tbody>${items.map((t) => html`<tr class=${`verdict-${t.verdict}`}>
       <td><a href=${`#/trace/${encodeURIComponent(t.transactionId)}`}>${formatTime(t.time)}</a></td>
-      <td>${t.remoteIp}</td>
-      <td>${t.mailFrom ?? '<>'}${t.headerFrom?.length ? html`<br /><small>From: ${t.headerFrom.join(', ')}</small>` : null}</td>
-      <td>${(t.recipients ?? []).join(', ')}</td>
+      <td data-label="Client">${t.remoteIp}</td>
+      <td data-label="Sender">${t.mailFrom ?? '<>'}${t.headerFrom?.length ? html`<br /><small>From: ${t.headerFrom.join(', ')}</small>` : null}</td>
+      <td data-label="To">${t.recipients.join(', ')}</td>
       <td><span class=${`badge verdict-${t.verdict}`}>${t.verdict}</span></td>
-      <td>${t.directSend ? `${t.directSend}${t.directSendWouldReject ? ' (would reject)' : ''}` : '—'}</td>
-      <td>${t.connector ?? '—'}</td>
+      <td data-label="Direct Send">${t.directSend ? `${t.directSend}${t.directSendWouldReject ? ' (would reject)' : ''}` : '—'}</td>
+      <td data-label="Connector">${t.connector ?? '—'}</td>
     </tr>`)}</tbody>
   </table></div>`;
 }
