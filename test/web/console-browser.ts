@@ -39,6 +39,7 @@ export interface ConsoleBrowser {
 
 /** Starts a gateway (console on TLS) and a browser; both are stopped in t.after, even on failure. */
 export async function openConsole(t: TestContext, options: WebGatewayOptions = {}, viewport = DESKTOP): Promise<ConsoleBrowser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`CI=true and no ${CHROMIUM}: the console browser tests need Debian's chromium (.ci/run installs it)`);
   const gateway = await startWebGateway({ tls: true, ...options });
   let profile: string | null = null;
   let context: BrowserContext | null = null;
