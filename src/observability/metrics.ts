@@ -66,7 +66,7 @@ export class GatewayMetrics {
 
   recordTransaction(record: TraceRecord): void {
     this.#transactions.inc({ verdict: record.verdict, direct_send: record.directSend ?? 'none', connector: record.connector ?? 'none' });
-    const code = /^\d{3}/.exec(record.reply)?.[0];
+    const code = replyCode(record.reply);
     if (code) this.#replies.inc({ code });
     const auth = record.auth;
     if (!auth) return;
@@ -81,6 +81,16 @@ export class GatewayMetrics {
   recordDelivery(update: DeliveryUpdate): void {
     if (update.status === 'delivered' || update.status === 'deferred' || update.status === 'failed') this.#deliveries.inc({ outcome: update.status });
   }
+}
+
+/** The three-digit code a rendered reply starts with (`550 5.7.68 …`), or null. */
+function replyCode(reply: string): string | null {
+  if (reply.length < 3) return null;
+  for (let i = 0; i < 3; i++) {
+    const c = reply.charCodeAt(i);
+    if (c < 48 || c > 57) return null;
+  }
+  return reply.slice(0, 3);
 }
 
 async function readQueue(queueDir: string): Promise<{ count: number; oldestMs: number | null }> {

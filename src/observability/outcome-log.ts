@@ -12,6 +12,8 @@ const EVENT_BY_VERDICT: Record<TraceRecord['verdict'], string> = {
 };
 
 export function logTransactionOutcome(logger: Logger, record: TraceRecord): void {
+  // Below info nothing is written, so the line's fields are not even gathered.
+  if (!logger.isLevelEnabled('info')) return;
   logger.info({
     stage: 'transaction',
     event: EVENT_BY_VERDICT[record.verdict] ?? record.verdict,

@@ -1,9 +1,12 @@
 // Listeners: the inbound MX listener (anonymous, STARTTLS offered, client certificate requested)
 // and the submission listener (STARTTLS then AUTH). Hooks live in hooks/, one per verb.
 import type { AddressInfo } from 'node:net';
+import type * as net from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import type { SMTPServerAuthenticationResponse, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
-import type { ListenerKind } from '../domain/types.ts';
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import type { SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
+import type { ListenerKind, SmtpReply } from '../domain/types.ts';
 import { replies, replyMessage } from '../policy/replies.ts';
 import type { GatewayContext } from './context.ts';
 import { sessionState } from './context.ts';
@@ -15,7 +18,6 @@ import { onRcptTo } from './hooks/on-rcpt-to.ts';
 import { onData } from './hooks/on-data.ts';
 import { abandonTransaction } from './transaction-trace.ts';
 import { registerConnection } from './session-control.ts';
-import type { ConnectionHandle } from './session-control.ts';
 import { SessionGuard, attachGuard, guardOf } from './session-limits.ts';
 import type { SessionLimitSettings } from './session-limits.ts';
 
@@ -32,78 +34,94 @@ function settle<T>(promise: Promise<T>, callback: Callback<T>): void {
   promise.then((value) => callback(null, value), (err: Error) => callback(err));
 }
 
-/**
- * smtp-server words its size refusal itself; the catalogue's wording (SPEC §3) replaces it so
- * every refusal a client sees comes from one table.
- */
-class CatalogueSMTPServer extends SMTPServer {
-  /** The connection smtp-server's connect() has just added (set by the hook on `connections.add`). */
-  #added: (ConnectionHandle & { session: object }) | null = null;
+/** What the listener adds to smtp-server's options (read back by the connection). */
+interface GatewayOptions {
+  greetingDelayMs?: number;
+  sessionLimits: SessionLimitSettings;
+}
 
-  constructor(options: SMTPServerOptions) {
-    super(options);
-    // connect() creates the SMTPConnection and adds it to this Set; catching the add finds the new
-    // connection without copying the Set of every open connection on each connect.
-    const connections = (this as unknown as { connections: Set<ConnectionHandle & { session: object }> }).connections;
-    connections.add = (conn) => {
-      this.#added = conn;
-      return Set.prototype.add.call(connections, conn) as typeof connections;
-    };
+/**
+ * The listener's connection: smtp-server's SMTPConnection with the session guard, the
+ * catalogue's wording and the greeting delay as methods of one subclass, so a connection costs
+ * no per-connection wrappers (the previous shape bound and wrapped five methods on every
+ * connect, and allocated on every reply: measurable on the reject path, where a session is a
+ * handful of replies).
+ */
+class GatewayConnection extends SMTPConnection {
+  /** Set by the listener right after construction, before init() runs anything. */
+  declare guard: SessionGuard;
+
+  /** A reply without the guard's bookkeeping: the guard's own replies and the follow-up 421. */
+  sendReply(reply: SmtpReply): void {
+    super.send(reply.code, replyMessage(reply), false);
   }
 
-  override connect(socket: unknown, socketOptions: unknown): void {
-    this.#added = null;
-    // @ts-expect-error connect() is part of the runtime API, absent from the type definitions
-    super.connect(socket, socketOptions);
-    const conn = this.#added as (ConnectionHandle & { session: object }) | null;
-    this.#added = null;
-    if (conn) {
-      registerConnection(conn.session, conn);
-      this.#scheduleGreeting(conn as unknown as GreetingHandle);
-      const send = conn.send.bind(conn);
-      const limits = (this as unknown as { options: { sessionLimits: SessionLimitSettings } }).options.sessionLimits;
-      const guard = new SessionGuard(limits, { sendReply: (r) => send(r.code, replyMessage(r), false) });
-      attachGuard(conn.session, guard);
-      watchCommands(conn as unknown as ParsingConnection, guard);
-      conn.send = (code, data, context) => {
-        const [finalCode, finalData, finalContext] = catalogueWording(code, data, context);
-        send(finalCode, finalData, finalContext);
-        const follow = guard.replySent(finalCode, typeof finalData === 'string' ? finalData : '');
-        if (follow) send(follow.code, replyMessage(follow), false);
-      };
+  /** Every reply passes here: the catalogue's wording, then the guard counts it. */
+  override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    const catalogue = catalogueReply(code, data);
+    if (catalogue) {
+      code = catalogue.code;
+      data = replyMessage(catalogue);
+      context = false;
     }
+    super.send(code, data, context);
+    const follow = this.guard.replySent(code, typeof data === 'string' ? data : '');
+    if (follow) this.sendReply(follow);
   }
 
   /**
    * smtp-server sends the banner after a fixed 100 ms early-talker pause; limits.greetingDelayMs
-   * replaces that pause (0 = banner at once). Its own timer still fires and is made a no-op.
-   * Implicit-TLS sockets (needsUpgrade) keep the library's path: the listeners here never use it.
+   * replaces that pause (0 = banner at once). Implicit-TLS sockets (needsUpgrade) keep the
+   * library's path: the listeners here never use it.
    */
-  #scheduleGreeting(conn: GreetingHandle): void {
-    const delayMs = (this as unknown as { options: { greetingDelayMs?: number } }).options.greetingDelayMs ?? LIBRARY_GREETING_DELAY_MS;
-    if (delayMs === LIBRARY_GREETING_DELAY_MS || conn.needsUpgrade) return;
-    const ready = conn.connectionReady.bind(conn);
-    conn.connectionReady = () => {};
-    if (delayMs === 0) ready();
-    else setTimeout(ready, delayMs).unref();
+  override init(): void {
+    const options = (this as unknown as { _server: { options: SMTPServerOptions & GatewayOptions } })._server.options;
+    const delayMs = options.greetingDelayMs ?? LIBRARY_GREETING_DELAY_MS;
+    if (delayMs === LIBRARY_GREETING_DELAY_MS || this.needsUpgrade) return super.init();
+    // SMTPConnection.init() with its pause replaced; the maxClients check is the library's own.
+    this._setListeners(() => {
+      const server = (this as unknown as { _server: { connections: Set<unknown> } })._server;
+      if (options.maxClients && server.connections.size > options.maxClients) {
+        return super.send(421, `${this.name} Too many connected clients, try again in a moment`, false);
+      }
+      if (delayMs === 0) this.connectionReady();
+      else setTimeout(() => this.connectionReady(), delayMs).unref();
+    });
+  }
+
+  /**
+   * Feeds the session guard: a complete command line ends the line deadline, and past the soft
+   * error limit a command waits before it is handled (Postfix's smtpd_error_sleep_time).
+   */
+  override _onCommand(command: Buffer, callback?: () => void): void {
+    const guard = this.guard;
+    guard.commandReceived();
+    const delayMs = guard.commandDelayMs();
+    if (delayMs === 0) return super._onCommand(command, callback);
+    // A session that ended meanwhile (a deadline, the client left) runs nothing more.
+    setTimeout(() => { if (!guard.closed) super._onCommand(command, callback); }, delayMs).unref();
+  }
+
+  /** The parser is replaced after STARTTLS, so every parser the connection creates is watched. */
+  override _createParser(): ReturnType<SMTPConnection['_createParser']> {
+    const parser = super._createParser();
+    watchParser(parser as unknown as CommandParser, this);
+    return parser;
   }
 }
 
-/** smtp-server's own wording replaced by the catalogue's for the few replies it words itself. */
-function catalogueWording(code: number, data: unknown, context: unknown): [number, unknown, unknown] {
-  if (code === 552 && typeof data === 'string' && data.startsWith('Error: message exceeds')) {
-    return [552, replyMessage(replies.tooBig), false];
-  }
-  if (code === 421 && data === 'Error: Command line too long') {
-    return [500, replyMessage(replies.lineTooLong), false];
-  }
-  if (code === 501 && typeof data === 'string' && /^Error: Bad (sender|recipient) address syntax/.test(data)) {
-    return [501, replyMessage(replies.badAddress), false];
-  }
-  return [code, data, context];
+/**
+ * smtp-server's own wording replaced by the catalogue's (SPEC §3) for the few replies it words
+ * itself, so every refusal a client sees comes from one table. Null: the reply stays as it is.
+ */
+function catalogueReply(code: number, data: unknown): SmtpReply | null {
+  if (code === 552 && typeof data === 'string' && data.startsWith('Error: message exceeds')) return replies.tooBig;
+  if (code === 421 && data === 'Error: Command line too long') return replies.lineTooLong;
+  if (code === 501 && typeof data === 'string' && /^Error: Bad (sender|recipient) address syntax/.test(data)) return replies.badAddress;
+  return null;
 }
 
-/** The parts of smtp-server's SMTPConnection and SMTPStream (runtime API, untyped) the guard watches. */
+/** The parts of smtp-server's SMTPStream (runtime API, untyped) the guard watches. */
 interface CommandParser {
   _dataMode: boolean;
   _remainder: string;
@@ -112,51 +130,45 @@ interface CommandParser {
   continue(): void;
 }
 
-interface ParsingConnection {
-  _parser: CommandParser | false;
-  _createParser(): CommandParser;
-  _onCommand(command: Buffer, callback?: () => void): void;
-}
-
 /**
- * Feeds the session guard from smtp-server's command parser: a partial line left in the parser
- * starts the line deadline, a complete one ends it, DATA pauses the dialogue deadline. Past the
- * soft error limit a command waits before it is handled (Postfix's smtpd_error_sleep_time).
- * The parser is replaced after STARTTLS, so every parser the connection creates is watched.
+ * A partial line left in the parser starts the line deadline; DATA pauses the dialogue deadline
+ * until the message is in. The guard is read when a chunk arrives: the base constructor creates
+ * the first parser before the listener has attached it.
  */
-function watchCommands(conn: ParsingConnection, guard: SessionGuard): void {
-  const watchParser = (parser: CommandParser): CommandParser => {
-    const write = parser._write.bind(parser);
-    parser._write = (chunk, encoding, next) => write(chunk, encoding, (err) => {
-      if (!parser._dataMode && parser._remainder.length > 0) guard.partialLine();
+function watchParser(parser: CommandParser, conn: GatewayConnection): void {
+  const write = parser._write;
+  parser._write = function watchedWrite(chunk, encoding, next) {
+    write.call(parser, chunk, encoding, (err) => {
+      if (!parser._dataMode && parser._remainder.length > 0) conn.guard.partialLine();
       next(err);
     });
-    const startDataMode = parser.startDataMode.bind(parser);
-    parser.startDataMode = (size) => { guard.dataStarted(); return startDataMode(size); };
-    const resume = parser.continue.bind(parser);
-    parser.continue = () => { guard.dataEnded(); resume(); };
-    return parser;
   };
-  if (conn._parser) watchParser(conn._parser);
-  const createParser = conn._createParser.bind(conn);
-  conn._createParser = () => watchParser(createParser());
-  const onCommand = conn._onCommand.bind(conn);
-  conn._onCommand = (command, callback) => {
-    guard.commandReceived();
-    const delayMs = guard.commandDelayMs();
-    if (delayMs === 0) return onCommand(command, callback);
-    // A session that ended meanwhile (a deadline, the client left) runs nothing more.
-    setTimeout(() => { if (!guard.closed) onCommand(command, callback); }, delayMs).unref();
-  };
+  const startDataMode = parser.startDataMode;
+  parser.startDataMode = (size) => { conn.guard.dataStarted(); return startDataMode.call(parser, size); };
+  const resume = parser.continue;
+  parser.continue = () => { conn.guard.dataEnded(); resume.call(parser); };
+}
+
+class CatalogueSMTPServer extends SMTPServer {
+  /**
+   * SMTPServer.connect() with the listener's connection class (the library's own body: add to
+   * the open connections, forward its events, init), the guard attached before anything runs.
+   */
+  connect(socket: net.Socket, socketOptions: SMTPConnectionOptions): void {
+    const connection = new GatewayConnection(this, socket, socketOptions);
+    const limits = (this.options as SMTPServerOptions & GatewayOptions).sessionLimits;
+    connection.guard = new SessionGuard(limits, connection);
+    attachGuard(connection.session, connection.guard);
+    registerConnection(connection.session, connection);
+    this.connections.add(connection);
+    connection.on('error', (err: Error) => this._onError(err));
+    connection.on('connect', (data: Parameters<SMTPServer['_onClientConnect']>[0]) => this._onClientConnect(data));
+    connection.init();
+  }
 }
 
 /** The pause smtp-server 3 hard-codes in SMTPConnection.init(). */
 const LIBRARY_GREETING_DELAY_MS = 100;
-
-interface GreetingHandle {
-  needsUpgrade: boolean;
-  connectionReady(): void;
-}
 
 export function createListener(ctx: GatewayContext, kind: ListenerKind, tls: TlsMaterial): SMTPServer {
   const submission = kind === 'submission';

@@ -4,7 +4,7 @@ import type { SMTPServerSession } from 'smtp-server';
 import type { SmtpReply } from '../domain/types.ts';
 
 export interface ConnectionHandle {
-  send: (code: number, data: unknown, ctx?: unknown) => void;
+  send(code: number, data: string, context: false): void;
 }
 
 const connectionBySession = new WeakMap<object, ConnectionHandle>();

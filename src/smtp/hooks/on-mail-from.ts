@@ -10,12 +10,14 @@ import { SmtpError } from './smtp-error.ts';
 export async function onMailFrom(ctx: GatewayContext, address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
   const state = sessionState(session);
   // smtp-server has no RSET hook: a transaction still open here was reset or abandoned.
-  await abandonTransaction(ctx, state);
-  state.facts = { ...state.facts, helo: session.hostNameAppearsAs ?? state.facts.helo };
+  if (state.tx) await abandonTransaction(ctx, state);
+  // The facts object is replaced, not changed in place, and only when the HELO name changed.
+  const helo = session.hostNameAppearsAs ?? state.facts.helo;
+  if (helo !== state.facts.helo) state.facts = { ...state.facts, helo };
   const tx = startTransaction();
   state.tx = tx;
   tx.rawMailFrom = address.address || null;
-  const admission = await ctx.admission?.();
+  const admission = ctx.admission ? await ctx.admission() : undefined;
   if (admission && !admission.ok) {
     // Before any policy work: a full spool cannot take the message whatever the verdict.
     ctx.logger.warn({ stage: 'mail', event: 'back-pressure', reason: admission.reason }, 'spool full, refusing new mail');
