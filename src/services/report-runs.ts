@@ -71,10 +71,18 @@ export interface ReportRequest {
   options: ReportOptionsText;
   source: ReportSource;
   nowMs: number;
+  /**
+   * Sources and networks listed at most (the most refused first, as the report sorts them); the
+   * rest are counted in `omitted`. A 5-million-row export can name tens of thousands of sources:
+   * the API answers the ones a person reads, not megabytes the gateway must check and send.
+   */
+  maxSources?: number;
 }
 
 export interface ReportResult {
   report: ReportModel;
+  /** Sources and networks left out of the lists by maxSources (all totals still count them). */
+  omitted: { sources: number; networks: number };
   /** The recommended connectors as POST /policy/merge and `mxward policy merge` read them (adds only). */
   policyFragment: PolicyFragment;
 }
@@ -101,7 +109,7 @@ export async function runReportOverRecords(policy: PolicyDocument, records: Trac
   const given = { queryTrace: async () => records } as unknown as TraceStore;
   await readInputs([], run, { stdin: null, trace: { store: given, limit: records.length }, parallel: false });
   const report = run.finish();
-  return { report, policyFragment: fragmentOf(report) };
+  return { report, omitted: { sources: 0, networks: 0 }, policyFragment: fragmentOf(report) };
 }
 
 /** A report in this thread: the worker runs it, and so can a test. */
@@ -121,8 +129,17 @@ export async function runReportHere(request: ReportRequest): Promise<ReportResul
     }
   }
   const finished = run.finish();
-  const report = source.kind === 'upload' ? relabel(finished, source.name) : finished;
-  return { report, policyFragment: fragmentOf(report) };
+  const named = source.kind === 'upload' ? relabel(finished, source.name) : finished;
+  // The fragment comes from every recommendation, before any list is shortened.
+  const policyFragment = fragmentOf(named);
+  const { report, omitted } = shorten(named, request.maxSources ?? Infinity);
+  return { report, omitted, policyFragment };
+}
+
+function shorten(report: ReportModel, max: number): { report: ReportModel; omitted: ReportResult['omitted'] } {
+  const omitted = { sources: Math.max(0, report.sources.length - max), networks: Math.max(0, report.networks.length - max) };
+  if (omitted.sources === 0 && omitted.networks === 0) return { report, omitted };
+  return { report: { ...report, sources: report.sources.slice(0, max), networks: report.networks.slice(0, max) }, omitted };
 }
 
 /** The upload is read as stdin: in the finished model, name it as the uploader did. */

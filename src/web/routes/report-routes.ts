@@ -23,6 +23,8 @@ const ANALYSTS: readonly Role[] = ['administrator', 'auditor'];
 
 /** Exports of a busy tenant for a month run to a few hundred MB; beyond this, split the export. */
 export const MAX_REPORT_UPLOAD_BYTES = 200 * 1024 * 1024;
+/** Sources (and networks) an API report lists; the CLI's JSON has them all. */
+export const MAX_LISTED_SOURCES = 2_000;
 /** Trace records a live report reads at most (newest first within the window). */
 export const MAX_LIVE_REPORT_RECORDS = 200_000;
 
@@ -41,7 +43,8 @@ const reportShape = z.object({
     sources: z.array(z.looseObject({ key: z.string(), ip: z.string().nullable(), label: z.string(), wouldReject: z.number() })),
     recommendations: z.array(z.looseObject({ name: z.string(), senderIPAddresses: z.array(z.string()) })),
     policyYaml: z.string(),
-  }).describe('the report model, as `mxward report --format json` writes it'),
+  }).describe('the report model, as `mxward report --format json` writes it, with at most MAX_LISTED_SOURCES sources and networks'),
+  omitted: z.object({ sources: z.number(), networks: z.number() }).describe('sources and networks beyond the listed ones (the totals count them)'),
   policyFragment: policyFragmentResponse,
 });
 /** Documents and checks the model; typed as the service's result, which handlers return as is. */
@@ -73,7 +76,7 @@ const REPORT_MODULE = new URL('../../services/report-runs.ts', import.meta.url);
  */
 function reportInWorker(request: ReportRequest): Promise<ReportResult> {
   parseReportOptions(request.options);
-  return runInWorker<ReportRequest, ReportResult>(REPORT_MODULE, request, { timeoutMs: 10 * 60_000, maxHeapMb: 1024 });
+  return runInWorker<ReportRequest, ReportResult>(REPORT_MODULE, { ...request, maxSources: MAX_LISTED_SOURCES }, { timeoutMs: 10 * 60_000, maxHeapMb: 1024 });
 }
 
 type ListParam = string | string[] | undefined;
