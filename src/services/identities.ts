@@ -12,6 +12,7 @@ import type { ConsoleAccount, IdentityRole, IdentityStore, PolicyStore, StoredAp
 import { hashPassword, verifyPassword } from '../users/passwords.ts';
 import { ServiceError } from './service-error.ts';
 import { loadLinkKey, signRecipientLink, verifyRecipientLink } from './identity-links.ts';
+import { SignInTurns } from './sign-in-turns.ts';
 
 export type Scope = 'read' | 'write';
 
@@ -91,6 +92,7 @@ export class IdentityService {
   readonly #linkKey: Buffer;
   readonly #login: LoginSettings;
   readonly #throttle: AuthThrottle;
+  readonly #turns = new SignInTurns();
   readonly #now: () => Date;
 
   constructor(options: IdentityServiceOptions) {
@@ -249,6 +251,11 @@ export class IdentityService {
   async #throttled(clientIp: string, name: string, check: () => Promise<IdentityPrincipal | null>): Promise<LoginOutcome> {
     // As for SMTP AUTH: an IPv6 client counts as its /64, IPv4-mapped addresses as IPv4.
     const clientKey = clientKeyOf(clientIp);
+    const outcome = await this.#turns.inTurn([`client:${clientKey}`, `name:${name.toLowerCase()}`], () => this.#attempt(clientKey, name, check));
+    return outcome === 'busy' ? { ok: false, reason: 'rate_limited', retryAfterMs: 1000 } : outcome;
+  }
+
+  async #attempt(clientKey: string, name: string, check: () => Promise<IdentityPrincipal | null>): Promise<LoginOutcome> {
     const admission = this.#throttle.admit(clientKey, name);
     if (!admission.ok) return { ok: false, reason: 'rate_limited', retryAfterMs: this.#login.lockoutMs };
     const hashed = await this.#throttle.hashGate.run(check);
