@@ -1,0 +1,211 @@
+// Attacking console sessions over real HTTP (issue 13): session fixation, sign-out, CSRF (no
+// token, a wrong one, another session's, and bodies a cross-site form can send), CORS and a
+// foreign Origin, DNS rebinding on the plain-HTTP console, login throttling against
+// X-Forwarded-For, name case and parallel bursts, and whether a sign-in answer tells a missing
+// user from a wrong password.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { hashPassword } from '../../src/users/passwords.ts';
+import { cookiePair, startWebGateway } from '../helpers/web-client.ts';
+import type { ApiResponse, WebClient, WebGateway } from '../helpers/web-client.ts';
+import { assertNoInternals, expectError } from './api-attack-common.ts';
+
+/** A request from a chosen loopback source address (127.0.0.x), so a test can play several clients. */
+function fromAddress(gw: WebGateway, localAddress: string, method: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
+  const payload = Buffer.from(JSON.stringify(body));
+  return new Promise((resolveResponse, rejectResponse) => {
+    const req = httpRequest(new URL(`/api/v1${path}`, gw.url), {
+      method, localAddress,
+      headers: { 'content-type': 'application/json', 'content-length': String(payload.length), ...headers },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', rejectResponse);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: any;
+        try { json = JSON.parse(text); } catch { json = undefined; }
+        resolveResponse({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+      });
+    });
+    req.on('error', rejectResponse);
+    req.end(payload);
+  });
+}
+
+describe('sessions and CSRF', () => {
+  let gw: WebGateway;
+  before(async () => { gw = await startWebGateway({ console: { loginFailuresBeforeLockout: 100 } }); });
+  after(async () => { await gw?.close(); });
+
+  test('fixation: a session id chosen before sign-in is not the one after, and a planted low session is not upgraded', async () => {
+    const planted = 'attacker-chosen-session-id-0123456789abcdef';
+    const res = await gw.client().post('/session', { username: 'admin', password: gw.adminPassword }, { headers: { cookie: `mxward_session=${planted}` } });
+    assert.equal(res.status, 201);
+    const issued = cookiePair(res.headers['set-cookie'])!;
+    assert.notEqual(issued, `mxward_session=${planted}`);
+    expectError(await gw.client().get('/session', { headers: { cookie: `mxward_session=${planted}` } }), 401, 'unauthenticated', 'planted id');
+    // An attacker's own valid (auditor) session planted in the admin's browser stays an auditor session after the admin signs in.
+    const auditorPassword = await gw.addAccount('fix-auditor', 'auditor');
+    const auditor = await gw.login('fix-auditor', auditorPassword);
+    const auditorCookie = auditor.auth.kind === 'session' ? auditor.auth.cookie : '';
+    const again = await gw.client().post('/session', { username: 'admin', password: gw.adminPassword }, { headers: { cookie: auditorCookie } });
+    assert.equal(again.status, 201);
+    assert.notEqual(cookiePair(again.headers['set-cookie']), auditorCookie);
+    assert.equal((await auditor.get('/session')).json.principal.role, 'auditor');
+  });
+
+  test('sign-out ends the session on the server: the old cookie and CSRF token are refused afterwards', async () => {
+    const admin = await gw.adminClient();
+    assert.equal((await admin.delete('/session')).status, 204);
+    expectError(await admin.get('/accounts'), 401, 'unauthenticated', 'after sign-out (read)');
+    expectError(await admin.post('/tokens', { name: 'late', role: 'administrator', scopes: ['write'] }), 401, 'unauthenticated', 'after sign-out (write)');
+    assert.equal((await gw.identities.listTokens()).some((t) => t.name === 'late'), false);
+  });
+
+  test('CSRF: no token, a wrong one, another session\'s, one in the query string or a cookie are all refused', async () => {
+    const admin = await gw.adminClient();
+    const other = await gw.adminClient();
+    if (admin.auth.kind !== 'session' || other.auth.kind !== 'session') throw new Error('session clients expected');
+    const body = { name: 'csrf', role: 'administrator', scopes: ['read', 'write'] };
+    const cookie = admin.auth.cookie;
+    const tries: Array<[string, Record<string, string>, string]> = [
+      ['none', {}, '/tokens'],
+      ['wrong', { 'x-csrf-token': 'x'.repeat(admin.auth.csrfToken.length) }, '/tokens'],
+      ['empty', { 'x-csrf-token': '' }, '/tokens'],
+      ['other session', { 'x-csrf-token': other.auth.csrfToken }, '/tokens'],
+      ['in query', {}, `/tokens?csrfToken=${admin.auth.csrfToken}&x-csrf-token=${admin.auth.csrfToken}`],
+      ['as cookie', { cookie: `${cookie}; x-csrf-token=${admin.auth.csrfToken}; csrf=${admin.auth.csrfToken}` }, '/tokens'],
+      ['case-changed', { 'x-csrf-token': admin.auth.csrfToken.toUpperCase() }, '/tokens'],
+    ];
+    for (const [what, headers, path] of tries) {
+      const res = await gw.client().api('POST', path, { body, headers: { cookie, ...headers } });
+      expectError(res, 403, 'csrf_failed', what);
+    }
+    assert.equal((await gw.identities.listTokens()).some((t) => t.name === 'csrf'), false);
+  });
+
+  test('what a cross-site form can send (text/plain, urlencoded, multipart, none) is never taken as JSON, even with the right token', async () => {
+    const admin = await gw.adminClient();
+    const json = JSON.stringify({ username: 'formed', role: 'administrator', password: 'attacker-chosen-password' });
+    const bodies: Array<[string, string]> = [
+      ['text/plain', json],
+      ['text/plain; charset=utf-8', json],
+      ['application/x-www-form-urlencoded', `${json}=`],
+      ['multipart/form-data; boundary=x', `--x\r\nContent-Disposition: form-data; name="${json}"\r\n\r\n\r\n--x--\r\n`],
+      ['application/json-patch+json', json],
+      ['text/json', json],
+      ['', json],
+    ];
+    for (const [type, raw] of bodies) {
+      const res = await admin.api('POST', '/accounts', { raw, contentType: type });
+      expectError(res, 415, 'unsupported_media_type', type || 'no type');
+    }
+    // Sign-in too (login CSRF would put the victim in the attacker's session).
+    const login = await gw.client().api('POST', '/session', { raw: JSON.stringify({ username: 'admin', password: gw.adminPassword }), contentType: 'text/plain' });
+    expectError(login, 415, 'unsupported_media_type', 'form sign-in');
+    assert.equal(login.headers['set-cookie'], undefined);
+    assert.equal((await gw.identities.listAccounts()).some((a) => a.username === 'formed'), false);
+  });
+
+  test('no CORS: a foreign Origin gets no Access-Control-Allow-* header, and a preflight is not granted', async () => {
+    const admin = await gw.adminClient();
+    const origin = 'https://evil.example';
+    const read = await admin.get('/accounts', { headers: { origin } });
+    const preflight = await gw.client().api('OPTIONS', '/accounts', {
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-csrf-token, content-type' },
+    });
+    for (const res of [read, preflight]) {
+      const allow = Object.keys(res.headers).filter((h) => h.startsWith('access-control-allow'));
+      assert.deepEqual(allow, [], `${res.status} ${JSON.stringify(res.headers)}`);
+    }
+    assert.ok(preflight.status >= 400, `preflight ${preflight.status}`);
+  });
+
+  test('DNS rebinding: the plain-HTTP console answers only loopback Host names', async () => {
+    for (const host of ['evil.example', 'evil.example:80', '127.0.0.1.evil.example', 'localhost.evil.example', '[::1].evil.example']) {
+      const res = await gw.client().get('/session', { headers: { host } });
+      // Node itself answers 400 to a Host it cannot parse; either way nothing of the API.
+      if (host.startsWith('[')) assert.ok(res.status === 400 || res.status === 421, `${host}: ${res.status}`);
+      else expectError(res, 421, 'misdirected_request', host);
+    }
+    for (const host of ['localhost', 'LOCALHOST:1234', '127.0.0.1', '127.1.2.3:8080', '[::1]:9726']) {
+      assert.equal((await gw.client().get('/session', { headers: { host } })).status, 401, host);
+    }
+  });
+});
+
+describe('login throttling and enumeration', () => {
+  let gw: WebGateway;
+  before(async () => {
+    gw = await startWebGateway({ console: { loginFailuresBeforeLockout: 5 } });
+    await gw.store.putUser({ username: 'mailer', passwordHash: await hashPassword('mailer-password'), addresses: ['mailer@example.test'] }, 'test');
+  });
+  after(async () => { await gw?.close(); });
+
+  test('X-Forwarded-For and friends do not make a new client: the socket address is counted', async () => {
+    const spoofed = (i: number) => ({
+      'x-forwarded-for': `198.51.100.${i}`, 'x-real-ip': `198.51.100.${i}`, forwarded: `for=198.51.100.${i}`, 'true-client-ip': `198.51.100.${i}`,
+    });
+    for (let i = 0; i < 5; i++) {
+      const res = await fromAddress(gw, '127.0.0.21', 'POST', '/session', { username: `nobody-${i}`, password: 'wrong-password-xx' }, spoofed(i));
+      expectError(res, 401, 'unauthenticated', `failure ${i}`);
+    }
+    const locked = await fromAddress(gw, '127.0.0.21', 'POST', '/session', { username: 'admin', password: gw.adminPassword }, spoofed(99));
+    expectError(locked, 429, 'rate_limited', 'client locked despite a new X-Forwarded-For');
+    assert.ok(Number(locked.headers['retry-after']) > 0);
+    // Another client is not locked by it.
+    assert.equal((await fromAddress(gw, '127.0.0.22', 'POST', '/session', { username: 'admin', password: gw.adminPassword })).status, 201);
+  });
+
+  test('changing the case of the user name does not dodge the per-name count', async () => {
+    await gw.addAccount('victim', 'helpdesk');
+    const spellings = ['VICTIM', 'Victim', 'vIctim', 'viCtim', 'vicTIM'];
+    for (const [i, username] of spellings.entries()) {
+      // A fresh source address each time, so only the name's count can lock.
+      expectError(await fromAddress(gw, `127.0.1.${i + 1}`, 'POST', '/session', { username, password: 'wrong-password-xx' }), 401, 'unauthenticated', username);
+    }
+    expectError(await fromAddress(gw, '127.0.1.50', 'POST', '/session', { username: 'victim', password: 'anything-at-all-1' }), 429, 'rate_limited', 'victim locked');
+  });
+
+  test('a parallel burst from one client gets no more password checks than the lockout allows', async () => {
+    const burst = await Promise.all(Array.from({ length: 30 }, (_, i) =>
+      fromAddress(gw, '127.0.2.1', 'POST', '/session', { username: `burst-${i}`, password: 'wrong-password-xx' })));
+    const checked = burst.filter((r) => r.status === 401).length;
+    for (const r of burst) assert.ok(r.status === 401 || r.status === 429, `${r.status} ${r.text}`);
+    assert.ok(checked <= 5, `${checked} guesses were checked in one burst; the limit is 5`);
+  });
+
+  test('an unknown user and a wrong password answer the same (console and recipient sign-in)', async () => {
+    const pairs: Array<[string, unknown, unknown]> = [
+      ['/session', { username: 'no-such-account', password: 'wrong-password-xx' }, { username: 'admin', password: 'wrong-password-xx' }],
+      ['/recipient-session', { username: 'no-such-mailbox', password: 'wrong-password-xx' }, { username: 'mailer', password: 'wrong-password-xx' }],
+    ];
+    let n = 0;
+    for (const [path, unknown, wrong] of pairs) {
+      const a = await fromAddress(gw, `127.0.3.${++n}`, 'POST', path, unknown);
+      const b = await fromAddress(gw, `127.0.3.${++n}`, 'POST', path, wrong);
+      const shape = (r: ApiResponse) => ({ status: r.status, body: r.text, type: r.headers['content-type'], cookie: r.headers['set-cookie'], retry: r.headers['retry-after'] });
+      assert.deepEqual(shape(a), shape(b), path);
+      expectError(a, 401, 'unauthenticated', path);
+    }
+  });
+
+  test('sign-in bodies with extra or odd fields are refused without a trace', async () => {
+    const client: WebClient = gw.client();
+    const odd: unknown[] = [
+      { username: 'admin', password: gw.adminPassword, role: 'administrator' },
+      { username: ['admin'], password: gw.adminPassword },
+      { username: 'admin', password: { $ne: '' } },
+      { username: 'admin' },
+      JSON.parse('{"username":"admin","password":"x","__proto__":{"role":"administrator"}}'),
+    ];
+    for (const body of odd) {
+      const res = await client.post('/session', body);
+      assert.equal(res.status, 400, `${JSON.stringify(body)}: ${res.text}`);
+      assertNoInternals(res);
+      assert.equal(res.headers['set-cookie'], undefined);
+    }
+  });
+});
