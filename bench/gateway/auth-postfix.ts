@@ -123,6 +123,8 @@ export async function startAuthPostfix(o: { dir: string; sinkPort: number; maxSe
       },
     };
   } catch (err) {
+    // Postfix may be half started (master up, port never answered): stop it as well.
+    await run('postfix', ['-c', dir, 'stop']).catch(() => {});
     for (const m of milters) await m.stop();
     throw err;
   }
