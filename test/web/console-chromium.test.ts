@@ -123,9 +123,16 @@ test('a connector added in the console changes the verdict of the next SMTP tran
   assert.equal(verdicts[0], 'reject');
   assert.equal(verdicts[verdicts.length - 1], 'reject');
   assert.ok(verdicts.includes('accept'), verdicts.join(','));
+  // The search form narrows it: only the refused ones, and the filter is in the address.
+  await c.page.selectOption('#trace-verdict', 'reject');
+  await c.page.click('#trace-form button[type=submit]');
+  await c.page.waitForFunction(() => [...document.querySelectorAll('#trace-results tbody .badge')].every((b) => b.textContent === 'reject'));
+  assert.match(c.page.url(), /#\/trace\?.*verdict=reject/);
+  await c.page.goBack();
+  await c.page.waitForFunction(() => [...document.querySelectorAll('#trace-results tbody .badge')].some((b) => b.textContent === 'accept'));
   await c.page.locator('#trace-results tbody tr', { has: c.page.locator('.badge', { hasText: 'accept' }) }).first().locator('a').click();
   await c.page.waitForSelector('#trace-detail');
-  assert.equal(await c.page.textContent('#trace-verdict'), 'accept');
+  assert.equal(await c.page.textContent('#detail-verdict'), 'accept');
   assert.match(await c.page.locator('#trace-hits').textContent() ?? '', /Office-Scanner/);
   await screenshot(c.page, 'trace-detail');
   assert.deepEqual(c.foreignRequests, []);

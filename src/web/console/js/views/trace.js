@@ -4,7 +4,7 @@ import { html, Component } from '../html.js';
 import { api } from '../api.js';
 import { ErrorBanner, Field, Loader, unclaimed } from '../components.js';
 import { formatTime, formatBytes, localToIso } from '../format.js';
-import { navigate } from '../router.js';
+import { currentRoute, navigate, queryKey } from '../router.js';
 
 const FILTERS = ['sender', 'recipient', 'ip', 'verdict', 'directSend', 'since', 'until'];
 const VERDICTS = [['', 'Any'], ['accept', 'accept'], ['quarantine', 'quarantine'], ['junk', 'junk'], ['reject', 'reject'], ['tempfail', 'tempfail'], ['abandoned', 'abandoned']];
@@ -21,7 +21,7 @@ export class TraceSearch extends Component {
   }
   componentDidMount() { this.search(null, []); }
   componentDidUpdate(prev) {
-    if (JSON.stringify(prev.route.query) !== JSON.stringify(this.props.route.query)) {
+    if (queryKey(prev.route.query) !== queryKey(this.props.route.query)) {
       this.setState({ form: this.formFromQuery(this.props.route.query) }, () => this.search(null, []));
     }
   }
@@ -40,10 +40,11 @@ export class TraceSearch extends Component {
       this.setState({ error, busy: false, items: [] });
     }
   }
+  /** A new query goes into the address (and componentDidUpdate searches); the same one searches again. */
   submit(e) {
     e.preventDefault();
-    navigate('trace', this.state.form);
-    this.search(null, []);
+    if (queryKey(this.state.form) === queryKey(currentRoute().query)) this.search(null, []);
+    else navigate('trace', this.state.form);
   }
   set(name, value) { this.setState({ form: { ...this.state.form, [name]: value } }); }
   render() {
@@ -54,7 +55,7 @@ export class TraceSearch extends Component {
       <form class="card filters" id="trace-form" onSubmit=${(e) => this.submit(e)}>
         ${field('Sender', 'sender', { placeholder: 'envelope or header sender' })}
         ${field('Recipient', 'recipient')}
-        ${field('Client IP', 'ip', { placeholder: '192.0.2.1 or 192.0.2.0/24' })}
+        ${field('Client IP', 'ip', { placeholder: '192.0.2.1' })}
         ${field('Verdict', 'verdict', { options: VERDICTS })}
         ${field('Direct Send', 'directSend', { options: KINDS })}
         ${field('From', 'since', { type: 'datetime-local' })}
@@ -122,7 +123,7 @@ export class TraceDetail extends Loader {
           ['Client certificate', t.tlsClientCertificate], ['Authenticated as', t.authUser], ['Front end', t.source],
         ]} /></section>
         <section class="card"><h2>Decision</h2><${Pairs} rows=${[
-          ['Verdict', html`<span class=${`badge verdict-${t.verdict}`} id="trace-verdict">${t.verdict}</span>`], ['Reply', t.reply], ['Stage', t.stage],
+          ['Verdict', html`<span class=${`badge verdict-${t.verdict}`} id="detail-verdict">${t.verdict}</span>`], ['Reply', t.reply], ['Stage', t.stage],
           ['Attribution', t.attribution], ['Connector', t.connector], ['Direct Send', t.directSend ? `${t.directSend}${t.directSendWouldReject ? ' (would reject when enforced)' : ''}` : null],
           ['Quarantine', t.quarantineId ? html`<a href=${`#/quarantine/${encodeURIComponent(t.quarantineId)}`}>${t.quarantineId}</a>` : null],
         ]} /></section>
