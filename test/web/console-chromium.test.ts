@@ -160,6 +160,7 @@ test('the dashboard draws the Direct Send traffic just sent and names its source
   assert.ok(await bars.count() >= 1, 'a would-reject bar is drawn');
   const titles = await c.page.locator('#would-reject-chart rect.bar-0 title').allTextContents();
   assert.equal(titles.map((x) => Number(/: (\d+) would be rejected/.exec(x)?.[1] ?? 0)).reduce((a, b) => a + b, 0), 3, titles.join(' | '));
+  assert.ok(titles.every((x) => /\(1 source\)$/.test(x)), 'one source sent them all');
   const refused = await c.page.locator('#enforce-now').textContent() ?? '';
   assert.match(refused, /127\.0\.0\.1/, 'the source is listed among those enforce would refuse');
   assert.match(await c.page.textContent('#verdict-chart') ?? '', /accept/);

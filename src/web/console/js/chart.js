@@ -23,7 +23,7 @@ function tickLabel(iso, spanMs) {
 }
 
 /**
- * Stacked bars over time: `points` is [{ time, values: [n0, n1, …] }] in time order and `series`
+ * Stacked bars over time: `points` is [{ time, values: [n0, n1, …], note? }] in time order and `series`
  * names each value (drawn bottom up, classes bar-0, bar-1, …). Each segment has a <title>, so its
  * count is read out by screen readers and shown on hover; the figure has a text summary.
  */
@@ -48,7 +48,7 @@ export function TimeBars({ id, points, series = ['count'], label, empty = 'No da
       const from = base;
       base += v;
       return v > 0 ? html`<rect class=${`bar bar-${k}`} x=${PAD.left + i * step + (step - barW) / 2} y=${y(base)} width=${barW} height=${y(from) - y(base)}>
-        <title>${p.time}: ${v} ${series[k]}</title></rect>` : null;
+        <title>${p.time}: ${v} ${series[k]}${p.note ? ` (${p.note})` : ''}</title></rect>` : null;
     });
   };
   return html`<figure class="chart time-chart" id=${id}>

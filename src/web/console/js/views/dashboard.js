@@ -54,7 +54,7 @@ export class Dashboard extends Loader {
   }
   view(d) {
     const [key] = this.windowOf();
-    const points = d.directSend.map((b) => ({ time: b.start, values: [b.wouldReject, b.rejected] }));
+    const points = d.directSend.map((b) => ({ time: b.start, values: [b.wouldReject, b.rejected], note: `${b.sources} source${b.sources === 1 ? '' : 's'}` }));
     const verdicts = Object.entries(d.verdicts).sort((a, b) => b[1] - a[1]);
     const connectors = d.connectors.map((c) => [c.name, c.transactions]);
     const held = Object.entries(d.quarantine.byState).filter(([, n]) => n > 0);
