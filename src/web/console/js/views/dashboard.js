@@ -44,7 +44,16 @@ function EnforceNow({ e, canWrite, onMerged }) {
   </section>`;
 }
 
+/** How often the dashboard reads again while "keep refreshing" is on (the server shares one computation meanwhile). */
+const REFRESH_MS = 30_000;
+
 export class Dashboard extends Loader {
+  componentWillUnmount() { clearInterval(this.timer); }
+  setAutoRefresh(on) {
+    clearInterval(this.timer);
+    this.timer = on ? setInterval(() => this.reload(), REFRESH_MS) : undefined;
+    this.setState({ auto: on });
+  }
   windowOf() {
     return WINDOWS.find(([k]) => k === (this.props.route.query.window ?? '24h')) ?? WINDOWS[1];
   }
@@ -66,7 +75,10 @@ export class Dashboard extends Loader {
             ${WINDOWS.map(([k, text]) => html`<option value=${k} selected=${k === key}>${text}</option>`)}
           </select>
         </label>
-        <button id="dash-refresh" onClick=${() => this.reload()}>Refresh</button>
+        <div class="actions">
+          <label class="inline"><input type="checkbox" id="dash-auto" checked=${!!this.state.auto} onChange=${(ev) => this.setAutoRefresh(ev.currentTarget.checked)} /> Keep refreshing</label>
+          <button id="dash-refresh" onClick=${() => this.reload()}>Refresh</button>
+        </div>
       </div>
       <p class="hint">${formatNumber(d.window.records)} transactions from ${formatTime(d.window.since)} to ${formatTime(d.window.until)}${d.window.truncated ? ' (only the newest were counted)' : ''}.</p>
       <${EnforceNow} e=${d.enforceNow} canWrite=${CAN.writePolicy(this.props.session.role)} onMerged=${() => this.reload()} />
