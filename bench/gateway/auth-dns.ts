@@ -13,8 +13,11 @@ import { join } from 'node:path';
 import { DnsResolver } from '../../src/auth/resolver.ts';
 import { sleep } from './net.ts';
 
-/** A loopback address of its own (all of 127/8 reaches lo), so port 53 is free even where 127.0.0.1:53 is taken. */
-export const PEER_DNS_HOST = '127.0.0.17';
+/**
+ * Loopback addresses of its own (all of 127/8 reaches lo), so port 53 is free even where
+ * 127.0.0.1:53 is taken; the first one free is used, so two bench runs at once do not collide.
+ */
+const CANDIDATE_HOSTS = Array.from({ length: 32 }, (_, i) => `127.0.0.${17 + i}`);
 
 export interface PortFiftyThreeDns {
   host: string;
@@ -40,11 +43,13 @@ async function portFree(host: string): Promise<boolean> {
 export async function startPortFiftyThreeDns(zone: string[]): Promise<PortFiftyThreeDns> {
   const knotd = ['/usr/sbin/knotd', '/usr/local/sbin/knotd'].find((p) => existsSync(p));
   if (!knotd) throw new Error('knotd is needed (Debian package knot)');
-  if (!await portFree(PEER_DNS_HOST)) throw new Error(`${PEER_DNS_HOST}:53 is in use (another bench run?)`);
+  let host: string | undefined;
+  for (const candidate of CANDIDATE_HOSTS) if (await portFree(candidate)) { host = candidate; break; }
+  if (!host) throw new Error(`port 53 is in use on ${CANDIDATE_HOSTS[0]} to ${CANDIDATE_HOSTS.at(-1)}`);
   const dir = await mkdtemp(join(tmpdir(), 'mxward-bench-dns-'));
   await writeFile(join(dir, 'root.zone'), zoneText(zone));
   await writeFile(join(dir, 'knot.conf'), [
-    'server:', `    rundir: "${dir}"`, `    listen: ${PEER_DNS_HOST}@53`,
+    'server:', `    rundir: "${dir}"`, `    listen: ${host}@53`,
     'log:', '  - target: stderr', '    any: warning',
     'database:', `    storage: "${join(dir, 'db')}"`,
     'template:', '  - id: default', `    storage: "${dir}"`, '    zonefile-sync: -1', '    journal-content: none',
@@ -61,14 +66,14 @@ export async function startPortFiftyThreeDns(zone: string[]): Promise<PortFiftyT
     }
     await rm(dir, { recursive: true, force: true });
   };
-  const probe = new DnsResolver({ servers: [{ host: PEER_DNS_HOST, port: 53 }], timeoutMs: 200, tries: 1, maxCacheEntries: 1, maxTtlSeconds: 0 });
+  const probe = new DnsResolver({ servers: [{ host, port: 53 }], timeoutMs: 200, tries: 1, maxCacheEntries: 1, maxTtlSeconds: 0 });
   const until = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) { await close(); throw new Error(`knotd exited: ${stderr.trim()}`); }
     const up = await probe.resolve('ns.test', 'A').then(() => true, () => false);
     if (up) break;
-    if (Date.now() > until) { await close(); throw new Error(`knotd did not answer on ${PEER_DNS_HOST}:53: ${stderr.trim()}`); }
+    if (Date.now() > until) { await close(); throw new Error(`knotd did not answer on ${host}:53: ${stderr.trim()}`); }
     await sleep(50);
   }
-  return { host: PEER_DNS_HOST, address: `${PEER_DNS_HOST}:53`, pid: child.pid!, close };
+  return { host, address: `${host}:53`, pid: child.pid!, close };
 }
