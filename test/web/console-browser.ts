@@ -31,7 +31,7 @@ export interface ConsoleBrowser {
   page: Page;
   /** Requests to anything but the gateway's console origin. */
   foreignRequests: string[];
-  /** Uncaught exceptions in the page, and anything the Content-Security-Policy refused. */
+  /** Uncaught exceptions in the page, console files that failed to load, and anything the CSP refused. */
   pageErrors: string[];
   /** `/console/#/trace` → the full URL on the gateway. */
   url(hashPath?: string): string;
@@ -60,6 +60,8 @@ export async function openConsole(t: TestContext, options: WebGatewayOptions = {
   const pageErrors: string[] = [];
   browser.on('request', (req) => { if (new URL(req.url()).origin !== origin) foreignRequests.push(req.url()); });
   page.on('pageerror', (e) => pageErrors.push(e.message));
+  // A file of the console itself (not an API answer, whose errors the views show) that is missing.
+  page.on('response', (r) => { if (r.status() >= 400 && !new URL(r.url()).pathname.startsWith('/api/')) pageErrors.push(`${r.status()} ${r.url()}`); });
   // Something the CSP refused (an inline style or script) would fail quietly in the page: make it loud.
   page.on('console', (m) => { if (m.type() === 'error' && /Content.Security.Policy/i.test(m.text())) pageErrors.push(m.text()); });
   // Deleting and denying ask first; the tests mean it.
