@@ -211,6 +211,18 @@ test('delete: a recipient removes their copy, an administrator the message', asy
   expectError(await admin.delete(`/quarantine/${ids.html}`), 404, 'not_found');
 });
 
+test('two releases at once: one wins, the other is a conflict, and one copy arrives', async () => {
+  const id = await hold('[full] race');
+  const bobBefore = (await maildirMessages(gw.dataDir, 'bob@contoso.test')).length;
+  const answers = await Promise.all([admin.post(`/quarantine/${id}/release`), helpdesk.post(`/quarantine/${id}/release`)]);
+  assert.deepEqual(answers.map((a) => a.status).sort(), [200, 409], answers.map((a) => a.text).join(' | '));
+  const delivered = await waitForMaildir(gw.dataDir, 'bob@contoso.test', bobBefore + 1);
+  const winner = answers.find((a) => a.status === 200)!;
+  await waitFor(async () => (await gw.store.queryTrace({ limit: 100 })).find((r) => r.queueId === winner.json.queueIds[0] && r.deliveryStatus === 'delivered'));
+  assert.equal((await maildirMessages(gw.dataDir, 'bob@contoso.test')).length, bobBefore + 1);
+  assert.equal(delivered.filter((m) => /^Subject: \[full\] race/m.test(m)).length, 1);
+});
+
 test('bad requests: field paths, no stack traces; no credentials: 401', async () => {
   expectError(await admin.get('/quarantine?limit=0'), 400, 'validation_failed', 'query.limit');
   expectError(await admin.get('/quarantine?state=everything'), 400, 'validation_failed', 'query.state');
