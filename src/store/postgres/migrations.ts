@@ -160,6 +160,15 @@ const steps: string[] = [
   // only when the version changes, so "commit to applied on every node" is measured without the
   // nodes' clocks (tests, bench/cluster, `mxward nodes`).
   `ALTER TABLE nodes ADD COLUMN policy_applied_at timestamptz;`,
+  // The recipient-link key (issue 13 with issue 14): one row for the whole cluster, so a digest
+  // link made on one node opens on every node. Written once (INSERT ... ON CONFLICT DO NOTHING,
+  // then read back), so nodes starting together agree; `origin` says whether an older version's
+  // key file was imported or the key was generated.
+  `CREATE TABLE console_link_key (
+     id integer PRIMARY KEY CHECK (id = 1),
+     key bytea NOT NULL CHECK (octet_length(key) >= 32),
+     origin text NOT NULL,
+     created_at timestamptz NOT NULL DEFAULT now());`,
 ];
 
 /** The channel policy_changed notifies; every node LISTENs on it (policy-listener.ts). */

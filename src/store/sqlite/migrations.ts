@@ -94,6 +94,9 @@ const steps: string[] = [
    CREATE INDEX trace_node ON trace (node, seq) WHERE node IS NOT NULL;`,
   // When each node reported the policy version it runs (issue 14), as on PostgreSQL.
   `ALTER TABLE nodes ADD COLUMN policy_applied_at TEXT;`,
+  // The recipient-link key (issue 13), in the store as on PostgreSQL: one row, written once
+  // (an older version's key file is imported into it), so the CLI and the gateway sign alike.
+  `CREATE TABLE console_link_key (id INTEGER PRIMARY KEY CHECK (id = 1), key BLOB NOT NULL, origin TEXT NOT NULL, created_at TEXT NOT NULL);`,
 ];
 
 export function migrate(db: DatabaseSync): void {
