@@ -38,11 +38,17 @@ export function parseTimeOrAge(value: string, now: Date): string | null {
   const age = /^(\d+)\s*([smhd])$/.exec(value.trim());
   if (age) {
     const unitMs = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[age[2] as 's' | 'm' | 'h' | 'd'];
-    return new Date(now.getTime() - Number(age[1]) * unitMs).toISOString();
+    // An age beyond the epoch means "everything" (and 10^20 days must not become an invalid Date).
+    return new Date(Math.max(0, now.getTime() - Number(age[1]) * unitMs)).toISOString();
   }
   const t = Date.parse(value);
-  return Number.isNaN(t) ? null : new Date(t).toISOString();
+  // Years 1 to 9999 only: beyond them toISOString writes `+010000-…` or `-000001-…`, which
+  // PostgreSQL refuses (a 500 instead of a validation error).
+  return Number.isNaN(t) || t < MIN_TIME_MS || t > MAX_TIME_MS ? null : new Date(t).toISOString();
 }
+
+const MIN_TIME_MS = Date.parse('0001-01-01T00:00:00Z');
+const MAX_TIME_MS = Date.parse('9999-12-31T23:59:59.999Z');
 
 export function encodeCursor(cursor: TraceCursor): string {
   return Buffer.from(JSON.stringify([cursor.time, cursor.transactionId]), 'utf8').toString('base64url');
@@ -59,7 +65,13 @@ export function decodeCursor(text: string): TraceCursor {
   }
   if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') throw bad();
   const [time, transactionId] = parsed as [string, string];
-  if (Number.isNaN(Date.parse(time)) || transactionId.length === 0 || transactionId.length > 200) throw bad();
+  // Only the UTC ISO form encodeCursor wrote (record times are toISOString): a looser date that
+  // Date.parse accepts (`1`, `2026`, Feb 30, a year past 9999) would reach PostgreSQL's
+  // ::timestamptz and fail there as a 500.
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(time)) throw bad();
+  const timeMs = Date.parse(time);
+  if (Number.isNaN(timeMs) || timeMs < MIN_TIME_MS || timeMs > MAX_TIME_MS || new Date(timeMs).toISOString().slice(0, 19) !== time.slice(0, 19)) throw bad();
+  if (transactionId.length === 0 || transactionId.length > 200) throw bad();
   return { time, transactionId };
 }
 
