@@ -58,6 +58,11 @@ async function answer<T>(work: () => Promise<T>, rules: PathRules = {}): Promise
   } catch (err) {
     if (err instanceof ServiceError) throw new ApiError(STATUS_OF[err.code], err.code, err.message, requestPath(err, rules));
     if (err instanceof ConfigError) throw new ApiError(400, 'validation_failed', err.message, rules.configPath ?? 'body');
+    // The yaml library refuses an alias bomb (a few lines that expand to millions of nodes) with
+    // a ReferenceError while building the value: the request's fault, not the server's.
+    if (err instanceof ReferenceError && /alias/i.test(err.message)) {
+      throw new ApiError(400, 'validation_failed', `${rules.configPath ?? 'body'}: ${err.message}`, rules.configPath ?? 'body');
+    }
     throw err;
   }
 }
