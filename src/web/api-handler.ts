@@ -8,7 +8,7 @@ import type { ApiDeps, ApiRoute, Principal, RouteInput } from './api-route.ts';
 import { ApiError } from './api-route.ts';
 import { asApiError, RetryLaterError, sendError, validationFailure } from './http-errors.ts';
 import { CSRF_HEADER, SESSION_COOKIE } from './openapi.ts';
-import { mediaType, readBoundedBody } from './request-body.ts';
+import { mediaType, nulCharacterAt, readBoundedBody } from './request-body.ts';
 
 export interface HandlerSettings {
   deps: ApiDeps;
@@ -87,6 +87,7 @@ async function readBody(c: Context, route: ApiRoute, maxBodyBytes: number): Prom
   } catch {
     throw new ApiError(400, 'validation_failed', 'body: not valid JSON', 'body');
   }
+  refuseNul(json, 'body');
   const parsed = route.body.safeParse(json);
   if (!parsed.success) throw validationFailure('body', parsed.error);
   return parsed.data;
@@ -98,7 +99,13 @@ function queryObject(c: Context): Record<string, string | string[]> {
   return out;
 }
 
+function refuseNul(value: unknown, where: string): void {
+  const at = nulCharacterAt(value, where);
+  if (at !== null) throw new ApiError(400, 'validation_failed', `${at}: a NUL character is not allowed`, at);
+}
+
 function parsePart(schema: ApiRoute['params'], value: unknown, where: 'params' | 'query'): unknown {
+  refuseNul(value, where);
   if (!schema) return value;
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw validationFailure(where, parsed.error);

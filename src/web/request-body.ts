@@ -30,3 +30,26 @@ function tooLarge(maxBytes: number): ApiError {
 export function mediaType(header: string | null | undefined): string {
   return (header ?? '').split(';')[0].trim().toLowerCase();
 }
+
+/**
+ * The path (`body.name`, `query.sender`) of the first string or key holding a NUL character, or
+ * null. PostgreSQL stores no NUL in text or jsonb, so such a value would fail there as a 500;
+ * nothing mxward keeps can contain one. Walked without recursion: the body may be nested deep.
+ */
+export function nulCharacterAt(value: unknown, where: string): string | null {
+  const stack: Array<[unknown, string]> = [[value, where]];
+  while (stack.length > 0) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.includes('\0')) return path;
+    } else if (Array.isArray(v)) {
+      v.forEach((item, i) => stack.push([item, `${path}[${i}]`]));
+    } else if (v !== null && typeof v === 'object') {
+      for (const [key, item] of Object.entries(v)) {
+        if (key.includes('\0')) return path;
+        stack.push([item, `${path}.${key}`]);
+      }
+    }
+  }
+  return null;
+}
