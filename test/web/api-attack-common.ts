@@ -48,7 +48,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | null | u
 
 /** Sends one message through the real listener and returns the quarantine id its trace record names. */
 export async function hold(gw: WebGateway, tag: string, to: string[], extra: { subject?: string; from?: string; headers?: string[]; body?: string } = {}): Promise<string> {
-  const subject = extra.subject ?? `${tag} held ${Math.random().toString(36).slice(2)}`;
+  const subject = `${tag} ${extra.subject ?? `held ${Math.random().toString(36).slice(2)}`}`;
   const sent = await sendOne(gw.inbound.port, 'sender@fabrikam.test', to,
     testMessage({ from: extra.from ?? 'Sender <sender@fabrikam.test>', to: to[0], subject, headers: extra.headers, body: extra.body }));
   assert.match(sent.reply, /^250/, sent.reply);
