@@ -4,6 +4,7 @@
 // Online export whose recommended connector is merged after its diff, and what each role is shown.
 // The quarantine and the recipients' self-service: console-quarantine.test.ts.
 import { test } from 'node:test';
+import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -11,6 +12,7 @@ import { repoRoot } from '../helpers/commands.ts';
 import { holdMarked } from '../helpers/hold-check.ts';
 import { sendOne, testMessage } from '../helpers/smtp-client.ts';
 import { waitFor } from '../helpers/loopback.ts';
+import type { Page } from 'playwright-core';
 import { chromiumSkip as skip, contoso, DESKTOP, openConsole, PHONE, screenshot, signIn, tooWide, unlabelled } from './console-browser.ts';
 
 /** A Direct Send message: envelope and From in our own domain, from a source no connector names. */
@@ -61,6 +63,48 @@ test('sign in: a wrong password is answered next to the form, the right one open
   assert.deepEqual(c.pageErrors, []);
 });
 
+/** Adds the connector Office-Scanner (contoso.test from 127.0.0.1) through the form, after a typo the API refuses. */
+async function addScannerConnector(page: Page): Promise<void> {
+  await page.waitForSelector('#connector-new');
+  await page.click('#connector-new');
+  await page.fill('#conn-name', 'Office-Scanner');
+  await page.fill('#conn-senderDomains', 'contoso.test');
+  // A mistyped address: the API's error is shown under the field it is about, with its path.
+  await page.fill('#conn-senderIPAddresses', '127.0.0.300');
+  await page.click('#connector-save');
+  const fieldError = page.locator('#err-senderIPAddresses');
+  await fieldError.waitFor();
+  assert.match(await fieldError.textContent() ?? '', /validation_failed.*127\.0\.0\.300.*senderIPAddresses\[0\]/s);
+  assert.equal(await page.getAttribute('#conn-senderIPAddresses', 'aria-invalid'), 'true');
+  await screenshot(page, 'connector-error');
+
+  await page.fill('#conn-senderIPAddresses', '127.0.0.1');
+  await page.click('#connector-save');
+  await page.waitForSelector('#connector-added');
+}
+
+/** The trace view of 127.0.0.1: refused, accepted, refused (newest first); the search form; one transaction. */
+async function traceShowsAllThree(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.waitForSelector('#trace-results');
+  const verdicts = await page.locator('#trace-results tbody .badge').allTextContents();
+  // Newest first: refused once disabled, accepted with the connector, refused before it.
+  assert.equal(verdicts[0], 'reject');
+  assert.equal(verdicts[verdicts.length - 1], 'reject');
+  assert.ok(verdicts.includes('accept'), verdicts.join(','));
+  // The search form narrows it: only the refused ones, and the filter is in the address.
+  await page.selectOption('#trace-verdict', 'reject');
+  await page.click('#trace-form button[type=submit]');
+  await page.waitForFunction(() => [...document.querySelectorAll('#trace-results tbody .badge')].every((b) => b.textContent === 'reject'));
+  assert.match(page.url(), /#\/trace\?.*verdict=reject/);
+  await page.goBack();
+  await page.waitForFunction(() => [...document.querySelectorAll('#trace-results tbody .badge')].some((b) => b.textContent === 'accept'));
+  await page.locator('#trace-results tbody tr', { has: page.locator('.badge', { hasText: 'accept' }) }).first().locator('a').click();
+  await page.waitForSelector('#trace-detail');
+  assert.equal(await page.textContent('#detail-verdict'), 'accept');
+  assert.match(await page.locator('#trace-hits').textContent() ?? '', /Office-Scanner/);
+}
+
 test('a connector added in the console changes the verdict of the next SMTP transaction from that IP', { skip }, async (t) => {
   const c = await openConsole(t, { policy: (doc) => contoso(doc, 'enforce') });
   const before = await directSend(c.gateway.inbound.port, 'Scan before the connector');
@@ -69,22 +113,7 @@ test('a connector added in the console changes the verdict of the next SMTP tran
 
   await c.page.goto(c.url('policy'));
   await signIn(c.page, 'admin', c.gateway.adminPassword);
-  await c.page.waitForSelector('#connector-new');
-  await c.page.click('#connector-new');
-  await c.page.fill('#conn-name', 'Office-Scanner');
-  await c.page.fill('#conn-senderDomains', 'contoso.test');
-  // A mistyped address: the API's error is shown under the field it is about, with its path.
-  await c.page.fill('#conn-senderIPAddresses', '127.0.0.300');
-  await c.page.click('#connector-save');
-  const fieldError = c.page.locator('#err-senderIPAddresses');
-  await fieldError.waitFor();
-  assert.match(await fieldError.textContent() ?? '', /validation_failed.*127\.0\.0\.300.*senderIPAddresses\[0\]/s);
-  assert.equal(await c.page.getAttribute('#conn-senderIPAddresses', 'aria-invalid'), 'true');
-  await screenshot(c.page, 'connector-error');
-
-  await c.page.fill('#conn-senderIPAddresses', '127.0.0.1');
-  await c.page.click('#connector-save');
-  await c.page.waitForSelector('#connector-added');
+  await addScannerConnector(c.page);
   const savedAt = Date.now();
 
   // Within a second of the console saying it is saved, the gateway attributes the source to it.
@@ -116,24 +145,7 @@ test('a connector added in the console changes the verdict of the next SMTP tran
   assert.match(refused.reply, /^550 /);
   // The trace record is written when the session ends, just after the client saw its reply.
   await waitFor('the refused transaction in the trace', async () => (await c.gateway.store.queryTrace({ ip: '127.0.0.1', limit: 1 }))[0]?.verdict === 'reject', 5000);
-  await c.page.goto(c.url('trace?ip=127.0.0.1'));
-  await c.page.waitForSelector('#trace-results');
-  const verdicts = await c.page.locator('#trace-results tbody .badge').allTextContents();
-  // Newest first: refused once disabled, accepted with the connector, refused before it.
-  assert.equal(verdicts[0], 'reject');
-  assert.equal(verdicts[verdicts.length - 1], 'reject');
-  assert.ok(verdicts.includes('accept'), verdicts.join(','));
-  // The search form narrows it: only the refused ones, and the filter is in the address.
-  await c.page.selectOption('#trace-verdict', 'reject');
-  await c.page.click('#trace-form button[type=submit]');
-  await c.page.waitForFunction(() => [...document.querySelectorAll('#trace-results tbody .badge')].every((b) => b.textContent === 'reject'));
-  assert.match(c.page.url(), /#\/trace\?.*verdict=reject/);
-  await c.page.goBack();
-  await c.page.waitForFunction(() => [...document.querySelectorAll('#trace-results tbody .badge')].some((b) => b.textContent === 'accept'));
-  await c.page.locator('#trace-results tbody tr', { has: c.page.locator('.badge', { hasText: 'accept' }) }).first().locator('a').click();
-  await c.page.waitForSelector('#trace-detail');
-  assert.equal(await c.page.textContent('#detail-verdict'), 'accept');
-  assert.match(await c.page.locator('#trace-hits').textContent() ?? '', /Office-Scanner/);
+  await traceShowsAllThree(c.page, c.url('trace?ip=127.0.0.1'));
   await screenshot(c.page, 'trace-detail');
   assert.deepEqual(c.foreignRequests, []);
   assert.deepEqual(c.pageErrors, []);
@@ -220,20 +232,20 @@ test('an uploaded Exchange Online export shows the report, and its recommended c
   assert.deepEqual(c.pageErrors, []);
 });
 
-test('each role sees only what it may do; every view fits a phone and labels every control', { skip }, async (t) => {
+/** A gateway with one message held for alice@contoso.test, and the console open on it. */
+async function consoleWithHeldMessage(t: TestContext) {
   const c = await openConsole(t, { endOfDataChecks: [holdMarked], policy: (doc) => contoso(doc, 'report') });
   const sent = await sendOne(c.gateway.inbound.port, 'news@fabrikam.test', ['alice@contoso.test'],
     testMessage({ from: 'News <news@fabrikam.test>', to: 'alice@contoso.test', subject: 'Statement [hold]' }));
   assert.equal(sent.code, 250, sent.reply);
   const { quarantineId } = await c.gateway.waitForTrace({ recipient: 'alice@contoso.test', verdict: 'quarantine' });
-  const auditorPassword = await c.gateway.addAccount('audrey', 'auditor');
-  const helpdeskPassword = await c.gateway.addAccount('hugo', 'helpdesk');
-  const navOf = async () => (await c.page.locator('#main-nav a').allTextContents()).join(',');
+  return { c, quarantineId: quarantineId! };
+}
 
-  // The administrator: every view, the token shown once.
+test('every view fits 1280 px and a phone, and labels every control', { skip }, async (t) => {
+  const { c, quarantineId } = await consoleWithHeldMessage(t);
   await c.page.goto(c.url());
   await signIn(c.page, 'admin', c.gateway.adminPassword);
-  assert.equal(await navOf(), 'Dashboard,Message trace,Quarantine,Policy,History,Report,Queue,Access');
   const views = ['dashboard', 'trace', 'quarantine', 'policy', 'history', 'report', 'queue', 'access', `quarantine/${quarantineId}`];
   for (const viewport of [DESKTOP, PHONE]) {
     await c.page.setViewportSize(viewport);
@@ -245,7 +257,35 @@ test('each role sees only what it may do; every view fits a phone and labels eve
       assert.deepEqual(await tooWide(c.page, viewport.width), [], `#/${view} fits ${viewport.width} px`);
     }
   }
-  await c.page.setViewportSize(DESKTOP);
+  assert.deepEqual(c.foreignRequests, []);
+  assert.deepEqual(c.pageErrors, []);
+});
+
+/** Creates an API token on the access view: its secret is shown once, and not after a reload. */
+async function createTokenShownOnce(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.fill('#tok-name', 'monitoring');
+  await page.click('#token-form button[type=submit]');
+  const secret = await page.locator('#token-secret pre').textContent() ?? '';
+  assert.ok(secret.length >= 20, 'the new token is shown');
+  await page.locator('#token-list', { hasText: 'monitoring' }).waitFor();
+  await page.reload();
+  await page.waitForSelector('#token-list');
+  assert.doesNotMatch(await page.textContent('#view') ?? '', new RegExp(secret), 'and never again');
+  await screenshot(page, 'access');
+}
+
+test('each role sees only what it may do', { skip }, async (t) => {
+  const { c, quarantineId } = await consoleWithHeldMessage(t);
+  const auditorPassword = await c.gateway.addAccount('audrey', 'auditor');
+  const helpdeskPassword = await c.gateway.addAccount('hugo', 'helpdesk');
+  const navOf = async () => (await c.page.locator('#main-nav a').allTextContents()).join(',');
+
+  // The administrator: everything, the quarantine by recipient, a token shown once.
+  await c.page.goto(c.url(`quarantine/${quarantineId}`));
+  await signIn(c.page, 'admin', c.gateway.adminPassword);
+  assert.equal(await navOf(), 'Dashboard,Message trace,Quarantine,Policy,History,Report,Queue,Access');
+  await c.page.waitForSelector('#q-actions');
   assert.equal(await c.page.locator('#q-release').count(), 1, 'the administrator may release');
   await c.page.goto(c.url('quarantine'));
   await c.page.fill('#q-recipient', 'bob@contoso.test');
@@ -254,16 +294,7 @@ test('each role sees only what it may do; every view fits a phone and labels eve
   await c.page.fill('#q-recipient', 'alice@contoso.test');
   await c.page.click('#q-recipient-form button[type=submit]');
   await c.page.locator(`#q-list tr[data-id="${quarantineId}"]`).waitFor();
-  await c.page.goto(c.url('access'));
-  await c.page.fill('#tok-name', 'monitoring');
-  await c.page.click('#token-form button[type=submit]');
-  const secret = await c.page.locator('#token-secret pre').textContent() ?? '';
-  assert.ok(secret.length >= 20, 'the new token is shown');
-  await c.page.locator('#token-list', { hasText: 'monitoring' }).waitFor();
-  await c.page.reload();
-  await c.page.waitForSelector('#token-list');
-  assert.doesNotMatch(await c.page.textContent('#view') ?? '', new RegExp(secret), 'and never again');
-  await screenshot(c.page, 'access');
+  await createTokenShownOnce(c.page, c.url('access'));
   await c.page.click('#sign-out');
 
   // The auditor reads policy and quarantine but gets no button that changes anything.
