@@ -10,8 +10,8 @@
 // --rate requests a second of dashboard and trace queries (load-client.ts), interleaved A B, B A
 // over the rounds so drift on a shared machine falls on both. Prints messages/s, the ratio
 // with/without, server CPU per 1,000 messages split by thread (threads.ts), and the API's latency
-// and errors. Diagnostics: --mix narrows the load to one kind of request, --nice-workers lowers
-// the priority of the gateway's worker threads, --profile writes and summarises CPU profiles
+// and errors. Diagnostics: --mix narrows the load to one kind of request, --nice-workers adds a
+// third arm, the load with the gateway's worker threads at nice 19, --profile writes and summarises CPU profiles
 // of every gateway thread (node --cpu-prof). Loopback only;
 // every process it starts is stopped and the temporary directory removed (kept with --keep).
 import { execFileSync } from 'node:child_process';
@@ -29,7 +29,7 @@ import type { ConsoleGateway } from './gateway.ts';
 import { startLoad } from './load.ts';
 import type { RunningLoad } from './load.ts';
 import { renderReport } from './report.ts';
-import type { ConsoleTurn } from './report.ts';
+import type { Arm, ConsoleTurn } from './report.ts';
 import { seededIps, seedTrace } from './seed.ts';
 import { compareWindows, monotonicMicros, profileInWindows } from './profile-windows.ts';
 import type { Window } from './profile-windows.ts';
@@ -62,6 +62,8 @@ if (!['both', 'dashboard', 'trace'].includes(mix)) {
   process.stderr.write('--mix: expected both, dashboard or trace\n');
   process.exit(2);
 }
+/** --nice-workers adds a third arm: the load with the gateway's worker threads at nice 19. */
+const arms: Arm[] = ['no load', 'API load', ...(values['nice-workers'] ? ['API load, workers niced' as const] : [])];
 /** The gateway bench's own scenarios: 20 sessions, 1 KB, accept path and Direct Send refused. */
 const WANTED = ['accept 20s 1KB', 'reject 20s 1KB'];
 const scenarios: Scenario[] = (quick ? quickScenarios() : fullScenarios()).filter((s) => WANTED.includes(s.id));
@@ -115,30 +117,31 @@ try {
   const turns: ConsoleTurn[] = [];
   for (let round = 0; round < rounds; round++) {
     for (const s of scenarios) {
-      const order = round % 2 === 0 ? [false, true] : [true, false];
-      for (const withConsole of order) {
+      // A B (C), then (C) B A: drift over the run falls on every arm alike.
+      const order = round % 2 === 0 ? arms : [...arms].reverse();
+      for (const arm of order) {
         if (interrupted) throw new Error('interrupted');
-        load = withConsole ? await startLoad(loadOptions) : null;
+        load = arm === 'no load' ? null : await startLoad(loadOptions);
         // After the load client's first requests, which start the pool's threads if they had ended.
-        const niced = values['nice-workers'] ? niceWorkerThreads(pid) : 0;
+        if (load && values['nice-workers']) niceWorkerThreads(pid, arm === 'API load' ? 0 : 19);
         const threadsBefore = threadCpu(pid);
         const from = monotonicMicros();
         const t = await runTurn(gw, sink, s);
-        windows[withConsole ? 'loaded' : 'quiet'].push([from, monotonicMicros()]);
+        windows[arm === 'no load' ? 'quiet' : 'loaded'].push([from, monotonicMicros()]);
         const threads = diffCpu(threadCpu(pid), threadsBefore);
         const api = load ? await load.finish() : null;
         load = null;
-        turns.push({ scenario: s.id, withConsole, round, rate: t.rate, cpuPer1000: t.cpuPer1000, threads, messages: s.messages, problems: t.problems, api });
-        log(`${s.id.padEnd(15)} ${withConsole ? 'console load' : 'no load     '} ${t.rate.toFixed(0).padStart(6)} msg/s  cpu ${t.cpuPer1000.toFixed(2)} s/1k (main ${threads.main.toFixed(2)} s, workers ${threads.workers.toFixed(2)} s)` +
+        turns.push({ scenario: s.id, arm, round, rate: t.rate, cpuPer1000: t.cpuPer1000, threads, messages: s.messages, problems: t.problems, api });
+        log(`${s.id.padEnd(15)} ${arm.padEnd(23)} ${t.rate.toFixed(0).padStart(6)} msg/s  cpu ${t.cpuPer1000.toFixed(2)} s/1k (main ${threads.main.toFixed(2)} s, workers ${threads.workers.toFixed(2)} s)` +
           `${api ? `  API ${(api.requests / api.seconds).toFixed(1)} req/s, p50 ${api.all.p50Ms.toFixed(0)} ms, p99 ${api.all.p99Ms.toFixed(0)} ms, ${api.errors} errors` : ''}` +
-          `${niced ? `  (${niced} worker threads at nice 19)` : ''}${t.problems.length ? `  PROBLEMS: ${t.problems.join('; ')}` : ''}`);
+          `${t.problems.length ? `  PROBLEMS: ${t.problems.join('; ')}` : ''}`);
       }
     }
   }
   const cpu = cpus();
   const header = `mxward console under load, ${new Date().toISOString().slice(0, 10)}: ${cpu.length} × ${cpu[0]?.model ?? '?'}, Linux ${release()}, ` +
     `Node ${process.version}; trace seeded with ${seeded.sent} transactions from ${seeded.sources} sources; ${rounds} round(s), ` +
-    `load ${rate} requests/s (${mix})${values['nice-workers'] ? ', gateway worker threads at nice 19' : ''}; ${Math.round((Date.now() - started) / 1000)} s\nuptime before: ${uptimeBefore}\nuptime after:  ${uptime()}`;
+    `load ${rate} requests/s (${mix}); ${Math.round((Date.now() - started) / 1000)} s\nuptime before: ${uptimeBefore}\nuptime after:  ${uptime()}`;
   const { text, ok } = renderReport(header, turns, rate);
   console.log(text);
   await writeFile(join(root, 'results.json'), JSON.stringify(turns, null, 2));
