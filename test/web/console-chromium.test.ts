@@ -180,6 +180,14 @@ test('the dashboard draws the Direct Send traffic just sent and names its source
   await c.page.setViewportSize(PHONE);
   assert.deepEqual(await tooWide(c.page, PHONE.width), [], 'nothing wider than a phone');
   await screenshot(c.page, 'dashboard-phone');
+
+  // The same traffic as a report over the gateway's own trace.
+  await c.page.setViewportSize(DESKTOP);
+  await c.page.goto(c.url('report'));
+  await c.page.click('#report-live');
+  await c.page.waitForSelector('#report-result');
+  assert.equal(await c.page.textContent('#report-would-reject'), '3');
+  assert.match(await c.page.textContent('#report-sources') ?? '', /127\.0\.0\.1/);
   assert.deepEqual(c.foreignRequests, []);
   assert.deepEqual(c.pageErrors, []);
 });
