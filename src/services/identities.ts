@@ -11,7 +11,7 @@ import { openIdentityStore } from '../store/open-identity-store.ts';
 import type { ConsoleAccount, IdentityRole, IdentityStore, PolicyStore, StoredApiToken, StoredSession, UserStore } from '../store/ports.ts';
 import { hashPassword, verifyPassword } from '../users/passwords.ts';
 import { ServiceError } from './service-error.ts';
-import { loadLinkKey, signRecipientLink, verifyRecipientLink } from './identity-links.ts';
+import { signRecipientLink, storedLinkKey, verifyRecipientLink } from './identity-links.ts';
 import { SignInTurns } from './sign-in-turns.ts';
 
 export type Scope = 'read' | 'write';
@@ -41,7 +41,7 @@ export interface IdentityServiceOptions {
   identities: IdentityStore;
   /** For audit entries (PolicyStore.appendAudit) and recipient sign-in (the submission users). */
   store: Pick<PolicyStore, 'appendAudit'> & Pick<UserStore, 'getUser'>;
-  /** HMAC key for recipient links (identity-links.ts loadLinkKey). */
+  /** HMAC key for recipient links: the store's, shared by every node on it (identity-links.ts storedLinkKey). */
   linkKey: Buffer;
   login?: Partial<LoginSettings>;
   now?: () => Date;
@@ -338,5 +338,12 @@ export async function openIdentityService(options: {
   url?: string; dataDir: string; config?: BootstrapConfig; store: IdentityServiceOptions['store'];
 }): Promise<IdentityService> {
   const identities = await openIdentityStore(options);
-  return new IdentityService({ identities, store: options.store, linkKey: loadLinkKey(options.dataDir), login: loginSettingsOf(options.config) });
+  try {
+    // Read once here: the key never changes after it is written, so no query per link.
+    const linkKey = await storedLinkKey(identities, options.dataDir);
+    return new IdentityService({ identities, store: options.store, linkKey, login: loginSettingsOf(options.config) });
+  } catch (err) {
+    await identities.close();
+    throw err;
+  }
 }

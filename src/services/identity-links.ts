@@ -1,31 +1,56 @@
 // Signed, expiring links for recipients (issue 13): the quarantine digest can carry
 // `/console/#/r/<token>`, which the console exchanges for a recipient session. The token is the
-// address and expiry, signed with HMAC-SHA256 under a key kept in the data directory (0600), so
-// nothing is stored per link and a link cannot be altered to name another address.
+// address and expiry, signed with HMAC-SHA256, so nothing is stored per link and a link cannot be
+// altered to name another address. The key lives in the store (one row), so every node on one
+// PostgreSQL and the CLI beside them sign and check with the same key (docs/cluster.md); the key
+// file older versions kept in the data directory is imported into the store on first use, so
+// links sent before an upgrade keep opening. The key is never logged or printed.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { dataPaths } from '../config/data-dir.ts';
+import type { IdentityStore, LinkKeyCandidate } from '../store/ports.ts';
+import { SqliteIdentityStore } from '../store/sqlite/identity-store.ts';
 
+/** Where versions before the key moved into the store kept it (read for the import, never written). */
 export const LINK_KEY_FILE = 'console-link.key';
+const MIN_KEY_BYTES = 32;
 
-/** Reads the link key, creating it (32 random bytes, mode 0600) on first use. */
-export function loadLinkKey(dataDir: string): Buffer {
-  const file = join(dataDir, LINK_KEY_FILE);
+/** The data directory's key file from an older version, or null when there is none (or it is too short to trust). */
+export function legacyLinkKey(dataDir: string): Buffer | null {
   try {
-    const key = readFileSync(file);
-    if (key.length >= 32) return key;
+    const key = readFileSync(join(dataDir, LINK_KEY_FILE));
+    return key.length >= MIN_KEY_BYTES ? key : null;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const key = randomBytes(32);
-  try {
-    // wx: two processes starting at once must not each write a different key.
-    writeFileSync(file, key, { mode: 0o600, flag: 'wx' });
-    return key;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(file);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw err;
+  }
+}
+
+/** What this process offers the store if it holds no key yet: the old key file's, else a fresh one. */
+function candidateKey(dataDir: string): LinkKeyCandidate {
+  const legacy = legacyLinkKey(dataDir);
+  return legacy ? { key: legacy, origin: 'imported-file' } : { key: randomBytes(MIN_KEY_BYTES), origin: 'generated' };
+}
+
+/** The link key of the identities' store, creating it (or importing the data directory's key file) on first use. */
+export function storedLinkKey(identities: Pick<IdentityStore, 'linkKey'>, dataDir: string): Promise<Buffer> {
+  return identities.linkKey(candidateKey(dataDir));
+}
+
+/**
+ * The link key of a data directory's embedded (SQLite) store, for synchronous callers such as the
+ * digest's link builder. On PostgreSQL the key is the database's: take it from the identity
+ * service (storedLinkKey), not from here, or links will not open on the other nodes.
+ */
+export function loadLinkKey(dataDir: string): Buffer {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const store = new SqliteIdentityStore(dataPaths(dataDir).store);
+  try {
+    return store.linkKeyNow(candidateKey(dataDir));
+  } finally {
+    void store.close();
   }
 }
 

@@ -343,5 +343,16 @@ export interface IdentityStore {
   removeSessionsOf(username: string): Promise<number>;
   /** Drops sessions expired before `now`; returns how many went. */
   purgeExpiredSessions(now: string): Promise<number>;
+  /**
+   * The recipient-link key of this store (one for every node on it): stores `candidate` when no
+   * key is stored yet, and returns the stored key, so handles calling at once all get the same.
+   */
+  linkKey(candidate: LinkKeyCandidate): Promise<Buffer>;
   close(): Promise<void>;
+}
+
+/** A key offered to IdentityStore.linkKey: a fresh random one, or an older version's key file. */
+export interface LinkKeyCandidate {
+  key: Buffer;
+  origin: 'generated' | 'imported-file';
 }

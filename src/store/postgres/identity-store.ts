@@ -1,7 +1,8 @@
-// Console accounts, API tokens and sessions behind the IdentityStore port on PostgreSQL, shared by
-// every node, so a session opened on one node works on the others and a revoked token is revoked
-// everywhere at once. Same contract as the SQLite identity store.
-import type { ConsoleAccount, IdentityRole, IdentityStore, StoredApiToken, StoredSession } from '../ports.ts';
+// Console accounts, API tokens, sessions and the recipient-link key behind the IdentityStore port
+// on PostgreSQL, shared by every node, so a session opened on one node works on the others, a
+// revoked token is revoked everywhere at once, and a digest link made on one node opens on any.
+// Same contract as the SQLite identity store.
+import type { ConsoleAccount, IdentityRole, IdentityStore, LinkKeyCandidate, StoredApiToken, StoredSession } from '../ports.ts';
 import { PgDatabase, whenReady } from './pool.ts';
 
 interface AccountRow { username: string; role: string; password_hash: string; created_at: Date }
@@ -103,6 +104,16 @@ export class PostgresIdentityStore implements IdentityStore {
 
   async purgeExpiredSessions(now: string): Promise<number> {
     return (await this.#db.query('DELETE FROM console_sessions WHERE expires_at <= $1', [now])).rowCount ?? 0;
+  }
+
+  async linkKey(candidate: LinkKeyCandidate): Promise<Buffer> {
+    // Insert-if-absent, then read: of nodes starting together on a new database one row wins and
+    // every node reads that one. Two statements, not RETURNING, because DO NOTHING returns no
+    // row to the losers.
+    await this.#db.query('INSERT INTO console_link_key (id, key, origin) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING', [candidate.key, candidate.origin]);
+    const row = await this.#db.one<{ key: Buffer }>('SELECT key FROM console_link_key WHERE id = 1');
+    if (!row) throw new Error('the recipient-link key row is missing after it was written');
+    return row.key;
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,8 @@
-// Console accounts, API tokens and sessions (migration step 5) behind the IdentityStore port. A
-// connection of its own to the same WAL database as SqliteStore, like the quarantine store, so
-// the CLI (`mxward console account add`) and a running gateway see the same rows.
+// Console accounts, API tokens, sessions and the recipient-link key behind the IdentityStore port.
+// A connection of its own to the same WAL database as SqliteStore, like the quarantine store, so
+// the CLI (`mxward console account add`, `console link`) and a running gateway see the same rows.
 import { DatabaseSync } from 'node:sqlite';
-import type { ConsoleAccount, IdentityRole, IdentityStore, StoredApiToken, StoredSession } from '../ports.ts';
+import type { ConsoleAccount, IdentityRole, IdentityStore, LinkKeyCandidate, StoredApiToken, StoredSession } from '../ports.ts';
 import { migrate } from './migrations.ts';
 import { inTransaction } from './transaction.ts';
 
@@ -96,6 +96,20 @@ export class SqliteIdentityStore implements IdentityStore {
 
   async purgeExpiredSessions(now: string): Promise<number> {
     return Number(this.#db.prepare('DELETE FROM console_sessions WHERE expires_at <= ?').run(now).changes);
+  }
+
+  async linkKey(candidate: LinkKeyCandidate): Promise<Buffer> {
+    return this.linkKeyNow(candidate);
+  }
+
+  /** linkKey without a promise, for loadLinkKey's synchronous callers (services/identity-links.ts). */
+  linkKeyNow(candidate: LinkKeyCandidate): Buffer {
+    // One statement then one read: the primary key admits one row, so a CLI and a gateway
+    // creating the key at the same moment both read back the row that won.
+    this.#db.prepare('INSERT INTO console_link_key (id, key, origin, created_at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
+      .run(candidate.key, candidate.origin, new Date().toISOString());
+    const row = this.#db.prepare('SELECT key FROM console_link_key WHERE id = 1').get() as { key: Uint8Array };
+    return Buffer.from(row.key);
   }
 
   async close(): Promise<void> {
