@@ -321,3 +321,16 @@ describe('recipient links', () => {
     assert.deepEqual(ok.json.principal.addresses, ['alice@contoso.test']);
   });
 });
+
+describe('a recipient whose mailbox user is removed or changed', () => {
+  test('keeps no access through a session opened with the old credentials', {
+    todo: 'recipient sessions carry the addresses of sign-in and are not checked again (IdentityService.resolveSession re-checks staff accounts only); removing a submission user or changing its password or addresses should end them',
+  }, async () => {
+    await gw.store.putUser({ username: 'leaver', passwordHash: await hashPassword('leaver-mail-password'), addresses: ['leaver@contoso.test'] }, 'test');
+    const id = await hold(gw, '[full]', ['leaver@contoso.test']);
+    const session = await gw.recipientLogin('leaver', 'leaver-mail-password');
+    assert.equal((await session.get(`/quarantine/${id}`)).status, 200);
+    assert.equal((await tokens.administrator!.delete('/users/leaver')).status, 200);
+    expectError(await session.get(`/quarantine/${id}`), 401, 'unauthenticated', 'after the user was removed');
+  });
+});
