@@ -1,7 +1,8 @@
 // The quarantine in the web console, in real headless Chromium against a running gateway (issue
 // 13): a recipient releases their own held message under the full policy (delivered once through
 // the real queue into the Maildir) and follows a signed link; under the limited policy they can only
-// ask, and the helpdesk approves the request in the console.
+// ask, and the helpdesk approves the request in the console; under AdminOnlyAccessPolicy (the seed
+// scenario's phish) they are offered nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { holdMarked } from '../helpers/hold-check.ts';
@@ -108,6 +109,36 @@ test('limited policy: the recipient can only ask, the helpdesk approves the requ
   await waitFor('the approved release to be delivered', async () => (await payslips()).length > 0, 10_000);
   await c.page.waitForFunction(() => !document.querySelector('#q-approve'));
   assert.equal((await payslips()).length, 1, 'delivered exactly once');
+  assert.deepEqual(c.foreignRequests, []);
+  assert.deepEqual(c.pageErrors, []);
+});
+
+test('AdminOnlyAccessPolicy: the recipient is shown nothing to release, the administrator sees the message', { skip }, async (t) => {
+  const c = await openConsole(t, {
+    endOfDataChecks: [holdMarked], policy: (doc) => contoso(doc, 'off'),
+    config: { quarantine: { pollMs: 100, policies: { dmarcQuarantine: 'AdminOnlyAccessPolicy' } } },
+  });
+  const admin = await c.gateway.adminClient();
+  assert.equal((await admin.post('/users', { username: 'alice', password: 'alice-password-1', addresses: ['alice@contoso.test'] })).status, 201);
+  const sent = await sendOne(c.gateway.inbound.port, 'it-support@fabrikam.test', ['alice@contoso.test'],
+    testMessage({ from: 'IT <it-support@fabrikam.test>', to: 'alice@contoso.test', subject: 'Reset your password [hold]' }));
+  assert.equal(sent.code, 250, sent.reply);
+  const { quarantineId } = await c.gateway.waitForTrace({ recipient: 'alice@contoso.test', verdict: 'quarantine' });
+
+  await c.page.goto(c.url());
+  await signIn(c.page, 'alice', 'alice-password-1', 'recipient');
+  await c.page.waitForSelector('#q-empty');
+  // Even the message's own address gives her no action on it.
+  await c.page.goto(c.url(`quarantine/${quarantineId}`));
+  await c.page.waitForSelector('#q-detail, .error-banner');
+  assert.equal(await c.page.locator('#q-release, #q-request-release, #q-delete').count(), 0);
+  await c.page.click('#sign-out');
+
+  await signIn(c.page, 'admin', c.gateway.adminPassword);
+  await c.page.goto(c.url(`quarantine/${quarantineId}`));
+  await c.page.waitForSelector('#q-release');
+  assert.match(await c.page.textContent('#q-detail') ?? '', /AdminOnlyAccessPolicy/);
+  assert.equal((await maildirMessages(c.gateway.dataDir, 'alice@contoso.test')).length, 0);
   assert.deepEqual(c.foreignRequests, []);
   assert.deepEqual(c.pageErrors, []);
 });
