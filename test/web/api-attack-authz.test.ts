@@ -334,3 +334,28 @@ describe('a recipient whose mailbox user is removed or changed', () => {
     expectError(await session.get(`/quarantine/${id}`), 401, 'unauthenticated', 'after the user was removed');
   });
 });
+
+describe('secrets in answers', () => {
+  test('no read answer, for any role, carries a password hash, a private key, a token or session secret, or the link key', async () => {
+    await gw.store.putUser({ username: 'hashcheck', passwordHash: await hashPassword('hashcheck-password'), addresses: ['hashcheck@contoso.test'] }, 'test');
+    const session = await gw.adminClient();
+    const secrets = [
+      gw.adminPassword, 'hashcheck-password', helpdeskPassword, loadLinkKey(gw.dataDir).toString('hex'), loadLinkKey(gw.dataDir).toString('base64'),
+      ...Object.values(tokens).map((c) => (c!.auth.kind === 'token' ? c!.auth.token : '')),
+      session.auth.kind === 'session' ? session.auth.cookie.split('=')[1] : '',
+    ].filter((s) => s.length > 0);
+    for (const [role, client] of Object.entries(tokens)) {
+      for (const route of apiRoutes.filter((r) => r.method === 'get' && !r.path.includes(':') && r.roles.includes(role as Role))) {
+        const res = await client!.get(route.path);
+        assert.ok(res.status < 500, `${role} ${routeLabel(route)}: ${res.status}`);
+        assert.doesNotMatch(res.text, /scrypt\$|PRIVATE KEY|passwordHash|password_hash|tokenHash|token_hash|id_hash|idHash/, `${role} ${routeLabel(route)}`);
+        for (const secret of secrets) assert.ok(!res.text.includes(secret), `${role} ${routeLabel(route)} shows a secret`);
+      }
+    }
+    // The audit, rendered, as an auditor runs it.
+    const audit = await tokens.auditor!.post('/audit', { includeMxward: true, format: 'text' });
+    assert.equal(audit.status, 200, audit.text.slice(0, 200));
+    for (const secret of secrets) assert.ok(!audit.text.includes(secret), 'the audit shows a secret');
+    assert.doesNotMatch(audit.text, /scrypt\$|PRIVATE KEY/);
+  });
+});
