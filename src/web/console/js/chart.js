@@ -9,8 +9,10 @@ const PAD = { left: 64, right: 8, top: 10, bottom: 40 };
 /** A phone gets a narrower canvas, so the same labels are drawn larger (charts redraw with the view). */
 const narrow = () => window.matchMedia('(max-width: 760px)').matches;
 
+/** A round top for the axis whose half is a whole number too (no "2.5 messages"). */
 function niceMax(n) {
-  if (n <= 5) return 5;
+  if (n <= 4) return 4;
+  if (n <= 10) return Math.ceil(n / 2) * 2;
   const p = 10 ** Math.floor(Math.log10(n));
   return Math.ceil(n / p) * p;
 }
