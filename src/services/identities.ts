@@ -293,8 +293,24 @@ export class IdentityService {
       const account = await this.#identities.getAccount(row.name);
       if (!account || account.role !== row.role) return null;
     }
+    if (row.kind === 'recipient-link' && !(await this.#recipientStillValid(row))) return null;
     const principal: IdentityPrincipal = { kind: row.kind, name: row.name, role: row.role, scopes: ['read', 'write'], addresses: row.addresses };
     return { principal, csrfToken: row.csrfToken, expiresAt: row.expiresAt };
+  }
+
+  /**
+   * A recipient signed in with mail credentials keeps access only while that submission user
+   * exists and still has every address of the session (a removed employee's open session must not
+   * go on reading their quarantine). A signed link's session names exactly its one address and
+   * stands alone. Not covered: a changed password (users keep no change time).
+   */
+  async #recipientStillValid(row: StoredSession): Promise<boolean> {
+    const fromLink = row.addresses.length === 1 && row.addresses[0] === row.name;
+    if (fromLink) return true;
+    const user = await this.#store.getUser(row.name);
+    if (!user) return false;
+    const current = new Set(user.addresses.map((a) => a.toLowerCase()));
+    return row.addresses.every((a) => current.has(a));
   }
 
   async logout(sessionId: string): Promise<void> {

@@ -323,15 +323,25 @@ describe('recipient links', () => {
 });
 
 describe('a recipient whose mailbox user is removed or changed', () => {
-  test('keeps no access through a session opened with the old credentials', {
-    todo: 'recipient sessions carry the addresses of sign-in and are not checked again (IdentityService.resolveSession re-checks staff accounts only); removing a submission user or changing its password or addresses should end them',
-  }, async () => {
+  test('keeps no access through a session opened before the user was removed or lost the address', async () => {
     await gw.store.putUser({ username: 'leaver', passwordHash: await hashPassword('leaver-mail-password'), addresses: ['leaver@contoso.test'] }, 'test');
     const id = await hold(gw, '[full]', ['leaver@contoso.test']);
     const session = await gw.recipientLogin('leaver', 'leaver-mail-password');
     assert.equal((await session.get(`/quarantine/${id}`)).status, 200);
     assert.equal((await tokens.administrator!.delete('/users/leaver')).status, 200);
     expectError(await session.get(`/quarantine/${id}`), 401, 'unauthenticated', 'after the user was removed');
+    // An address taken away: the session that held it ends; one that still has all its addresses stays.
+    await gw.store.putUser({ username: 'mover', passwordHash: await hashPassword('mover-mail-password'), addresses: ['mover@contoso.test', 'old@contoso.test'] }, 'test');
+    const mover = await gw.recipientLogin('mover', 'mover-mail-password');
+    assert.equal((await mover.get('/quarantine')).status, 200);
+    const user = (await gw.store.getUser('mover'))!;
+    await gw.store.putUser({ ...user, addresses: ['mover@contoso.test'] }, 'test');
+    expectError(await mover.get('/quarantine'), 401, 'unauthenticated', 'after an address was taken away');
+    const again = await gw.recipientLogin('mover', 'mover-mail-password');
+    assert.equal((await again.get('/quarantine')).status, 200);
+    // A signed link's session does not depend on any submission user.
+    const link = await gw.recipientLinkLogin('leaver@contoso.test');
+    assert.equal((await link.get(`/quarantine/${id}`)).status, 200);
   });
 });
 
