@@ -109,6 +109,17 @@ describe('sessions and CSRF', () => {
     assert.equal((await gw.identities.listAccounts()).some((a) => a.username === 'formed'), false);
   });
 
+  test('no method override: a GET or a form POST that claims to be a DELETE is not one', async () => {
+    const admin = await gw.adminClient();
+    for (const header of ['x-http-method-override', 'x-http-method', 'x-method-override']) {
+      const res = await admin.get('/session', { headers: { [header]: 'DELETE' } });
+      assert.equal(res.status, 200, header);
+    }
+    const form = await admin.api('POST', '/session?_method=DELETE', { raw: '_method=DELETE', contentType: 'application/x-www-form-urlencoded' });
+    assert.ok(form.status === 415 || form.status === 400, `${form.status} ${form.text}`);
+    assert.equal((await admin.get('/session')).status, 200, 'still signed in');
+  });
+
   test('no CORS: a foreign Origin gets no Access-Control-Allow-* header, and a preflight is not granted', async () => {
     const admin = await gw.adminClient();
     const origin = 'https://evil.example';
