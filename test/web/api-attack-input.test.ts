@@ -204,6 +204,12 @@ describe('input to the API (SQLite store)', () => {
       '/console/%252e%252e/%252e%252e/package.json', '/console/..;/..;/package.json', '/console//etc/passwd', '/console/%2fetc%2fpasswd',
       '/console/vendor.json', '/console/.gitignore', '/console/js/../../server.ts', '/console/%c0%ae%c0%ae/%c0%ae%c0%ae/package.json',
     ];
+    // Ids in API paths are looked up, never joined onto a directory.
+    for (const path of ['/quarantine/..%2f..%2fmxward.db/headers', '/quarantine/..%2f..%2fmxward.db/preview', '/quarantine/%2e%2e%2fmxward.db', '/queue/..%2f..%2fmxward.db', '/trace/..%2f..%2fmxward.db']) {
+      const res = await admin.get(path);
+      assert.ok(res.status === 404 || res.status === 400, `${path}: ${res.status}`);
+      assert.doesNotMatch(res.text, /SQLite format/);
+    }
     for (const path of paths) {
       const res = await rawRequest(gw, `GET ${path} HTTP/1.1`);
       assert.doesNotMatch(res.text, /"dependencies"|root:x:0|import \{|createWebApp/, `${path} leaked a file: ${res.status}`);

@@ -102,4 +102,11 @@ test('HTML and script in a held message and an upload name are shown as text, ru
 
   assert.deepEqual(c.pageErrors, [], 'nothing thrown and nothing refused by the CSP');
   assert.deepEqual(c.foreignRequests, []);
+
+  // The control: markup put into the page the way an unescaped view would is caught by these
+  // checks, and even then the CSP keeps its inline handler from running.
+  await recipient.evaluate(() => document.body.insertAdjacentHTML('beforeend', '<img src=x onerror="window.__xss=\'control\'">'));
+  await recipient.waitForFunction(() => (document.querySelector('img[src="x"]') as HTMLImageElement | null)?.complete === true);
+  await assert.rejects(assertInert(recipient, 'control'), /markup from the message|event handlers/);
+  assert.equal(await recipient.evaluate(() => (window as unknown as { __xss?: unknown }).__xss ?? null), null, 'the CSP refused the inline handler');
 });
