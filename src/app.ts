@@ -18,6 +18,7 @@ import { LivePolicy } from './store/live-policy.ts';
 import { openStoreReady } from './store/open-store.ts';
 import { buildAuthChecks } from './auth/auth-setup.ts';
 import { startQuarantine } from './quarantine/quarantine-setup.ts';
+import { digestLinks } from './services/quarantine-actions.ts';
 import type { QuarantineService } from './quarantine/quarantine-service.ts';
 import type { Store } from './store/ports.ts';
 import { createGatewayLogger } from './observability/logger.ts';
@@ -106,7 +107,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   // Issue 3: authentication checks and the quarantine come from the bootstrap unless a caller
   // supplies its own. Its maintenance (digests, purge, resumed releases) runs in one worker only.
   const quarantine = options.quarantine === undefined
-    ? startQuarantine({ config, dataDir, spool, logger, onQueued: queued, maintenance: !worker || worker.index === 0 })
+    ? startQuarantine({ config, dataDir, spool, logger, onQueued: queued, maintenance: !worker || worker.index === 0, recipientLink: digestLinks(config, dataDir) })
     : null;
   const tls = await loadTlsMaterial(config, paths.tls);
   // Set once the inbound listener has its port (port 0 in tests); no mail is traced before that.
