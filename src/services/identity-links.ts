@@ -34,9 +34,12 @@ function candidateKey(dataDir: string): LinkKeyCandidate {
   return legacy ? { key: legacy, origin: 'imported-file' } : { key: randomBytes(MIN_KEY_BYTES), origin: 'generated' };
 }
 
-/** The link key of the identities' store, creating it (or importing the data directory's key file) on first use. */
+/**
+ * The link key of the identities' store, creating it (or importing the data directory's key file)
+ * on first use; once a key is stored, the file is not read again.
+ */
 export function storedLinkKey(identities: Pick<IdentityStore, 'linkKey'>, dataDir: string): Promise<Buffer> {
-  return identities.linkKey(candidateKey(dataDir));
+  return identities.linkKey(() => candidateKey(dataDir));
 }
 
 /**
@@ -48,7 +51,7 @@ export function loadLinkKey(dataDir: string): Buffer {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const store = new SqliteIdentityStore(dataPaths(dataDir).store);
   try {
-    return store.linkKeyNow(candidateKey(dataDir));
+    return store.linkKeyNow(() => candidateKey(dataDir));
   } finally {
     void store.close();
   }

@@ -344,10 +344,11 @@ export interface IdentityStore {
   /** Drops sessions expired before `now`; returns how many went. */
   purgeExpiredSessions(now: string): Promise<number>;
   /**
-   * The recipient-link key of this store (one for every node on it): stores `candidate` when no
-   * key is stored yet, and returns the stored key, so handles calling at once all get the same.
+   * The recipient-link key of this store (one for every node on it). When none is stored yet,
+   * stores the key `offer` makes (called only then) unless another handle stored one first, and
+   * returns the stored key: handles calling at once all get the same.
    */
-  linkKey(candidate: LinkKeyCandidate): Promise<Buffer>;
+  linkKey(offer: () => LinkKeyCandidate): Promise<Buffer>;
   close(): Promise<void>;
 }
 

@@ -56,15 +56,18 @@ function defineKeyContract(name: string, freshLocation: (t: { after(fn: () => Pr
     test('the first key written stays; every handle reads it back', async (t) => {
       const [a, b] = await openHandles(t, await freshLocation(t), 2);
       const first = generated();
-      assert.ok((await a.linkKey(first)).equals(first.key), 'an empty store takes the offered key');
-      assert.ok((await b.linkKey(generated())).equals(first.key), 'a second handle gets the stored key, not its own');
-      assert.ok((await a.linkKey({ key: randomBytes(32), origin: 'imported-file' })).equals(first.key), 'a key file later does not replace it');
+      assert.ok((await a.linkKey(() => first)).equals(first.key), 'an empty store takes the offered key');
+      let asked = 0;
+      const later = () => { asked++; return generated(); };
+      assert.ok((await b.linkKey(later)).equals(first.key), 'a second handle gets the stored key, not its own');
+      assert.ok((await a.linkKey(() => ({ key: randomBytes(32), origin: 'imported-file' }))).equals(first.key), 'a key file later does not replace it');
+      assert.equal(asked, 0, 'with a key stored, no new one is made (nor a key file read)');
     });
 
     test('handles creating the key at the same moment all get one key', async (t) => {
       const handles = await openHandles(t, await freshLocation(t), 6);
       const offered = handles.map(() => generated());
-      const got = await Promise.all(handles.map((h, i) => h.linkKey(offered[i])));
+      const got = await Promise.all(handles.map((h, i) => h.linkKey(() => offered[i])));
       assert.ok(got.every((k) => k.equals(got[0])), 'one key for every handle');
       assert.ok(offered.some((c) => c.key.equals(got[0])), 'and it is one of the offered keys');
     });
@@ -206,7 +209,7 @@ async function keyRow(node: WebGateway, url: string): Promise<{ key: Buffer; ori
   const store = await openIdentityStore({ url, dataDir: node.dataDir });
   try {
     // linkKey with a candidate that cannot win returns the stored key without changing it.
-    const key = await store.linkKey(generated());
+    const key = await store.linkKey(generated);
     assert.equal(verifyRecipientLink(key, token, new Date()).ok, true, 'the node signs with the stored key');
     const origin = await originOf(url);
     return { key, origin };

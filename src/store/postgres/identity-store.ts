@@ -106,12 +106,15 @@ export class PostgresIdentityStore implements IdentityStore {
     return (await this.#db.query('DELETE FROM console_sessions WHERE expires_at <= $1', [now])).rowCount ?? 0;
   }
 
-  async linkKey(candidate: LinkKeyCandidate): Promise<Buffer> {
-    // Insert-if-absent, then read: of nodes starting together on a new database one row wins and
-    // every node reads that one. Two statements, not RETURNING, because DO NOTHING returns no
-    // row to the losers.
+  async linkKey(offer: () => LinkKeyCandidate): Promise<Buffer> {
+    const read = () => this.#db.one<{ key: Buffer }>('SELECT key FROM console_link_key WHERE id = 1');
+    const stored = await read();
+    if (stored) return stored.key;
+    // Insert-if-absent, then read again: of nodes starting together on a new database one row
+    // wins and every node reads that one. Not RETURNING: DO NOTHING returns no row to the losers.
+    const candidate = offer();
     await this.#db.query('INSERT INTO console_link_key (id, key, origin) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING', [candidate.key, candidate.origin]);
-    const row = await this.#db.one<{ key: Buffer }>('SELECT key FROM console_link_key WHERE id = 1');
+    const row = await read();
     if (!row) throw new Error('the recipient-link key row is missing after it was written');
     return row.key;
   }

@@ -98,18 +98,21 @@ export class SqliteIdentityStore implements IdentityStore {
     return Number(this.#db.prepare('DELETE FROM console_sessions WHERE expires_at <= ?').run(now).changes);
   }
 
-  async linkKey(candidate: LinkKeyCandidate): Promise<Buffer> {
-    return this.linkKeyNow(candidate);
+  async linkKey(offer: () => LinkKeyCandidate): Promise<Buffer> {
+    return this.linkKeyNow(offer);
   }
 
   /** linkKey without a promise, for loadLinkKey's synchronous callers (services/identity-links.ts). */
-  linkKeyNow(candidate: LinkKeyCandidate): Buffer {
-    // One statement then one read: the primary key admits one row, so a CLI and a gateway
+  linkKeyNow(offer: () => LinkKeyCandidate): Buffer {
+    const read = () => this.#db.prepare('SELECT key FROM console_link_key WHERE id = 1').get() as { key: Uint8Array } | undefined;
+    const stored = read();
+    if (stored) return Buffer.from(stored.key);
+    // Insert-if-absent then read again: the primary key admits one row, so a CLI and a gateway
     // creating the key at the same moment both read back the row that won.
+    const candidate = offer();
     this.#db.prepare('INSERT INTO console_link_key (id, key, origin, created_at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
       .run(candidate.key, candidate.origin, new Date().toISOString());
-    const row = this.#db.prepare('SELECT key FROM console_link_key WHERE id = 1').get() as { key: Uint8Array };
-    return Buffer.from(row.key);
+    return Buffer.from(read()!.key);
   }
 
   async close(): Promise<void> {
