@@ -203,6 +203,20 @@ describe('login throttling and enumeration', () => {
     }
   });
 
+  test('credentials, tokens and session ids are not interchangeable', async () => {
+    // Staff credentials at the recipient door and mailbox credentials at the staff door.
+    expectError(await fromAddress(gw, '127.0.4.1', 'POST', '/recipient-session', { username: 'admin', password: gw.adminPassword }), 401, 'unauthenticated', 'staff as recipient');
+    expectError(await fromAddress(gw, '127.0.4.2', 'POST', '/session', { username: 'mailer', password: 'mailer-password' }), 401, 'unauthenticated', 'mailbox as staff');
+    const session = await gw.login('admin', gw.adminPassword);
+    const sessionId = session.auth.kind === 'session' ? session.auth.cookie.split('=')[1] : '';
+    const token = await gw.tokenClient('administrator');
+    const tokenSecret = token.auth.token;
+    expectError(await gw.client().get('/accounts', { headers: { authorization: `Bearer ${sessionId}` } }), 401, 'unauthenticated', 'session id as bearer');
+    expectError(await gw.client().get('/accounts', { headers: { cookie: `mxward_session=${tokenSecret}` } }), 401, 'unauthenticated', 'token as cookie');
+    expectError(await gw.client().get('/accounts', { headers: { authorization: `Basic ${Buffer.from(`admin:${gw.adminPassword}`).toString('base64')}` } }), 401, 'unauthenticated', 'basic auth');
+    expectError(await gw.client().get(`/accounts?access_token=${tokenSecret}&token=${tokenSecret}`), 401, 'unauthenticated', 'token in the query');
+  });
+
   test('sign-in bodies with extra or odd fields are refused without a trace', async () => {
     const client: WebClient = gw.client();
     const odd: unknown[] = [
