@@ -248,6 +248,16 @@ export class IdentityService {
     return { token, expiresAt: expiresAt.toISOString() };
   }
 
+  /**
+   * Signs links with the store's key (the same on every node) for the quarantine digest's link
+   * builder, which is synchronous and makes one link per notified recipient without an audit
+   * entry each. The key itself stays inside this service.
+   */
+  recipientLinkSigner(): (address: string, expiresAt: Date) => string {
+    const key = this.#linkKey;
+    return (address, expiresAt) => signRecipientLink(key, address, expiresAt);
+  }
+
   async #throttled(clientIp: string, name: string, check: () => Promise<IdentityPrincipal | null>): Promise<LoginOutcome> {
     // As for SMTP AUTH: an IPv6 client counts as its /64, IPv4-mapped addresses as IPv4.
     const clientKey = clientKeyOf(clientIp);

@@ -105,6 +105,8 @@ describe('recipient-link key on SQLite: the data directory', () => {
     const { token } = await identities.createRecipientLink('erin@contoso.test', 3600_000, 'test');
     const key = loadLinkKey(dataDir);
     assert.equal(verifyRecipientLink(key, token, new Date()).ok, true, 'the synchronous reader (digest links) has the service\'s key');
+    const signed = identities.recipientLinkSigner()('erin@contoso.test', new Date(Date.now() + 60_000));
+    assert.equal(verifyRecipientLink(key, signed, new Date()).ok, true, 'the digest signer uses the same key');
     assert.ok(!(await readdir(dataDir)).includes(LINK_KEY_FILE), 'the key is not written to a file any more');
   });
 
@@ -153,6 +155,11 @@ if (typeof db === 'string') {
         assert.equal(res.status, 201, res.text);
         assert.deepEqual(res.json.principal.addresses, ['alice@contoso.test']);
       }
+      // What the quarantine digest's link builder signs with, on node A, opens on node B too.
+      const digestLink = nodeA.identities.recipientLinkSigner()('henry@contoso.test', inAnHour());
+      const res = await signInOn(nodeB, digestLink);
+      assert.equal(res.status, 201, res.text);
+      assert.deepEqual(res.json.principal.addresses, ['henry@contoso.test']);
     });
 
     test('a link made by node A\'s CLI signs in on node B; the CLI prints no key', async () => {
