@@ -61,7 +61,8 @@ const w = values['mxward-workers'];
 const mxwardWorkers = w === undefined ? undefined : w === 'auto' ? 'auto' as const : Number(w);
 const quick = values.quick!;
 const frontendOnly = values['postfix-frontend-only']!;
-const withFrontend = frontendOnly || (values['postfix-frontend'] ?? !quick);
+// --auth-only and --auth-peer-only run their sets alone, in a full run too.
+const withFrontend = frontendOnly || (values['postfix-frontend'] ?? (!quick && !values['auth-only'] && !values['auth-peer-only']));
 
 /** The Postfix front-end set, in its own process (it starts its own Postfix instances and sink). */
 function runPostfixFrontendSet(): number {
