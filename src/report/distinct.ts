@@ -75,8 +75,7 @@ export function addHash(d: DistinctCounter, h53: number): void {
   if (d.sketch) { addToSketch(d.sketch, h53); return; }
   const hashes = d.hashes;
   for (let i = 0; i < hashes.length; i++) if (hashes[i] === h53) return;
-  // concat: an array of exactly the size needed (a pushed-to one reserves room for 17 more).
-  if (hashes.length < EXACT_LIMIT) { d.hashes = hashes.concat(h53); return; }
+  if (hashes.length < EXACT_LIMIT) { hashes.push(h53); return; }
   d.sketch = toSketch(hashes);
   addToSketch(d.sketch, h53);
   d.hashes = [];

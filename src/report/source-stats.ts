@@ -16,9 +16,10 @@ const NO_COUNTS: ReadonlyMap<string, number> = new Map();
  */
 export class CappedCounts {
   /**
-   * [key, count, key, count, …] in first-seen order, null until the first key: a flat array of
-   * exactly the size needed holds a few keys in a fraction of a Map's memory, and a scan of at
-   * most `cap` keys (from the newest: rows come in time order) costs less than hashing the key.
+   * [key, count, key, count, …] in first-seen order, null until the first key: a flat array
+   * holds a few keys in a fraction of a Map's memory, and a scan of at most `cap` keys (from the
+   * newest: rows come in time order) costs less than hashing the key. It grows by push, so a new
+   * key costs an occasional reallocation, not a copy of the whole array.
    * Public so that a structured clone keeps it (merge-aggregate.ts).
    */
   entries: Array<string | number> | null = null;
@@ -45,7 +46,8 @@ export class CappedCounts {
     const size = e === null ? 0 : e.length >> 1;
     if (size < this.cap) {
       const k = intern(key);
-      this.entries = e === null ? [k, n] : e.concat(k, n);
+      if (e === null) this.entries = [k, n];
+      else e.push(k, n);
       if (this.maxKey === null || k > this.maxKey) this.maxKey = k;
       return;
     }

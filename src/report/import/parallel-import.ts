@@ -150,6 +150,31 @@ interface RangeDone {
 }
 
 /**
+ * A worker thread for ranges: each range's result goes to `onResult` (with a `fetch` that asks
+ * the worker for the range's sources, one batch at a time), a failure to `onFail`.
+ */
+function startWorker(setup: WorkerSetup, onResult: (r: RangeDone) => void, onFail: (why: string) => void): Worker {
+  const worker = new Worker(new URL('./parallel-worker.ts', import.meta.url), { workerData: setup, env: WORKER_ENV, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
+  let asked: { resolve: (b: SourceBatch) => void; reject: (e: Error) => void } | null = null;
+  const fetchFor = (index: number) => (): Promise<SourceBatch> => new Promise((resolve, reject) => {
+    asked = { resolve, reject };
+    worker.postMessage({ send: index });
+  });
+  const fail = (why: string): void => { const a = asked; asked = null; a?.reject(new Error(why)); onFail(why); };
+  worker.on('message', (r: RangeResult | SourceBatch) => {
+    if ('batch' in r) { const a = asked; asked = null; a?.resolve(r); return; }
+    if ('error' in r) { fail(`range ${r.index} failed: ${r.error}`); return; }
+    onResult({
+      index: r.index, lines: r.lines, clean: r.clean, partial: r.partial, problems: r.partial.problems, problemCount: r.partial.problemCount,
+      fetch: r.sourcesToSend ? fetchFor(r.index) : null,
+    });
+  });
+  worker.on('error', (err) => fail(`worker failed: ${err.message}`));
+  worker.on('exit', (code) => fail(`worker stopped (exit code ${code})`));
+  return worker;
+}
+
+/**
  * Runs jobs[0] on the main thread (`local`, straight into the target aggregate: no copy of it is
  * ever made) and the others on `threads - 1` workers, and hands each result to `consume` in range
  * order, as soon as the ranges before it are in. Resolves with null when all went well, else with
@@ -194,25 +219,8 @@ function runRanges(setup: WorkerSetup, jobs: RangeJob[], threads: number, local:
       return true;
     };
     for (let i = 0; i < Math.min(Math.max(1, threads - 1), jobs.length - 1); i++) {
-      const w = new Worker(new URL('./parallel-worker.ts', import.meta.url), { workerData: setup, env: WORKER_ENV, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
+      const w = startWorker(setup, (done) => { if (take(done) && next < jobs.length) w.postMessage(jobs[next++]); }, finish);
       workers.push(w);
-      let asked: { index: number; resolve: (b: SourceBatch) => void; reject: (e: Error) => void } | null = null;
-      const fetchFor = (index: number) => (): Promise<SourceBatch> => new Promise((resolve, reject) => {
-        asked = { index, resolve, reject };
-        w.postMessage({ send: index });
-      });
-      w.on('message', (r: RangeResult | SourceBatch) => {
-        if ('batch' in r) { const a = asked; asked = null; a?.resolve(r); return; }
-        if ('error' in r) { finish(`range ${r.index} failed: ${r.error}`); return; }
-        const done: RangeDone = {
-          index: r.index, lines: r.lines, clean: r.clean, partial: r.partial, problems: r.partial.problems, problemCount: r.partial.problemCount,
-          fetch: r.sourcesToSend ? fetchFor(r.index) : null,
-        };
-        if (take(done) && next < jobs.length) w.postMessage(jobs[next++]);
-      });
-      const fail = (why: string): void => { const a = asked; asked = null; a?.reject(new Error(why)); finish(why); };
-      w.on('error', (err) => fail(`worker failed: ${err.message}`));
-      w.on('exit', (code) => { if (!settled) fail(`worker stopped (exit code ${code})`); });
       w.postMessage(jobs[next++]);
     }
     local.then(
