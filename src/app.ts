@@ -19,6 +19,7 @@ import { openStoreReady } from './store/open-store.ts';
 import { buildAuthChecks } from './auth/auth-setup.ts';
 import { startQuarantine } from './quarantine/quarantine-setup.ts';
 import { digestLinks } from './services/quarantine-actions.ts';
+import type { RecipientLinkSigner } from './services/quarantine-actions.ts';
 import type { QuarantineService } from './quarantine/quarantine-service.ts';
 import type { Store } from './store/ports.ts';
 import { createGatewayLogger } from './observability/logger.ts';
@@ -106,8 +107,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   // Issue 3: authentication checks and the quarantine come from the bootstrap unless a caller
   // supplies its own. Its maintenance (digests, purge, resumed releases) runs in one worker only.
+  // The digest's console link is signed by the console's identities, which start further down.
+  let linkSigner: RecipientLinkSigner | null = null;
   const quarantine = options.quarantine === undefined
-    ? startQuarantine({ config, dataDir, spool, logger, onQueued: queued, maintenance: !worker || worker.index === 0, recipientLink: digestLinks(config, dataDir) })
+    ? startQuarantine({ config, dataDir, spool, logger, onQueued: queued, maintenance: !worker || worker.index === 0, recipientLink: digestLinks(config, () => linkSigner) })
     : null;
   const tls = await loadTlsMaterial(config, paths.tls);
   // Set once the inbound listener has its port (port 0 in tests); no mail is traced before that.
@@ -154,6 +157,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const consoleServer = config.console && maintenance ? await startConsole({
     config, dataDir, store, livePolicy, quarantine: quarantine?.service ?? null, spool, logger, tls,
   }) : null;
+  linkSigner = consoleServer?.identities.recipientLinkSigner() ?? null;
   // Issue 14: this node's row in the nodes table (policy version in force, heartbeat, queue depth).
   const heartbeat = startNodeHeartbeat({
     store: rawStore, livePolicy, logger, nodeId, address: `${inbound.address}:${inbound.port}`,

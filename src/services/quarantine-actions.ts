@@ -11,7 +11,6 @@ import type { Actor, QuarantineService } from '../quarantine/quarantine-service.
 import type { QuarantineServiceOptions } from '../quarantine/quarantine-service.ts';
 import type { QuarantineItem, QuarantineRecipientState } from '../store/ports.ts';
 import type { BootstrapConfig } from '../config/bootstrap.ts';
-import { loadLinkKey, signRecipientLink } from './identity-links.ts';
 
 export type QuarantineRole = 'administrator' | 'helpdesk' | 'auditor' | 'recipient';
 
@@ -223,19 +222,24 @@ export class QuarantineActions {
 /** How long a digest's console link lets its recipient in: a few days of reading mail late. */
 export const DIGEST_LINK_TTL_MS = 3 * 86_400_000;
 
+/** Signs a recipient link for an address until a time (the console identity service's signer). */
+export type RecipientLinkSigner = (address: string, expiresAt: Date) => string;
+
 /**
  * The digest's signed console link (issue 13), for startQuarantine's `recipientLink` in app.ts:
- * `https://<hostname>:<console port>/console/#/r/<token>`, signed with the console's link key, so
- * the console exchanges it for a recipient session for exactly that address. Absent without a console.
+ * `https://<hostname>:<console port>/console/#/r/<token>`, so the console exchanges it for a
+ * recipient session for exactly that address. The signer is the console's (its key is shared by
+ * every node through the store), asked for at digest time because the console starts after the
+ * quarantine; no console, or none in this process: no link, and the digest names the CLI.
  */
-export function digestLinks(config: BootstrapConfig, dataDir: string, ttlMs = DIGEST_LINK_TTL_MS): QuarantineServiceOptions['recipientLink'] {
+export function digestLinks(config: BootstrapConfig, signer: () => RecipientLinkSigner | null, ttlMs = DIGEST_LINK_TTL_MS): QuarantineServiceOptions['recipientLink'] {
   const web = config.console;
   if (!web) return undefined;
-  let key: Buffer | null = null;
   return (address, now) => {
-    key ??= loadLinkKey(dataDir);
+    const sign = signer();
+    if (!sign) return null;
     const expiresAt = new Date(now.getTime() + ttlMs);
-    const url = `${web.tls ? 'https' : 'http'}://${config.hostname}:${web.port}/console/#/r/${signRecipientLink(key, address, expiresAt)}`;
+    const url = `${web.tls ? 'https' : 'http'}://${config.hostname}:${web.port}/console/#/r/${sign(address, expiresAt)}`;
     return { url, expiresAt };
   };
 }

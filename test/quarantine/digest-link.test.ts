@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { bootstrapSchema } from '../../src/config/bootstrap.ts';
 import { buildDigest } from '../../src/quarantine/notifications.ts';
 import { digestLinks, DIGEST_LINK_TTL_MS } from '../../src/services/quarantine-actions.ts';
+import { signRecipientLink } from '../../src/services/identity-links.ts';
 import { loadLinkKey, verifyRecipientLink } from '../../src/services/identity-links.ts';
 import type { QuarantineItem } from '../../src/store/ports.ts';
 
@@ -22,10 +23,10 @@ test('with a console the digest carries a link signed for its recipient that exp
   t.after(() => rm(dataDir, { recursive: true, force: true }));
   const config = bootstrapSchema.parse({ hostname: 'mx.contoso.test', console: { port: 9443 } });
   const now = new Date('2026-11-23T12:00:00Z');
-  const link = digestLinks(config, dataDir)!('alice@contoso.test', now)!;
+  const key = loadLinkKey(dataDir);
+  const link = digestLinks(config, () => (address, expiresAt) => signRecipientLink(key, address, expiresAt))!('alice@contoso.test', now)!;
   const m = /^https:\/\/mx\.contoso\.test:9443\/console\/#\/r\/(\S+)$/.exec(link.url);
   assert.ok(m, link.url);
-  const key = loadLinkKey(dataDir);
   const checked = verifyRecipientLink(key, m[1], now);
   assert.deepEqual(checked.ok && [checked.address, checked.expiresAt.getTime()], ['alice@contoso.test', now.getTime() + DIGEST_LINK_TTL_MS]);
   assert.equal(verifyRecipientLink(key, m[1], new Date(now.getTime() + DIGEST_LINK_TTL_MS + 1000)).ok, false);
@@ -36,7 +37,9 @@ test('with a console the digest carries a link signed for its recipient that exp
 
 test('without a console there is no link, and the digest names the CLI only', () => {
   const config = bootstrapSchema.parse({ hostname: 'mx.contoso.test' });
-  assert.equal(digestLinks(config, '/nonexistent'), undefined);
+  assert.equal(digestLinks(config, () => null), undefined);
+  const withConsole = bootstrapSchema.parse({ hostname: 'mx.contoso.test', console: { port: 9443 } });
+  assert.equal(digestLinks(withConsole, () => null)!('alice@contoso.test', new Date()), null, 'a console in another process: no link');
   const digest = buildDigest({ from: 'p@mx.test', to: 'alice@contoso.test', hostname: 'mx.test', items: [item], now: new Date() });
   assert.doesNotMatch(digest, /console/);
   assert.match(digest, /mxward quarantine show ID --as YOUR-ADDRESS/);
