@@ -97,6 +97,9 @@ const steps: string[] = [
   // The recipient-link key (issue 13), in the store as on PostgreSQL: one row, written once
   // (an older version's key file is imported into it), so the CLI and the gateway sign alike.
   `CREATE TABLE console_link_key (id INTEGER PRIMARY KEY CHECK (id = 1), key BLOB NOT NULL, origin TEXT NOT NULL, created_at TEXT NOT NULL);`,
+  // One transaction's record by id (GET /trace/:id, delivery updates by transaction), as on
+  // PostgreSQL, instead of a scan of the whole trace.
+  `CREATE INDEX IF NOT EXISTS trace_transaction ON trace (transaction_id);`,
 ];
 
 export function migrate(db: DatabaseSync): void {
