@@ -1,12 +1,18 @@
 // The console's frequent reads (the dashboard over a day of trace, trace searches on SQLite) run
 // on worker threads, so the gateway's event loop keeps answering SMTP (issue 13). Unlike a report
 // upload (one fresh worker per run, web/run-in-worker.ts), these come every few seconds from
-// every open console: a small warm pool (at most two workers, ended after a quiet half minute)
-// saves starting a thread and loading modules on every request. A worker is referenced only
-// while it works, so an idle one never keeps a process alive.
+// every open console: a small warm pool (ended after a quiet half minute) saves starting a thread
+// and loading modules on every request. A worker is referenced only while it works, so an idle
+// one never keeps a process alive.
+//
+// The pool must not take the SMTP path's CPU: its threads run at the lowest priority
+// (worker-main.ts), there is one worker where the machine has two cores or fewer (a second would
+// only compete with the event loop), and at most MAX_WAITING tasks wait for a worker; beyond
+// that a task fails at once with WorkerPoolBusyError (the API answers 503 `busy` with
+// Retry-After) instead of piling up work that keeps the workers busy long after the burst.
 import { Worker } from 'node:worker_threads';
 import type { Transferable } from 'node:worker_threads';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceError } from './service-error.ts';
 import type { ServiceErrorCode } from './service-error.ts';
@@ -18,7 +24,11 @@ export type TaskReply =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: { name: string; message: string; code?: string; path?: string } };
 
-const MAX_WORKERS = 2;
+/** One worker where the machine has two cores or fewer: a second would compete with the event loop. */
+export const MAX_WORKERS = availableParallelism() <= 2 ? 1 : 2;
+/** Tasks that may wait for a worker: a burst of a few consoles, not an unbounded backlog. */
+export const MAX_WAITING = 16;
+const RETRY_AFTER_SECONDS = 1;
 const IDLE_MS = 30_000;
 const WORKER_ENV = process.env.NODE_COMPILE_CACHE || process.env.NODE_DISABLE_COMPILE_CACHE
   ? process.env
@@ -26,6 +36,15 @@ const WORKER_ENV = process.env.NODE_COMPILE_CACHE || process.env.NODE_DISABLE_CO
 
 interface Pending { message: TaskMessage; transfer: Transferable[]; resolve(v: unknown): void; reject(e: Error): void }
 interface Slot { worker: Worker; task: Pending | null; idleTimer: NodeJS.Timeout | null }
+
+/** The pool is full: the caller should come back in retryAfterSeconds (the API: 503 `busy`). */
+export class WorkerPoolBusyError extends Error {
+  readonly retryAfterSeconds = RETRY_AFTER_SECONDS;
+  constructor() {
+    super(`the console's worker pool is busy (${MAX_WAITING} tasks waiting); try again shortly`);
+    this.name = 'WorkerPoolBusyError';
+  }
+}
 
 const slots: Slot[] = [];
 const queue: Pending[] = [];
@@ -90,6 +109,7 @@ function dispatch(): void {
 
 /** Runs a named task (worker-main.ts) on a worker thread; transfer hands big buffers over without a copy. */
 export function runInWorker<I, O>(name: WorkerTaskName, input: I, transfer: readonly Transferable[] = []): Promise<O> {
+  if (queue.length >= MAX_WAITING) return Promise.reject(new WorkerPoolBusyError());
   return new Promise<O>((resolve, reject) => {
     queue.push({ message: { id: nextId++, name, input }, transfer: [...transfer], resolve: resolve as (v: unknown) => void, reject });
     dispatch();

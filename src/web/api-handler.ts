@@ -9,6 +9,7 @@ import { ApiError } from './api-route.ts';
 import { asApiError, RetryLaterError, sendError, validationFailure } from './http-errors.ts';
 import { CSRF_HEADER, SESSION_COOKIE } from './openapi.ts';
 import { mediaType, nulCharacterAt, readBoundedBody } from './request-body.ts';
+import { WorkerPoolBusyError } from '../services/worker-task.ts';
 
 export interface HandlerSettings {
   deps: ApiDeps;
@@ -160,6 +161,8 @@ export function routeHandler(route: ApiRoute, settings: HandlerSettings) {
       };
       return respond(c, route, await route.handler(input), deps);
     } catch (err) {
+      // The console's worker pool refused more waiting work (issue 13): come back shortly.
+      if (err instanceof WorkerPoolBusyError) return sendError(c, 503, 'busy', err.message, undefined, { 'retry-after': String(err.retryAfterSeconds) });
       const known = asApiError(err);
       if (known) {
         const headers = known instanceof RetryLaterError ? { 'retry-after': String(known.retryAfterSeconds) } : undefined;
