@@ -116,3 +116,13 @@ export function parseBoolean(value: string | undefined, flag: string): boolean |
   if (['false', 'no', 'off', '0'].includes(value.toLowerCase())) return false;
   throw new UsageError(`${flag}: expected true or false, got ${JSON.stringify(value)}`);
 }
+
+/** The first line of a stream (a password given on stdin), without its line ending. */
+export async function readFirstLine(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) {
+    text += Buffer.from(chunk as Buffer).toString('utf8');
+    if (text.includes('\n')) break;
+  }
+  return text.split(/\r?\n/)[0] ?? '';
+}

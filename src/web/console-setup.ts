@@ -4,28 +4,17 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { BootstrapConfig } from '../config/bootstrap.ts';
-import type { QuarantineService } from '../quarantine/quarantine-service.ts';
 import { generatePassword, openIdentityService } from '../services/identities.ts';
 import type { IdentityService } from '../services/identities.ts';
 import { mxwardVersion } from '../services/nodes.ts';
-import type { Spool } from '../spool/spool.ts';
-import type { LivePolicy } from '../store/live-policy.ts';
-import type { Store } from '../store/ports.ts';
 import type { ApiDeps } from './api-route.ts';
 import { startWebServer } from './server.ts';
 import type { WebServer } from './server.ts';
 
 export const INITIAL_PASSWORD_FILE = 'console-initial-password';
 
-export interface ConsoleOptions {
-  config: BootstrapConfig;
-  dataDir: string;
-  store: Store;
-  livePolicy: LivePolicy | null;
-  quarantine: QuarantineService | null;
-  spool: Spool | null;
-  logger: Logger;
+/** The gateway's running parts the API routes use (ApiDeps without identities, made here). */
+export interface ConsoleOptions extends Omit<ApiDeps, 'identities'> {
   /** The gateway's key and certificate (smtp/tls-material.ts), used when console.tls is true. */
   tls: { key: string; cert: string };
 }

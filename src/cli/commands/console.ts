@@ -6,7 +6,7 @@ import type { IdentityService, Scope } from '../../services/identities.ts';
 import { generatePassword, openIdentityService, STAFF_ROLES } from '../../services/identities.ts';
 import { openStore as openSelectedStore } from '../../store/open-store.ts';
 import type { CliIo } from '../io.ts';
-import { actorOf, locateExistingStore, parseCommand, printJson, printTable, requirePositional, UsageError } from '../io.ts';
+import { actorOf, locateExistingStore, parseCommand, printJson, printTable, requirePositional, UsageError, readFirstLine } from '../io.ts';
 import { cliCall } from './service-failure.ts';
 
 export const consoleHelp = `Usage: mxward console account add USERNAME --role ROLE [--password-stdin]
@@ -31,15 +31,6 @@ const options = {
   role: { type: 'string' }, 'password-stdin': { type: 'boolean' }, scope: { type: 'string', multiple: true },
   'expires-days': { type: 'string' }, 'no-expiry': { type: 'boolean' }, hours: { type: 'string' },
 } as const;
-
-async function readFirstLine(stream: NodeJS.ReadableStream): Promise<string> {
-  let text = '';
-  for await (const chunk of stream) {
-    text += Buffer.from(chunk as Buffer).toString('utf8');
-    if (text.includes('\n')) break;
-  }
-  return text.split(/\r?\n/)[0] ?? '';
-}
 
 function roleOf(value: string | undefined): IdentityRole {
   if (!value) throw new UsageError(`--role is required (${STAFF_ROLES.join(', ')})`);

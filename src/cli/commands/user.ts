@@ -5,7 +5,7 @@ import { listUsers, prepareUser, removeUser, saveUser, userAddresses } from '../
 import type { ServiceError } from '../../services/service-error.ts';
 import type { StoredUser } from '../../store/ports.ts';
 import type { CliIo } from '../io.ts';
-import { actorOf, openStore, parseCommand, printJson, printTable, requirePositional, UsageError } from '../io.ts';
+import { actorOf, openStore, parseCommand, printJson, printTable, requirePositional, UsageError, readFirstLine } from '../io.ts';
 import { cliCall } from './service-failure.ts';
 
 export const userHelp = `Usage: mxward user add USERNAME --address ADDRESS [--address ALIAS]... [--password-stdin]
@@ -17,15 +17,6 @@ export const userHelp = `Usage: mxward user add USERNAME --address ADDRESS [--ad
   --password-stdin  read the password from stdin (first line); otherwise MXWARD_PASSWORD
 Running add again for an existing user replaces the password and addresses.
 `;
-
-async function readFirstLine(stream: NodeJS.ReadableStream): Promise<string> {
-  let text = '';
-  for await (const chunk of stream) {
-    text += Buffer.from(chunk as Buffer).toString('utf8');
-    if (text.includes('\n')) break;
-  }
-  return text.split(/\r?\n/)[0] ?? '';
-}
 
 /** The service names fields (`addresses[0]`, `password`); the command line names its flags. */
 function withFlag(err: ServiceError): string | undefined {
