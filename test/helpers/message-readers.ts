@@ -38,22 +38,30 @@ for line in sys.stdin:
     print(json.dumps({'from': addrs, 'fromFields': len(froms), 'names': names, 'authenticationResults': ar}), flush=True)
 `;
 
-/** Python's reading of each message, in order; one process for the whole batch. */
-export function readWithPython(messages: Buffer[]): Promise<Reading[]> {
+/**
+ * Runs a Python script that reads one base64 message per stdin line and prints one JSON line per
+ * message: one process for the whole batch, its lines in message order.
+ */
+export function runPythonPerMessage<T>(script: string, messages: Buffer[]): Promise<T[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', PYTHON_READER], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => { out += d.toString('utf8'); });
     child.stderr.on('data', (d: Buffer) => { err += d.toString('utf8'); });
     child.on('error', reject);
     child.on('close', (code) => {
-      if (code !== 0) { reject(new Error(`python3 reader failed (${code}): ${err.slice(0, 2000)}`)); return; }
-      const readings = out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Reading);
-      resolve(readings.map((r) => ({ ...r, from: r.from.map(comparableAddress) })));
+      if (code !== 0) { reject(new Error(`python3 failed (${code}): ${err.slice(0, 2000)}`)); return; }
+      resolve(out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as T));
     });
     child.stdin.end(messages.map((m) => m.toString('base64')).join('\n') + '\n');
   });
+}
+
+/** Python's reading of each message, in order; one process for the whole batch. */
+export async function readWithPython(messages: Buffer[]): Promise<Reading[]> {
+  const readings = await runPythonPerMessage<Reading>(PYTHON_READER, messages);
+  return readings.map((r) => ({ ...r, from: r.from.map(comparableAddress) }));
 }
 
 export async function readWithMailparser(message: Buffer): Promise<Reading> {

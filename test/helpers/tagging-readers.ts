@@ -1,7 +1,7 @@
 // Python's email package (policy.default) reading every leaf part of a message, for the external
 // tagging tests (issue 18): type, charset, disposition, decoded text and a digest of the decoded
 // bytes. One python3 process reads a whole batch.
-import { spawn } from 'node:child_process';
+import { runPythonPerMessage } from './message-readers.ts';
 
 export interface PyPart { type: string; charset: string | null; disposition: string | null; readable: boolean; text?: string; error?: string; sha256: string; defects: string[] }
 export interface PyReading { parts: PyPart[]; defects: string[] }
@@ -39,18 +39,6 @@ for line in sys.stdin:
 `;
 
 export function readParts(messages: Buffer[]): Promise<PyReading[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', PYTHON_PARTS], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString('utf8'); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString('utf8'); });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`python3 failed (${code}): ${err.slice(0, 2000)}`));
-      else resolve(out.trim().split('\n').map((l) => JSON.parse(l) as PyReading));
-    });
-    child.stdin.end(messages.map((m) => m.toString('base64')).join('\n') + '\n');
-  });
+  return runPythonPerMessage<PyReading>(PYTHON_PARTS, messages);
 }
 
