@@ -6,7 +6,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,8 +15,9 @@ import nodemailer from 'nodemailer';
 import { startTestGateway } from '../helpers/gateway.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import { waitForMaildir } from '../helpers/maildir.ts';
+import { startDkimTaggingGateway } from '../helpers/dkim-tagging-gateway.ts';
 import { readParts } from '../helpers/tagging-readers.ts';
-import { dnsServerUnavailable, startDnsServer, txt } from '../helpers/dns-server.ts';
+import { dnsServerUnavailable } from '../helpers/dns-server.ts';
 import { postfixUnavailable, startPostfix } from '../helpers/postfix.ts';
 import { waitFor } from '../helpers/loopback.ts';
 
@@ -122,22 +122,7 @@ test('a message over externalTagBannerMaxBytes keeps its body, gets the header t
 });
 
 test('DKIM is verified on the original, then the banner is added; the trace shows both', { skip: dnsServerUnavailable() ?? false }, async (t) => {
-  const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const privateKey = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const publicKey = keys.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-  const dns = await startDnsServer([
-    'fabrikam.test. 60 IN TXT "v=spf1 ip4:192.0.2.80 -all"',
-    '_dmarc.fabrikam.test. 60 IN TXT "v=DMARC1; p=reject"',
-    `s1._domainkey.fabrikam.test. 60 IN TXT ${txt(`v=DKIM1; k=rsa; p=${publicKey}`)}`,
-  ]);
-  t.after(() => dns.close());
-  const authGw = await startTestGateway({
-    config: { auth: { dnsServers: [dns.address], dnsTimeoutMs: 1000, dnsTries: 1 }, delivery: { rescanSeconds: 0.1 } },
-    policy: (doc) => ({ ...doc, externalTagging: 'banner', acceptedDomains: [{ domain: 'contoso.test', includeSubdomains: false, recipients: [] }] }),
-  });
-  t.after(() => authGw.close());
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: authGw.inbound.port, secure: false, ignoreTLS: true, name: 'mail.client.test',
-    dkim: { domainName: 'fabrikam.test', keySelector: 's1', privateKey } });
+  const { gateway: authGw, transport } = await startDkimTaggingGateway(t, 'banner');
   await transport.sendMail({ from: 'billing@fabrikam.test', to: 'gina@contoso.test', subject: 'Signed invoice', text: 'Invoice attached.', html: '<p>Invoice attached.</p>' });
   const record = await authGw.waitForTrace({ recipient: 'gina@contoso.test', verdict: 'accept' });
   assert.deepEqual(record.auth?.dkim.map((d) => d.result), ['pass'], 'verified before the banner changed the body hash');

@@ -4,15 +4,16 @@
 // memory buffer is rewritten by streaming, its body byte for byte intact.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import nodemailer from 'nodemailer';
 import { simpleParser } from 'mailparser';
 import { startTestGateway } from '../helpers/gateway.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import { waitForMaildir } from '../helpers/maildir.ts';
+import { startDkimTaggingGateway } from '../helpers/dkim-tagging-gateway.ts';
 import { readWithPython } from '../helpers/message-readers.ts';
-import { dnsServerUnavailable, startDnsServer, txt } from '../helpers/dns-server.ts';
+import { dnsServerUnavailable } from '../helpers/dns-server.ts';
 
 let gw: TestGateway;
 
@@ -116,22 +117,7 @@ test('off (the default) changes nothing', async () => {
 });
 
 test('DKIM is verified on the original before the Subject (a signed field) is tagged; the trace shows the pass', { skip: dnsServerUnavailable() ?? false }, async (t) => {
-  const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const privateKey = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const publicKey = keys.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-  const dns = await startDnsServer([
-    'fabrikam.test. 60 IN TXT "v=spf1 ip4:192.0.2.80 -all"',
-    '_dmarc.fabrikam.test. 60 IN TXT "v=DMARC1; p=reject"',
-    `s1._domainkey.fabrikam.test. 60 IN TXT ${txt(`v=DKIM1; k=rsa; p=${publicKey}`)}`,
-  ]);
-  t.after(() => dns.close());
-  const authGw = await startTestGateway({
-    config: { auth: { dnsServers: [dns.address], dnsTimeoutMs: 1000, dnsTries: 1 }, delivery: { rescanSeconds: 0.1 } },
-    policy: (doc) => ({ ...doc, externalTagging: 'subject', acceptedDomains: [{ domain: 'contoso.test', includeSubdomains: false, recipients: [] }] }),
-  });
-  t.after(() => authGw.close());
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: authGw.inbound.port, secure: false, ignoreTLS: true, name: 'mail.client.test',
-    dkim: { domainName: 'fabrikam.test', keySelector: 's1', privateKey } });
+  const { gateway: authGw, transport } = await startDkimTaggingGateway(t, 'subject');
   await transport.sendMail({ from: 'billing@fabrikam.test', to: 'gina@contoso.test', subject: 'Signed invoice', text: 'Invoice attached.' });
   const record = await authGw.waitForTrace({ recipient: 'gina@contoso.test', verdict: 'accept' });
   assert.deepEqual(record.auth?.dkim.map((d) => d.result), ['pass'], 'verified before tagging: a Subject tagged earlier would have broken the signed header hash');
