@@ -7,10 +7,11 @@
 import type { PolicyDocument } from '../config/policy-schema.ts';
 import type { TraceRecord } from '../domain/types.ts';
 import type { SourceReport } from '../report/build-report.ts';
-import { openQuarantineStore, openStore } from '../store/open-store.ts';
-import type { QuarantineRecipientState, TraceStore } from '../store/ports.ts';
+import type { QuarantineRecipientState } from '../store/ports.ts';
 import type { PolicyFragment } from './policy-document.ts';
 import { runReportOverRecords } from './report-runs.ts';
+import { storePerUse } from './worker-stores.ts';
+import type { StoreAccess } from './worker-stores.ts';
 import { runInWorker } from './worker-task.ts';
 
 /** A day of busy traffic fits; beyond it the dashboard says it counted only the newest records. */
@@ -79,32 +80,24 @@ function tally(records: TraceRecord[]): { verdicts: Record<string, number>; conn
   return { verdicts, connectors: [...connectors].map(([name, transactions]) => ({ name, transactions })).sort((a, b) => b.transactions - a.transactions || a.name.localeCompare(b.name)) };
 }
 
-async function quarantineCounts(store: { url?: string; dataDir: string }): Promise<Dashboard['quarantine']> {
-  const q = openQuarantineStore({ url: store.url, dataDir: store.dataDir });
-  try {
+async function quarantineCounts(store: { url?: string; dataDir: string }, stores: StoreAccess): Promise<Dashboard['quarantine']> {
+  return stores.quarantine({ url: store.url, dataDir: store.dataDir }, async (q) => {
     const items = await q.listQuarantined({ limit: MAX_QUARANTINE_ITEMS });
     const byState: Record<QuarantineRecipientState, number> = { held: 0, requested: 0, releasing: 0, released: 0, deleted: 0 };
     for (const item of items) for (const r of item.recipients) byState[r.state]++;
     return { items: items.length, byState, truncated: items.length >= MAX_QUARANTINE_ITEMS };
-  } finally {
-    await q.close();
-  }
+  });
 }
 
 function sourceOf(s: SourceReport): DashboardSource {
   return { ip: s.ip, key: s.key, label: s.label, wouldReject: s.wouldReject, reasons: s.reasons.slice(0, 5), senders: s.senders, lastSeen: s.lastSeen };
 }
 
-/** The dashboard in this thread (the worker runs it; a test may too). */
-export async function computeDashboard(request: DashboardRequest): Promise<Dashboard> {
+/** The dashboard in this thread (the worker runs it with the stores it keeps open; a test may too). */
+export async function computeDashboard(request: DashboardRequest, stores: StoreAccess = storePerUse): Promise<Dashboard> {
   const cap = request.maxRecords ?? DASHBOARD_MAX_RECORDS;
-  const store = openStore({ url: request.store.url, dataDir: request.store.dataDir });
-  let records: TraceRecord[];
-  try {
-    records = await (store as TraceStore).queryTrace({ since: request.since, until: request.until, order: 'time', limit: cap });
-  } finally {
-    await store.close();
-  }
+  const selection = { url: request.store.url, dataDir: request.store.dataDir };
+  const records: TraceRecord[] = await stores.main(selection, (store) => store.queryTrace({ since: request.since, until: request.until, order: 'time', limit: cap }));
   const since = Date.parse(request.since);
   const until = Date.parse(request.until);
   const { verdicts, connectors } = tally(records);
@@ -116,7 +109,7 @@ export async function computeDashboard(request: DashboardRequest): Promise<Dashb
     directSend: directSendSeries(records, since, until, request.bucketMs),
     verdicts,
     connectors,
-    quarantine: await quarantineCounts(request.store),
+    quarantine: await quarantineCounts(request.store, stores),
     enforceNow: {
       headline: report.headline.text,
       likelyAttacks: pick(['suspicious']),

@@ -3,9 +3,10 @@
 // row of a page, so the next page starts strictly after it in a total order that new records
 // written meanwhile cannot shift (keyset paging, not offsets).
 import type { DirectSendKind, TraceRecord, VerdictAction } from '../domain/types.ts';
-import { openStore } from '../store/open-store.ts';
 import type { TraceCursor, TraceFilter, TraceStore } from '../store/ports.ts';
 import { ServiceError } from './service-error.ts';
+import { storePerUse } from './worker-stores.ts';
+import type { StoreAccess } from './worker-stores.ts';
 import { runInWorker } from './worker-task.ts';
 
 export const TRACE_VERDICTS = ['accept', 'quarantine', 'junk', 'reject', 'tempfail', 'abandoned'] as const;
@@ -121,14 +122,10 @@ export type TraceTask =
   | { kind: 'search'; store: StoreSelection; query: TraceQuery; page: { limit: number; cursor?: string | null } }
   | { kind: 'one'; store: StoreSelection; transactionId: string };
 
-/** Runs on a worker thread, on its own connection to the store. */
-export async function runTraceTask(task: TraceTask): Promise<TracePage | TraceRecord> {
-  const store = openStore({ url: task.store.url, dataDir: task.store.dataDir });
-  try {
-    return task.kind === 'search' ? await searchTrace(store, task.query, task.page) : await traceTransaction(store, task.transactionId);
-  } finally {
-    await store.close();
-  }
+/** Runs on a worker thread, on the worker's own connection to the store (kept open there). */
+export function runTraceTask(task: TraceTask, stores: StoreAccess = storePerUse): Promise<TracePage | TraceRecord> {
+  return stores.main<TracePage | TraceRecord>({ url: task.store.url, dataDir: task.store.dataDir }, (store) =>
+    (task.kind === 'search' ? searchTrace(store, task.query, task.page) : traceTransaction(store, task.transactionId)));
 }
 
 /**

@@ -7,6 +7,7 @@ import { computeDashboard } from './dashboard.ts';
 import type { DashboardRequest } from './dashboard.ts';
 import { runTraceTask } from './trace-queries.ts';
 import type { TraceTask } from './trace-queries.ts';
+import { heldStores } from './worker-stores.ts';
 import type { TaskMessage, TaskReply } from './worker-task.ts';
 
 /**
@@ -27,12 +28,20 @@ function lowerThisThreadsPriority(): void {
 
 lowerThisThreadsPriority();
 
+/** This thread's store handles, open for its life (worker-stores.ts). */
+const stores = heldStores();
+
 const tasks = {
-  dashboard: (input: unknown) => computeDashboard(input as DashboardRequest),
-  trace: (input: unknown) => runTraceTask(input as TraceTask),
+  dashboard: (input: unknown) => computeDashboard(input as DashboardRequest, stores),
+  trace: (input: unknown) => runTraceTask(input as TraceTask, stores),
 };
 
-parentPort!.on('message', (message: TaskMessage) => {
+parentPort!.on('message', (message: TaskMessage | 'close') => {
+  if (message === 'close') {
+    // The pool retired this idle thread: close the stores before the thread ends.
+    void stores.closeAll().finally(() => process.exit(0));
+    return;
+  }
   void (async () => {
     let reply: TaskReply;
     try {

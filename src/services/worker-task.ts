@@ -30,6 +30,7 @@ export const MAX_WORKERS = availableParallelism() <= 2 ? 1 : 2;
 export const MAX_WAITING = 16;
 const RETRY_AFTER_SECONDS = 1;
 const IDLE_MS = 30_000;
+const CLOSE_MS = 5_000;
 const WORKER_ENV = process.env.NODE_COMPILE_CACHE || process.env.NODE_DISABLE_COMPILE_CACHE
   ? process.env
   : { ...process.env, NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache') };
@@ -63,7 +64,7 @@ function finish(slot: Slot, settle: (p: Pending) => void): void {
   slot.worker.unref();
   dispatch();
   if (!slot.task) {
-    slot.idleTimer = setTimeout(() => { remove(slot); void slot.worker.terminate(); }, IDLE_MS);
+    slot.idleTimer = setTimeout(() => retire(slot), IDLE_MS);
     slot.idleTimer.unref();
   }
 }
@@ -72,6 +73,13 @@ function remove(slot: Slot): void {
   const i = slots.indexOf(slot);
   if (i >= 0) slots.splice(i, 1);
   if (slot.idleTimer) clearTimeout(slot.idleTimer);
+}
+
+/** An idle worker closes its store handles and ends (terminated if it does not within CLOSE_MS). */
+function retire(slot: Slot): void {
+  remove(slot);
+  slot.worker.postMessage('close');
+  setTimeout(() => void slot.worker.terminate(), CLOSE_MS).unref();
 }
 
 function spawn(): Slot {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -14,6 +14,17 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { TraceQueries } from '../../src/services/trace-queries.ts';
 import { MAX_WAITING, MAX_WORKERS, WorkerPoolBusyError } from '../../src/services/worker-task.ts';
 import { startWebGateway } from '../helpers/web-client.ts';
+import type { TraceRecord } from '../../src/domain/types.ts';
+
+function traceRecord(i: number, subject: string): TraceRecord {
+  return {
+    time: new Date(Date.UTC(2026, 10, 23, 10, 0, i)).toISOString(), sessionId: `s${i}`, transactionId: `t${i}-${subject}`, remoteIp: '192.0.2.1',
+    helo: null, ptr: null, tlsVersion: null, tlsCipher: null, tlsClientCertificate: null, authUser: null, connector: null, attribution: 'anonymous',
+    mailFrom: `user${i}@fabrikam.test`, recipients: ['alice@contoso.test'], headerFrom: [], messageId: null, subject, sizeBytes: 10,
+    directSend: null, directSendWouldReject: false, auth: null, verdict: 'accept', reply: '250 ok', stage: 'data', hits: [], queueId: null,
+    quarantineId: null, deliveryStatus: 'not-queued', durationMs: 1,
+  };
+}
 
 /** A migrated store in its own data directory, and a second connection holding its write lock. */
 async function lockedStore(t: { after(fn: () => unknown): void }): Promise<{ dataDir: string; release(): void }> {
@@ -87,4 +98,34 @@ test('worker threads run at the lowest CPU priority; the event loop keeps its ow
   assert.ok(nice.length >= 1 && nice.length <= MAX_WORKERS, `worker threads: ${nice.length}`);
   assert.deepEqual(nice, nice.map(() => 19));
   assert.equal(Number(readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1].split(' ')[16]), mainNiceBefore);
+});
+
+test('a worker keeps its store open between tasks (no migration lock per request) and reads a data directory made again afresh', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'mxward-pool-held-'));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const file = join(dataDir, 'mxward.db');
+  const fill = async (subjects: string[]) => {
+    await mkdir(dataDir, { recursive: true });
+    const store = new SqliteStore(file);
+    for (const [i, subject] of subjects.entries()) await store.appendTrace(traceRecord(i, subject));
+    await store.close();
+  };
+  await fill(['first']);
+  const queries = new TraceQueries({} as never, { dataDir });
+  assert.deepEqual((await queries.search({}, { limit: 5 })).items.map((r) => r.subject), ['first']);
+
+  // Opening the store again would wait for this lock (migrate runs under BEGIN IMMEDIATE) and
+  // fail with SQLITE_BUSY after busy_timeout; the handle the worker kept reads through it (WAL).
+  const holder = new DatabaseSync(file);
+  holder.exec('BEGIN IMMEDIATE');
+  try {
+    assert.deepEqual((await queries.search({}, { limit: 5 })).items.map((r) => r.subject), ['first']);
+  } finally {
+    holder.exec('COMMIT');
+    holder.close();
+  }
+
+  await rm(dataDir, { recursive: true, force: true });
+  await fill(['second', 'third']);
+  assert.deepEqual((await queries.search({}, { limit: 5 })).items.map((r) => r.subject).sort(), ['second', 'third']);
 });
