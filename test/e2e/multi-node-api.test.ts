@@ -4,8 +4,9 @@
 // recipient sees neither the queue nor the nodes. Bad ids are a JSON error with the field path.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SMTPServer } from 'smtp-server';
 import type { PolicyDocument } from '../../src/config/policy-schema.ts';
+import { bySubject, startCountingDownstream } from '../helpers/counting-downstream.ts';
+import type { Downstream } from '../helpers/counting-downstream.ts';
 import { startTestGateway } from '../helpers/gateway.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import { startWebGateway } from '../helpers/web-client.ts';
@@ -19,7 +20,7 @@ const skip = typeof db === 'string' ? db : false;
 let nodeA: TestGateway;
 let nodeB: WebGateway;
 let downstreamPort: number;
-let downstream: SMTPServer | null = null;
+let downstream: Downstream | null = null;
 const arrived = new Map<string, number>();
 
 interface Entry { queueId: string; node: string | null; mailFrom: string; status: string }
@@ -40,24 +41,12 @@ before(async () => {
 after(async () => {
   await nodeA?.close();
   await nodeB?.close();
-  if (downstream) await new Promise<void>((r) => downstream!.close(() => r()));
+  if (downstream) await downstream.close();
   if (typeof db !== 'string') await db.drop();
 });
 
-function startDownstream(): Promise<void> {
-  downstream = new SMTPServer({
-    authOptional: true, disabledCommands: ['AUTH', 'STARTTLS'], logger: false,
-    onData(stream, _session, callback) {
-      let head = '';
-      stream.on('data', (chunk: Buffer) => { head += chunk.toString('latin1'); });
-      stream.on('end', () => {
-        const subject = /^Subject: (.*)$/m.exec(head)?.[1]?.trim() ?? '';
-        arrived.set(subject, (arrived.get(subject) ?? 0) + 1);
-        callback(null, 'ok');
-      });
-    },
-  });
-  return new Promise((r) => downstream!.listen(downstreamPort, '127.0.0.1', () => r()));
+async function startDownstream(): Promise<void> {
+  downstream = await startCountingDownstream({ port: downstreamPort, keyOf: bySubject, seen: arrived });
 }
 
 async function queueOnA(client: WebClient, subject: string): Promise<string> {
@@ -102,7 +91,7 @@ test('GET /queue?allNodes shows node A\'s message on node B; a helpdesk retry th
 });
 
 test('DELETE /queue/:id removes node A\'s message; unknown and malformed ids are JSON errors', { skip }, async () => {
-  await new Promise<void>((r) => downstream!.close(() => r()));
+  await downstream!.close();
   downstream = null;
   const helpdesk = await nodeB.tokenClient('helpdesk');
   const queueId = await queueOnA(helpdesk, 'api-deleted');

@@ -6,8 +6,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
 import type { PolicyDocument } from '../../src/config/policy-schema.ts';
+import { bySubject, startCountingDownstream } from '../helpers/counting-downstream.ts';
+import type { Downstream } from '../helpers/counting-downstream.ts';
 import { startTestGateway } from '../helpers/gateway.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import { mxwardBin, run } from '../helpers/commands.ts';
@@ -22,7 +23,7 @@ let pgDb: TestDatabase;
 let nodeA: TestGateway;
 let nodeB: TestGateway;
 let downstreamPort: number;
-let downstream: SMTPServer | null = null;
+let downstream: Downstream | null = null;
 const arrived = new Map<string, number>();
 
 function cliOnB(args: string[]) {
@@ -37,20 +38,8 @@ async function listAll(): Promise<Listed[]> {
   return JSON.parse(r.stdout) as Listed[];
 }
 
-function startDownstream(): Promise<void> {
-  downstream = new SMTPServer({
-    authOptional: true, disabledCommands: ['AUTH', 'STARTTLS'], logger: false,
-    onData(stream, _session, callback) {
-      let head = '';
-      stream.on('data', (chunk: Buffer) => { head += chunk.toString('latin1'); });
-      stream.on('end', () => {
-        const subject = /^Subject: (.*)$/m.exec(head)?.[1]?.trim() ?? '';
-        arrived.set(subject, (arrived.get(subject) ?? 0) + 1);
-        callback(null, 'ok');
-      });
-    },
-  });
-  return new Promise((r) => downstream!.listen(downstreamPort, '127.0.0.1', () => r()));
+async function startDownstream(): Promise<void> {
+  downstream = await startCountingDownstream({ port: downstreamPort, keyOf: bySubject, seen: arrived });
 }
 
 before(async () => {
@@ -71,7 +60,7 @@ before(async () => {
 after(async () => {
   await nodeA?.close();
   await nodeB?.close();
-  if (downstream) await new Promise<void>((r) => downstream!.close(() => r()));
+  if (downstream) await downstream.close();
   if (typeof db !== 'string') await db.drop();
 });
 
@@ -114,7 +103,7 @@ test('node B lists node A\'s queue, and a retry from B is carried out by A and d
 
 test('a delete from node B removes the message from node A\'s spool; an unknown id exits 1', { skip }, async () => {
   // The downstream is up now: stop it so the message stays queued.
-  await new Promise<void>((r) => downstream!.close(() => r()));
+  await downstream!.close();
   downstream = null;
   const queueId = await queueOnA('deleted');
   const deleted = await cliOnB(['queue', 'delete', queueId]);
