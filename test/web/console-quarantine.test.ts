@@ -1,8 +1,8 @@
 // The quarantine in the web console, in real headless Chromium against a running gateway (issue
 // 13): a recipient releases their own held message under the full policy (delivered once through
-// the real queue into the Maildir) and follows a signed link; under the limited policy they can only
-// ask, and the helpdesk approves the request in the console; under AdminOnlyAccessPolicy (the seed
-// scenario's phish) they are offered nothing.
+// the real queue into the Maildir) and follows a signed link; under the limited policy she signs in
+// by the link in her quarantine digest and can only ask, and the helpdesk approves the request in
+// the console; under AdminOnlyAccessPolicy (the seed scenario's phish) she is offered nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { holdMarked } from '../helpers/hold-check.ts';
@@ -71,21 +71,25 @@ test('a recipient signs in with mail credentials, sees only their held message a
   assert.deepEqual(c.pageErrors, []);
 });
 
-test('limited policy: the recipient can only ask, the helpdesk approves the request in the console, delivered once', { skip }, async (t) => {
+test('limited policy: the recipient follows the digest link and can only ask, the helpdesk approves the request in the console, delivered once', { skip }, async (t) => {
   const c = await openConsole(t, {
     endOfDataChecks: [holdMarked], policy: (doc) => contoso(doc, 'off'),
     config: { quarantine: { pollMs: 100, policies: { dmarcQuarantine: 'DefaultLimitedAccessPolicy' } }, delivery: { rescanSeconds: 0.1 } },
   });
-  const admin = await c.gateway.adminClient();
-  assert.equal((await admin.post('/users', { username: 'alice', password: 'alice-password-1', addresses: ['alice@contoso.test'] })).status, 201);
   const helpdeskPassword = await c.gateway.addAccount('hugo', 'helpdesk');
   const sent = await sendOne(c.gateway.inbound.port, 'news@fabrikam.test', ['alice@contoso.test'],
     testMessage({ from: 'News <news@fabrikam.test>', to: 'alice@contoso.test', subject: 'Payslip [hold]', body: 'Payslip body.' }));
   assert.equal(sent.code, 250, sent.reply);
   const { quarantineId } = await c.gateway.waitForTrace({ recipient: 'alice@contoso.test', verdict: 'quarantine' });
 
-  await c.page.goto(c.url());
-  await signIn(c.page, 'alice', 'alice-password-1', 'recipient');
+  // The limited policy notifies: the digest in her mailbox carries a signed console link, and
+  // following it is all she needs to do to sign in.
+  const linkOf = (m: string) => /\/console\/#\/r\/([A-Za-z0-9._~-]+)/.exec(m)?.[1];
+  const digest = await waitFor('the quarantine digest with its console link', async () =>
+    (await maildirMessages(c.gateway.dataDir, 'alice@contoso.test')).find((m) => linkOf(m)), 10_000);
+  await c.page.goto(c.url(`r/${linkOf(digest)}`));
+  await c.page.waitForSelector('#q-list');
+  assert.equal(await c.page.textContent('#who-role'), 'recipient');
   await c.page.locator(`#q-list tr[data-id="${quarantineId}"] a`).click();
   await c.page.waitForSelector('#q-request-release');
   assert.equal(await c.page.locator('#q-release').count(), 0, 'the limited policy offers no release to the recipient');
