@@ -13,3 +13,22 @@ export const holdMarked: EndOfDataCheck = {
     };
   },
 };
+
+/**
+ * Holds by a subject tag under the verdict type that picks each quarantine policy (SPEC §6):
+ * `[full]` → DMARC quarantine (full access), `[limited]` → foreign spoof (limited access),
+ * `[own]` → own-domain spoof (AdminOnly). For tests of who may do what with held mail.
+ */
+export const holdByTag: EndOfDataCheck = {
+  name: 'test-hold-by-tag',
+  async run(input) {
+    const subject = input.message.subject ?? '';
+    const rule = /\[own\]/.test(subject) ? QUARANTINE_RULES.ownDomainSpoof
+      : /\[limited\]/.test(subject) ? QUARANTINE_RULES.foreignSpoof
+        : /\[full\]/.test(subject) ? QUARANTINE_RULES.dmarcQuarantine : null;
+    return {
+      auth: null, authenticationResults: null, scl: null,
+      verdict: rule ? { action: 'quarantine', reply: null, stage: 'data', hits: [{ rule, detail: 'test hold' }] } : null,
+    };
+  },
+};

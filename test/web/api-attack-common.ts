@@ -3,27 +3,14 @@
 // quarantine through the real SMTP listener), the route list turned into concrete requests, and
 // the checks every hostile answer must pass (a JSON error with a code, no stack, no machine path).
 import assert from 'node:assert/strict';
-import type { EndOfDataCheck } from '../../src/smtp/context.ts';
-import { QUARANTINE_RULES } from '../../src/policy/auth-verdict.ts';
 import type { ApiRoute } from '../../src/web/api-route.ts';
 import { sendOne, testMessage } from '../helpers/smtp-client.ts';
+import { holdByTag } from '../helpers/hold-check.ts';
+import { waitFor } from '../helpers/loopback.ts';
 import { startWebGateway } from '../helpers/web-client.ts';
 import type { ApiResponse, WebClient, WebGateway, WebGatewayOptions } from '../helpers/web-client.ts';
 
-/** `[full]` → DMARC quarantine (full access), `[limited]` → foreign spoof (limited), `[own]` → own-domain spoof (AdminOnly). */
-export const holdByTag: EndOfDataCheck = {
-  name: 'attack-hold-by-tag',
-  async run(input) {
-    const subject = input.message.subject ?? '';
-    const rule = /\[own\]/.test(subject) ? QUARANTINE_RULES.ownDomainSpoof
-      : /\[limited\]/.test(subject) ? QUARANTINE_RULES.foreignSpoof
-        : /\[full\]/.test(subject) ? QUARANTINE_RULES.dmarcQuarantine : null;
-    return {
-      auth: null, authenticationResults: null, scl: null,
-      verdict: rule ? { action: 'quarantine', reply: null, stage: 'data', hits: [{ rule, detail: 'attack test hold' }] } : null,
-    };
-  },
-};
+export { holdByTag, waitFor };
 
 /** A gateway for contoso.test that quarantines by Subject tag, with its console on loopback. */
 export function startAttackGateway(options: WebGatewayOptions = {}): Promise<WebGateway> {
@@ -36,15 +23,6 @@ export function startAttackGateway(options: WebGatewayOptions = {}): Promise<Web
   });
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** Sends one message through the real listener and returns the quarantine id its trace record names. */
 export async function hold(gw: WebGateway, tag: string, to: string[], extra: { subject?: string; from?: string; headers?: string[]; body?: string } = {}): Promise<string> {

@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { startWebGateway } from '../helpers/web-client.ts';
 import type { ApiResponse, WebClient, WebGateway } from '../helpers/web-client.ts';
 import { sendOne, testMessage } from '../helpers/smtp-client.ts';
+import { waitFor } from '../helpers/loopback.ts';
 import type { TraceRecord } from '../../src/domain/types.ts';
 
 const fixture = (name: string) => new URL(`../fixtures/report/${name}`, import.meta.url);
@@ -31,20 +32,11 @@ function ok(res: ApiResponse, what: string): ApiResponse {
   return res;
 }
 
-async function waitFor<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function send(from: string, subject: string): Promise<TraceRecord> {
   const sent = await sendOne(gw.inbound.port, from, ['alice@contoso.test'], testMessage({ from: `<${from}>`, to: 'alice@contoso.test', subject }));
   assert.match(sent.reply, /^250/, sent.reply);
-  return waitFor(async () => (await gw.store.queryTrace({ limit: 100 })).find((r) => r.subject === subject));
+  return waitFor('the transaction traced', async () => (await gw.store.queryTrace({ limit: 100 })).find((r) => r.subject === subject));
 }
 
 const sent: TraceRecord[] = [];

@@ -5,27 +5,12 @@
 // release they may do is delivered once, through the queue runner into the Maildir.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EndOfDataCheck } from '../../src/smtp/context.ts';
-import { QUARANTINE_RULES } from '../../src/policy/auth-verdict.ts';
+import { holdByTag } from '../helpers/hold-check.ts';
+import { waitFor } from '../helpers/loopback.ts';
 import { startWebGateway } from '../helpers/web-client.ts';
 import type { ApiResponse, WebClient, WebGateway } from '../helpers/web-client.ts';
 import { sendOne, testMessage } from '../helpers/smtp-client.ts';
 import { maildirMessages, waitForMaildir } from '../helpers/maildir.ts';
-
-/** Holds by subject tag, with the verdict type that picks each quarantine policy. */
-const holdByTag: EndOfDataCheck = {
-  name: 'test-hold-by-tag',
-  async run(input) {
-    const subject = input.message.subject ?? '';
-    const rule = /\[own\]/.test(subject) ? QUARANTINE_RULES.ownDomainSpoof
-      : /\[limited\]/.test(subject) ? QUARANTINE_RULES.foreignSpoof
-        : /\[full\]/.test(subject) ? QUARANTINE_RULES.dmarcQuarantine : null;
-    return {
-      auth: null, authenticationResults: null, scl: null,
-      verdict: rule ? { action: 'quarantine', reply: null, stage: 'data', hits: [{ rule, detail: 'test hold' }] } : null,
-    };
-  },
-};
 
 let gw: WebGateway;
 let admin: WebClient;
@@ -42,16 +27,6 @@ function expectError(res: ApiResponse, status: number, code: string, path?: stri
   assert.doesNotMatch(res.text, /\n\s+at /, 'no stack trace in an error');
 }
 
-/** Polls (bounded) until fn returns something. */
-async function waitFor<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 function ok(res: ApiResponse, what: string): ApiResponse {
   assert.equal(res.status, 200, `${what}: ${res.status} ${res.text}`);
@@ -64,7 +39,7 @@ async function hold(tag: string, extra: { headers?: string[]; body?: string } = 
   const sent = await sendOne(gw.inbound.port, 'sender@fabrikam.test', ['alice@contoso.test', 'bob@contoso.test'],
     testMessage({ from: 'Sender <sender@fabrikam.test>', to: 'alice@contoso.test', subject, ...extra }));
   assert.match(sent.reply, /^250/, sent.reply);
-  const record = await waitFor(async () => (await gw.store.queryTrace({ verdict: 'quarantine', limit: 50 })).find((r) => r.subject === subject));
+  const record = await waitFor('the transaction traced', async () => (await gw.store.queryTrace({ verdict: 'quarantine', limit: 50 })).find((r) => r.subject === subject));
   assert.ok(record?.quarantineId, `no quarantine id for ${subject}`);
   return record.quarantineId;
 }
@@ -171,7 +146,7 @@ test('a recipient release is delivered once, to that recipient only', async () =
   assert.equal(delivered.length, before + 1);
   assert.match(delivered.at(-1)!, /^X-Mxward-Verdict: quarantine; released .* by recipient:alice@contoso\.test/m);
   // The trace record follows the release to its delivery; by then still exactly one copy arrived.
-  const traced = await waitFor(async () => (await gw.store.queryTrace({ transactionId: record.transactionId }))
+  const traced = await waitFor('the transaction traced', async () => (await gw.store.queryTrace({ transactionId: record.transactionId }))
     .find((r) => r.queueId === released.json.queueIds[0] && r.deliveryStatus === 'delivered'));
   assert.equal(traced.transactionId, record.transactionId);
   assert.equal((await maildirMessages(gw.dataDir, 'alice@contoso.test')).length, before + 1);
@@ -218,7 +193,7 @@ test('two releases at once: one wins, the other is a conflict, and one copy arri
   assert.deepEqual(answers.map((a) => a.status).sort(), [200, 409], answers.map((a) => a.text).join(' | '));
   const delivered = await waitForMaildir(gw.dataDir, 'bob@contoso.test', bobBefore + 1);
   const winner = answers.find((a) => a.status === 200)!;
-  await waitFor(async () => (await gw.store.queryTrace({ limit: 100 })).find((r) => r.queueId === winner.json.queueIds[0] && r.deliveryStatus === 'delivered'));
+  await waitFor('the transaction traced', async () => (await gw.store.queryTrace({ limit: 100 })).find((r) => r.queueId === winner.json.queueIds[0] && r.deliveryStatus === 'delivered'));
   assert.equal((await maildirMessages(gw.dataDir, 'bob@contoso.test')).length, bobBefore + 1);
   assert.equal(delivered.filter((m) => /^Subject: \[full\] race/m.test(m)).length, 1);
 });
