@@ -136,19 +136,23 @@ export function dashboardSharedMs(windowMs: number): number {
 }
 
 const MAX_SHARED = 32;
-const shared = new Map<string, { at: number; ttlMs: number; value: Promise<Dashboard> }>();
+const shared = new Map<string, { at: number; ttlMs: number; value: Promise<Dashboard>; settled: boolean }>();
 
 /**
  * One computation per key (the window, the bucket, the policy version) per ttlMs, shared by the
  * requests that ask meanwhile, in flight or done: twenty consoles cost one query, not twenty,
- * and a burst cannot queue up work on the gateway's cores. A failure is not kept.
+ * and a burst cannot queue up work on the gateway's cores. A computation still running is
+ * shared however long it takes (on a busy gateway the workers run at the lowest priority and a
+ * day of trace may take longer than its TTL): a second one for the same key would only compete
+ * with it. A failure is not kept.
  */
 export function sharedDashboard(key: string, ttlMs: number, compute: () => Promise<Dashboard>, nowMs = Date.now()): Promise<Dashboard> {
   const hit = shared.get(key);
-  if (hit && nowMs - hit.at < hit.ttlMs) return hit.value;
-  for (const [k, v] of shared) if (nowMs - v.at >= v.ttlMs || shared.size >= MAX_SHARED) shared.delete(k);
+  if (hit && (!hit.settled || nowMs - hit.at < hit.ttlMs)) return hit.value;
+  for (const [k, v] of shared) if ((v.settled && nowMs - v.at >= v.ttlMs) || shared.size >= MAX_SHARED) shared.delete(k);
   const value = compute();
-  shared.set(key, { at: nowMs, ttlMs, value });
-  value.catch(() => { if (shared.get(key)?.value === value) shared.delete(key); });
+  const entry = { at: nowMs, ttlMs, value, settled: false };
+  shared.set(key, entry);
+  value.then(() => { entry.settled = true; }, () => { entry.settled = true; if (shared.get(key) === entry) shared.delete(key); });
   return value;
 }

@@ -13,6 +13,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { TraceQueries } from '../../src/services/trace-queries.ts';
 import { MAX_WAITING, MAX_WORKERS, WorkerPoolBusyError } from '../../src/services/worker-task.ts';
+import { sharedDashboard } from '../../src/services/dashboard.ts';
 import { startWebGateway } from '../helpers/web-client.ts';
 import type { TraceRecord } from '../../src/domain/types.ts';
 
@@ -128,4 +129,19 @@ test('a worker keeps its store open between tasks (no migration lock per request
   await rm(dataDir, { recursive: true, force: true });
   await fill(['second', 'third']);
   assert.deepEqual((await queries.search({}, { limit: 5 })).items.map((r) => r.subject).sort(), ['second', 'third']);
+});
+
+test('a dashboard computation still running is shared past its time, not started a second time', async () => {
+  let computed = 0;
+  let finish: (d: never) => void = () => {};
+  const slow = () => { computed++; return new Promise<never>((resolve) => { finish = resolve; }); };
+  const t0 = 5_000_000;
+  const first = sharedDashboard('pending|1h', 2_500, slow, t0);
+  const later = sharedDashboard('pending|1h', 2_500, slow, t0 + 60_000);
+  assert.equal(later, first);
+  assert.equal(computed, 1);
+  finish({ n: 1 } as never);
+  await first;
+  await sharedDashboard('pending|1h', 2_500, async () => { computed++; return { n: 2 } as never; }, t0 + 60_001);
+  assert.equal(computed, 2, 'once done and past its time, the window is computed again');
 });

@@ -125,8 +125,9 @@ export class SqliteStore implements Store {
     if (filter.transactionId) { where.push('transaction_id = ?'); args.push(filter.transactionId); }
     const byTime = filter.order === 'time';
     if (byTime && filter.after) {
-      where.push('(time < ? OR (time = ? AND transaction_id < ?))');
-      args.push(filter.after.time, filter.after.time, filter.after.transactionId);
+      // A row value, so the (time, transaction_id) indexes bound the range (migrations.ts).
+      where.push('(time, transaction_id) < (?, ?)');
+      args.push(filter.after.time, filter.after.transactionId);
     }
     const order = byTime ? 'time DESC, transaction_id DESC' : 'seq DESC';
     const sql = `SELECT record, delivery_status, delivery_attempts, delivery_reply, delivery_detail, delivery_time FROM trace ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ?`;
