@@ -20,7 +20,8 @@
 import type { AuthResultValue } from '../domain/types.ts';
 import { relaxedAligned, strictAligned } from './org-domain.ts';
 
-export type CompauthResult = 'pass' | 'fail' | 'softpass' | 'none';
+import type { Compauth, CompauthResult } from '../domain/types.ts';
+export type { Compauth, CompauthResult };
 
 export type CompauthAuthor =
   | { domain: string }
@@ -46,11 +47,6 @@ export interface CompauthInput {
   trustedArcVouched: boolean;
 }
 
-export interface Compauth {
-  result: CompauthResult;
-  reason: string;
-  explanation: string;
-}
 
 /** Relaxed alignment via the Public Suffix List (kept under its old name for callers). */
 export function looselyAligned(a: string, b: string): boolean {

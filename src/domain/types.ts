@@ -152,3 +152,12 @@ export interface TraceRecord {
   /** The gateway node that handled the transaction (issue 14: several nodes on one store). */
   node?: string;
 }
+
+/** Composite authentication (auth/compauth.ts), Microsoft's compauth values. */
+export type CompauthResult = 'pass' | 'fail' | 'softpass' | 'none';
+
+export interface Compauth {
+  result: CompauthResult;
+  reason: string;
+  explanation: string;
+}

@@ -1,7 +1,6 @@
 // What mxward does with the authentication results at end of DATA (SPEC §2.6, §2.7). Pure: the
 // results and settings in, a Verdict (or none) out. auth/ reports, this decides.
-import type { Attribution, AuthResultValue, RuleHit, Verdict } from '../domain/types.ts';
-import type { Compauth } from '../auth/compauth.ts';
+import type { Attribution, AuthResultValue, Compauth, RuleHit, Verdict } from '../domain/types.ts';
 import { dmarcRejectReply, replies } from './replies.ts';
 
 export interface AuthVerdictSettings {

@@ -51,10 +51,6 @@ export const EXCEPTIONS: readonly LayerException[] = [
     reason: 'type only: the tagging decision reads the externalTagging settings by their schema type',
   },
   {
-    from: 'policy/auth-verdict.ts', to: 'auth/compauth.ts',
-    reason: 'type only: the verdict reads the compauth result; the Compauth type belongs in domain/ with AuthResults',
-  },
-  {
     from: 'config/delivery-schema.ts', to: 'spool/routing.ts',
     reason: 'the delivery schema validates routes with the spool\'s own route compiler (one parser, no copy); the compiler is pure and could move to policy/',
   },
