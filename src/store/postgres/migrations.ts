@@ -169,6 +169,11 @@ const steps: string[] = [
      key bytea NOT NULL CHECK (octet_length(key) >= 32),
      origin text NOT NULL,
      created_at timestamptz NOT NULL DEFAULT now());`,
+  // Which credential opened a recipient session (issue 13 follow-up): a tag of the submission
+  // user's password hash for a mail sign-in, `link` for a signed link. A changed password changes
+  // the tag, so the sessions opened with the old one are refused; rows from before have none and
+  // are refused too (their holders sign in once more).
+  `ALTER TABLE console_sessions ADD COLUMN credential text;`,
 ];
 
 /** The channel policy_changed notifies; every node LISTENs on it (policy-listener.ts). */

@@ -109,6 +109,11 @@ const steps: string[] = [
    CREATE INDEX trace_time_id ON trace (time, transaction_id);
    CREATE INDEX trace_verdict_time ON trace (verdict, time, transaction_id);
    CREATE INDEX trace_direct_send_time ON trace (direct_send, time, transaction_id) WHERE direct_send IS NOT NULL;`,
+  // Which credential opened a recipient session (issue 13 follow-up): a tag of the submission
+  // user's password hash for a mail sign-in, `link` for a signed link. A changed password changes
+  // the tag, so the sessions opened with the old one are refused; rows from before have none and
+  // are refused too (their holders sign in once more).
+  'ALTER TABLE console_sessions ADD COLUMN credential TEXT;',
 ];
 
 export function migrate(db: DatabaseSync): void {
