@@ -8,7 +8,10 @@ import { Connectors } from './connectors.js';
 import { Users } from './users.js';
 
 const MODES = [['off', 'off'], ['report', 'report (log only)'], ['enforce', 'enforce']];
-const ORG_FIELDS = ['rejectDirectSend', 'rejectDirectSendHeaderFrom', 'externalTagging', 'externalTagPrefix'];
+const ORG_FIELDS = ['rejectDirectSend', 'rejectDirectSendHeaderFrom', 'externalTagging', 'externalTagPrefix', 'externalTagPartners', 'externalTagExemptSenderDomains'];
+const TAG_MODES = [['off', 'off'], ['header', 'header'], ['subject', 'header and Subject prefix'], ['banner', 'header and a notice at the top of the text']];
+/** A list typed as text: domains separated by commas or spaces. */
+const domainList = (text) => text.split(/[\s,]+/).filter(Boolean);
 
 class OrgSwitches extends Component {
   constructor(props) {
@@ -43,8 +46,10 @@ class OrgSwitches extends Component {
         <fieldset disabled=${!canWrite}>
           <${Field} label="Reject Direct Send (envelope sender in our domains)" name="rejectDirectSend" options=${MODES} value=${draft.rejectDirectSend} error=${error} onInput=${set('rejectDirectSend')} idPrefix="org" />
           <${Field} label="Reject Direct Send by header From" name="rejectDirectSendHeaderFrom" options=${MODES} value=${draft.rejectDirectSendHeaderFrom} error=${error} onInput=${set('rejectDirectSendHeaderFrom')} idPrefix="org" />
-          <${Field} label="Tag external mail" name="externalTagging" options=${[['off', 'off'], ['header', 'header'], ['subject', 'header and Subject prefix']]} value=${draft.externalTagging} error=${error} onInput=${set('externalTagging')} idPrefix="org" />
+          <${Field} label="Tag external mail" name="externalTagging" options=${TAG_MODES} value=${draft.externalTagging} error=${error} onInput=${set('externalTagging')} idPrefix="org" />
           <${Field} label="Subject prefix" name="externalTagPrefix" value=${draft.externalTagPrefix} error=${error} onInput=${set('externalTagPrefix')} idPrefix="org" />
+          <${Field} label="Tag partner-connector mail too" name="externalTagPartners" type="checkbox" value=${draft.externalTagPartners} error=${error} onInput=${set('externalTagPartners')} idPrefix="org" />
+          <${Field} label="Never tag From domains (when their authentication passed)" name="externalTagExemptSenderDomains" value=${(draft.externalTagExemptSenderDomains ?? []).join(', ')} placeholder="example.com, *.example.org" error=${error} onInput=${(v) => set('externalTagExemptSenderDomains')(domainList(v))} idPrefix="org" />
           ${canWrite ? html`<button type="submit" class="primary">Save</button>` : null}
         </fieldset>
         <${ErrorBanner} error=${unclaimed(error, ORG_FIELDS)} />
