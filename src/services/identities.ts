@@ -212,7 +212,7 @@ export class IdentityService {
       // A missing account still costs one hash, so the reply time does not tell which names exist.
       const ok = await verifyPassword(password, account?.passwordHash ?? DUMMY_HASH);
       if (!account || !ok) return null;
-      return { kind: 'session', name: account.username, role: account.role, scopes: ['read', 'write'], addresses: [] };
+      return { principal: { kind: 'session', name: account.username, role: account.role, scopes: ['read', 'write'], addresses: [] } };
     });
   }
 
@@ -222,7 +222,10 @@ export class IdentityService {
       const user = await this.#store.getUser(username);
       const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
       if (!user || !ok || user.addresses.length === 0) return null;
-      return { kind: 'recipient-link', name: user.username, role: 'recipient', scopes: ['read', 'write'], addresses: user.addresses.map((a) => a.toLowerCase()) };
+      return {
+        principal: { kind: 'recipient-link', name: user.username, role: 'recipient', scopes: ['read', 'write'], addresses: user.addresses.map((a) => a.toLowerCase()) },
+        credential: passwordTag(user.passwordHash),
+      };
     });
   }
 
@@ -233,7 +236,12 @@ export class IdentityService {
     return this.#throttled(clientKey, `link:${claimedAddress(token)}`, async () => {
       const check = verifyRecipientLink(this.#linkKey, token, this.#now());
       if (!check.ok || !/^[^@\s]+@[^@\s]+$/.test(check.address)) return null;
-      return { kind: 'recipient-link', name: check.address, role: 'recipient', scopes: ['read', 'write'], addresses: [check.address] };
+      // The session ends when the link does if that is sooner: following a link shortly before it
+      // expires must not buy a full session's time.
+      return {
+        principal: { kind: 'recipient-link', name: check.address, role: 'recipient', scopes: ['read', 'write'], addresses: [check.address] },
+        credential: LINK_CREDENTIAL, notAfter: check.expiresAt,
+      };
     });
   }
 
@@ -258,14 +266,14 @@ export class IdentityService {
     return (address, expiresAt) => signRecipientLink(key, address, expiresAt);
   }
 
-  async #throttled(clientIp: string, name: string, check: () => Promise<IdentityPrincipal | null>): Promise<LoginOutcome> {
+  async #throttled(clientIp: string, name: string, check: () => Promise<SignInGrant | null>): Promise<LoginOutcome> {
     // As for SMTP AUTH: an IPv6 client counts as its /64, IPv4-mapped addresses as IPv4.
     const clientKey = clientKeyOf(clientIp);
     const outcome = await this.#turns.inTurn([`client:${clientKey}`, `name:${name.toLowerCase()}`], () => this.#attempt(clientKey, name, check));
     return outcome === 'busy' ? { ok: false, reason: 'rate_limited', retryAfterMs: 1000 } : outcome;
   }
 
-  async #attempt(clientKey: string, name: string, check: () => Promise<IdentityPrincipal | null>): Promise<LoginOutcome> {
+  async #attempt(clientKey: string, name: string, check: () => Promise<SignInGrant | null>): Promise<LoginOutcome> {
     const admission = this.#throttle.admit(clientKey, name);
     if (!admission.ok) return { ok: false, reason: 'rate_limited', retryAfterMs: this.#login.lockoutMs };
     const hashed = await this.#throttle.hashGate.run(check);
@@ -278,14 +286,15 @@ export class IdentityService {
     return { ok: true, session: await this.#startSession(hashed.value) };
   }
 
-  async #startSession(principal: IdentityPrincipal): Promise<NewSession> {
+  async #startSession({ principal, credential, notAfter }: SignInGrant): Promise<NewSession> {
     const now = this.#now();
     const sessionId = randomBytes(32).toString('base64url');
     const csrfToken = randomBytes(24).toString('base64url');
-    const expiresAt = new Date(now.getTime() + this.#login.sessionTtlMs).toISOString();
+    const ttlEnd = now.getTime() + this.#login.sessionTtlMs;
+    const expiresAt = new Date(notAfter ? Math.min(ttlEnd, notAfter.getTime()) : ttlEnd).toISOString();
     const row: StoredSession = {
       idHash: sha256Hex(sessionId), kind: principal.kind === 'recipient-link' ? 'recipient-link' : 'session', name: principal.name,
-      role: principal.role, addresses: principal.addresses, csrfToken, createdAt: now.toISOString(), expiresAt,
+      role: principal.role, addresses: principal.addresses, csrfToken, createdAt: now.toISOString(), expiresAt, credential: credential ?? null,
     };
     await this.#identities.addSession(row);
     // Expired rows go now and then, on sign-in, rather than by a timer of their own.
@@ -310,15 +319,17 @@ export class IdentityService {
 
   /**
    * A recipient signed in with mail credentials keeps access only while that submission user
-   * exists and still has every address of the session (a removed employee's open session must not
-   * go on reading their quarantine). A signed link's session names exactly its one address and
-   * stands alone. Not covered: a changed password (users keep no change time).
+   * exists, has the same password (hash) as at sign-in, and still has every address of the
+   * session: a removed employee's open session, or one opened with a password since changed, must
+   * not go on reading the quarantine. A signed link's session names exactly its one address and
+   * ends no later than its link. A row without a credential (written before sessions recorded
+   * one) is refused: it cannot be told apart, and its holder only has to sign in again.
    */
   async #recipientStillValid(row: StoredSession): Promise<boolean> {
-    const fromLink = row.addresses.length === 1 && row.addresses[0] === row.name;
-    if (fromLink) return true;
+    if (row.credential === LINK_CREDENTIAL) return row.addresses.length === 1 && row.addresses[0] === row.name;
+    if (row.credential === null) return false;
     const user = await this.#store.getUser(row.name);
-    if (!user) return false;
+    if (!user || passwordTag(user.passwordHash) !== row.credential) return false;
     const current = new Set(user.addresses.map((a) => a.toLowerCase()));
     return row.addresses.every((a) => current.has(a));
   }
@@ -330,6 +341,26 @@ export class IdentityService {
   async close(): Promise<void> {
     await this.#identities.close();
   }
+}
+
+/** What a sign-in grants: the principal, and for recipients what opened the session. */
+interface SignInGrant {
+  principal: IdentityPrincipal;
+  /** StoredSession.credential: LINK_CREDENTIAL or passwordTag(...); absent for console accounts. */
+  credential?: string;
+  /** The session ends by then at the latest (a signed link's expiry). */
+  notAfter?: Date;
+}
+
+const LINK_CREDENTIAL = 'link';
+
+/**
+ * Names the password a recipient signed in with, without storing anything that helps guess it:
+ * every new password gets a new scrypt salt, so even setting the same password again changes the
+ * tag and ends the sessions opened before.
+ */
+function passwordTag(passwordHash: string): string {
+  return `pw:${sha256Hex(`mxward-session-credential\n${passwordHash}`).slice(0, 32)}`;
 }
 
 /** A valid hash of a random password: verifying against it costs what a real check costs. */

@@ -313,6 +313,12 @@ export interface StoredSession {
   csrfToken: string;
   createdAt: string;
   expiresAt: string;
+  /**
+   * Recipient sessions: what opened them, `link` (a signed link) or `pw:<tag>` (mail credentials;
+   * a tag of the user's password hash, so a new password ends the session). Null for console
+   * sessions and for rows written before the column existed.
+   */
+  credential: string | null;
 }
 
 /**

@@ -23,7 +23,7 @@ const token = (id: string, overrides: Partial<StoredApiToken> = {}): StoredApiTo
 
 const session = (idHash: string, overrides: Partial<StoredSession> = {}): StoredSession => ({
   idHash, kind: 'session', name: 'alice', role: 'administrator', addresses: [], csrfToken: `csrf-${idHash}`,
-  createdAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-01T08:00:00.000Z', ...overrides,
+  createdAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-01T08:00:00.000Z', credential: null, ...overrides,
 });
 
 function defineContract(name: string, backend: Backend): void {
@@ -72,10 +72,11 @@ function defineContract(name: string, backend: Backend): void {
     test('sessions: expiry, removal, purge, and removal with the account', () => withStores(2, async ([a, b]) => {
       await a.putAccount({ username: 'alice', role: 'administrator', passwordHash: 'x', createdAt: '2026-01-01T00:00:00.000Z' });
       await a.addSession(session('s1'));
-      await a.addSession(session('s2', { kind: 'recipient-link', name: 'carol@example.test', role: 'recipient', addresses: ['carol@example.test'] }));
+      await a.addSession(session('s2', { kind: 'recipient-link', name: 'carol@example.test', role: 'recipient', addresses: ['carol@example.test'], credential: 'pw:0a1b' }));
       await a.addSession(session('s3', { expiresAt: '2026-01-01T01:00:00.000Z' }));
       const now = '2026-01-01T02:00:00.000Z';
-      assert.deepEqual(await b.getSession('s2', now), session('s2', { kind: 'recipient-link', name: 'carol@example.test', role: 'recipient', addresses: ['carol@example.test'] }));
+      // The credential that opened it comes back as written (a changed password is detected by it).
+      assert.deepEqual(await b.getSession('s2', now), session('s2', { kind: 'recipient-link', name: 'carol@example.test', role: 'recipient', addresses: ['carol@example.test'], credential: 'pw:0a1b' }));
       assert.equal(await b.getSession('s3', now), null, 'expired');
       assert.equal(await b.purgeExpiredSessions(now), 1);
       await b.removeSession('s2');

@@ -12,6 +12,7 @@ interface TokenRow {
 }
 interface SessionRow {
   id_hash: string; kind: string; name: string; role: string; addresses: string[]; csrf_token: string; created_at: Date; expires_at: Date;
+  credential: string | null;
 }
 
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
@@ -81,8 +82,9 @@ export class PostgresIdentityStore implements IdentityStore {
   }
 
   async addSession(s: StoredSession): Promise<void> {
-    await this.#db.query(`INSERT INTO console_sessions (id_hash, kind, name, role, addresses, csrf_token, created_at, expires_at)
-      VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)`, [s.idHash, s.kind, s.name, s.role, JSON.stringify(s.addresses), s.csrfToken, s.createdAt, s.expiresAt]);
+    await this.#db.query(`INSERT INTO console_sessions (id_hash, kind, name, role, addresses, csrf_token, created_at, expires_at, credential)
+      VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9)`,
+    [s.idHash, s.kind, s.name, s.role, JSON.stringify(s.addresses), s.csrfToken, s.createdAt, s.expiresAt, s.credential]);
   }
 
   async getSession(idHash: string, now: string): Promise<StoredSession | null> {
@@ -91,6 +93,7 @@ export class PostgresIdentityStore implements IdentityStore {
     return {
       idHash: row.id_hash, kind: row.kind === 'recipient-link' ? 'recipient-link' : 'session', name: row.name, role: row.role as IdentityRole,
       addresses: row.addresses, csrfToken: row.csrf_token, createdAt: row.created_at.toISOString(), expiresAt: row.expires_at.toISOString(),
+      credential: row.credential ?? null,
     };
   }
 

@@ -72,8 +72,8 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   async addSession(s: StoredSession): Promise<void> {
-    this.#db.prepare(`INSERT INTO console_sessions (id_hash, kind, name, role, addresses, csrf_token, created_at, expires_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(s.idHash, s.kind, s.name, s.role, JSON.stringify(s.addresses), s.csrfToken, s.createdAt, s.expiresAt);
+    this.#db.prepare(`INSERT INTO console_sessions (id_hash, kind, name, role, addresses, csrf_token, created_at, expires_at, credential)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(s.idHash, s.kind, s.name, s.role, JSON.stringify(s.addresses), s.csrfToken, s.createdAt, s.expiresAt, s.credential);
   }
 
   async getSession(idHash: string, now: string): Promise<StoredSession | null> {
@@ -82,7 +82,7 @@ export class SqliteIdentityStore implements IdentityStore {
     return {
       idHash: String(row.id_hash), kind: row.kind === 'recipient-link' ? 'recipient-link' : 'session', name: String(row.name),
       role: String(row.role) as IdentityRole, addresses: JSON.parse(String(row.addresses)) as string[], csrfToken: String(row.csrf_token),
-      createdAt: String(row.created_at), expiresAt: String(row.expires_at),
+      createdAt: String(row.created_at), expiresAt: String(row.expires_at), credential: str(row.credential),
     };
   }
 
