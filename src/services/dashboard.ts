@@ -10,6 +10,7 @@ import type { SourceReport } from '../report/build-report.ts';
 import type { QuarantineRecipientState } from '../store/ports.ts';
 import type { PolicyFragment } from './policy-document.ts';
 import { runReportOverRecords } from './report-runs.ts';
+import { dashboardRecords } from './dashboard-records.ts';
 import { storePerUse } from './worker-stores.ts';
 import type { StoreAccess } from './worker-stores.ts';
 import { runInWorker } from './worker-task.ts';
@@ -97,7 +98,7 @@ function sourceOf(s: SourceReport): DashboardSource {
 export async function computeDashboard(request: DashboardRequest, stores: StoreAccess = storePerUse): Promise<Dashboard> {
   const cap = request.maxRecords ?? DASHBOARD_MAX_RECORDS;
   const selection = { url: request.store.url, dataDir: request.store.dataDir };
-  const records: TraceRecord[] = await stores.main(selection, (store) => store.queryTrace({ since: request.since, until: request.until, order: 'time', limit: cap }));
+  const records: TraceRecord[] = await stores.main(selection, (store) => dashboardRecords(store, request.since, request.until, cap));
   const since = Date.parse(request.since);
   const until = Date.parse(request.until);
   const { verdicts, connectors } = tally(records);

@@ -139,6 +139,24 @@ export class SqliteStore implements Store {
     }));
   }
 
+  /**
+   * The sequence numbers of one time window's records, newest first as queryTrace orders by
+   * time: read from the (time, transaction_id) index alone. With recordsBySeq, a reader that
+   * keeps records it parsed before (the console's dashboard, services/dashboard-records.ts)
+   * reads and parses only the records it has not seen.
+   */
+  traceSeqsInWindow(since: string, until: string, limit: number): number[] {
+    const rows = this.#db.prepare('SELECT seq FROM trace WHERE time >= ? AND time < ? ORDER BY time DESC, transaction_id DESC LIMIT ?').all(since, until, limit) as Array<{ seq: number }>;
+    return rows.map((r) => Number(r.seq));
+  }
+
+  /** The stored records (as written, without delivery progress) of these sequence numbers, in no order. */
+  traceRecordsBySeq(seqs: readonly number[]): Array<{ seq: number; record: string }> {
+    if (seqs.length === 0) return [];
+    const rows = this.#db.prepare('SELECT seq, record FROM trace WHERE seq IN (SELECT value FROM json_each(?))').all(JSON.stringify(seqs)) as Array<{ seq: number; record: string }>;
+    return rows.map((r) => ({ seq: Number(r.seq), record: r.record }));
+  }
+
   async updateDelivery(update: DeliveryUpdate, options?: TraceWriteOptions): Promise<void> {
     const time = new Date().toISOString();
     await this.#traceWrites.run(() => {
