@@ -3,7 +3,7 @@
 // order matters: nobody learns whether a body is valid before they are allowed to send it.
 import { timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
-import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
+import { setCookie, deleteCookie } from 'hono/cookie';
 import type { ApiDeps, ApiRoute, Principal, RouteInput } from './api-route.ts';
 import { ApiError } from './api-route.ts';
 import { asApiError, RetryLaterError, sendError, validationFailure } from './http-errors.ts';
@@ -37,10 +37,27 @@ async function identify(c: Context, deps: ApiDeps): Promise<Caller | null> {
     if (!principal) throw new ApiError(401, 'unauthenticated', 'the API token is unknown, expired or revoked');
     return { principal, csrfToken: null };
   }
-  const sessionId = getCookie(c, SESSION_COOKIE);
+  const sessionId = sessionCookieOf(c);
   if (!sessionId) return null;
   const session = await identities.resolveSession(sessionId);
   return session ? { principal: session.principal, csrfToken: session.csrfToken } : null;
+}
+
+/**
+ * The session cookie's value, or null. More than one cookie of that name (one set by another page
+ * on this host with a narrower Path, say) is refused rather than one picked: which the browser
+ * sends first is the attacker's choice.
+ */
+function sessionCookieOf(c: Context): string | null {
+  const values: string[] = [];
+  for (const part of (c.req.header('cookie') ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE) values.push(part.slice(eq + 1).trim());
+  }
+  if (values.length > 1) {
+    throw new ApiError(401, 'unauthenticated', `more than one ${SESSION_COOKIE} cookie was sent; clear this site's cookies and sign in again`);
+  }
+  return values[0] || null;
 }
 
 function sameToken(a: string | undefined, b: string): boolean {
@@ -120,7 +137,7 @@ function actorOf(principal: Principal): string {
 
 function sessionCookieControl(c: Context, secureCookie: boolean): NonNullable<RouteInput<unknown, unknown, unknown>['sessionCookie']> {
   return {
-    value: getCookie(c, SESSION_COOKIE) ?? null,
+    value: sessionCookieOf(c),
     set(sessionId, expiresAt) {
       setCookie(c, SESSION_COOKIE, sessionId, { path: '/', httpOnly: true, secure: secureCookie, sameSite: 'Strict', expires: new Date(expiresAt) });
     },

@@ -6,7 +6,13 @@ import { z } from 'zod';
 import type { ApiRoute } from './api-route.ts';
 
 export const API_PREFIX = '/api/v1';
-export const SESSION_COOKIE = 'mxward_session';
+/**
+ * `__Host-`: the browser keeps it only if Secure, Path=/ and without Domain, so a page on another
+ * port of the same host (cookies are not kept apart by port) cannot plant a narrower-Path cookie
+ * of this name to shadow the session. Chromium treats plain-HTTP loopback (127.0.0.1, localhost,
+ * [::1]) as secure for this, so the loopback console keeps the same name (docs/console.md).
+ */
+export const SESSION_COOKIE = '__Host-mxward_session';
 export const CSRF_HEADER = 'x-csrf-token';
 
 type JsonSchema = Record<string, unknown>;

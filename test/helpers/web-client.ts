@@ -8,6 +8,7 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import type { IdentityService, Scope } from '../../src/services/identities.ts';
 import type { IdentityRole } from '../../src/store/ports.ts';
+import { SESSION_COOKIE } from '../../src/web/openapi.ts';
 import { startTestGateway } from './gateway.ts';
 import type { TestGateway, TestGatewayOptions } from './gateway.ts';
 
@@ -99,7 +100,7 @@ export class WebClient {
 }
 
 /** `name=value` of a Set-Cookie header, for sending it back. */
-export function cookiePair(setCookie: string | string[] | undefined, name = 'mxward_session'): string | null {
+export function cookiePair(setCookie: string | string[] | undefined, name = SESSION_COOKIE): string | null {
   const all = Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : [];
   const found = all.find((c) => c.startsWith(`${name}=`));
   return found ? found.split(';')[0] : null;

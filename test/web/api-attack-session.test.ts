@@ -1,15 +1,20 @@
 // Attacking console sessions over real HTTP (issue 13): session fixation, sign-out, CSRF (no
 // token, a wrong one, another session's, and bodies a cross-site form can send), CORS and a
-// foreign Origin, DNS rebinding on the plain-HTTP console, login throttling against
+// foreign Origin, DNS rebinding on the plain-HTTP console, a session cookie shadowed from another
+// port of the same host (over HTTP and in real Chromium), login throttling against
 // X-Forwarded-For, name case and parallel bursts, and whether a sign-in answer tells a missing
 // user from a wrong password.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromium } from 'playwright-core';
 import { hashPassword } from '../../src/users/passwords.ts';
+import { chromiumArgs } from '../report/html-fixture.ts';
 import { cookiePair, startWebGateway } from '../helpers/web-client.ts';
 import type { ApiResponse, WebClient, WebGateway } from '../helpers/web-client.ts';
 import { assertNoInternals, expectError } from './api-attack-common.ts';
+import { CHROMIUM, chromiumSkip } from './console-browser.ts';
 
 /** A request from a chosen loopback source address (127.0.0.x), so a test can play several clients. */
 function fromAddress(gw: WebGateway, localAddress: string, method: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
@@ -41,11 +46,11 @@ describe('sessions and CSRF', () => {
 
   test('fixation: a session id chosen before sign-in is not the one after, and a planted low session is not upgraded', async () => {
     const planted = 'attacker-chosen-session-id-0123456789abcdef';
-    const res = await gw.client().post('/session', { username: 'admin', password: gw.adminPassword }, { headers: { cookie: `mxward_session=${planted}` } });
+    const res = await gw.client().post('/session', { username: 'admin', password: gw.adminPassword }, { headers: { cookie: `__Host-mxward_session=${planted}` } });
     assert.equal(res.status, 201);
     const issued = cookiePair(res.headers['set-cookie'])!;
-    assert.notEqual(issued, `mxward_session=${planted}`);
-    expectError(await gw.client().get('/session', { headers: { cookie: `mxward_session=${planted}` } }), 401, 'unauthenticated', 'planted id');
+    assert.notEqual(issued, `__Host-mxward_session=${planted}`);
+    expectError(await gw.client().get('/session', { headers: { cookie: `__Host-mxward_session=${planted}` } }), 401, 'unauthenticated', 'planted id');
     // An attacker's own valid (auditor) session planted in the admin's browser stays an auditor session after the admin signs in.
     const auditorPassword = await gw.addAccount('fix-auditor', 'auditor');
     const auditor = await gw.login('fix-auditor', auditorPassword);
@@ -147,6 +152,86 @@ describe('sessions and CSRF', () => {
   });
 });
 
+/** The id in a session client's cookie. */
+function sessionIdOf(client: WebClient): string {
+  if (client.auth.kind !== 'session') throw new Error('a session client expected');
+  return client.auth.cookie.slice(client.auth.cookie.indexOf('=') + 1);
+}
+
+describe('a session cookie shadowed from another port of the same host', () => {
+  // Cookies are not kept apart by port: a page on http://127.0.0.1:8080 can set cookies that the
+  // browser then sends to the console on 127.0.0.1:9726, with a narrower Path sent first.
+  let gw: WebGateway;
+  before(async () => { gw = await startWebGateway(); });
+  after(async () => { await gw?.close(); });
+
+  test('a cookie of the old name is not a session; two session cookies are refused, whichever comes first', async () => {
+    const victim = await gw.adminClient();
+    const attacker = await gw.login('shadow-auditor', await gw.addAccount('shadow-auditor', 'auditor'));
+    const [v, a] = [sessionIdOf(victim), sessionIdOf(attacker)];
+    expectError(await gw.client().get('/session', { headers: { cookie: `mxward_session=${a}` } }), 401, 'unauthenticated', 'old name alone');
+    const beside = await gw.client().get('/session', { headers: { cookie: `mxward_session=${a}; __Host-mxward_session=${v}` } });
+    assert.deepEqual([beside.status, beside.json.principal?.name], [200, 'admin'], 'the old name beside the real one is ignored');
+    const both = [`__Host-mxward_session=${a}; __Host-mxward_session=${v}`, `__Host-mxward_session=${v};__Host-mxward_session=${a}`, `__Host-mxward_session=${v}; __Host-mxward_session=${v}`];
+    for (const cookie of both) {
+      expectError(await gw.client().get('/session', { headers: { cookie } }), 401, 'unauthenticated', cookie);
+      for (const csrf of [victim, attacker].map((c) => (c.auth.kind === 'session' ? c.auth.csrfToken : ''))) {
+        const write = await gw.client().post('/tokens', { name: 'shadowed', role: 'auditor', scopes: ['read'] }, { headers: { cookie, 'x-csrf-token': csrf } });
+        expectError(write, 401, 'unauthenticated', `write with ${cookie}`);
+      }
+      const signIn = await gw.client().post('/session', { username: 'admin', password: gw.adminPassword }, { headers: { cookie } });
+      expectError(signIn, 401, 'unauthenticated', `sign-in with ${cookie}`);
+      assert.equal(signIn.headers['set-cookie'], undefined);
+    }
+    assert.equal((await gw.identities.listTokens()).some((t) => t.name === 'shadowed'), false);
+    assert.equal((await victim.get('/session')).json.principal.name, 'admin', 'the real session is untouched');
+  });
+
+  test('Chromium: the console keeps its __Host- session on plain-HTTP loopback, and another port cannot shadow it with Path=/api', { skip: chromiumSkip }, async (t) => {
+    const attacker = await gw.login('shadow-auditor-2', await gw.addAccount('shadow-auditor-2', 'auditor'));
+    const planted = sessionIdOf(attacker);
+    // The other origin: same host, another port, answering with the shadowing cookies.
+    const evil = createServer((_req, res) => {
+      res.setHeader('set-cookie', [
+        `__Host-mxward_session=${planted}; Secure; Path=/api; SameSite=Lax`,
+        `mxward_session=${planted}; Path=/api; SameSite=Lax`,
+      ]);
+      res.setHeader('content-type', 'text/html');
+      res.end('<p>nothing to see</p>');
+    });
+    await new Promise<void>((resolveListen) => evil.listen(0, '127.0.0.1', resolveListen));
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: chromiumArgs, headless: true });
+    t.after(async () => {
+      await browser.close();
+      await new Promise((resolveClose) => evil.close(resolveClose));
+    });
+    const consolePort = new URL(gw.url).port;
+    const evilPort = (evil.address() as AddressInfo).port;
+    for (const host of ['127.0.0.1', 'localhost']) {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const origin = `http://${host}:${consolePort}`;
+      await page.goto(`${origin}/console/`);
+      const signedIn = await page.evaluate(async (password) => (await fetch('/api/v1/session', {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password }),
+      })).status, gw.adminPassword);
+      assert.equal(signedIn, 201, host);
+      await page.goto(`http://${host}:${evilPort}/`);
+      await page.goto(`${origin}/console/`);
+      const me = await page.evaluate(async () => {
+        const res = await fetch('/api/v1/session');
+        return { status: res.status, body: await res.json() };
+      });
+      assert.deepEqual([me.status, me.body.principal?.name], [200, 'admin'], `${host}: ${JSON.stringify(me.body)}`);
+      const sent = (await context.cookies(`${origin}/api/v1/session`)).map((c) => `${c.name} ${c.path} ${c.secure}`).sort();
+      // The browser took the unprefixed cookie (and sends it: the server ignores that name) but
+      // refused the prefixed one with a narrower Path; ours is the only __Host- one.
+      assert.deepEqual(sent, ['__Host-mxward_session / true', 'mxward_session /api false'], host);
+      await context.close();
+    }
+  });
+});
+
 describe('login throttling and enumeration', () => {
   let gw: WebGateway;
   before(async () => {
@@ -212,7 +297,7 @@ describe('login throttling and enumeration', () => {
     const token = await gw.tokenClient('administrator');
     const tokenSecret = token.auth.token;
     expectError(await gw.client().get('/accounts', { headers: { authorization: `Bearer ${sessionId}` } }), 401, 'unauthenticated', 'session id as bearer');
-    expectError(await gw.client().get('/accounts', { headers: { cookie: `mxward_session=${tokenSecret}` } }), 401, 'unauthenticated', 'token as cookie');
+    expectError(await gw.client().get('/accounts', { headers: { cookie: `__Host-mxward_session=${tokenSecret}` } }), 401, 'unauthenticated', 'token as cookie');
     expectError(await gw.client().get('/accounts', { headers: { authorization: `Basic ${Buffer.from(`admin:${gw.adminPassword}`).toString('base64')}` } }), 401, 'unauthenticated', 'basic auth');
     expectError(await gw.client().get(`/accounts?access_token=${tokenSecret}&token=${tokenSecret}`), 401, 'unauthenticated', 'token in the query');
   });

@@ -23,6 +23,10 @@ async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutM
   }
 }
 
+function expectUnauthenticated(res: { status: number; json: any }): void {
+  assert.deepEqual([res.status, res.json?.error?.code], [401, 'unauthenticated']);
+}
+
 describe('console identities', () => {
   let gateway: WebGateway;
   before(async () => {
@@ -39,10 +43,13 @@ describe('console identities', () => {
     assert.deepEqual((await gateway.identities.listAccounts()).map((a) => [a.username, a.role]), [['admin', 'administrator']]);
   });
 
-  test('sign-in sets a Secure, HttpOnly, SameSite=Strict cookie; sign-out ends the session', async () => {
+  test('sign-in sets a __Host- prefixed, Secure, HttpOnly, SameSite=Strict cookie; sign-out ends the session', async () => {
     const res = await gateway.client().post('/session', { username: 'admin', password: gateway.adminPassword });
     assert.equal(res.status, 201);
     const setCookie = String(res.headers['set-cookie']);
+    // The prefix makes the browser refuse the same name with a narrower Path or a Domain from another port.
+    assert.ok(setCookie.startsWith('__Host-mxward_session='), setCookie);
+    assert.ok(!/;\s*Domain=/i.test(setCookie), setCookie);
     for (const flag of ['HttpOnly', 'Secure', 'SameSite=Strict', 'Path=/']) assert.ok(setCookie.includes(flag), `${flag} in ${setCookie}`);
     assert.equal(res.json.principal.role, 'administrator');
     assert.equal(typeof res.json.csrfToken, 'string');
@@ -62,7 +69,7 @@ describe('console identities', () => {
     assert.deepEqual([noCsrf.status, noCsrf.json.error.code], [403, 'csrf_failed']);
     const out = await session.delete('/session');
     assert.equal(out.status, 204);
-    assert.match(String(out.headers['set-cookie']), /mxward_session=;.*Max-Age=0/);
+    assert.match(String(out.headers['set-cookie']), /^__Host-mxward_session=;.*Max-Age=0/);
     const after = await session.get('/session');
     assert.deepEqual([after.status, after.json.error.code], [401, 'unauthenticated']);
   });
@@ -209,6 +216,54 @@ describe('console identities', () => {
     }
     const expired = await gateway.identities.createRecipientLink('zed@example.test', -1000, 'test');
     assert.equal((await gateway.client().post('/recipient-session', { linkToken: expired.token })).status, 401);
+  });
+
+  test('a new password for a submission user ends the recipient sessions opened with the old one', async () => {
+    const admin = await gateway.adminClient();
+    // erin's name is her only address, as a signed link's session looks: her session is still tied to her password.
+    assert.equal((await admin.post('/users', { username: 'dave', password: 'dave-old-password', addresses: ['dave@example.test'] })).status, 201);
+    assert.equal((await admin.post('/users', { username: 'erin@example.test', password: 'erin-old-password', addresses: ['erin@example.test'] })).status, 201);
+    const dave = [await gateway.recipientLogin('dave', 'dave-old-password'), await gateway.recipientLogin('dave', 'dave-old-password')];
+    const erin = await gateway.recipientLogin('erin@example.test', 'erin-old-password');
+    const daveLink = await gateway.recipientLinkLogin('dave@example.test');
+    for (const c of [...dave, erin, daveLink]) assert.equal((await c.get('/session')).status, 200);
+
+    assert.equal((await admin.put('/users/dave/password', { password: 'dave-new-password' })).status, 200);
+    for (const c of dave) expectUnauthenticated(await c.get('/quarantine'));
+    assert.equal((await gateway.client().post('/recipient-session', { username: 'dave', password: 'dave-old-password' })).status, 401);
+    assert.equal((await (await gateway.recipientLogin('dave', 'dave-new-password')).get('/session')).status, 200);
+    // A signed link is not the password: it proves the mailbox, and stays good until it expires.
+    assert.equal((await daveLink.get('/session')).status, 200);
+
+    // Setting the same password again is a new hash (new salt), so it also ends the sessions.
+    assert.equal((await admin.put('/users/erin@example.test/password', { password: 'erin-old-password' })).status, 200);
+    expectUnauthenticated(await erin.get('/session'));
+    const erinAgain = await gateway.recipientLogin('erin@example.test', 'erin-old-password');
+    assert.equal((await erinAgain.get('/session')).status, 200);
+    assert.equal((await admin.delete('/users/erin@example.test')).status, 200);
+    expectUnauthenticated(await erinAgain.get('/session'));
+  });
+
+  test('a session opened from a signed link ends no later than the link', async () => {
+    const admin = await gateway.adminClient();
+    // A one-hour link against the eight-hour session: the session gets the link's end.
+    const link = await admin.post('/recipient-links', { address: 'fay@example.test', ttlHours: 1 });
+    assert.equal(link.status, 201);
+    const opened = await gateway.client().post('/recipient-session', { linkToken: link.json.token });
+    assert.equal(opened.status, 201);
+    // Links carry whole seconds.
+    const linkEnd = Math.floor(Date.parse(link.json.expiresAt) / 1000) * 1000;
+    assert.equal(Date.parse(opened.json.expiresAt), linkEnd);
+    const expires = /Expires=([^;]+)/.exec(String(opened.headers['set-cookie']))?.[1];
+    assert.equal(Date.parse(expires ?? ''), linkEnd, String(opened.headers['set-cookie']));
+
+    // A link followed seconds before its end: the server refuses the session once the link is over.
+    const { token } = await gateway.identities.createRecipientLink('fay@example.test', 3000, 'test');
+    const res = await gateway.client().post('/recipient-session', { linkToken: token });
+    assert.equal(res.status, 201, res.text);
+    const fay = gateway.client().with({ kind: 'session', cookie: cookiePair(res.headers['set-cookie'])!, csrfToken: res.json.csrfToken });
+    assert.ok(Date.parse(res.json.expiresAt) <= Date.now() + 3000, res.json.expiresAt);
+    await waitFor('the short link\'s session ends', async () => ((await fay.get('/session')).status === 401 ? true : null), 15_000);
   });
 });
 
