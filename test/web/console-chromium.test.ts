@@ -42,7 +42,7 @@ test('sign in: a wrong password is answered next to the form, the right one open
   // The session is an HttpOnly cookie the page's scripts cannot read.
   assert.equal(await c.page.evaluate(() => document.cookie), '');
   const cookies = await c.context.cookies();
-  const session = cookies.find((k) => k.name === 'mxward_session');
+  const session = cookies.find((k) => k.name === '__Host-mxward_session');
   assert.ok(session?.httpOnly && session.secure && session.sameSite === 'Strict', JSON.stringify(cookies));
 
   // A reload keeps the session; signing out ends it.
