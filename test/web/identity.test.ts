@@ -244,6 +244,19 @@ describe('console identities', () => {
     expectUnauthenticated(await erinAgain.get('/session'));
   });
 
+  test('a recipient session written before sessions recorded their credential is refused', async () => {
+    const db = new DatabaseSync(join(gateway.dataDir, 'mxward.db'));
+    const rows: Array<[string, string, string[]]> = [['legacy-mail-session-id', 'carol', ['carol@example.test']], ['legacy-link-session-id', 'zed@example.test', ['zed@example.test']]];
+    try {
+      for (const [id, name, addresses] of rows) {
+        db.prepare(`INSERT INTO console_sessions (id_hash, kind, name, role, addresses, csrf_token, created_at, expires_at, credential)
+          VALUES (?, 'recipient-link', ?, 'recipient', ?, 'csrf', ?, ?, NULL)`)
+          .run(createHash('sha256').update(id).digest('hex'), name, JSON.stringify(addresses), new Date().toISOString(), new Date(Date.now() + 3600_000).toISOString());
+      }
+    } finally { db.close(); }
+    for (const [id] of rows) expectUnauthenticated(await gateway.client().get('/session', { headers: { cookie: `__Host-mxward_session=${id}` } }));
+  });
+
   test('a session opened from a signed link ends no later than the link', async () => {
     const admin = await gateway.adminClient();
     // A one-hour link against the eight-hour session: the session gets the link's end.
