@@ -2,12 +2,13 @@
 // aggregator so that the result is the one a single pass over the whole file would give.
 //
 // Counts, sums, first/last seen and days add up in any order, and so do the capped counters
-// (CappedCounts keeps the alphabetically first keys, whatever the order). Sample lists, subjects
-// and recipient sets keep the first N in row order: merging partials in file order keeps that
-// order, and a partial's first N are all a merge can need (the first N new ones are among them).
-// The one list that stays first-seen is the sources themselves (20,000 of them, each a bundle of
-// counters): when a partial folded sources into "(other sources)", or merging would, the merge
-// says it is not exact and the caller reads the file again in one pass.
+// (CappedCounts keeps the alphabetically first keys, whatever the order), and distinct recipient
+// counts (hashes, then a sketch: distinct.ts). Sample lists and subjects keep the first N in row
+// order: merging partials in file order keeps that order, and a partial's first N are all a merge
+// can need (the first N new ones are among them). The one list that stays first-seen is the
+// sources themselves (100,000 of them, each a bundle of counters): when a partial folded sources
+// into "(other sources)", or merging would, the merge says it is not exact and the caller reads
+// the file again in one pass.
 import type { MessageSample, SourceStats } from './aggregate.ts';
 import { RECENT_MESSAGES } from './source-signals.ts';
 import { MAX_INTERNAL_SENDERS, MAX_SAMPLE_MESSAGES, MAX_SOURCES, MAX_SUBJECTS, ReportAggregator } from './aggregate.ts';
