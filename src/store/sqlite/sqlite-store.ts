@@ -115,8 +115,9 @@ export class SqliteStore implements Store {
     const args: Array<string | number> = [];
     if (filter.since) { where.push('time >= ?'); args.push(filter.since); }
     if (filter.ip) { where.push('remote_ip = ?'); args.push(filter.ip); }
-    if (filter.sender) { where.push('lower(mail_from) LIKE ?'); args.push(`%${filter.sender.toLowerCase()}%`); }
-    if (filter.recipient) { where.push('recipients LIKE ?'); args.push(`%${filter.recipient.toLowerCase()}%`); }
+    // instr, not LIKE: a `%` or `_` the user typed is a character, not a wildcard (as strpos on PostgreSQL).
+    if (filter.sender) { where.push('instr(lower(mail_from), ?) > 0'); args.push(filter.sender.toLowerCase()); }
+    if (filter.recipient) { where.push('instr(lower(recipients), ?) > 0'); args.push(filter.recipient.toLowerCase()); }
     if (filter.directSend) where.push('direct_send IS NOT NULL');
     if (filter.verdict) { where.push('verdict = ?'); args.push(filter.verdict); }
     if (filter.node) { where.push('node = ?'); args.push(filter.node); }
