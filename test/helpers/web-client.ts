@@ -2,8 +2,10 @@
 // signed in with a session (cookie + CSRF token), with an API token, or anonymous. Requests go
 // through node:http/https so a test can trust the gateway's self-signed certificate and send
 // exactly the bytes it wants (an oversized body, a wrong content type).
+import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import type { IdentityService, Scope } from '../../src/services/identities.ts';
@@ -82,17 +84,7 @@ export class WebClient {
     return new Promise((resolveResponse, rejectResponse) => {
       const req = send(url, {
         method, headers, ...(url.protocol === 'https:' ? { ca: this.#ca, servername: 'localhost' } : {}),
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', rejectResponse);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: any;
-          try { json = JSON.parse(text); } catch { json = undefined; }
-          resolveResponse({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-        });
-      });
+      }, (res) => readApiResponse(res).then(resolveResponse, rejectResponse));
       req.on('error', rejectResponse);
       req.end(payload);
     });
@@ -185,4 +177,33 @@ export async function startWebGateway(options: WebGatewayOptions = {}): Promise<
     await gateway.close();
     throw err;
   }
+}
+
+/** A whole answer: status, headers, text and the JSON it holds (undefined when it is not JSON). */
+export function readApiResponse(res: IncomingMessage): Promise<ApiResponse> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    res.on('error', reject);
+    res.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let json: any;
+      try { json = JSON.parse(text); } catch { json = undefined; }
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+    });
+  });
+}
+
+/** An API error answer: its status, stable code, field path (when given), and no stack trace. */
+export function expectError(res: ApiResponse, status: number, code: string, path?: string): void {
+  assert.equal(res.status, status, res.text);
+  assert.equal(res.json?.error?.code, code, res.text);
+  if (path !== undefined) assert.equal(res.json.error.path, path, res.text);
+  assert.doesNotMatch(res.text, /\n\s+at /, 'no stack trace in an error');
+}
+
+/** A 200 answer, or a failure that shows what came instead. */
+export function ok(res: ApiResponse, what: string): ApiResponse {
+  assert.equal(res.status, 200, `${what}: ${res.status} ${res.text}`);
+  return res;
 }

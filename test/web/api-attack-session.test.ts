@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { chromium } from 'playwright-core';
 import { hashPassword } from '../../src/users/passwords.ts';
 import { chromiumArgs } from '../report/html-fixture.ts';
-import { cookiePair, startWebGateway } from '../helpers/web-client.ts';
+import { cookiePair, readApiResponse, startWebGateway } from '../helpers/web-client.ts';
 import type { ApiResponse, WebClient, WebGateway } from '../helpers/web-client.ts';
 import { assertNoInternals, expectError } from './api-attack-common.ts';
 import { CHROMIUM, chromiumSkip } from './console-browser.ts';
@@ -23,17 +23,7 @@ function fromAddress(gw: WebGateway, localAddress: string, method: string, path:
     const req = httpRequest(new URL(`/api/v1${path}`, gw.url), {
       method, localAddress,
       headers: { 'content-type': 'application/json', 'content-length': String(payload.length), ...headers },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', rejectResponse);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: any;
-        try { json = JSON.parse(text); } catch { json = undefined; }
-        resolveResponse({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-    });
+    }, (res) => readApiResponse(res).then(resolveResponse, rejectResponse));
     req.on('error', rejectResponse);
     req.end(payload);
   });

@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { startWebGateway } from '../helpers/web-client.ts';
+import { expectError, ok, startWebGateway } from '../helpers/web-client.ts';
 import type { ApiResponse, WebClient, WebGateway } from '../helpers/web-client.ts';
 import { sendOne, testMessage } from '../helpers/smtp-client.ts';
 import { waitFor } from '../helpers/loopback.ts';
@@ -19,18 +19,6 @@ let admin: WebClient;
 let helpdesk: WebClient;
 let auditor: WebClient;
 let recipient: WebClient;
-
-function expectError(res: ApiResponse, status: number, code: string, path?: string): void {
-  assert.equal(res.status, status, res.text);
-  assert.equal(res.json?.error?.code, code, res.text);
-  if (path !== undefined) assert.equal(res.json.error.path, path, res.text);
-  assert.doesNotMatch(res.text, /\n\s+at /, 'no stack trace in an error');
-}
-
-function ok(res: ApiResponse, what: string): ApiResponse {
-  assert.equal(res.status, 200, `${what}: ${res.status} ${res.text}`);
-  return res;
-}
 
 
 async function send(from: string, subject: string): Promise<TraceRecord> {

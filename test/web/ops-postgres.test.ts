@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestDatabase } from '../helpers/postgres.ts';
-import { startWebGateway } from '../helpers/web-client.ts';
+import { ok, startWebGateway } from '../helpers/web-client.ts';
 import type { ApiResponse, WebClient, WebGateway } from '../helpers/web-client.ts';
 import { sendOne, testMessage } from '../helpers/smtp-client.ts';
 import { holdMarked } from '../helpers/hold-check.ts';
@@ -17,11 +17,6 @@ const skip = typeof db === 'string' ? db : false;
 let gw: WebGateway;
 let admin: WebClient;
 const sent: TraceRecord[] = [];
-
-function ok(res: ApiResponse, what: string): ApiResponse {
-  assert.equal(res.status, 200, `${what}: ${res.status} ${res.text}`);
-  return res;
-}
 
 async function send(from: string, subject: string): Promise<TraceRecord> {
   const result = await sendOne(gw.inbound.port, from, ['alice@contoso.test'], testMessage({ from: `<${from}>`, to: 'alice@contoso.test', subject }));

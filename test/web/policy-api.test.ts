@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { policyRoutes } from '../../src/web/routes/policy-routes.ts';
-import { startWebGateway } from '../helpers/web-client.ts';
+import { expectError, startWebGateway } from '../helpers/web-client.ts';
 import type { ApiResponse, RequestOptions, WebClient, WebGateway } from '../helpers/web-client.ts';
 import { sendOne, testMessage } from '../helpers/smtp-client.ts';
 import { directSendAttempt } from '../helpers/smtp-session.ts';
@@ -37,13 +37,6 @@ function recorded(client: WebClient): WebClient {
 
 function expectStatus(res: ApiResponse, status: number, what: string): void {
   assert.equal(res.status, status, `${what}: ${res.status} ${res.text}`);
-}
-
-function expectError(res: ApiResponse, status: number, code: string, path?: string): void {
-  assert.equal(res.status, status, res.text);
-  assert.equal(res.json?.error?.code, code, res.text);
-  if (path !== undefined) assert.equal(res.json.error.path, path, res.text);
-  assert.doesNotMatch(res.text, /\n\s+at /, 'no stack trace in an error');
 }
 
 before(async () => {

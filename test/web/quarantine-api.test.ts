@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { holdByTag } from '../helpers/hold-check.ts';
 import { waitFor } from '../helpers/loopback.ts';
-import { startWebGateway } from '../helpers/web-client.ts';
+import { expectError, ok, startWebGateway } from '../helpers/web-client.ts';
 import type { ApiResponse, WebClient, WebGateway } from '../helpers/web-client.ts';
 import { sendOne, testMessage } from '../helpers/smtp-client.ts';
 import { maildirMessages, waitForMaildir } from '../helpers/maildir.ts';
@@ -20,18 +20,6 @@ let alice: WebClient;
 let carol: WebClient;
 const ids: Record<'full' | 'own' | 'limited' | 'html', string> = { full: '', own: '', limited: '', html: '' };
 
-function expectError(res: ApiResponse, status: number, code: string, path?: string): void {
-  assert.equal(res.status, status, res.text);
-  assert.equal(res.json?.error?.code, code, res.text);
-  if (path !== undefined) assert.equal(res.json.error.path, path, res.text);
-  assert.doesNotMatch(res.text, /\n\s+at /, 'no stack trace in an error');
-}
-
-
-function ok(res: ApiResponse, what: string): ApiResponse {
-  assert.equal(res.status, 200, `${what}: ${res.status} ${res.text}`);
-  return res;
-}
 
 /** Sends one message through the real listener and returns the quarantine id its trace record names. */
 async function hold(tag: string, extra: { headers?: string[]; body?: string } = {}): Promise<string> {
