@@ -52,6 +52,24 @@ export class WorkerPoolBusyError extends Error {
   }
 }
 
+/**
+ * The JSON text each task result was parsed from, so the API can send that text as the body
+ * instead of serialising the same value again (web/api-handler.ts). Keyed by the parsed object,
+ * which nobody may change afterwards (a dashboard is shared by many requests anyway).
+ */
+const jsonTexts = new WeakMap<object, string>();
+
+/** The JSON text a worker result was parsed from, when `value` is such a result. */
+export function workerJsonText(value: unknown): string | undefined {
+  return value !== null && typeof value === 'object' ? jsonTexts.get(value) : undefined;
+}
+
+function parseResult(json: string): unknown {
+  const value: unknown = JSON.parse(json);
+  if (value !== null && typeof value === 'object') jsonTexts.set(value, json);
+  return value;
+}
+
 const slots: Slot[] = [];
 const queue: Pending[] = [];
 let nextId = 1;
@@ -91,7 +109,7 @@ function spawn(): Slot {
   const worker = new Worker(new URL('./worker-main.ts', import.meta.url), { env: WORKER_ENV });
   const slot: Slot = { worker, task: null, idleTimer: null };
   worker.on('message', (reply: TaskReply) => {
-    finish(slot, (p) => (reply.ok ? p.resolve(JSON.parse(reply.json)) : p.reject(errorOf(reply))));
+    finish(slot, (p) => (reply.ok ? p.resolve(parseResult(reply.json)) : p.reject(errorOf(reply))));
   });
   // A crashed worker fails its task only; the next task gets a fresh worker.
   const died = (err: Error) => {

@@ -10,7 +10,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import type { ApiDeps, ApiRoute } from './api-route.ts';
-import { routeHandler } from './api-handler.ts';
+import { responseValidationOf, routeHandler } from './api-handler.ts';
 import { sendError } from './http-errors.ts';
 import { API_PREFIX, buildOpenApiDocument } from './openapi.ts';
 import { ConsoleFiles } from './static-files.ts';
@@ -68,7 +68,7 @@ export function createWebApp(options: WebAppOptions): Hono {
   const { deps } = options;
   const app = new Hono();
   const files = new ConsoleFiles(options.consoleDir);
-  const settings = { deps, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, clientIp: clientIpOf };
+  const settings = { deps, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, clientIp: clientIpOf, validateResponses: responseValidationOf() };
   let openApi: string | null = null;
 
   app.use('*', async (c, next) => {

@@ -14,6 +14,11 @@ import { SESSION_COOKIE } from '../../src/web/openapi.ts';
 import { startTestGateway } from './gateway.ts';
 import type { TestGateway, TestGatewayOptions } from './gateway.ts';
 
+// Every answer of a gateway under test is checked against its route's schema, a worker's JSON
+// text too (production skips that one check: docs/console.md). Set before any gateway starts,
+// and inherited by the `mxward serve` processes the tests spawn.
+process.env.MXWARD_VALIDATE_RESPONSES ??= 'all';
+
 export interface ApiResponse<T = any> {
   status: number;
   headers: Record<string, string | string[] | undefined>;
