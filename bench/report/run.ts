@@ -16,6 +16,8 @@ import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+// @ts-expect-error: plain JavaScript without declarations, run before the Node version is known
+import { REPORT_NODE_FLAGS } from '../../bin/node-runtime.js';
 import { BENCH_CONNECTOR_CIDR, generateTrace } from './generate.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, sizes: { type: 'string' }, runs: { type: 'string' }, keep: { type: 'boolean' } } });
@@ -34,7 +36,9 @@ interface SizeResult { rows: number; mb: number; mx: Result[]; db: Result[]; sam
 
 function measure(side: 'mxward' | 'duckdb', csv: string, connectors: string, dir: string): Result {
   const report = join(dir, 'report.json');
-  const out = spawnSync(process.execPath, [child, side, csv, connectors, report], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  // mxward's side starts with the V8 flags bin/mxward.js gives `report` (child.ts calls main() directly).
+  const flags: string[] = side === 'mxward' ? REPORT_NODE_FLAGS as string[] : [];
+  const out = spawnSync(process.execPath, [...flags, child, side, csv, connectors, report], { encoding: 'utf8', maxBuffer: 1 << 24 });
   const line = out.stdout.split('\n').find((l) => l.startsWith('BENCH '));
   if (!line) throw new Error(`${side} run failed: ${out.stderr.slice(-2000)}`);
   rmSync(report, { force: true });
