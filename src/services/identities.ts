@@ -13,6 +13,7 @@ import { hashPassword, verifyPassword } from '../users/passwords.ts';
 import { ServiceError } from './service-error.ts';
 import { signRecipientLink, storedLinkKey, verifyRecipientLink } from './identity-links.ts';
 import { SignInTurns } from './sign-in-turns.ts';
+import { PrincipalCache } from './principal-cache.ts';
 
 export type Scope = 'read' | 'write';
 
@@ -93,6 +94,7 @@ export class IdentityService {
   readonly #login: LoginSettings;
   readonly #throttle: AuthThrottle;
   readonly #turns = new SignInTurns();
+  readonly #tokens = new PrincipalCache();
   readonly #now: () => Date;
 
   constructor(options: IdentityServiceOptions) {
@@ -136,6 +138,7 @@ export class IdentityService {
     };
     await this.#identities.putAccount(updated);
     await this.#identities.removeSessionsOf(username);
+    this.#tokens.clear();
     await this.#store.appendAudit(actor, 'console.account.set', { username, role: existing.role }, { username, role: updated.role, passwordChanged: changes.password !== undefined });
     return { username, role: updated.role, createdAt: updated.createdAt };
   }
@@ -150,6 +153,7 @@ export class IdentityService {
     if (!existing) throw new ServiceError('not_found', `no account ${username}`);
     if (existing.role === 'administrator') await this.#keepOneAdministrator(username);
     await this.#identities.removeAccount(username);
+    this.#tokens.clear();
     await this.#store.appendAudit(actor, 'console.account.remove', { username, role: existing.role }, null);
   }
 
@@ -183,7 +187,9 @@ export class IdentityService {
   }
 
   async revokeToken(id: string, actor: string): Promise<void> {
-    if (!(await this.#identities.revokeToken(id, this.#now().toISOString()))) throw new ServiceError('not_found', `no active token ${id}`);
+    const revoked = await this.#identities.revokeToken(id, this.#now().toISOString());
+    this.#tokens.clear(); // the next request reads the store again: revoked here means refused at once
+    if (!revoked) throw new ServiceError('not_found', `no active token ${id}`);
     await this.#store.appendAudit(actor, 'console.token.revoke', { id }, null);
   }
 
@@ -194,13 +200,19 @@ export class IdentityService {
   /** The principal for a bearer token, or null when unknown, revoked or expired. */
   async authenticateToken(token: string): Promise<IdentityPrincipal | null> {
     if (!token.startsWith('mxw_') || token.length > 200) return null;
-    const row = await this.#identities.findTokenByHash(sha256Hex(token));
+    const hash = sha256Hex(token);
     const now = this.#now();
+    const cached = this.#tokens.get(hash, now.getTime());
+    if (cached) return cached;
+    const generation = this.#tokens.generation;
+    const row = await this.#identities.findTokenByHash(hash);
     if (!row || row.revokedAt !== null || (row.expiresAt !== null && Date.parse(row.expiresAt) <= now.getTime())) return null;
     if (row.lastUsedAt === null || now.getTime() - Date.parse(row.lastUsedAt) >= TOUCH_INTERVAL_MS) {
       await this.#identities.touchToken(row.id, now.toISOString());
     }
-    return { kind: 'token', name: row.name, role: row.role, scopes: row.scopes, addresses: [] };
+    const principal: IdentityPrincipal = { kind: 'token', name: row.name, role: row.role, scopes: row.scopes, addresses: [] };
+    this.#tokens.set(hash, principal, now.getTime(), row.expiresAt === null ? Infinity : Date.parse(row.expiresAt), generation);
+    return principal;
   }
 
   // --- sessions -------------------------------------------------------------------------------
