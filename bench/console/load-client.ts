@@ -81,6 +81,8 @@ function nextRequest(): Planned {
 const latencies = new Map<string, number[]>();
 const errorsByKind = new Map<string, number>();
 const errorSamples: string[] = [];
+const busyByKind = new Map<string, number>();
+let busy = 0;
 let requests = 0;
 let skipped = 0;
 let errors = 0;
@@ -100,6 +102,11 @@ async function one(): Promise<void> {
   try {
     const res = await get(path);
     const ms = performance.now() - started;
+    if (res.status === 503 && res.json?.error?.code === 'busy') {
+      busy += 1;
+      busyByKind.set(kind, (busyByKind.get(kind) ?? 0) + 1);
+      return;
+    }
     if (res.status !== 200 || res.json === undefined) {
       failed(kind, `${res.status} ${JSON.stringify(res.json)?.slice(0, 200)}`);
       return;
@@ -142,10 +149,12 @@ const stop = async (): Promise<void> => {
   while (inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
   const cpu = process.cpuUsage(cpuBefore);
   const byKind: Record<string, KindStats> = {};
-  for (const kind of new Set([...latencies.keys(), ...errorsByKind.keys()])) byKind[kind] = stats(latencies.get(kind) ?? [], errorsByKind.get(kind) ?? 0);
+  for (const kind of new Set([...latencies.keys(), ...errorsByKind.keys(), ...busyByKind.keys()])) {
+    byKind[kind] = stats(latencies.get(kind) ?? [], errorsByKind.get(kind) ?? 0, busyByKind.get(kind) ?? 0);
+  }
   const report: LoadReport = {
-    seconds, requests, skipped, errors, errorSamples, byKind,
-    all: stats([...latencies.values()].flat(), errors), cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    seconds, requests, skipped, errors, busy, errorSamples, byKind,
+    all: stats([...latencies.values()].flat(), errors, busy), cpuSeconds: (cpu.user + cpu.system) / 1e6,
     latenciesMs: Object.fromEntries([...latencies].map(([k, v]) => [k, v.map((ms) => Math.round(ms * 10) / 10)])),
   };
   process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -136,7 +136,7 @@ try {
         load = null;
         turns.push({ scenario: s.id, arm, round, rate: t.rate, cpuPer1000: t.cpuPer1000, threads, messages: s.messages, problems: t.problems, api });
         log(`${s.id.padEnd(15)} ${arm.padEnd(23)} ${t.rate.toFixed(0).padStart(6)} msg/s  cpu ${t.cpuPer1000.toFixed(2)} s/1k (main ${threads.main.toFixed(2)} s, workers ${threads.workers.toFixed(2)} s)` +
-          `${api ? `  API ${(api.requests / api.seconds).toFixed(1)} req/s, p50 ${api.all.p50Ms.toFixed(0)} ms, p99 ${api.all.p99Ms.toFixed(0)} ms, ${api.errors} errors` : ''}` +
+          `${api ? `  API ${(api.requests / api.seconds).toFixed(1)} req/s, p50 ${api.all.p50Ms.toFixed(0)} ms, p99 ${api.all.p99Ms.toFixed(0)} ms, ${api.busy} busy, ${api.errors} errors` : ''}` +
           `${t.problems.length ? `  PROBLEMS: ${t.problems.join('; ')}` : ''}`);
       }
     }

@@ -69,6 +69,7 @@ function operationOf(route: ApiRoute): JsonSchema {
     responses: {
       [status]: { description: route.summary, ...responseBody },
       ...Object.fromEntries(errors.map((code) => [code, { $ref: '#/components/responses/Error' }])),
+      '503': { $ref: '#/components/responses/Unavailable' },
     },
     security: route.auth === 'none' ? [] : [{ bearerToken: [] }, { sessionCookie: [] }],
     'x-mxward-roles': [...route.roles],
@@ -111,7 +112,16 @@ export function buildOpenApiDocument(routes: readonly ApiRoute[], version: strin
         sessionCookie: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'A console session from POST /api/v1/session; write routes also need the x-csrf-token header.' },
       },
       schemas: { Error: errorSchema },
-      responses: { Error: { description: 'An error with a stable code', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } } },
+      responses: {
+        Error: { description: 'An error with a stable code', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+        Unavailable: {
+          description: 'Not now: `busy` when the console\'s worker pool already has as many requests waiting as it takes ' +
+            '(come back after Retry-After seconds; the request did nothing), `unavailable` when this node does not run ' +
+            'the part asked for, `node_unavailable` when the node holding a queued message did not answer.',
+          headers: { 'Retry-After': { description: 'seconds to wait before asking again (with `busy`)', schema: { type: 'integer', minimum: 1 } } },
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+        },
+      },
     },
   };
 }
