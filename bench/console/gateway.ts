@@ -7,11 +7,11 @@ import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { promisify } from 'node:util';
 import { freePort, sleep, waitForPort } from '../gateway/net.ts';
-import type { Peer, ServerCounts } from '../gateway/peer.ts';
+import type { Peer } from '../gateway/peer.ts';
 import { ACCEPTED_DOMAIN, LISTED_IP } from '../gateway/peer.ts';
+import { traceCounts } from '../gateway/mxward.ts';
 
 const run = promisify(execFile);
 const CLI = resolve(import.meta.dirname, '..', '..', 'bin', 'mxward.js');
@@ -95,20 +95,6 @@ export async function startConsoleGateway(o: ConsoleGatewayOptions): Promise<Con
   };
 }
 
-/** What the trace says was accepted (and queued) and refused with 5.7.68, as gateway/mxward.ts counts. */
-function traceCounts(file: string): ServerCounts {
-  const db = new DatabaseSync(file, { readOnly: true });
-  try {
-    db.exec('PRAGMA busy_timeout = 5000');
-    const one = (sql: string) => Number((db.prepare(sql).get() as { n: number }).n);
-    return {
-      accepted: one("SELECT count(*) AS n FROM trace WHERE verdict = 'accept' AND queue_id IS NOT NULL"),
-      rejected: one("SELECT count(*) AS n FROM trace WHERE verdict = 'reject' AND json_extract(record, '$.reply') LIKE '550 5.7.68 %'"),
-    };
-  } finally {
-    db.close();
-  }
-}
 
 /** A read-only API token for the load client (an auditor: dashboard and trace, nothing else). */
 export async function createLoadToken(gw: ConsoleGateway): Promise<string> {

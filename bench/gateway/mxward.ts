@@ -76,19 +76,7 @@ export async function startMxward(options: MxwardOptions): Promise<Peer> {
     name: 'mxward',
     port,
     pids: () => (child.pid && child.exitCode === null ? [child.pid] : []),
-    async counts(): Promise<ServerCounts> {
-      const db = new DatabaseSync(join(dataDir, 'mxward.db'), { readOnly: true });
-      try {
-        db.exec('PRAGMA busy_timeout = 5000');
-        const one = (sql: string) => Number((db.prepare(sql).get() as { n: number }).n);
-        return {
-          accepted: one("SELECT count(*) AS n FROM trace WHERE verdict = 'accept' AND queue_id IS NOT NULL"),
-          rejected: one("SELECT count(*) AS n FROM trace WHERE verdict = 'reject' AND json_extract(record, '$.reply') LIKE '550 5.7.68 %'"),
-        };
-      } finally {
-        db.close();
-      }
-    },
+    counts: async () => traceCounts(join(dataDir, 'mxward.db')),
     async stop() {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');
@@ -96,4 +84,19 @@ export async function startMxward(options: MxwardOptions): Promise<Peer> {
       await Promise.race([exited, sleep(20_000).then(() => child.kill('SIGKILL'))]);
     },
   };
+}
+
+/** What mxward's trace says was accepted (and queued) and refused with 5.7.68: the server's own count. */
+export function traceCounts(file: string): ServerCounts {
+  const db = new DatabaseSync(file, { readOnly: true });
+  try {
+    db.exec('PRAGMA busy_timeout = 5000');
+    const one = (sql: string) => Number((db.prepare(sql).get() as { n: number }).n);
+    return {
+      accepted: one("SELECT count(*) AS n FROM trace WHERE verdict = 'accept' AND queue_id IS NOT NULL"),
+      rejected: one("SELECT count(*) AS n FROM trace WHERE verdict = 'reject' AND json_extract(record, '$.reply') LIKE '550 5.7.68 %'"),
+    };
+  } finally {
+    db.close();
+  }
 }
