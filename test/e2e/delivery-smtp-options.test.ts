@@ -8,6 +8,7 @@ import type { SMTPServerSession } from 'smtp-server';
 import { startTestGateway } from '../helpers/gateway.ts';
 import { freePort } from '../helpers/postfix.ts';
 import { waitForMaildir } from '../helpers/maildir.ts';
+import { waitFor } from '../helpers/loopback.ts';
 import { sendOne, testMessage } from '../helpers/smtp-client.ts';
 
 interface Seen { secure: boolean; user: string | null; from: string; to: string[] }
@@ -113,7 +114,11 @@ test('past maxQueueLifetime a deferred recipient fails, with a DSN to the sender
     assert.match(dsn, /^Final-Recipient: rfc822; alice@example\.test/m);
     assert.match(dsn, /^Status: 4\.3\.0/m, 'the last temporary reply is the status');
     assert.match(dsn, /^Diagnostic-Code: smtp; 451 4\.3\.0 try again later \(gave up: queue lifetime exceeded\)/m);
-    const [record] = await gateway.store.queryTrace({ recipient: 'alice@example.test' });
+    // The DSN can reach the Maildir before the delivery update (a background trace write) commits.
+    const record = await waitFor('the trace record marked failed', async () => {
+      const [found] = await gateway.store.queryTrace({ recipient: 'alice@example.test' });
+      return found?.deliveryStatus === 'failed' ? found : null;
+    }, 10_000);
     assert.equal(record.deliveryStatus, 'failed');
     assert.ok((record.deliveryAttempts ?? 0) >= 2, `attempts ${record.deliveryAttempts}`);
   } finally {
