@@ -6,11 +6,9 @@
 // file older versions kept in the data directory is imported into the store on first use, so
 // links sent before an upgrade keep opening. The key is never logged or printed.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dataPaths } from '../config/data-dir.ts';
 import type { IdentityStore, LinkKeyCandidate } from '../store/ports.ts';
-import { SqliteIdentityStore } from '../store/sqlite/identity-store.ts';
 
 /** Where versions before the key moved into the store kept it (read for the import, never written). */
 export const LINK_KEY_FILE = 'console-link.key';
@@ -40,21 +38,6 @@ function candidateKey(dataDir: string): LinkKeyCandidate {
  */
 export function storedLinkKey(identities: Pick<IdentityStore, 'linkKey'>, dataDir: string): Promise<Buffer> {
   return identities.linkKey(() => candidateKey(dataDir));
-}
-
-/**
- * The link key of a data directory's embedded (SQLite) store, for synchronous callers such as the
- * digest's link builder. On PostgreSQL the key is the database's: take it from the identity
- * service (storedLinkKey), not from here, or links will not open on the other nodes.
- */
-export function loadLinkKey(dataDir: string): Buffer {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const store = new SqliteIdentityStore(dataPaths(dataDir).store);
-  try {
-    return store.linkKeyNow(() => candidateKey(dataDir));
-  } finally {
-    void store.close();
-  }
 }
 
 function sign(key: Buffer, payload: string): Buffer {

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { bootstrapSchema } from '../../src/config/bootstrap.ts';
 import { buildDigest } from '../../src/quarantine/notifications.ts';
 import { digestLinks, DIGEST_LINK_TTL_MS } from '../../src/services/quarantine-actions.ts';
-import { signRecipientLink } from '../../src/services/identity-links.ts';
-import { loadLinkKey, verifyRecipientLink } from '../../src/services/identity-links.ts';
+import { signRecipientLink, verifyRecipientLink } from '../../src/services/identity-links.ts';
+import { readLinkKey } from '../helpers/link-key.ts';
 import type { QuarantineItem } from '../../src/store/ports.ts';
 
 const item: QuarantineItem = {
@@ -23,7 +23,7 @@ test('with a console the digest carries a link signed for its recipient that exp
   t.after(() => rm(dataDir, { recursive: true, force: true }));
   const config = bootstrapSchema.parse({ hostname: 'mx.contoso.test', console: { port: 9443 } });
   const now = new Date('2026-11-23T12:00:00Z');
-  const key = loadLinkKey(dataDir);
+  const key = await readLinkKey(dataDir);
   const link = digestLinks(config, () => (address, expiresAt) => signRecipientLink(key, address, expiresAt))!('alice@contoso.test', now)!;
   const m = /^https:\/\/mx\.contoso\.test:9443\/console\/#\/r\/(\S+)$/.exec(link.url);
   assert.ok(m, link.url);

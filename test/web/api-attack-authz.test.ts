@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { apiRoutes } from '../../src/web/routes/index.ts';
 import type { ApiRoute, Role } from '../../src/web/api-route.ts';
-import { loadLinkKey, signRecipientLink } from '../../src/services/identity-links.ts';
+import { signRecipientLink } from '../../src/services/identity-links.ts';
+import { readLinkKey } from '../helpers/link-key.ts';
 import { hashPassword } from '../../src/users/passwords.ts';
 import { cookiePair } from '../helpers/web-client.ts';
 import type { WebClient, WebGateway } from '../helpers/web-client.ts';
@@ -247,7 +248,7 @@ describe('a recipient reaching other recipients\' mail', () => {
       'bob+x@contoso.test', 'bob@contoso.test.', 'bob@contoso.test ', ' bob@contoso.test', 'bob@cоntoso.test' /* Cyrillic о */,
       'bob@xn--contoso-.test', 'b%@contoso.test', '%', '_ob@contoso.test', '*@contoso.test', 'bob@contoso.tes', 'bob', '@contoso.test', '',
     ];
-    const key = loadLinkKey(gw.dataDir);
+    const key = await readLinkKey(gw.dataDir);
     let signedIn = 0;
     for (const address of lookalikes) {
       // Signed with the real key, as if a link had been made for it: what the quarantine does with such an address.
@@ -290,7 +291,7 @@ describe('recipient links', () => {
   const signIn = (linkToken: string) => gw.client().post('/recipient-session', { linkToken });
 
   test('expired, tampered, re-addressed, foreign-key, truncated and garbage links are all 401 with one message', async () => {
-    const key = loadLinkKey(gw.dataDir);
+    const key = await readLinkKey(gw.dataDir);
     const valid = signRecipientLink(key, 'alice@contoso.test', new Date(Date.now() + 3600_000));
     const [payload, mac] = valid.split('.');
     const reAddressed = Buffer.from(JSON.stringify({ a: 'bob@contoso.test', e: Math.floor(Date.now() / 1000) + 3600 })).toString('base64url');
@@ -350,7 +351,7 @@ describe('secrets in answers', () => {
     await gw.store.putUser({ username: 'hashcheck', passwordHash: await hashPassword('hashcheck-password'), addresses: ['hashcheck@contoso.test'] }, 'test');
     const session = await gw.adminClient();
     const secrets = [
-      gw.adminPassword, 'hashcheck-password', helpdeskPassword, loadLinkKey(gw.dataDir).toString('hex'), loadLinkKey(gw.dataDir).toString('base64'),
+      gw.adminPassword, 'hashcheck-password', helpdeskPassword, (await readLinkKey(gw.dataDir)).toString('hex'), (await readLinkKey(gw.dataDir)).toString('base64'),
       ...Object.values(tokens).map((c) => (c!.auth.kind === 'token' ? c!.auth.token : '')),
       session.auth.kind === 'session' ? session.auth.cookie.split('=')[1] : '',
     ].filter((s) => s.length > 0);

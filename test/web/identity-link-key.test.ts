@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { openIdentityService } from '../../src/services/identities.ts';
-import { LINK_KEY_FILE, loadLinkKey, signRecipientLink, verifyRecipientLink } from '../../src/services/identity-links.ts';
+import { LINK_KEY_FILE, signRecipientLink, verifyRecipientLink } from '../../src/services/identity-links.ts';
+import { readLinkKey } from '../helpers/link-key.ts';
 import { openIdentityStore } from '../../src/store/open-identity-store.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import type { IdentityStore, LinkKeyCandidate } from '../../src/store/ports.ts';
@@ -96,15 +97,15 @@ function defineKeyContract(name: string, freshLocation: (t: { after(fn: () => Pr
 defineKeyContract('sqlite', async (t) => ({ dataDir: await tempDir(t) }));
 
 describe('recipient-link key on SQLite: the data directory', () => {
-  test('a new data directory gets a key in its store and no key file; loadLinkKey reads the same key', async (t) => {
+  test('a new data directory gets a key in its store and no key file; the store holds the same key', async (t) => {
     const dataDir = await tempDir(t);
     const store = openStore({ dataDir });
     t.after(() => store.close());
     const identities = await openIdentityService({ dataDir, store });
     t.after(() => identities.close());
     const { token } = await identities.createRecipientLink('erin@contoso.test', 3600_000, 'test');
-    const key = loadLinkKey(dataDir);
-    assert.equal(verifyRecipientLink(key, token, new Date()).ok, true, 'the synchronous reader (digest links) has the service\'s key');
+    const key = await readLinkKey(dataDir);
+    assert.equal(verifyRecipientLink(key, token, new Date()).ok, true, 'the store holds the service\'s key');
     const signed = identities.recipientLinkSigner()('erin@contoso.test', new Date(Date.now() + 60_000));
     assert.equal(verifyRecipientLink(key, signed, new Date()).ok, true, 'the digest signer uses the same key');
     assert.ok(!(await readdir(dataDir)).includes(LINK_KEY_FILE), 'the key is not written to a file any more');
@@ -113,7 +114,7 @@ describe('recipient-link key on SQLite: the data directory', () => {
   test('a key file too short to be a key is not imported', async (t) => {
     const dataDir = await tempDir(t);
     await writeFile(join(dataDir, LINK_KEY_FILE), Buffer.alloc(8, 1), { mode: 0o600 });
-    const key = loadLinkKey(dataDir);
+    const key = await readLinkKey(dataDir);
     assert.equal(key.length, 32);
     assert.ok(!key.subarray(0, 8).equals(Buffer.alloc(8, 1)), 'a fresh key, not the short file');
   });

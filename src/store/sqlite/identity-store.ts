@@ -99,11 +99,6 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   async linkKey(offer: () => LinkKeyCandidate): Promise<Buffer> {
-    return this.linkKeyNow(offer);
-  }
-
-  /** linkKey without a promise, for loadLinkKey's synchronous callers (services/identity-links.ts). */
-  linkKeyNow(offer: () => LinkKeyCandidate): Buffer {
     const read = () => this.#db.prepare('SELECT key FROM console_link_key WHERE id = 1').get() as { key: Uint8Array } | undefined;
     const stored = read();
     if (stored) return Buffer.from(stored.key);
