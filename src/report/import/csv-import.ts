@@ -5,8 +5,12 @@ import { CsvSplitter } from './csv-splitter.ts';
 import { FileDates, ambiguousFileMessage } from './dates.ts';
 import type { DateOrder } from './dates.ts';
 
-/** A row, or the reason it is unusable; `columns`, when set, are the only fields it reads. */
-export type CsvRowMapper = ((fields: string[], line: number) => ReportRow | string) & { columns?: readonly number[]; dates?: FileDates };
+/**
+ * A row, or the reason it is unusable; `columns`, when set, are the only fields it reads.
+ * `reusesRow`: it returns the same object, refilled, for every line (message-trace.ts), so its
+ * rows are handed on one at a time, before the next line is mapped, and copied to be held back.
+ */
+export type CsvRowMapper = ((fields: string[], line: number) => ReportRow | string) & { columns?: readonly number[]; dates?: FileDates; reusesRow?: boolean };
 /** Builds a mapper for a header, or says which required column is missing. */
 export type CsvMapperFactory = (header: string[], file: string, options?: CsvOptions) => CsvRowMapper | string;
 
@@ -20,6 +24,11 @@ const MAX_HELD_ROWS = 100_000;
 
 // Small batches: rows die young (scavenged) instead of being promoted to the old space.
 const BATCH_ROWS = 64;
+
+/** A row of its own, for one a mapper will refill (only the fields a refill changes are copied deeper). */
+function copyRow(row: ReportRow): ReportRow {
+  return { ...row, origin: { ...row.origin }, recipients: row.recipients.slice() };
+}
 
 /** At most `max` characters of input text in a problem message (issue 12: bounded excerpts). */
 export function excerpt(text: string, max = 40): string {
@@ -58,6 +67,8 @@ export async function importCsv(file: string, chunks: AsyncIterable<string>, fac
   let headerWidth = 0;
   let header: string[] = [];
   let batch: ReportRow[] = [];
+  // The one-row batch for a mapper that reuses its row (nothing is kept between lines).
+  const single: ReportRow[] = [];
   let held: Array<{ row: ReportRow; text: string | null }> = [];
   let firstAmbiguous: string | null = null;
   // The splitter counts fields; name the column too when the header is known.
@@ -89,10 +100,18 @@ export async function importCsv(file: string, chunks: AsyncIterable<string>, fac
       sink.problem({ file, line, message: `expected ${headerWidth} fields, found ${fields.length}: row skipped` });
       return;
     }
-    const out = mapper(fields, line);
-    if (typeof out === 'string') { sink.problem({ file, line, message: `${out}: row skipped` }); return; }
+    const mapped = mapper(fields, line);
+    if (typeof mapped === 'string') { sink.problem({ file, line, message: `${mapped}: row skipped` }); return; }
     const dates = mapper.dates;
     const ambiguous = dates ? dates.takeAmbiguous() : null;
+    if (ambiguous === null && held.length === 0 && mapper.reusesRow) {
+      // Rows released from holding may still wait in the batch: they come first.
+      if (batch.length) { sink.rows(batch); batch = []; }
+      single[0] = mapped;
+      sink.rows(single);
+      return;
+    }
+    const out = mapper.reusesRow ? copyRow(mapped) : mapped;
     if (ambiguous === null && held.length === 0) {
       batch.push(out);
       if (batch.length >= BATCH_ROWS) { sink.rows(batch); batch = []; }

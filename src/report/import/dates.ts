@@ -28,13 +28,23 @@ function cachedHour(key: string, compute: () => number): number {
   return ms;
 }
 
-// Exports are sorted by time, so consecutive rows share the hour: compare in place, no slice.
-let lastHourKey: string | null = null;
+// Exports are sorted by time, so consecutive rows share the hour. The hour is compared as a
+// number read from its digits (YYYYMMDDHH), not as text: PowerShell's files mix `T` and a space
+// between date and time, and a text key changed on every switch (a slice, a copy and a lookup
+// per row). The separator never changed the answer (the cache's computation drops it).
+let lastHourNumber = -1;
 let lastHourMs = 0;
 
-/** `key` is the 13-character `YYYY-MM-DDTHH` (a builtin compare beats a charCodeAt loop). */
-function sameHour(s: string, key: string): boolean {
-  return s.startsWith(key);
+/** The digits of `YYYY-MM-DD?HH` as one number, or -1 when one of them is not a digit. */
+function hourNumber(s: string): number {
+  let n = 0;
+  for (let i = 0; i < 13; i++) {
+    if (i === 4 || i === 7 || i === 10) continue;
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 /** `YYYY-MM-DDTHH:MM[:SS[.fff]][Z]`, no offset; null when not of that shape. */
@@ -64,12 +74,14 @@ function parseIsoUtc(s: string): number | null {
   const minute = two(s, 14);
   if (minute < 0 || minute > 59 || second < 0 || second > 60) return null;
   let hourMs: number;
-  if (lastHourKey !== null && sameHour(s, lastHourKey)) hourMs = lastHourMs;
+  const hour = hourNumber(s);
+  if (hour >= 0 && hour === lastHourNumber) hourMs = lastHourMs;
   else {
     const key = s.slice(0, 13);
     hourMs = cachedHour(key, () => Date.parse(`${key.slice(0, 10)}T${key.slice(11, 13)}:00:00Z`));
     if (Number.isNaN(hourMs)) return null;
-    lastHourKey = JSON.parse(JSON.stringify(key)) as string;
+    // Only an all-digit hour is remembered (-1 never matches): other text takes this path each time.
+    lastHourNumber = hour;
     lastHourMs = hourMs;
   }
   return hourMs + minute * 60_000 + second * 1000 + Math.floor(fractionMs);
