@@ -5,7 +5,7 @@
 // compiled to dist/ (Node does not strip types under node_modules).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { bundledNode, muteExperimentalWarnings, nodeFlagsFor, nodeIsEnough, reexec, tooOldMessage } from './node-runtime.js';
+import { bundledNode, enableCompileCacheFor, muteExperimentalWarnings, nodeFlagsFor, nodeIsEnough, reexec, tooOldMessage } from './node-runtime.js';
 
 const major = Number(process.versions.node.split('.')[0]);
 const bundled = major < 24 ? bundledNode() : null;
@@ -22,6 +22,8 @@ if (bundled) {
   reexec(process.execPath, [...process.execArgv, ...flags, fileURLToPath(import.meta.url), ...args]);
 } else {
   muteExperimentalWarnings();
+  // Before main.ts and its modules load, so that they come from the cache (report only).
+  enableCompileCacheFor(args, process.env);
   // A checkout has src/ (run as is); the package ships only dist/.
   const sources = new URL('../src/cli/main.ts', import.meta.url);
   const { main } = await import(existsSync(fileURLToPath(sources)) ? sources.href : '../dist/cli/main.js');
