@@ -5,6 +5,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { Logger, LevelWithSilent } from 'pino';
+import { bufferedStderr } from './log-destination.ts';
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 const HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'service', 'msg', 'stage', 'event']);
@@ -53,5 +54,7 @@ export function createGatewayLogger(options: LoggerOptions): Logger {
   const format = options.format ?? 'auto';
   const readable = format === 'readable' || (format === 'auto' && stderr.isTTY === true);
   if (readable) return pino({ level: options.level, base }, readableStream(stderr));
-  return pino({ level: options.level, base }, stderr === process.stderr ? pino.destination({ dest: 2, sync: false }) : stderr);
+  // The process's own stderr gets batched writes (log-destination.ts); a stream a caller passed
+  // in (tests) gets each line as it is logged.
+  return pino({ level: options.level, base }, stderr === process.stderr ? bufferedStderr() : stderr);
 }
