@@ -50,11 +50,19 @@ function fmix(h: number): number {
   return h >>> 0;
 }
 
-/** Plain data (structured-clone safe): exact hashes until EXACT_LIMIT, then a sketch. */
-export interface DistinctCounter { hashes: number[]; sketch: Uint8Array | null }
+/**
+ * Plain data (structured-clone safe): exact hashes until EXACT_LIMIT, then a sketch. `hashes` is
+ * never written in place: each new value makes an array of exactly the new size (an array grown
+ * by push reserves room for 16 more doubles, 128 bytes per source of tens of thousands), and an
+ * empty counter shares NO_HASHES.
+ */
+export interface DistinctCounter { hashes: readonly number[]; sketch: Uint8Array | null }
+
+/** The hashes of every counter with none (frozen: a write would count for all of them). */
+export const NO_HASHES: readonly number[] = Object.freeze([]);
 
 export function newDistinct(): DistinctCounter {
-  return { hashes: [], sketch: null };
+  return { hashes: NO_HASHES, sketch: null };
 }
 
 function toSketch(hashes: readonly number[]): Uint8Array {
@@ -75,16 +83,16 @@ export function addHash(d: DistinctCounter, h53: number): void {
   if (d.sketch) { addToSketch(d.sketch, h53); return; }
   const hashes = d.hashes;
   for (let i = 0; i < hashes.length; i++) if (hashes[i] === h53) return;
-  if (hashes.length < EXACT_LIMIT) { hashes.push(h53); return; }
+  if (hashes.length < EXACT_LIMIT) { d.hashes = hashes.concat(h53); return; }
   d.sketch = toSketch(hashes);
   addToSketch(d.sketch, h53);
-  d.hashes = [];
+  d.hashes = NO_HASHES;
 }
 
 /** Adds `b` into `a` (either may be a structured clone). */
 export function mergeDistinct(a: DistinctCounter, b: DistinctCounter): void {
   if (b.sketch) {
-    if (!a.sketch) { a.sketch = toSketch(a.hashes); a.hashes = []; }
+    if (!a.sketch) { a.sketch = toSketch(a.hashes); a.hashes = NO_HASHES; }
     const s = a.sketch;
     for (let i = 0; i < M; i++) if (b.sketch[i] > s[i]) s[i] = b.sketch[i];
     return;

@@ -13,7 +13,9 @@ import type { MessageSample, SourceStats } from './aggregate.ts';
 import { RECENT_MESSAGES } from './source-signals.ts';
 import { MAX_INTERNAL_SENDERS, MAX_SAMPLE_MESSAGES, MAX_SOURCES, MAX_SUBJECTS, ReportAggregator } from './aggregate.ts';
 import { mergeDistinct } from './distinct.ts';
-import { COUNTER_FIELDS, CappedCounts, EMPTY_COUNTS, counter } from './source-stats.ts';
+import { intern } from './detach.ts';
+import { COUNTER_FIELDS, counter, newSource } from './source-stats.ts';
+import type { CappedCounts } from './source-stats.ts';
 import type { CounterField } from './source-stats.ts';
 import { MESSAGE_KINDS } from './classify.ts';
 import type { InputProblem } from './types.ts';
@@ -101,13 +103,13 @@ function mergeSource(s: SourceStats, b: SourceStats): void {
   // A message whose rows straddle two ranges is counted in parts: fan-out is then undercounted
   // by at most one message's split, never invented.
   s.maxRecipientsPerMessage = Math.max(s.maxRecipientsPerMessage, b.maxRecipientsPerMessage);
-  s.recentMessages = s.recentMessages.concat(b.recentMessages).slice(-2 * RECENT_MESSAGES);
+  if (b.recentMessages.length > 0) s.recentMessages = s.recentMessages.concat(b.recentMessages).slice(-2 * RECENT_MESSAGES);
   s.srsRows += b.srsRows;
   s.arcRows += b.arcRows;
   s.heloBracketed += b.heloBracketed;
   s.heloOwnDomain += b.heloOwnDomain;
   mergeDistinct(s.recipients, b.recipients);
-  for (const subject of b.subjects) if (s.subjects.length < MAX_SUBJECTS && !s.subjects.includes(subject)) s.subjects.push(subject);
+  for (const subject of b.subjects) if (s.subjects.length < MAX_SUBJECTS && !s.subjects.includes(subject)) s.subjects = s.subjects.concat(subject);
 }
 
 /**
@@ -149,18 +151,15 @@ export function mergePartial(agg: ReportAggregator, p: PartialAggregate, lineOff
 }
 
 /**
- * A source only this partial has is taken over as it is, not copied: its counters become
- * CappedCounts again (a structured clone keeps their fields, not their class), and its empty
- * ones the shared EMPTY_COUNTS again (in the clone, every source's empty counters are one
- * object, which must never be counted into). Its strings came through the clone, so they hold
- * no input chunk alive.
+ * A source only this partial has, rebuilt as one of this thread's own: a new source with the
+ * clone merged into it (which gives exactly the clone's counts, lists and order). Taking the
+ * clone over as it is cost a few hundred bytes more per source (issue 17): a structured clone
+ * copies a string each time it is referenced, so the keys that tens of thousands of sources share
+ * (senders, domains, days, networks) and the IP that is also the key came as copies per source,
+ * and the deserialised objects keep their fields out of line. The clone is garbage afterwards.
  */
 function adopt(b: SourceStats): SourceStats {
-  for (const f of COUNTER_FIELDS) {
-    const c = b[f];
-    if (Object.getPrototypeOf(c) === CappedCounts.prototype) continue;
-    if (c.entries === null && c.other === 0) b[f] = EMPTY_COUNTS;
-    else Object.setPrototypeOf(c, CappedCounts.prototype);
-  }
-  return b;
+  const s = newSource(b.key, b.ip === null ? null : b.key === b.ip ? b.key : intern(b.ip));
+  mergeSource(s, b);
+  return s;
 }
