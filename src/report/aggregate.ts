@@ -2,7 +2,7 @@
 // day and per source, every list capped, so memory does not grow with the number of rows
 // (issue 5 "memory stays bounded however large the input").
 import type { Classification, Classifier, MessageKind } from './classify.ts';
-import { MESSAGE_KINDS, domainOfAddress } from './classify.ts';
+import { MESSAGE_KINDS, domainOfAddress, lowerCase } from './classify.ts';
 import type { ReportRow } from './types.ts';
 import { detach } from './detach.ts';
 import { addHash, hashFolded } from './distinct.ts';
@@ -148,7 +148,7 @@ export class ReportAggregator {
 
   #addInternalSender(p1: string | null): void {
     if (!p1 || this.internalSenders.size >= MAX_INTERNAL_SENDERS) return;
-    const lower = p1.toLowerCase();
+    const lower = lowerCase(p1);
     if (!this.internalSenders.has(lower)) this.internalSenders.add(detach(lower));
   }
 
@@ -199,7 +199,7 @@ export class ReportAggregator {
     countIn(s, 'ptrs', row.ptr);
     const p1 = row.p1;
     countIn(s, 'p1Domains', domainOfAddress(p1) ?? (p1 === '' ? '<>' : null));
-    countIn(s, 'p1Addresses', p1?.toLowerCase());
+    countIn(s, 'p1Addresses', p1 === null ? null : lowerCase(p1));
     if (p1 && (p1.charCodeAt(0) | 32) === 115 && /^srs[01][=+-]/i.test(p1)) s.srsRows++;
     if (row.p2) for (const a of row.p2) countIn(s, 'p2Domains', domainOfAddress(a));
     for (const r of row.recipients) addHash(s.recipients, hashFolded(r));
