@@ -22,7 +22,7 @@ const run = new ReportRun({ policy, whatIf: null, dmarc: new Map(), nowMs: Date.
 await readInputs([file], run, { stdin: null, trace: null });
 t = mark('read', t);
 if (globalThis.gc) { globalThis.gc(); t = mark('gc', t); }
-const model = run.finish();
+const model = run.finish({ releaseSources: true });
 t = mark('finish', t);
 const text = format === 'text' ? renderText(model, 20) : renderJson(model);
 t = mark('render', t);

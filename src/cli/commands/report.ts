@@ -122,7 +122,8 @@ export async function runReport(argv: string[], io: CliIo): Promise<number> {
     });
     if (tty) io.stderr.write('\r\x1b[K');
     if (values.dns || values['dns-server']) await lookUpSpf(run, options.spf, values['dns-server'] ?? []);
-    const model = run.finish();
+    // The run is done once its model is made: its per-source counters need not outlive the model.
+    const model = run.finish({ releaseSources: true });
     const text = format === 'json' ? renderJson(model) : format === 'csv' ? renderCsv(model) : format === 'html' ? renderHtml(model) : renderText(model, maxSources);
     if (values.output) {
       await writeFile(values.output, text);
