@@ -97,7 +97,16 @@ export function mergeDistinct(a: DistinctCounter, b: DistinctCounter): void {
     for (let i = 0; i < M; i++) if (b.sketch[i] > s[i]) s[i] = b.sketch[i];
     return;
   }
-  for (const h of b.hashes) addHash(a, h);
+  // The new hashes in one copy (merging a partial's thousands of sources, one per hash would be
+  // garbage); past EXACT_LIMIT, as addHash() would, all of them into a sketch.
+  if (a.sketch) { for (const h of b.hashes) addToSketch(a.sketch, h); return; }
+  const fresh = b.hashes.filter((h) => !a.hashes.includes(h));
+  if (fresh.length === 0) return;
+  if (a.hashes.length + fresh.length <= EXACT_LIMIT) { a.hashes = a.hashes.concat(fresh); return; }
+  const sketch = toSketch(a.hashes);
+  for (const h of fresh) addToSketch(sketch, h);
+  a.sketch = sketch;
+  a.hashes = NO_HASHES;
 }
 
 /** Whether distinctCount() is an estimate (more than EXACT_LIMIT values seen). */

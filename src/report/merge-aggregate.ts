@@ -57,10 +57,7 @@ const maxOf = (a: number | null, b: number | null): number | null => (a === null
 /** Adds `b` (a structured clone of a CappedCounts) to s's `field`, b's keys in b's first-seen order. */
 function mergeCounts(s: SourceStats, field: CounterField, b: CappedCounts): void {
   if (b.entries === null && b.other === 0) return;
-  const a = counter(s, field);
-  const e = b.entries;
-  if (e) for (let i = 0; i < e.length; i += 2) a.add(e[i] as string, e[i + 1] as number);
-  a.other += b.other;
+  counter(s, field).addAll(b.entries, b.other);
 }
 
 const OTHER_SOURCES = '(other sources)';
@@ -103,13 +100,21 @@ function mergeSource(s: SourceStats, b: SourceStats): void {
   // A message whose rows straddle two ranges is counted in parts: fan-out is then undercounted
   // by at most one message's split, never invented.
   s.maxRecipientsPerMessage = Math.max(s.maxRecipientsPerMessage, b.maxRecipientsPerMessage);
-  if (b.recentMessages.length > 0) s.recentMessages = s.recentMessages.concat(b.recentMessages).slice(-2 * RECENT_MESSAGES);
+  if (b.recentMessages.length > 0) {
+    const joined = s.recentMessages.concat(b.recentMessages);
+    s.recentMessages = joined.length > 2 * RECENT_MESSAGES ? joined.slice(-2 * RECENT_MESSAGES) : joined;
+  }
   s.srsRows += b.srsRows;
   s.arcRows += b.arcRows;
   s.heloBracketed += b.heloBracketed;
   s.heloOwnDomain += b.heloOwnDomain;
   mergeDistinct(s.recipients, b.recipients);
-  for (const subject of b.subjects) if (s.subjects.length < MAX_SUBJECTS && !s.subjects.includes(subject)) s.subjects = s.subjects.concat(subject);
+  let room = MAX_SUBJECTS - s.subjects.length;
+  if (room > 0 && b.subjects.length > 0) {
+    const fresh: string[] = [];
+    for (const subject of b.subjects) if (room > 0 && !s.subjects.includes(subject) && !fresh.includes(subject)) { fresh.push(subject); room--; }
+    if (fresh.length > 0) s.subjects = s.subjects.concat(fresh);
+  }
 }
 
 /**

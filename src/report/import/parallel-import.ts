@@ -271,11 +271,13 @@ export async function importFileParallel(path: string, name: string, run: Report
     if (r.partial) {
       if (!mergeIsExact(target, r.partial)) return tooMany(r.index);
       mergePartial(target, r.partial, lineOffset);
-      for (let more = r.fetch; more;) {
-        const { batch, last } = await more();
-        if (!sourcesFit(target, batch.map(([key]) => key))) return tooMany(r.index);
+      // The worker serialises the next batch while this thread merges the one it has.
+      let asking = r.fetch ? r.fetch() : null;
+      while (asking) {
+        const { batch, last } = await asking;
+        asking = last || !r.fetch ? null : r.fetch();
+        if (!sourcesFit(target, batch.map(([key]) => key))) { asking?.catch(() => undefined); return tooMany(r.index); }
         mergeSources(target, batch);
-        if (last) more = null;
       }
       onRows(r.partial.rows);
     }
