@@ -8,6 +8,9 @@
 
 const [side, file, connectors, output] = process.argv.slice(2);
 const started = performance.now();
+// mxward's launcher turns on Node's compile cache for report (bin/node-runtime.js); so does its side here.
+// @ts-expect-error: plain JavaScript without declarations, run before the Node version is known
+if (side === 'mxward') (await import('../../bin/node-runtime.js')).enableCompileCacheFor(['report'], process.env);
 const { main } = side === 'mxward' ? await import('../../src/cli/main.ts') : { main: null };
 let extra: Record<string, unknown> = {};
 if (side === 'mxward') {
