@@ -1,4 +1,5 @@
-// Dot-stuffing for the relay (RFC 5321 §4.5.2), fast enough for large messages.
+// Dot-stuffing for the relay (RFC 5321 §4.5.2), fast enough for large messages, and a message
+// sent to the socket in one write.
 //
 // nodemailer's SMTP client sends every message through its DataStream, which looks at each byte
 // in a JavaScript loop to stuff leading dots and turn bare CR and bare LF into CRLF. For a 50 KB
@@ -10,6 +11,12 @@
 // kept as DataStream keeps it. test/spool/dot-stuffing.test.ts checks the output against
 // nodemailer's own implementation on random input cut into random chunks, so an upgrade that
 // changes the behaviour fails there rather than on the wire.
+//
+// DataStream also pushed every chunk as it came (the added header fields, the message) and the
+// end-of-data marker on its own: each push is one write() to the socket, and on loopback each
+// write also runs the receiver's TCP path. The installed stream holds its output (up to
+// HOLD_BYTES) and pushes it with the marker at the end, so a message held in memory goes out in
+// one write; a larger one goes out in pieces of about HOLD_BYTES as before.
 import type { TransformCallback } from 'node:stream';
 import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
 
@@ -71,23 +78,57 @@ interface DataStreamState {
   outByteCount: number;
   lastByte: number | false;
   push(chunk: Buffer): boolean;
+  /** Output not pushed yet, and its length (set by the installed methods). */
+  heldOutput?: Buffer[];
+  heldOutputBytes?: number;
+}
+
+/** Output a DataStream holds before it pushes; one push is one write() to the socket. */
+const HOLD_BYTES = 64 * 1024;
+
+/** What DataStream's _flush() sends after the message: CRLF (unless it ended with one) `.` CRLF. */
+export function endOfData(lastByte: number | false): Buffer {
+  if (lastByte === LF) return Buffer.from('.\r\n');
+  if (lastByte === CR) return Buffer.from('\n.\r\n');
+  return Buffer.from('\r\n.\r\n');
+}
+
+function pushHeld(stream: DataStreamState, tail?: Buffer): void {
+  const held = stream.heldOutput ?? [];
+  let bytes = stream.heldOutputBytes ?? 0;
+  if (tail) { held.push(tail); bytes += tail.length; }
+  stream.heldOutput = [];
+  stream.heldOutputBytes = 0;
+  if (held.length > 0) stream.push(held.length === 1 ? held[0] : Buffer.concat(held, bytes));
 }
 
 let installed = false;
 
-/** Replaces DataStream's per-byte loop with stuffChunk (once per process). */
+/** Replaces DataStream's per-byte loop with stuffChunk and holds its output (once per process). */
 export function installFastDotStuffing(): void {
   if (installed) return;
   installed = true;
-  const proto = DataStream.prototype as unknown as { _transform(this: DataStreamState, chunk: Buffer | string, encoding: BufferEncoding, done: TransformCallback): void };
+  type Proto = {
+    _transform(this: DataStreamState, chunk: Buffer | string, encoding: BufferEncoding, done: TransformCallback): void;
+    _flush(this: DataStreamState, done: TransformCallback): void;
+  };
+  const proto = DataStream.prototype as unknown as Proto;
   proto._transform = function fastTransform(this: DataStreamState, chunk: Buffer | string, _encoding: BufferEncoding, done: TransformCallback): void {
     if (!chunk || chunk.length === 0) { done(); return; }
     const input = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     this.inByteCount += input.length;
     const output = stuffChunk(input, this.lastByte);
     this.outByteCount += output.length;
-    this.push(output);
     this.lastByte = input[input.length - 1];
+    if ((this.heldOutputBytes ?? 0) + output.length > HOLD_BYTES) pushHeld(this);
+    (this.heldOutput ??= []).push(output);
+    this.heldOutputBytes = (this.heldOutputBytes ?? 0) + output.length;
+    done();
+  };
+  proto._flush = function heldFlush(this: DataStreamState, done: TransformCallback): void {
+    const marker = endOfData(this.lastByte);
+    this.outByteCount += marker.length;
+    pushHeld(this, marker);
     done();
   };
 }
