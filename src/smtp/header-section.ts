@@ -104,7 +104,7 @@ function headerLines(block: Buffer): Buffer[] {
 }
 
 export type HeaderReading =
-  | { ok: true; fields: HeaderField[]; bytes: Buffer; changes: string[] }
+  | { ok: true; fields: HeaderField[]; changes: string[] }
   | { ok: false; problem: string };
 
 /** Printable US-ASCII except the colon (RFC 5322 §2.2 ftext). */
@@ -159,7 +159,7 @@ export function readHeaderSection(block: Buffer): HeaderReading {
     }
   }
   if (countBareEndings(block) > 0) changes.add('bare CR or LF line endings');
-  return { ok: true, fields, bytes: Buffer.from(fields.map((f) => f.raw).join(''), 'latin1'), changes: [...changes] };
+  return { ok: true, fields, changes: [...changes] };
 }
 
 function countBareEndings(block: Buffer): number {

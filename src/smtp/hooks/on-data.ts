@@ -17,6 +17,9 @@ import { applyExternalTag } from '../external-tag.ts';
 import { abandonTransaction, finishTransaction } from '../transaction-trace.ts';
 import { closeSession } from '../session-control.ts';
 import { SmtpError } from './smtp-error.ts';
+import { installFastDataScan } from '../data-scan.ts';
+
+installFastDataScan();
 
 interface ReceivedMessage {
   fields: HeaderField[];
@@ -41,11 +44,14 @@ async function receiveMessage(stream: Readable, writer: SpoolWriter, ctx: Gatewa
   const scanner = new HeaderEndScanner();
   let result: ReceivedMessage = { fields: [], changes: [], sizeBytes: 0, problem: null };
   const finishHeader = async (whole: Buffer, end: HeaderEnd | null) => {
-    const reading = await writeCanonicalHeader(writer, end ? whole.subarray(0, end.headerEnd) : whole, ctx.authservId);
+    const reading = await writeCanonicalHeader(writer, end ? whole.subarray(0, end.headerEnd) : whole, ctx.authservId, end !== null);
     if (!reading.ok) { result.problem = malformedHeaderReply(reading.problem); return; }
     result = { ...result, fields: reading.fields, changes: reading.changes };
-    if (end) await writer.write(Buffer.concat([CRLF, whole.subarray(end.bodyStart)]));
+    // The body as it came, not copied: the writer holds it until it writes or commits.
+    if (end && end.bodyStart < whole.length) await writer.write(whole.subarray(end.bodyStart));
   };
+  // A message's first chunk usually holds the whole header section: read it in place.
+  const headerBlock = (chunks: Buffer[], bytes: number) => (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes));
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     result.sizeBytes += chunk.length;
     if (result.problem) continue;
@@ -59,24 +65,25 @@ async function receiveMessage(stream: Readable, writer: SpoolWriter, ctx: Gatewa
       continue;
     }
     if (end.headerEnd > maxHeaderBytes) { result.problem = replies.headerTooBig; continue; }
-    await finishHeader(Buffer.concat(headerChunks, headerBytes), end);
+    await finishHeader(headerBlock(headerChunks, headerBytes), end);
     headerChunks = null;
   }
   if (!result.problem && headerChunks !== null) {
     // The stream has ended, so a CR at the very end is a line break after all; with no empty line
     // at all, the whole message is a header section (legal, if unusual).
-    await finishHeader(Buffer.concat(headerChunks, headerBytes), scanner.finish());
+    await finishHeader(headerBlock(headerChunks, headerBytes), scanner.finish());
   }
   return result;
 }
 
-const CRLF = Buffer.from('\r\n');
-
-async function writeCanonicalHeader(writer: SpoolWriter, block: Buffer, authservId: string): Promise<HeaderReading> {
+/** Writes the canonical header section, and the empty line after it when the message has one. */
+async function writeCanonicalHeader(writer: SpoolWriter, block: Buffer, authservId: string, emptyLine: boolean): Promise<HeaderReading> {
   const reading = readHeaderSection(block);
   if (!reading.ok) return reading;
   const { kept } = stripUntrustedFields(reading.fields, authservId);
-  await writer.write(Buffer.from(kept.map((f) => f.raw).join(''), 'latin1'));
+  let text = '';
+  for (const f of kept) text += f.raw;
+  await writer.write(Buffer.from(emptyLine ? `${text}\r\n` : text, 'latin1'));
   return { ...reading, fields: kept };
 }
 
