@@ -19,6 +19,7 @@ import { onData } from './hooks/on-data.ts';
 import { abandonTransaction } from './transaction-trace.ts';
 import { registerConnection } from './session-control.ts';
 import { SessionGuard, attachGuard, guardOf } from './session-limits.ts';
+import { newSessionId } from './session-id.ts';
 import type { SessionLimitSettings } from './session-limits.ts';
 
 export interface TlsMaterial {
@@ -102,6 +103,22 @@ class GatewayConnection extends SMTPConnection {
     setTimeout(() => { if (!guard.closed) super._onCommand(command, callback); }, delayMs).unref();
   }
 
+  /**
+   * QUIT: the 221, then the socket closed outright once the reply is with the kernel (RFC 5321
+   * §4.1.1.10: reply, then close the channel; Postfix does the same). The library half-closes
+   * and waits for the client's FIN, which costs a shutdown(2), another read and, from the many
+   * clients that close without reading the 221 (smtp-source among them), a connection-reset
+   * error built with its stack trace on every session. A reply still queued in Node keeps the
+   * library's way, so it is never cut off, and so does a TLS session (its close_notify).
+   */
+  override handler_QUIT(command: Buffer, callback: () => void): void {
+    const socket = (this as unknown as { _socket: net.Socket & { encrypted?: boolean } })._socket;
+    this.send(221, 'Bye');
+    if (socket.writableLength === 0 && !socket.encrypted) socket.destroy();
+    this.close();
+    callback();
+  }
+
   /** The parser is replaced after STARTTLS, so every parser the connection creates is watched. */
   override _createParser(): ReturnType<SMTPConnection['_createParser']> {
     const parser = super._createParser();
@@ -150,6 +167,16 @@ function watchParser(parser: CommandParser, conn: GatewayConnection): void {
 }
 
 class CatalogueSMTPServer extends SMTPServer {
+  /**
+   * The session id from a pool of random bytes (session-id.ts) instead of a CSPRNG call per
+   * connection; a listener that expects a PROXY header (none here) keeps the library's path.
+   */
+  override _handleProxy(socket: net.Socket, callback: Parameters<SMTPServer['_handleProxy']>[1]): void {
+    if (this._expectsProxyHeader(socket)) return super._handleProxy(socket, callback);
+    const ignore = this.options.ignoredHosts?.includes(socket.remoteAddress ?? '') ?? false;
+    setImmediate(() => callback(null, { id: newSessionId(), ignore }));
+  }
+
   /**
    * SMTPServer.connect() with the listener's connection class (the library's own body: add to
    * the open connections, forward its events, init), the guard attached before anything runs.
