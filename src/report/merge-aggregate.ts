@@ -14,8 +14,7 @@ import { RECENT_MESSAGES } from './source-signals.ts';
 import { MAX_INTERNAL_SENDERS, MAX_SAMPLE_MESSAGES, MAX_SOURCES, MAX_SUBJECTS, ReportAggregator } from './aggregate.ts';
 import { mergeDistinct } from './distinct.ts';
 import { intern } from './detach.ts';
-import { COUNTER_FIELDS, counter, newSource } from './source-stats.ts';
-import type { CappedCounts } from './source-stats.ts';
+import { COUNTER_FIELDS, mergeCountsIn, newSource, stateFieldOf } from './source-stats.ts';
 import type { CounterField } from './source-stats.ts';
 import { MESSAGE_KINDS } from './classify.ts';
 import type { InputProblem } from './types.ts';
@@ -54,12 +53,6 @@ export function partialOf(agg: ReportAggregator, problems: InputProblem[], probl
 const minOf = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.min(a, b));
 const maxOf = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.max(a, b));
 
-/** Adds `b` (a structured clone of a CappedCounts) to s's `field`, b's keys in b's first-seen order. */
-function mergeCounts(s: SourceStats, field: CounterField, b: CappedCounts): void {
-  if (b.entries === null && b.other === 0) return;
-  counter(s, field).addAll(b.entries, b.other);
-}
-
 const OTHER_SOURCES = '(other sources)';
 
 /**
@@ -95,7 +88,8 @@ function mergeSource(s: SourceStats, b: SourceStats): void {
   s.whatIfReject += b.whatIfReject;
   s.firstMs = minOf(s.firstMs, b.firstMs);
   s.lastMs = maxOf(s.lastMs, b.lastMs);
-  for (const f of COUNTER_FIELDS) mergeCounts(s, f, b[f]);
+  // b's counters are read from its own fields: a structured clone has no getters.
+  for (const f of COUNTER_FIELDS) mergeCountsIn(s, f, b[stateFieldOf(f)]);
   s.lureRows += b.lureRows;
   // A message whose rows straddle two ranges is counted in parts: fan-out is then undercounted
   // by at most one message's split, never invented.

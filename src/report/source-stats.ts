@@ -9,127 +9,159 @@ import type { DistinctCounter } from './distinct.ts';
 const NO_COUNTS: ReadonlyMap<string, number> = new Map();
 
 /**
- * A counter of at most `cap` keys; the rest count together as "(other)". When more than `cap`
- * keys come, the alphabetically first ones are kept (not the first seen): that choice does not
- * depend on the order of the rows, so partial counts of parts of a file merge into exactly the
- * counts of the whole (merge-aggregate.ts). Kept keys stay in first-seen order.
+ * A counter's keys and counts as a source keeps them: null until its first row, then
+ * [other, largest kept key (null while none), key, count, key, count, …], kept keys in first-seen
+ * order, "other" the rows of keys not kept. One flat array of exactly its size per counter and
+ * nothing else: tens of thousands of sources each fill four or five counters, and an object
+ * around each array cost 56 bytes more per counter (issue 17).
+ */
+export type CounterState = Array<string | number | null> | null;
+/** Where the keys start in a CounterState. */
+const FIRST = 2;
+
+/**
+ * `state` with `key` counted `n` more times (the same array, or a new one of exactly the new size:
+ * new keys are rare next to rows, and a scan of at most `cap` keys, from the newest since rows
+ * come in time order, costs less than hashing the key). When more than `cap` keys come, the
+ * alphabetically first ones are kept (not the first seen): that choice does not depend on the
+ * order of the rows, so partial counts of parts of a file merge into exactly the counts of the
+ * whole (merge-aggregate.ts).
+ */
+export function addToCounter(state: CounterState, cap: number, key: string, n: number): CounterState {
+  const c = state;
+  if (c !== null) for (let i = c.length - 2; i >= FIRST; i -= 2) if (c[i] === key) { (c[i + 1] as number) += n; return c; }
+  const size = c === null ? 0 : (c.length - FIRST) >> 1;
+  if (size < cap) {
+    const k = intern(key);
+    if (c === null) return [0, k, k, n];
+    const next = c.concat(k, n);
+    if (next[1] === null || k > (next[1] as string)) next[1] = k;
+    return next;
+  }
+  if (c === null) return [n, null];
+  const max = c[1] as string | null;
+  if (max === null || key > max) { (c[0] as number) += n; return c; }
+  let at = FIRST;
+  while (c[at] !== max) at += 2;
+  (c[0] as number) += c[at + 1] as number;
+  c.splice(at, 2);
+  c.push(intern(key), n);
+  let largest: string | null = null;
+  for (let i = FIRST; i < c.length; i += 2) if (largest === null || (c[i] as string) > largest) largest = c[i] as string;
+  c[1] = largest;
+  return c;
+}
+
+/**
+ * `state` with another counter's state `b` added (a partial's, in its first-seen order): the same
+ * as addToCounter() per key, with at most one copy of `state` when the new keys fit (merging a
+ * partial would otherwise copy it once per new key, garbage that the main thread makes for tens
+ * of thousands of sources at the end of a parallel read).
+ */
+export function mergeIntoCounter(state: CounterState, cap: number, b: CounterState): CounterState {
+  if (b === null) return state;
+  let c = state;
+  let fresh: Array<string | number> | null = null;
+  next: for (let j = FIRST; j < b.length; j += 2) {
+    const key = b[j] as string;
+    const n = b[j + 1] as number;
+    if (c !== null) for (let i = c.length - 2; i >= FIRST; i -= 2) if (c[i] === key) { (c[i + 1] as number) += n; continue next; }
+    (fresh ??= []).push(key, n);
+  }
+  if (fresh !== null) {
+    if ((c === null ? 0 : (c.length - FIRST) >> 1) + (fresh.length >> 1) > cap) {
+      // Some go to "other": addToCounter() decides which, key by key (bumping a kept key first
+      // changes nothing: which keys are kept depends on the keys, not on their counts).
+      for (let j = 0; j < fresh.length; j += 2) c = addToCounter(c, cap, fresh[j] as string, fresh[j + 1] as number);
+    } else {
+      let largest = c === null ? null : c[1] as string | null;
+      for (let j = 0; j < fresh.length; j += 2) {
+        const k = intern(fresh[j] as string);
+        fresh[j] = k;
+        if (largest === null || k > largest) largest = k;
+      }
+      c = c === null ? [0, largest, ...fresh] : c.concat(fresh);
+      c[1] = largest;
+    }
+  }
+  const other = b[0] as number;
+  if (other > 0) {
+    if (c === null) c = [other, null];
+    else (c[0] as number) += other;
+  }
+  return c;
+}
+
+/**
+ * A counter of at most `cap` keys (addToCounter()); the rest count together as "(other)". A
+ * source's counters are read through one of these made on each read (SourceStats' getters):
+ * count into a source with countIn(), never through it.
  */
 export class CappedCounts {
-  /**
-   * [key, count, key, count, …] in first-seen order, null until the first key: a flat array
-   * holds a few keys in a fraction of a Map's memory, and a scan of at most `cap` keys (from the
-   * newest: rows come in time order) costs less than hashing the key. A new key makes a copy of
-   * exactly the new size (at most 2 x cap entries, and new keys are rare next to rows): an array
-   * grown by push reserves room for 16 more, about 400 bytes more per small source.
-   * Public so that a structured clone keeps it (merge-aggregate.ts).
-   */
-  entries: Array<string | number> | null = null;
+  state: CounterState;
   readonly cap: number;
-  /** Rows whose key is not kept. */
-  other = 0;
-  /** The largest kept key (public so that a structured clone keeps it: merge-aggregate.ts). */
-  maxKey: string | null = null;
-  constructor(cap: number) { this.cap = cap; }
+  constructor(cap: number, state: CounterState = null) { this.cap = cap; this.state = state; }
   /** The kept keys and their counts (a fresh Map, for reading: the report calls it per source, not per row). */
   get counts(): ReadonlyMap<string, number> {
-    const e = this.entries;
-    if (e === null) return NO_COUNTS;
+    const c = this.state;
+    if (c === null || c.length === FIRST) return NO_COUNTS;
     const map = new Map<string, number>();
-    for (let i = 0; i < e.length; i += 2) map.set(e[i] as string, e[i + 1] as number);
+    for (let i = FIRST; i < c.length; i += 2) map.set(c[i] as string, c[i + 1] as number);
     return map;
   }
   add(key: string | null | undefined, n = 1): void {
     if (key === null || key === undefined || key === '') return;
-    const e = this.entries;
-    if (e !== null) {
-      for (let i = e.length - 2; i >= 0; i -= 2) if (e[i] === key) { (e[i + 1] as number) += n; return; }
-    }
-    const size = e === null ? 0 : e.length >> 1;
-    if (size < this.cap) {
-      const k = intern(key);
-      this.entries = e === null ? [k, n] : e.concat(k, n);
-      if (this.maxKey === null || k > this.maxKey) this.maxKey = k;
-      return;
-    }
-    const max = this.maxKey;
-    if (e === null || max === null || key > max) { this.other += n; return; }
-    const at = e.indexOf(max);
-    this.other += e[at + 1] as number;
-    e.splice(at, 2);
-    e.push(intern(key), n);
-    let next: string | null = null;
-    for (let i = 0; i < e.length; i += 2) if (next === null || (e[i] as string) > next) next = e[i] as string;
-    this.maxKey = next;
+    this.state = addToCounter(this.state, this.cap, key, n);
   }
-  /**
-   * Adds another counter's kept keys and counts (`entries`, in its first-seen order) and its
-   * "(other)": the same as add() per key, with at most one copy of this counter's entries when the
-   * new keys fit (merging a partial would otherwise copy them once per new key, garbage that the
-   * main thread makes for tens of thousands of sources at the end of a parallel read, issue 17).
-   */
-  addAll(entries: ReadonlyArray<string | number> | null, other: number): void {
-    this.other += other;
-    if (entries === null) return;
-    const e = this.entries;
-    let fresh: Array<string | number> | null = null;
-    next: for (let j = 0; j < entries.length; j += 2) {
-      const key = entries[j] as string;
-      const n = entries[j + 1] as number;
-      if (e !== null) for (let i = e.length - 2; i >= 0; i -= 2) if (e[i] === key) { (e[i + 1] as number) += n; continue next; }
-      (fresh ??= []).push(key, n);
-    }
-    if (fresh === null) return;
-    if ((e === null ? 0 : e.length >> 1) + (fresh.length >> 1) > this.cap) {
-      // Some must go to "(other)": add() decides which, key by key (bumping a kept key first
-      // changes nothing: which keys are kept depends on the keys, not on their counts).
-      for (let j = 0; j < fresh.length; j += 2) this.add(fresh[j] as string, fresh[j + 1] as number);
-      return;
-    }
-    for (let j = 0; j < fresh.length; j += 2) {
-      const k = intern(fresh[j] as string);
-      fresh[j] = k;
-      if (this.maxKey === null || k > this.maxKey) this.maxKey = k;
-    }
-    this.entries = e === null ? fresh.slice() : e.concat(fresh);
+  /** Adds another counter's keys, counts and "(other)" (see mergeIntoCounter()). */
+  addAll(b: CappedCounts): void {
+    this.state = mergeIntoCounter(this.state, this.cap, b.state);
+  }
+  /** Rows whose key is not kept. */
+  get other(): number { return this.state === null ? 0 : this.state[0] as number; }
+  /** The largest kept key. */
+  get maxKey(): string | null { return this.state === null ? null : this.state[1] as string | null; }
+  /** [key, count, key, count, …] in first-seen order, null when no key is kept (a copy). */
+  get entries(): Array<string | number> | null {
+    const c = this.state;
+    return c === null || c.length === FIRST ? null : c.slice(FIRST) as Array<string | number>;
   }
   /** The count of one kept key (0 when not kept). */
   get(key: string): number {
-    const e = this.entries;
-    if (e !== null) for (let i = 0; i < e.length; i += 2) if (e[i] === key) return e[i + 1] as number;
+    const c = this.state;
+    if (c !== null) for (let i = FIRST; i < c.length; i += 2) if (c[i] === key) return c[i + 1] as number;
     return 0;
   }
   /** Kept keys in first-seen order. */
   keys(): string[] {
-    const e = this.entries;
+    const c = this.state;
     const out: string[] = [];
-    if (e !== null) for (let i = 0; i < e.length; i += 2) out.push(e[i] as string);
+    if (c !== null) for (let i = FIRST; i < c.length; i += 2) out.push(c[i] as string);
     return out;
   }
   /** Every row counted, kept keys and "(other)" alike. */
   total(): number {
-    const e = this.entries;
-    let n = this.other;
-    if (e !== null) for (let i = 1; i < e.length; i += 2) n += e[i] as number;
+    const c = this.state;
+    if (c === null) return 0;
+    let n = c[0] as number;
+    for (let i = FIRST + 1; i < c.length; i += 2) n += c[i] as number;
     return n;
   }
   /** Keys by count (then name), "(other)" among them when some rows were not kept. */
   top(n: number): Array<[string, number]> {
-    const e = this.entries;
-    if (e === null && this.other === 0) return [];
+    const c = this.state;
+    if (c === null) return [];
     const all: Array<[string, number]> = [];
-    if (e !== null) for (let i = 0; i < e.length; i += 2) all.push([e[i] as string, e[i + 1] as number]);
-    if (this.other > 0) all.push(['(other)', this.other]);
+    for (let i = FIRST; i < c.length; i += 2) all.push([c[i] as string, c[i + 1] as number]);
+    if ((c[0] as number) > 0) all.push(['(other)', c[0] as number]);
     return all.sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, n);
   }
   /** Kept keys, plus one for "(other)". */
-  get size(): number { return (this.entries === null ? 0 : this.entries.length >> 1) + (this.other > 0 ? 1 : 0); }
+  get size(): number {
+    const c = this.state;
+    return c === null ? 0 : ((c.length - FIRST) >> 1) + ((c[0] as number) > 0 ? 1 : 0);
+  }
 }
-
-/**
- * The one counter every source starts with in every counter field: frozen, so a write that
- * bypasses counter() fails loudly instead of counting for every source at once.
- */
-export const EMPTY_COUNTS: CappedCounts = Object.freeze(new CappedCounts(0));
 
 /** Each counter field of a source and how many keys it keeps. */
 export const COUNTER_CAPS = {
@@ -138,58 +170,95 @@ export const COUNTER_CAPS = {
 } as const;
 export type CounterField = keyof typeof COUNTER_CAPS;
 export const COUNTER_FIELDS = Object.keys(COUNTER_CAPS) as CounterField[];
-
-/** The source's own counter for `field`, made on first use. */
-export function counter(s: SourceStats, field: CounterField): CappedCounts {
-  const c = s[field];
-  return c === EMPTY_COUNTS ? (s[field] = new CappedCounts(COUNTER_CAPS[field])) : c;
-}
+/** The field of a source that holds a counter's state: `days` is read from `daysCounts`. */
+export type CounterStateField = `${CounterField}Counts`;
+const STATE_FIELDS = Object.fromEntries(COUNTER_FIELDS.map((f) => [f, `${f}Counts`])) as Record<CounterField, CounterStateField>;
+/** (Looked up, not built: countIn() runs for several counters on every row.) */
+export const stateFieldOf = (field: CounterField): CounterStateField => STATE_FIELDS[field];
 
 /** Counts `key` (nothing for null or '') in the source's `field`. */
 export function countIn(s: SourceStats, field: CounterField, key: string | null | undefined, n = 1): void {
   if (key === null || key === undefined || key === '') return;
-  counter(s, field).add(key, n);
+  const at = stateFieldOf(field);
+  const state = s[at];
+  const next = addToCounter(state, COUNTER_CAPS[field], key, n);
+  if (next !== state) s[at] = next;
+}
+
+/** Adds another counter's state (a partial's source's, merge-aggregate.ts) into the source's `field`. */
+export function mergeCountsIn(s: SourceStats, field: CounterField, b: CounterState): void {
+  const at = stateFieldOf(field);
+  s[at] = mergeIntoCounter(s[at], COUNTER_CAPS[field], b);
 }
 
 export function kindCounts(): Record<MessageKind, number> {
   return { 'direct-send': 0, 'header-from': 0, connector: 0, internal: 0, external: 0 };
 }
 
-export type SourceStats = {
+/**
+ * What the report keeps of one source. Its counters are kept as flat arrays (`daysCounts`, …:
+ * CounterState) and read as CappedCounts through getters (`days`, …, made per read, for reading
+ * only: count with countIn()). Own fields only, so that a structured clone carries the whole
+ * state (merge-aggregate.ts builds a SourceStats again from a clone).
+ */
+export interface SourceStats extends Readonly<Record<CounterField, CappedCounts>> {}
+export class SourceStats {
   key: string;
   ip: string | null;
   network: string | null;
-  rows: number;
-  kinds: Record<MessageKind, number>;
-  wouldReject: number;
-  whatIfReject: number;
-  firstMs: number | null;
-  lastMs: number | null;
+  rows = 0;
+  kinds: Record<MessageKind, number> = kindCounts();
+  wouldReject = 0;
+  whatIfReject = 0;
+  firstMs: number | null = null;
+  lastMs: number | null = null;
   /** Distinct lower-cased recipients: exact up to EXACT_LIMIT, then estimated (distinct.ts). */
-  recipients: DistinctCounter;
-  subjects: string[];
-  lureRows: number;
+  recipients: DistinctCounter = newDistinct();
+  subjects: string[] = NO_SUBJECTS;
+  lureRows = 0;
   /** The most recipients one message had (fan-out), over the recent-message window below. */
-  maxRecipientsPerMessage: number;
+  maxRecipientsPerMessage = 0;
   /**
    * The last few messages of this source and their recipient counts. Exports list one row per
    * recipient, the rows of one message next to each other (same Message-ID, else same time and
    * subject), so a small window counts them without keeping every message.
    */
-  recentMessages: RecentMessages;
-  srsRows: number;
-  arcRows: number;
-  heloBracketed: number;
-  heloOwnDomain: number;
-} & {
+  recentMessages: RecentMessages = NO_RECENT_MESSAGES;
+  srsRows = 0;
+  arcRows = 0;
+  heloBracketed = 0;
+  heloOwnDomain = 0;
   /**
    * days, HELOs, PTRs, P1/P2 domains, P1 addresses, auth results, the export's own verdicts
    * against this source's messages (Quarantined, FilteredAsSpam, …), threats it names (Defender
    * ThreatTypes, antispam CAT/SFV), connectors, certificate names, reject codes.
    */
-  [F in CounterField]: CappedCounts;
-};
-
+  daysCounts: CounterState = null;
+  helosCounts: CounterState = null;
+  ptrsCounts: CounterState = null;
+  p1DomainsCounts: CounterState = null;
+  p1AddressesCounts: CounterState = null;
+  p2DomainsCounts: CounterState = null;
+  spfCounts: CounterState = null;
+  dkimCounts: CounterState = null;
+  dmarcCounts: CounterState = null;
+  compauthCounts: CounterState = null;
+  verdictsCounts: CounterState = null;
+  threatsCounts: CounterState = null;
+  connectorsCounts: CounterState = null;
+  certificateNamesCounts: CounterState = null;
+  rejectCodesCounts: CounterState = null;
+  constructor(key: string, ip: string | null, network: string | null) {
+    this.key = key;
+    this.ip = ip;
+    this.network = network;
+  }
+}
+for (const f of COUNTER_FIELDS) {
+  const at = stateFieldOf(f);
+  const cap = COUNTER_CAPS[f];
+  Object.defineProperty(SourceStats.prototype, f, { get(this: SourceStats) { return new CappedCounts(cap, this[at]); } });
+}
 /**
  * [key, recipients, key, recipients, …], oldest first: a message's key (a 30-bit hash of its
  * Message-ID, else of its time and subject: small integers, so that nothing here allocates or
@@ -217,16 +286,6 @@ export const NO_SUBJECTS = Object.freeze([]) as unknown as string[];
 export const NO_RECENT_MESSAGES = Object.freeze([]) as unknown as RecentMessages;
 
 export function newSource(key: string, ip: string | null): SourceStats {
-  const e = EMPTY_COUNTS;
   const network = networkOf(ip);
-  return {
-    key, ip, network: network === null ? null : intern(network), rows: 0, kinds: kindCounts(), wouldReject: 0, whatIfReject: 0,
-    firstMs: null, lastMs: null, days: e, helos: e, ptrs: e,
-    p1Domains: e, p1Addresses: e, p2Domains: e,
-    recipients: newDistinct(), subjects: NO_SUBJECTS, lureRows: 0,
-    spf: e, dkim: e, dmarc: e, compauth: e,
-    verdicts: e, threats: e, maxRecipientsPerMessage: 0, recentMessages: NO_RECENT_MESSAGES,
-    srsRows: 0, arcRows: 0, heloBracketed: 0, heloOwnDomain: 0,
-    connectors: e, certificateNames: e, rejectCodes: e,
-  };
+  return new SourceStats(key, ip, network === null ? null : intern(network));
 }
