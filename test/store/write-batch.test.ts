@@ -3,6 +3,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DatabaseSync } from 'node:sqlite';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { WriteBatch } from '../../src/store/sqlite/write-batch.ts';
 
 function fresh(backgroundWindowMs?: number): { db: DatabaseSync; batch: WriteBatch; insert: (v: string) => () => void; rows: () => string[]; commits: () => number } {
@@ -47,3 +51,38 @@ test('flush() (store close) writes pending background rows at once', async () =>
   await bg;
   assert.deepEqual(f.rows(), ['x']);
 });
+
+// A child queues background rows with a window far longer than its life, then ends by a crash or
+// by process.exit: the 'exit' hook commits them, so the parent finds them in the file.
+const EXIT_CHILD = `
+import { DatabaseSync } from 'node:sqlite';
+import { WriteBatch } from ${JSON.stringify(resolve(import.meta.dirname, '../../src/store/sqlite/write-batch.ts'))};
+const [file, how] = process.argv.slice(-2);
+const db = new DatabaseSync(file);
+db.exec('PRAGMA journal_mode = WAL; CREATE TABLE t (seq INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT NOT NULL)');
+const stmt = db.prepare('INSERT INTO t (v) VALUES (?)');
+const batch = new WriteBatch(db, 600_000);
+for (const v of ['a', 'b', 'c']) void batch.run(() => { stmt.run(v); }, { background: true });
+if (how === 'crash') setImmediate(() => { throw new Error('crash with rows waiting'); });
+else setImmediate(() => process.exit(3));
+`;
+
+for (const how of ['crash', 'exit'] as const) {
+  test(`background rows still waiting for their window are committed when the process ends by ${how}`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mxward-batch-exit-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'trace.db');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', EXIT_CHILD, file, how], { stdio: ['ignore', 'ignore', 'pipe'] });
+    t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+    assert.equal(code, how === 'crash' ? 1 : 3, stderr);
+    const db = new DatabaseSync(file, { readOnly: true });
+    try {
+      assert.deepEqual((db.prepare('SELECT v FROM t ORDER BY seq').all() as Array<{ v: string }>).map((r) => r.v), ['a', 'b', 'c']);
+    } finally {
+      db.close();
+    }
+  });
+}
