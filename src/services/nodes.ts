@@ -132,12 +132,12 @@ export async function waitForPolicyEverywhere(
  * is read per record because a listener on port 0 learns its port only after it listens.
  */
 export function stampTraceNode<S extends Pick<Store, 'appendTrace'>>(store: S, nodeId: () => string): S {
+  // Made once, not per record: the trap below hands out this same function on every access.
+  const appendTrace: Store['appendTrace'] = (record, options) =>
+    store.appendTrace(record.node ? record : { ...record, node: nodeId() }, options);
   return new Proxy(store, {
     get(target, property, receiver) {
-      if (property === 'appendTrace') {
-        return (record: Parameters<Store['appendTrace']>[0], options?: Parameters<Store['appendTrace']>[1]) =>
-          target.appendTrace({ ...record, node: record.node ?? nodeId() }, options);
-      }
+      if (property === 'appendTrace') return appendTrace;
       const value = Reflect.get(target, property, receiver) as unknown;
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
