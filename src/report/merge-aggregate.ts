@@ -15,7 +15,6 @@ import { MAX_INTERNAL_SENDERS, MAX_SAMPLE_MESSAGES, MAX_SOURCES, MAX_SUBJECTS, R
 import { mergeDistinct } from './distinct.ts';
 import { intern } from './detach.ts';
 import { COUNTER_FIELDS, mergeCountsIn, newSource, stateFieldOf } from './source-stats.ts';
-import type { CounterField } from './source-stats.ts';
 import { MESSAGE_KINDS } from './classify.ts';
 import type { InputProblem } from './types.ts';
 
