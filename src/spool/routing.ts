@@ -50,9 +50,32 @@ export interface ResolvedRoute {
   route: Route;
 }
 
+/**
+ * Resolutions already made, per table and by the domain as written: normalising a domain
+ * (domainToASCII) for every recipient of every delivery was measurable on the accept path.
+ * Bounded; a table never changes, and a new table (a reload) starts its own.
+ */
+const resolvedByTable = new WeakMap<RoutingTable, Map<string, ResolvedRoute>>();
+const RESOLVED_PER_TABLE = 1024;
+
 /** Exact domain first, then the closest `*.parent` wildcard, then the default. */
 export function resolveRoute(table: RoutingTable, recipient: string): ResolvedRoute {
-  const domain = recipientDomain(recipient);
+  const at = recipient.lastIndexOf('@');
+  const written = at < 0 ? '' : recipient.slice(at + 1);
+  let known = resolvedByTable.get(table);
+  if (!known) {
+    known = new Map();
+    resolvedByTable.set(table, known);
+  }
+  const cached = known.get(written);
+  if (cached) return cached;
+  const resolved = Object.freeze(resolveDomain(table, at < 0 ? '' : normalizeRouteDomain(written)));
+  if (known.size >= RESOLVED_PER_TABLE) known.clear();
+  known.set(written, resolved);
+  return resolved;
+}
+
+function resolveDomain(table: RoutingTable, domain: string): ResolvedRoute {
   const exact = table.routes[domain];
   if (domain && exact) return { key: domain, route: exact };
   const labels = domain.split('.');

@@ -35,3 +35,18 @@ test('groupByRoute keeps each recipient\'s position so outcomes go back in order
   const groups = groupByRoute(table, ['a@other.test', 'b@example.com', 'c@eu.example.com', 'd@example.com']);
   assert.deepEqual(groups.map((g) => [g.key, g.indexes]), [['*', [0]], ['example.com', [1, 3]], ['*.example.com', [2]]]);
 });
+
+test('resolutions are remembered per table: asked again, and asked of another table, each gives its own answer', () => {
+  const other = compileRoutingTable({ routes: { 'example.com': smtp('other') }, default: smtp('fallback') });
+  for (let round = 0; round < 3; round++) {
+    for (const [rcpt, key, host] of cases) {
+      const r = resolveRoute(table, rcpt);
+      assert.deepEqual([r.key, r.route.type === 'maildir' ? 'maildir' : r.route.host], [key, host], `${rcpt} round ${round}`);
+    }
+    assert.equal((resolveRoute(other, 'a@EXAMPLE.com.').route as { host: string }).host, 'other');
+    assert.equal((resolveRoute(other, 'a@eu.example.com').route as { host: string }).host, 'fallback');
+  }
+  // More domains than are remembered: answers stay right after the memory is cleared.
+  for (let i = 0; i < 3000; i++) assert.equal(resolveRoute(table, `u@h${i}.example.com`).key, '*.example.com');
+  assert.equal(resolveRoute(table, 'a@example.com').key, 'example.com');
+});
