@@ -223,7 +223,16 @@ export function createListener(ctx: GatewayContext, kind: ListenerKind, tls: Tls
     onSecure: (socket, session, cb) => onSecure(socket as never, session, cb),
     onAuth: (auth, session, cb) => settle(onAuth(ctx, auth, session), cb as Callback<SMTPServerAuthenticationResponse>),
     onMailFrom: (address, session, cb) => settle(onMailFrom(ctx, address, session), cb),
-    onRcptTo: (address, session, cb) => settle(onRcptTo(ctx, address, session), cb),
+    // Synchronous (hooks/on-rcpt-to.ts): the refusal is passed on without a promise around it.
+    onRcptTo: (address, session, cb) => {
+      let refusal: Error | null;
+      try {
+        refusal = onRcptTo(ctx, address, session);
+      } catch (err) {
+        return cb(err as Error);
+      }
+      cb(refusal);
+    },
     onData: (stream, session, cb) => settle(onData(ctx, stream, session), cb as Callback<string>),
     onClose: (session: SMTPServerSession) => {
       guardOf(session)?.close();
