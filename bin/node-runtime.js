@@ -3,7 +3,7 @@
 // added there; Node 22 marks node:sqlite experimental); `npm install` also puts a Node 24 from
 // the npm registry into node_modules (optional dependency node-<os>-<cpu>), which is used when
 // the Node that started us is older, so a machine with Node 20 needs nothing else.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import * as nodeModule from 'node:module';
 import { createRequire } from 'node:module';
@@ -56,11 +56,27 @@ export function compileCacheFor(args, env) {
   return join(tmpdir(), 'node-compile-cache');
 }
 
-/** Turns the compile cache on for the modules imported from now on, where this Node has one. */
+/** Turns the compile cache on for the modules imported from now on, where this Node has one and the directory can be made. */
 export function enableCompileCacheFor(args, env) {
   const dir = compileCacheFor(args, env);
-  if (dir && typeof nodeModule.enableCompileCache === 'function') nodeModule.enableCompileCache(dir);
+  if (!dir || typeof nodeModule.enableCompileCache !== 'function' || !cacheDirectoryReady(dir)) return null;
+  nodeModule.enableCompileCache(dir);
   return dir;
+}
+
+/**
+ * Whether the cache directory exists or could be made, one level only. Node makes it with a
+ * recursive mkdir that never returns where mkdir answers ENOENT under a parent that exists (a
+ * temp directory under /proc: seen with Node 24.22), which would hang the report before its first
+ * row; without the directory the report simply runs without the cache.
+ */
+function cacheDirectoryReady(dir) {
+  try {
+    mkdirSync(dir);
+    return true;
+  } catch (err) {
+    return err !== null && typeof err === 'object' && err.code === 'EEXIST';
+  }
 }
 
 export function tooOldMessage(what) {

@@ -44,4 +44,11 @@ test('a report run fills the cache; another command leaves it alone', (t) => {
   const version = spawnSync(process.execPath, [mxwardBin, '--version'], { encoding: 'utf8', env: env(forVersion) });
   assert.equal(version.status, 0, version.stderr);
   assert.equal(existsSync(join(forVersion, 'node-compile-cache')), false);
+  // A temp directory where the cache cannot be made (Node's own recursive mkdir never returns
+  // under /proc): the report runs without the cache instead of hanging.
+  const nowhere = spawnSync(process.execPath, [mxwardBin, 'report', csv, '--accepted-domain', 'contoso.com', '--data-dir', join(dir, 'data2')],
+    { encoding: 'utf8', env: env('/proc/mxward-no-such-dir'), timeout: 60_000 });
+  assert.equal(nowhere.error, undefined, 'the report did not finish');
+  assert.equal(nowhere.status, 0, nowhere.stderr);
+  assert.match(nowhere.stdout, /198\.51\.100\.7/);
 });
