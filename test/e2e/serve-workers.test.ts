@@ -22,6 +22,8 @@ test(`two workers share the port; SIGKILL of one under load loses nothing acknow
   const dir = await mkdtemp(join(tmpdir(), 'mxward-workers-'));
   const dataDir = join(dir, 'data');
   const downstream = await startCountingDownstream();
+  let child: ReturnType<typeof spawn> | null = null;
+  let pids: number[] = [];
   try {
     const config = join(dir, 'mxward.yaml');
     await writeFile(config, [
@@ -32,19 +34,23 @@ test(`two workers share the port; SIGKILL of one under load loses nothing acknow
     // Admin commands do not create a store (issue 16): init first, as an administrator would.
     assert.equal((await mxward(dataDir, ['init'])).code, 0);
     assert.equal((await mxward(dataDir, ['domain', 'add', 'example.test'])).code, 0);
-    const child = spawn(process.execPath, [mxwardBin, 'serve', '--workers', '2', '--config', config, '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
+    const serve = spawn(process.execPath, [mxwardBin, 'serve', '--workers', '2', '--config', config, '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
       { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = serve;
     let stderr = '';
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    const { port, pids } = await new Promise<{ port: number; pids: number[] }>((resolveStart, rejectStart) => {
-      child.stderr.on('data', (d: Buffer) => {
+    const exited = new Promise<number | null>((r) => serve.once('exit', (code) => r(code)));
+    let startTimer: NodeJS.Timeout | undefined;
+    const started = await new Promise<{ port: number; pids: number[] }>((resolveStart, rejectStart) => {
+      serve.stderr!.on('data', (d: Buffer) => {
         stderr += d.toString();
         const m = /inbound SMTP on 127\.0\.0\.1:(\d+), 2 workers \(pids (\d+) (\d+)\)/.exec(stderr);
         if (m) resolveStart({ port: Number(m[1]), pids: [Number(m[2]), Number(m[3])] });
       });
-      child.once('exit', () => rejectStart(new Error(`serve exited early: ${stderr}`)));
-      setTimeout(() => rejectStart(new Error(`serve did not start: ${stderr}`)), 30_000);
-    });
+      serve.once('exit', () => rejectStart(new Error(`serve exited early: ${stderr}`)));
+      startTimer = setTimeout(() => rejectStart(new Error(`serve did not start: ${stderr}`)), 60_000);
+    }).finally(() => clearTimeout(startTimer));
+    const { port } = started;
+    pids = started.pids;
 
     const acked = new Set<string>();
     const ackedQueueIds: string[] = [];
@@ -90,13 +96,22 @@ test(`two workers share the port; SIGKILL of one under load loses nothing acknow
     assert.equal(queued.length, 0, 'the queue CLI sees both shares, and both are empty');
     assert.deepEqual(await readdir(join(dataDir, 'spool', 'tmp')), ['w1', 'w2']);
 
-    child.kill('SIGTERM');
+    serve.kill('SIGTERM');
     assert.equal(await exited, 0);
     assert.match(stderr, /SIGTERM received/);
     const workerPids = [...stderr.matchAll(/"pid":(\d+),"stage":"start"/g)].map((m) => Number(m[1]));
-    await new Promise((r) => setTimeout(r, 200));
+    // A worker gets the primary's stop before the primary exits; give it a bounded moment to be reaped.
+    const deadline = Date.now() + 5_000;
+    while (workerPids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(workerPids.filter(alive), [], 'no worker outlives the primary');
   } finally {
+    // A failed assertion must not leave the gateway or its workers running.
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGKILL');
+      await gone;
+    }
+    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
     await downstream.close();
     await rm(dir, { recursive: true, force: true });
   }
