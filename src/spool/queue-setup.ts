@@ -29,7 +29,8 @@ export async function startQueue(input: { config: BootstrapConfig; spool: Spool;
   const d = config.delivery;
   const queue = new QueueRunner(spool, input.target, {
     onFinished: (r) => {
-      logger.info({ stage: 'delivery', event: r.status, queueId: r.queueId, attempts: r.attempts, reply: r.lastReply }, 'delivery attempt finished');
+      // Debug only: the trace update below logs the transaction's own `delivery outcome` line at info.
+      logger.debug({ stage: 'delivery', event: r.status, queueId: r.queueId, attempts: r.attempts, reply: r.lastReply }, 'delivery attempt finished');
       store.updateDelivery({ queueId: r.queueId, status: r.status, detail: r.detail, attempts: r.attempts, lastReply: r.lastReply }, { background: true })
         .catch((err) => logger.error({ stage: 'delivery', event: 'trace-failed', err }, 'trace update failed'));
     },

@@ -89,7 +89,7 @@ test(`two workers share the port; SIGKILL of one under load loses nothing acknow
     assert.match(stderr, new RegExp(`worker 1 \\(pid ${pids[0]}\\) exited \\(SIGKILL\\); restarting`));
     const restarted = [...stderr.matchAll(/"worker":1,"pid":(\d+),"stage":"start","event":"listening"/g)].map((m) => Number(m[1]));
     assert.ok(restarted.some((pid) => pid !== pids[0]), 'worker 1 came back with a new pid');
-    const delivering = new Set([...stderr.matchAll(/"pid":(\d+),"stage":"delivery","event":"delivered"/g)].map((m) => m[1]));
+    const delivering = new Set([...stderr.matchAll(/"pid":(\d+),"stage":"transaction","event":"delivered"/g)].map((m) => m[1]));
     assert.ok(delivering.size >= 2, `deliveries from several worker processes: ${[...delivering].join(' ')}`);
 
     const queued = JSON.parse((await mxward(dataDir, ['queue', 'list', '--json'])).stdout) as unknown[];
