@@ -1,20 +1,15 @@
 // One trace record per transaction, rejected ones included (SPEC §7). A transaction ends at end
 // of DATA, at a rejection of MAIL FROM, or when the client resets, starts over or leaves.
-import { randomUUIDv7 } from 'node:crypto';
 import type { AuthResults, DeliveryStatus, MessageFacts, TraceRecord } from '../domain/types.ts';
 import { renderReply } from '../policy/replies.ts';
 import type { TraceWriteOptions } from '../store/ports.ts';
 import type { GatewayContext, SessionState, Transaction } from './context.ts';
+import { newTransactionId } from './transaction-id.ts';
 
-/**
- * The transaction id is a time-ordered UUID (version 7, RFC 9562): still unique and opaque, but
- * new ids sort after older ones, so the store's index on it grows at its right edge like the time
- * indexes instead of dirtying (and, once the index outgrows the cache, first reading) a random
- * page for every trace row.
- */
+/** The transaction id is a time-ordered UUID (transaction-id.ts). */
 export function startTransaction(): Transaction {
   return {
-    id: randomUUIDv7(), startedMs: Date.now(), sender: null, rawMailFrom: null, recipients: [], rejectedRecipients: [],
+    id: newTransactionId(), startedMs: Date.now(), sender: null, rawMailFrom: null, recipients: [], rejectedRecipients: [],
     directSend: null, wouldReject: false, hits: [], lastReply: null, lastStage: 'mail',
   };
 }
