@@ -2,23 +2,13 @@
 // from a pool of random bytes. smtp-server asks the CSPRNG for 10 bytes on every connection and
 // converts them through a hex string and a BigInt: about 1.5 % of a refused session's CPU, for an
 // id that only has to be unique and unguessable. The pool is refilled from the same CSPRNG.
-import { randomFillSync } from 'node:crypto';
+import { takeRandomBytes } from '../spool/random-bytes.ts';
 
 const ID_BYTES = 10;
-const IDS_PER_FILL = 256;
 const ALPHABET = '0123456789abcdefghijklmnopqrstuv';
 
-const pool = Buffer.alloc(ID_BYTES * IDS_PER_FILL);
-let offset = pool.length;
-
 export function newSessionId(): string {
-  if (offset === pool.length) {
-    randomFillSync(pool);
-    offset = 0;
-  }
-  const id = sessionIdOf(pool, offset);
-  offset += ID_BYTES;
-  return id;
+  return sessionIdOf(takeRandomBytes(ID_BYTES));
 }
 
 /** The id of the 10 bytes at `at`, as smtp-server writes it (big-endian base32, zero-padded). */

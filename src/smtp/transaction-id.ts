@@ -4,21 +4,13 @@
 // random page for every trace row.
 //
 // Node has crypto.randomUUIDv7 only from 24.16; the package supports Node 22.19 and later, so
-// older runtimes get the same layout built here from pooled CSPRNG bytes.
+// older runtimes get the same layout built here from pooled CSPRNG bytes (spool/random-bytes.ts).
 import * as crypto from 'node:crypto';
-
-const IDS_PER_FILL = 64;
-const pool = Buffer.alloc(16 * IDS_PER_FILL);
-let offset = pool.length;
+import { takeRandomBytes } from '../spool/random-bytes.ts';
 
 /** A version 7 UUID: 48 bits of Unix milliseconds, the version, then 74 random bits. */
 export function uuidV7(nowMs = Date.now()): string {
-  if (offset === pool.length) {
-    crypto.randomFillSync(pool);
-    offset = 0;
-  }
-  const b = pool.subarray(offset, offset + 16);
-  offset += 16;
+  const b = takeRandomBytes(16);
   b.writeUIntBE(nowMs, 0, 6);
   b[6] = (b[6] & 0x0f) | 0x70;
   b[8] = (b[8] & 0x3f) | 0x80;

@@ -21,22 +21,10 @@ import { join } from 'node:path';
 import type { SpoolEnvelope } from './envelope.ts';
 import { GroupSync } from './group-sync.ts';
 import { Journal, readJournal } from './journal.ts';
-
-/** Random bytes for queue ids, drawn a block at a time: a call per id cost more than the rest of the id. */
-let randomBlock = Buffer.alloc(0);
-let randomAt = 0;
-
-function nextRandomBytes(n: number): Buffer {
-  if (randomAt + n > randomBlock.length) {
-    randomBlock = randomBytes(4096);
-    randomAt = 0;
-  }
-  randomAt += n;
-  return randomBlock.subarray(randomAt - n, randomAt);
-}
+import { takeRandomBytes } from './random-bytes.ts';
 
 export function newQueueId(slot?: { index: number; count: number }): string {
-  const random = nextRandomBytes(5);
+  const random = takeRandomBytes(5);
   if (slot && slot.count > 1) {
     // Move the last byte into this worker's residue class (bytes 0-255, count < 256).
     let b = random[4] - (random[4] % slot.count) + slot.index;
