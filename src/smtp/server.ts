@@ -20,6 +20,7 @@ import { abandonTransaction } from './transaction-trace.ts';
 import { registerConnection } from './session-control.ts';
 import { SessionGuard, attachGuard, guardOf } from './session-limits.ts';
 import { newSessionId } from './session-id.ts';
+import { installFastDataScan } from './data-scan.ts';
 import type { SessionLimitSettings } from './session-limits.ts';
 
 export interface TlsMaterial {
@@ -165,6 +166,9 @@ function watchParser(parser: CommandParser, conn: GatewayConnection): void {
   const resume = parser.continue;
   parser.continue = () => { conn.guard.dataEnded(); resume.call(parser); };
 }
+
+// smtp-server's end-of-DATA scan by indexOf (data-scan.ts), beside the listener's other adjustments of the library.
+installFastDataScan();
 
 class CatalogueSMTPServer extends SMTPServer {
   /**

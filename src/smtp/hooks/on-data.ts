@@ -17,9 +17,6 @@ import { applyExternalTag } from '../external-tag.ts';
 import { abandonTransaction, finishTransaction } from '../transaction-trace.ts';
 import { closeSession } from '../session-control.ts';
 import { SmtpError } from './smtp-error.ts';
-import { installFastDataScan } from '../data-scan.ts';
-
-installFastDataScan();
 
 interface ReceivedMessage {
   fields: HeaderField[];
