@@ -7,14 +7,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { bufferedStderr } from '../../src/observability/log-destination.ts';
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+import { waitFor } from '../helpers/loopback.ts';
 
 test('lines wait for company instead of one write each, and a quiet tail is written on the timer', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mxward-logdest-'));
@@ -27,10 +20,10 @@ test('lines wait for company instead of one write each, and a quiet tail is writ
   dest.write('{"n":2}\n');
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
   assert.equal(readFileSync(file, 'utf8'), '', 'small lines are held, not written one by one');
-  await waitFor(() => readFileSync(file, 'utf8') === '{"n":1}\n{"n":2}\n');
+  await waitFor('the log file', async () => readFileSync(file, 'utf8') === '{"n":1}\n{"n":2}\n', 10_000);
   // A second burst after a quiet spell goes out too (the timer is armed again by a new line).
   dest.write('{"n":3}\n');
-  await waitFor(() => readFileSync(file, 'utf8').endsWith('{"n":3}\n'));
+  await waitFor('the log file', async () => readFileSync(file, 'utf8').endsWith('{"n":3}\n'), 10_000);
 });
 
 test('a burst past the buffer size is written without waiting for the timer', async (t) => {
@@ -41,9 +34,9 @@ test('a burst past the buffer size is written without waiting for the timer', as
   const dest = bufferedStderr(fd, 600_000);
   const line = `${JSON.stringify({ pad: 'x'.repeat(500) })}\n`;
   for (let i = 0; i < 20; i++) dest.write(line);
-  await waitFor(() => readFileSync(file, 'utf8').length >= 4096);
+  await waitFor('the log file', async () => readFileSync(file, 'utf8').length >= 4096, 10_000);
   dest.flush();
-  await waitFor(() => readFileSync(file, 'utf8') === line.repeat(20));
+  await waitFor('the log file', async () => readFileSync(file, 'utf8') === line.repeat(20), 10_000);
 });
 
 // A child gateway logger on a real stderr (not a terminal, so the batched destination) logs one

@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { startTestGateway } from '../helpers/gateway.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
+import { waitFor } from '../helpers/loopback.ts';
 import { newSessionId, sessionIdOf } from '../../src/smtp/session-id.ts';
 
 let gw: TestGateway;
@@ -30,22 +31,14 @@ function halfOpenClient(port: number): Promise<{ socket: Socket; text: () => str
   });
 }
 
-async function until(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 test('QUIT: the 221 arrives, then the server ends the session without waiting for the client to close', async (t) => {
   const c = await halfOpenClient(gw.inbound.port);
   t.after(() => c.socket.destroy());
-  await until(() => /^220 /m.test(c.text()));
+  await waitFor('the banner', async () => /^220 /m.test(c.text()), 2000);
   for (const line of ['EHLO client.invalid', 'MAIL FROM:<ceo@contoso.test>', 'RCPT TO:<quit-probe@contoso.test>', 'QUIT']) {
     c.socket.write(`${line}\r\n`);
     const replies = c.text().split('\r\n').length;
-    await until(() => c.text().split('\r\n').length > replies && c.text().endsWith('\r\n'));
+    await waitFor(`the reply to ${line}`, async () => c.text().split('\r\n').length > replies && c.text().endsWith('\r\n'), 2000);
   }
   assert.match(c.text(), /\r\n550 5\.7\.68 [^\r]*\r\n221 [^\r]*\r\n$/);
   await c.ended;
