@@ -21,7 +21,10 @@ export class SqliteStore implements Store {
 
   constructor(file: string) {
     this.#db = new DatabaseSync(file);
-    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;');
+    // busy_timeout first: the journal_mode pragma already takes a lock, and before the timeout is
+    // set a connection opened while another holds one (a burst of report workers, the CLI beside
+    // a busy gateway) fails at once with 'database is locked' instead of waiting.
+    this.#db.exec('PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
     migrate(this.#db);
     this.#insertTrace = this.#db.prepare(`INSERT INTO trace (transaction_id, time, session_id, remote_ip, mail_from, recipients, direct_send, verdict, queue_id, delivery_status, record, node)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
