@@ -57,6 +57,23 @@ export function quickScenarios(): Scenario[] {
   ];
 }
 
+/**
+ * What every peer handles, unmeasured, before the first measured turn: each path mxward and the
+ * peers have (accepted 1 KB and 50 KB, refused at RCPT), until their CPU per message stops
+ * falling. A gateway runs for weeks, so the bench compares steady states. mxward needs the most:
+ * V8 optimises its hot functions only after many calls, and on this kind of host a fresh
+ * `mxward serve` spent 0.65-0.79 ms of CPU per refusal in its first 2,000 to 4,000 refusals
+ * and 0.31-0.35 ms from about the 10,000th on (20 sessions; issue 17). Postfix's first turns
+ * pay for forking its smtpd processes, Haraka's for its relay pool.
+ */
+export function warmUpScenarios(): Scenario[] {
+  return [
+    { id: 'warm-up accept 20s 1KB', path: 'accept', sessions: 20, sizeBytes: KB, messages: 4_000 },
+    { id: 'warm-up accept 20s 50KB', path: 'accept', sessions: 20, sizeBytes: 50 * KB, messages: 1_500 },
+    { id: 'warm-up reject 20s 1KB', path: 'reject', sessions: 20, sizeBytes: KB, messages: 10_000 },
+  ];
+}
+
 export interface Stream {
   from: string;
   sessions: number;

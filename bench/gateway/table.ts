@@ -69,6 +69,22 @@ export interface TargetCheck {
   detail: string;
 }
 
+/**
+ * Issue 17's targets with authentication off (as issue 6 measured, raised): accept ≥ 2× Postfix
+ * and reject ≥ 1.5× Postfix at 1, 20 and 100 sessions, every size the run measured.
+ */
+export function checkAuthOffTargets(rows: Row[]): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  for (const r of rows) {
+    const path = r.scenario.split(' ')[0];
+    const need = path === 'accept' ? 2 : path === 'reject' ? 1.5 : 0;
+    if (!need || !r.byPeer.mxward || !r.byPeer.postfix) continue;
+    const x = ratio(r.byPeer.mxward.rate, r.byPeer.postfix.rate);
+    out.push({ target: `${r.scenario}: ≥ ${need}× Postfix`, met: x >= need, detail: `${x.toFixed(2)}×` });
+  }
+  return out;
+}
+
 /** Issue 6's targets, judged on the medians. */
 export function checkTargets(rows: Row[], idle: IdleResult[]): TargetCheck[] {
   const out: TargetCheck[] = [];
