@@ -14,7 +14,7 @@ import { RECENT_MESSAGES } from './source-signals.ts';
 import { MAX_INTERNAL_SENDERS, MAX_SAMPLE_MESSAGES, MAX_SOURCES, MAX_SUBJECTS, ReportAggregator } from './aggregate.ts';
 import { mergeDistinct } from './distinct.ts';
 import { intern } from './detach.ts';
-import { COUNTER_FIELDS, mergeCountsIn, newSource, stateFieldOf } from './source-stats.ts';
+import { COUNTER_FIELDS, adoptCounts, counterStateOf, mergeCountsIn, newSource } from './source-stats.ts';
 import { MESSAGE_KINDS } from './classify.ts';
 import type { InputProblem } from './types.ts';
 
@@ -88,7 +88,8 @@ function mergeSource(s: SourceStats, b: SourceStats): void {
   s.firstMs = minOf(s.firstMs, b.firstMs);
   s.lastMs = maxOf(s.lastMs, b.lastMs);
   // b's counters are read from its own fields: a structured clone has no getters.
-  for (const f of COUNTER_FIELDS) mergeCountsIn(s, f, b[stateFieldOf(f)]);
+  if (s.counts.length === 0) { s.counts = adoptCounts(b); s.counterFields = b.counterFields; }
+  else if (b.counterFields !== 0) for (const f of COUNTER_FIELDS) mergeCountsIn(s, f, counterStateOf(b, f));
   s.lureRows += b.lureRows;
   // A message whose rows straddle two ranges is counted in parts: fan-out is then undercounted
   // by at most one message's split, never invented.

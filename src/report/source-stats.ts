@@ -170,25 +170,156 @@ export const COUNTER_CAPS = {
 } as const;
 export type CounterField = keyof typeof COUNTER_CAPS;
 export const COUNTER_FIELDS = Object.keys(COUNTER_CAPS) as CounterField[];
-/** The field of a source that holds a counter's state: `days` is read from `daysCounts`. */
-export type CounterStateField = `${CounterField}Counts`;
-const STATE_FIELDS = Object.fromEntries(COUNTER_FIELDS.map((f) => [f, `${f}Counts`])) as Record<CounterField, CounterStateField>;
-/** (Looked up, not built: countIn() runs for several counters on every row.) */
-export const stateFieldOf = (field: CounterField): CounterStateField => STATE_FIELDS[field];
+/** A counter's number in a source's tags: its place in COUNTER_FIELDS (sixteen fit in 4 bits). */
+const FIELD_INDEX = Object.fromEntries(COUNTER_FIELDS.map((f, i) => [f, i])) as Record<CounterField, number>;
+const CAP_OF_INDEX = COUNTER_FIELDS.map((f) => COUNTER_CAPS[f]);
 
-/** Counts `key` (nothing for null or '') in the source's `field`. */
-export function countIn(s: SourceStats, field: CounterField, key: string | null | undefined, n = 1): void {
-  if (key === null || key === undefined || key === '') return;
-  const at = stateFieldOf(field);
-  const state = s[at];
-  const next = addToCounter(state, COUNTER_CAPS[field], key, n);
-  if (next !== state) s[at] = next;
+/**
+ * All the counters of one source in one flat array: [key, tag, key, tag, …], each counter's keys
+ * in its own first-seen order (the counters' entries interleave), tag = count × 32 + the
+ * counter's number (FIELD_INDEX). A counter with rows not kept has one more entry, tagged
+ * "(other)" count × 32 + 16 + its number, whose key slot holds the counter's largest kept key
+ * (what decides whether a new key is kept, without a scan). A source fills four or five of its
+ * fifteen counters: one array for all of them pays the array's 48 bytes once, and the
+ * [other, largest] pair only for a counter that overflowed (issue 17: 80,000 botnet sources per
+ * reading thread, 230 bytes less each). Counts past 2^26 make a tag a heap number: larger, still
+ * exact (tags are read with & on their low bits, which ToInt32 keeps for any integer below 2^53).
+ */
+export type SourceCounts = Array<string | number | null>;
+const TAG_UNIT = 32;
+const OTHER_TAG = 16;
+/** The counters of a source with none yet (frozen: every writer makes a new array). */
+export const NO_SOURCE_COUNTS = Object.freeze([]) as unknown as SourceCounts;
+
+/** What a counter is read from: a source, or the structured clone of one. */
+export interface CountsHolder { counts: SourceCounts; counterFields: number }
+
+/** Counter `field` of `s` in the CounterState layout (a fresh array: for reading and merging). */
+export function counterStateOf(s: CountsHolder, field: CounterField): CounterState {
+  return stateOfIndex(s, FIELD_INDEX[field]);
 }
 
-/** Adds another counter's state (a partial's source's, merge-aggregate.ts) into the source's `field`. */
+function stateOfIndex(s: CountsHolder, f: number): CounterState {
+  if ((s.counterFields & (1 << f)) === 0) return null;
+  const c = s.counts;
+  const state: Array<string | number | null> = [0, null];
+  let largest: string | null = null;
+  for (let i = 0; i < c.length; i += 2) {
+    const tag = c[i + 1] as number;
+    if ((tag & 15) !== f) continue;
+    const n = (tag - (tag & 31)) / TAG_UNIT;
+    if ((tag & OTHER_TAG) !== 0) { state[0] = n; continue; }
+    const key = c[i] as string;
+    state.push(key, n);
+    if (largest === null || key > largest) largest = key;
+  }
+  state[1] = largest;
+  return state;
+}
+
+/**
+ * Counter `f` of `s` set to `state` (its entries taken out and `state`'s appended, in order): the
+ * rare paths (a counter at its cap, merges with "(other)") go through CounterState and
+ * addToCounter()/mergeIntoCounter(), so that what is kept stays decided by one piece of code.
+ */
+function replaceCounter(s: CountsHolder, f: number, state: CounterState): void {
+  const c = s.counts;
+  const next: SourceCounts = [];
+  for (let i = 0; i < c.length; i += 2) if (((c[i + 1] as number) & 15) !== f) next.push(c[i], c[i + 1]);
+  const other = state === null ? 0 : state[0] as number;
+  const keys = state === null ? 0 : state.length - FIRST;
+  if (state !== null) {
+    for (let i = FIRST; i < state.length; i += 2) next.push(intern(state[i] as string), (state[i + 1] as number) * TAG_UNIT + f);
+    if (other > 0) next.push(state[1], other * TAG_UNIT + OTHER_TAG + f);
+  }
+  // An array of exactly its size: one grown by push keeps spare room.
+  s.counts = next.length === 0 ? NO_SOURCE_COUNTS : next.slice();
+  if (keys > 0 || other > 0) s.counterFields |= 1 << f;
+  else s.counterFields &= ~(1 << f);
+}
+
+/** Counts `key` (nothing for null or '') `n` times in the source's counter `field`, as addToCounter() would. */
+export function countIn(s: SourceStats, field: CounterField, key: string | null | undefined, n = 1): void {
+  if (key === null || key === undefined || key === '') return;
+  const f = FIELD_INDEX[field];
+  const c = s.counts;
+  let size = 0;
+  let otherAt = -1;
+  if ((s.counterFields & (1 << f)) !== 0) {
+    // Newest first: rows come in time order, so a repeated key is usually a recent one.
+    for (let i = c.length - 2; i >= 0; i -= 2) {
+      const tag = c[i + 1] as number;
+      if ((tag & 15) !== f) continue;
+      if ((tag & OTHER_TAG) !== 0) { otherAt = i; continue; }
+      if (c[i] === key) { c[i + 1] = tag + n * TAG_UNIT; return; }
+      size++;
+    }
+  }
+  const cap = CAP_OF_INDEX[f];
+  if (otherAt < 0 && size < cap) {
+    s.counts = c.concat(intern(key), n * TAG_UNIT + f);
+    s.counterFields |= 1 << f;
+    return;
+  }
+  if (otherAt >= 0 && size >= cap) {
+    const largest = c[otherAt] as string | null;
+    if (largest === null || key > largest) { c[otherAt + 1] = (c[otherAt + 1] as number) + n * TAG_UNIT; return; }
+  }
+  replaceCounter(s, f, addToCounter(stateOfIndex(s, f), cap, key, n));
+}
+
+/** Adds another counter's state (a partial's source's, merge-aggregate.ts) into the source's `field`, as mergeIntoCounter() would. */
 export function mergeCountsIn(s: SourceStats, field: CounterField, b: CounterState): void {
-  const at = stateFieldOf(field);
-  s[at] = mergeIntoCounter(s[at], COUNTER_CAPS[field], b);
+  if (b === null) return;
+  const f = FIELD_INDEX[field];
+  if ((s.counterFields & (1 << f)) === 0 || (b[0] as number) > 0 || b.length - FIRST > 2 * CAP_OF_INDEX[f]) {
+    replaceCounter(s, f, mergeIntoCounter(stateOfIndex(s, f), CAP_OF_INDEX[f], b));
+    return;
+  }
+  // Both below their cap and without "(other)" (the common case): known keys counted in place,
+  // new ones appended in one copy while they fit.
+  const c = s.counts;
+  let size = 0;
+  for (let i = 0; i < c.length; i += 2) {
+    const tag = c[i + 1] as number;
+    if ((tag & 15) !== f) continue;
+    if ((tag & OTHER_TAG) !== 0) { replaceCounter(s, f, mergeIntoCounter(stateOfIndex(s, f), CAP_OF_INDEX[f], b)); return; }
+    size++;
+  }
+  let fresh: SourceCounts | null = null;
+  next: for (let j = FIRST; j < b.length; j += 2) {
+    const key = b[j] as string;
+    for (let i = c.length - 2; i >= 0; i -= 2) {
+      const tag = c[i + 1] as number;
+      if ((tag & 15) === f && c[i] === key) continue next;
+    }
+    (fresh ??= []).push(key, b[j + 1]);
+  }
+  if (fresh !== null && size + (fresh.length >> 1) > CAP_OF_INDEX[f]) {
+    replaceCounter(s, f, mergeIntoCounter(stateOfIndex(s, f), CAP_OF_INDEX[f], b));
+    return;
+  }
+  // Nothing is written before this point, so the slow path above starts from the source as it was.
+  for (let j = FIRST; j < b.length; j += 2) {
+    const key = b[j] as string;
+    for (let i = c.length - 2; i >= 0; i -= 2) {
+      const tag = c[i + 1] as number;
+      if ((tag & 15) === f && c[i] === key) { c[i + 1] = tag + (b[j + 1] as number) * TAG_UNIT; break; }
+    }
+  }
+  if (fresh !== null) {
+    for (let j = 0; j < fresh.length; j += 2) { fresh[j] = intern(fresh[j] as string); fresh[j + 1] = (fresh[j + 1] as number) * TAG_UNIT + f; }
+    s.counts = c.concat(fresh);
+  }
+}
+
+/** A clone's counters as a source's own: the same array with its keys shared (intern()). */
+export function adoptCounts(b: CountsHolder): SourceCounts {
+  const c = b.counts;
+  if (c.length === 0) return NO_SOURCE_COUNTS;
+  const own = c.slice();
+  for (let i = 0; i < own.length; i += 2) if (own[i] !== null) own[i] = intern(own[i] as string);
+  return own;
 }
 
 export function kindCounts(): Record<MessageKind, number> {
@@ -196,8 +327,8 @@ export function kindCounts(): Record<MessageKind, number> {
 }
 
 /**
- * What the report keeps of one source. Its counters are kept as flat arrays (`daysCounts`, …:
- * CounterState) and read as CappedCounts through getters (`days`, …, made per read, for reading
+ * What the report keeps of one source. Its counters are kept together in one flat array (`counts`:
+ * SourceCounts) and read as CappedCounts through getters (`days`, …, made per read, for reading
  * only: count with countIn()). Own fields only, so that a structured clone carries the whole
  * state (merge-aggregate.ts builds a SourceStats again from a clone).
  */
@@ -231,23 +362,12 @@ export class SourceStats {
   /**
    * days, HELOs, PTRs, P1/P2 domains, P1 addresses, auth results, the export's own verdicts
    * against this source's messages (Quarantined, FilteredAsSpam, …), threats it names (Defender
-   * ThreatTypes, antispam CAT/SFV), connectors, certificate names, reject codes.
+   * ThreatTypes, antispam CAT/SFV), connectors, certificate names, reject codes: all in one array
+   * (SourceCounts), and which of them have entries (bit FIELD_INDEX), so that reading an empty
+   * counter does not scan.
    */
-  daysCounts: CounterState = null;
-  helosCounts: CounterState = null;
-  ptrsCounts: CounterState = null;
-  p1DomainsCounts: CounterState = null;
-  p1AddressesCounts: CounterState = null;
-  p2DomainsCounts: CounterState = null;
-  spfCounts: CounterState = null;
-  dkimCounts: CounterState = null;
-  dmarcCounts: CounterState = null;
-  compauthCounts: CounterState = null;
-  verdictsCounts: CounterState = null;
-  threatsCounts: CounterState = null;
-  connectorsCounts: CounterState = null;
-  certificateNamesCounts: CounterState = null;
-  rejectCodesCounts: CounterState = null;
+  counts: SourceCounts = NO_SOURCE_COUNTS;
+  counterFields = 0;
   constructor(key: string, ip: string | null, network: string | null) {
     this.key = key;
     this.ip = ip;
@@ -255,9 +375,9 @@ export class SourceStats {
   }
 }
 for (const f of COUNTER_FIELDS) {
-  const at = stateFieldOf(f);
+  const at = FIELD_INDEX[f];
   const cap = COUNTER_CAPS[f];
-  Object.defineProperty(SourceStats.prototype, f, { get(this: SourceStats) { return new CappedCounts(cap, this[at]); } });
+  Object.defineProperty(SourceStats.prototype, f, { get(this: SourceStats) { return new CappedCounts(cap, stateOfIndex(this, at)); } });
 }
 /**
  * [key, recipients, key, recipients, …], oldest first: a message's key (a 30-bit hash of its

@@ -13,7 +13,7 @@ import { EXACT_LIMIT, NO_HASHES, addHash, distinctCount, mergeDistinct, newDisti
 import type { DistinctCounter } from '../../src/report/distinct.ts';
 import { mergeSources } from '../../src/report/merge-aggregate.ts';
 import { buildOrgPolicy } from '../../src/report/org-context.ts';
-import { COUNTER_CAPS, COUNTER_FIELDS, CappedCounts, NO_RECENT_MESSAGES, NO_SUBJECTS, stateFieldOf } from '../../src/report/source-stats.ts';
+import { COUNTER_CAPS, COUNTER_FIELDS, CappedCounts, NO_RECENT_MESSAGES, NO_SUBJECTS } from '../../src/report/source-stats.ts';
 import type { CounterState } from '../../src/report/source-stats.ts';
 import { emptyRow } from '../../src/report/types.ts';
 import type { ReportRow } from '../../src/report/types.ts';
@@ -33,7 +33,7 @@ function rng(seed: number): () => number {
 
 /**
  * Bytes a source's state takes on a 64-bit heap: 8 per field, array element and shared string
- * reference, 48 per array (a counter is one, with no object around it), 24 per object, its own
+ * reference, 48 per array (all counters together are one), 24 per object, its own
  * strings (key, subjects) at 16 + one byte per character, the sketch's 1 KiB. Shared keys
  * (senders, domains, days) are references only.
  */
@@ -44,10 +44,8 @@ function sourceBytes(s: SourceStats): number {
   bytes += 24 + array(s.recipients.hashes.length) + (s.recipients.sketch ? 1024 : 0);
   bytes += array(s.subjects.length) + s.subjects.reduce((n, x) => n + text(x), 0);
   bytes += array(s.recentMessages.length);
-  for (const f of COUNTER_FIELDS) {
-    const state = s[stateFieldOf(f)];
-    if (state !== null) bytes += array(state.length);
-  }
+  // Every counter in one array (SourceCounts).
+  if (s.counts.length > 0) bytes += array(s.counts.length);
   return bytes;
 }
 
