@@ -55,7 +55,11 @@ export function isTypeLine(fields: string[]): boolean {
  * header is given the header, and its line numbers count from its own start; `final: false`
  * leaves an unfinished last record pending instead of reporting it.
  */
-export interface CsvPart { header: string[] | null; final: boolean; dateOrder?: DateOrder | null }
+export interface CsvPart {
+  header: string[] | null; final: boolean; dateOrder?: DateOrder | null;
+  /** The chunks are UTF-8 bytes, one per latin1 character (csv-splitter.ts), not decoded text. */
+  utf8Bytes?: boolean;
+}
 
 /** Physical lines read, and whether the input ended exactly at a record boundary. */
 export interface CsvImportEnd { lines: number; clean: boolean }
@@ -73,7 +77,7 @@ export async function importCsv(file: string, chunks: AsyncIterable<string>, fac
   let firstAmbiguous: string | null = null;
   // The splitter counts fields; name the column too when the header is known.
   const named = (message: string): string => message.replace(/^field (\d+):/, (m, n: string) => (header[Number(n) - 1] ? `field ${n} (${excerpt(header[Number(n) - 1])}):` : m));
-  const splitter = new CsvSplitter(onRecord, (line, message) => sink.problem({ file, line, message: named(message) }));
+  const splitter = new CsvSplitter(onRecord, (line, message) => sink.problem({ file, line, message: named(message) }), part?.utf8Bytes === true);
   function onHeader(fields: string[], line: number): void {
     const made = factory(fields, file, { dateOrder });
     if (typeof made === 'string') {

@@ -4,6 +4,17 @@
 // escaped quote, straight out of the buffer, no line copy), and only the rest (a line break or a
 // stray quote in a field, fields not all quoted) goes through the character-by-character parser. Columns the reader does not use can be skipped (their
 // fields come back as ''). bench/report measures it.
+//
+// Text comes in one of two forms. Usually it is decoded text. The big-file reader
+// (parallel-worker.ts) hands over the file's bytes instead, one character per byte (latin1),
+// undecoded: every string is then one byte per character, which V8 searches and slices several
+// times faster than the two-byte strings UTF-8 decoding makes as soon as one subject holds a
+// character beyond Latin-1 (an em dash), and the decode itself is skipped. The delimiters (quote,
+// comma, CR, LF) are ASCII and no byte of a multi-byte UTF-8 character is ASCII, so lines and
+// fields fall at the same places; only the fields handed out that hold a byte >= 0x80 are decoded
+// (utf8-bytes.ts), and the runaway-quote bound counts characters as the decoded text would.
+
+import { decodeUtf8Fields, decodedLength, nextHighByte } from './utf8-bytes.ts';
 
 export type CsvRecordHandler = (fields: string[], line: number) => void;
 export type CsvProblemHandler = (line: number, message: string) => void;
@@ -24,10 +35,22 @@ export class CsvSplitter {
   readonly #reuse: string[] = [];
   readonly #onRecord: CsvRecordHandler;
   readonly #onProblem: CsvProblemHandler;
+  /** Text is UTF-8 bytes, one per character (see the top of the file). */
+  readonly #utf8Bytes: boolean;
+  /** The runaway bound's last count in bytes mode: characters from #countedFrom to the end of #countedIn. */
+  #countedIn = '';
+  #countedFrom = 0;
+  #countedChars = 0;
 
-  constructor(onRecord: CsvRecordHandler, onProblem: CsvProblemHandler) {
+  /**
+   * `utf8Bytes`: each pushed string holds UTF-8 bytes as latin1 characters, cut after whole
+   * characters (a character split across reads is held back until its last byte, as a streaming
+   * decoder does), with no byte-order mark.
+   */
+  constructor(onRecord: CsvRecordHandler, onProblem: CsvProblemHandler, utf8Bytes = false) {
     this.#onRecord = onRecord;
     this.#onProblem = onProblem;
+    this.#utf8Bytes = utf8Bytes;
   }
 
   /** Physical line number of the next line not yet consumed. */
@@ -51,7 +74,10 @@ export class CsvSplitter {
 
   #drain(final: boolean): void {
     const buf = this.#buffer;
+    const bytes = this.#utf8Bytes;
     let pos = 0;
+    // In bytes mode, where the next byte >= 0x80 is: lines before it need no decoding.
+    let high = bytes ? nextHighByte(buf, 0) : Infinity;
     while (pos < buf.length) {
       let nl = buf.indexOf('\n', pos);
       if (nl < 0) {
@@ -62,6 +88,12 @@ export class CsvSplitter {
       // With a column mask (a mapper that copies what it needs), one array serves every line.
       const fast = lineEnd === pos ? [] : splitSimpleLine(buf, pos, lineEnd, this.#keep, this.#keep ? this.#reuse : []);
       if (fast) {
+        // (After a line skipped by the runaway bound, `high` may be behind `pos`: the fields are
+        // then scanned for nothing, and `high` moves on.)
+        if (high < lineEnd) {
+          decodeUtf8Fields(fast);
+          high = nextHighByte(buf, nl);
+        }
         if (fast.length) this.#onRecord(fast, this.#nextLine);
         this.#nextLine++;
         pos = nl + 1;
@@ -69,7 +101,7 @@ export class CsvSplitter {
       }
       const slow = parseRecord(buf, pos, final);
       if (slow === 'more') {
-        if (buf.length - pos > MAX_RECORD_CHARS) {
+        if (buf.length - pos > MAX_RECORD_CHARS && this.#pendingChars(buf, pos) > MAX_RECORD_CHARS) {
           this.#onProblem(this.#nextLine, 'quoted field runs past 1 MiB: missing closing quote? line skipped');
           this.#nextLine++;
           pos = nl + 1;
@@ -83,11 +115,35 @@ export class CsvSplitter {
         break;
       }
       if (slow.error) this.#onProblem(this.#nextLine, `${slow.error}: record skipped`);
-      else this.#onRecord(slow.fields, this.#nextLine);
+      else {
+        if (bytes) decodeUtf8Fields(slow.fields);
+        this.#onRecord(slow.fields, this.#nextLine);
+      }
+      if (bytes && high < slow.end) high = nextHighByte(buf, slow.end);
       this.#nextLine += slow.newlines + 1;
       pos = slow.end;
     }
     this.#buffer = pos >= buf.length ? '' : buf.slice(pos);
+  }
+
+  /**
+   * Characters in buf from `pos` on, as the decoded text would hold them: its length, or in bytes
+   * mode the length of its decoding (only asked when the bytes pass the bound, so only near a
+   * runaway quote). The count is kept, so that skipping line after line of a runaway record
+   * decodes each line once instead of the whole pending megabyte per line. `pos` is always a
+   * record start, after an LF or at the start of the buffer, where no character is split.
+   */
+  #pendingChars(buf: string, pos: number): number {
+    if (!this.#utf8Bytes) return buf.length - pos;
+    if (this.#countedIn !== buf || this.#countedFrom > pos) {
+      this.#countedIn = buf;
+      this.#countedFrom = pos;
+      this.#countedChars = decodedLength(buf, pos, buf.length);
+    } else if (this.#countedFrom < pos) {
+      this.#countedChars -= decodedLength(buf, this.#countedFrom, pos);
+      this.#countedFrom = pos;
+    }
+    return this.#countedChars;
   }
 }
 

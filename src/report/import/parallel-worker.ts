@@ -18,6 +18,7 @@ import { messageTraceMapperFor } from './message-trace.ts';
 
 const reportMapper = messageTraceMapperFor(true);
 import { READ_CHUNK_BYTES } from './text-input.ts';
+import { Utf8ByteChunker } from './utf8-bytes.ts';
 import type { DateOrder } from './dates.ts';
 
 export interface WorkerSetup {
@@ -66,26 +67,29 @@ const KEPT_PROBLEMS = 128;
 /** Bytes per read call; decoded and handed on in READ_CHUNK_BYTES pieces on the sequential grid. */
 const READ_BYTES = 16 * READ_CHUNK_BYTES;
 
+/**
+ * The range's bytes as latin1 strings (one character per byte: csv-splitter.ts says why), cut
+ * where the sequential reader's chunks end (multiples of READ_CHUNK_BYTES) and, like its
+ * streaming decoder, after whole characters (utf8-bytes.ts).
+ */
 async function* readRange(fd: number, start: number, end: number): AsyncGenerator<string> {
-  // At byte 0 the decoder drops a BOM, as the sequential one does; elsewhere a record starts.
-  const decoder = new TextDecoder('utf-8', { ignoreBOM: start !== 0 });
+  const chunker = new Utf8ByteChunker(start === 0);
   const buf = Buffer.allocUnsafe(READ_BYTES);
   let pos = start;
   while (pos < end) {
     const n = readSync(fd, buf, 0, Math.min(READ_BYTES, end - pos), pos);
     if (n <= 0) break;
-    // Cut what was read where the sequential reader's chunks end (multiples of READ_CHUNK_BYTES).
     let from = 0;
     while (from < n) {
       const at = pos + from;
       const to = Math.min(n, (Math.floor(at / READ_CHUNK_BYTES) + 1) * READ_CHUNK_BYTES - pos);
-      const text = decoder.decode(buf.subarray(from, to), { stream: true });
+      const text = chunker.take(buf, from, to);
       if (text) yield text;
       from = to;
     }
     pos += n;
   }
-  const rest = decoder.decode();
+  const rest = chunker.end();
   if (rest) yield rest;
 }
 
@@ -104,7 +108,7 @@ export async function readRangeInto(name: string, fd: number, job: RangeJob, dat
     rows: (batch: ReportRow[]) => addRows(batch, now, whatIf, agg),
     problem: (p: InputProblem) => { problemCount++; if (problems.length < KEPT_PROBLEMS) problems.push(p); },
   };
-  const end = await importCsv(name, readRange(fd, job.start, job.end), reportMapper, sink, { header: job.header, final: job.final, dateOrder });
+  const end = await importCsv(name, readRange(fd, job.start, job.end), reportMapper, sink, { header: job.header, final: job.final, dateOrder, utf8Bytes: true });
   return { problems, problemCount, lines: end.lines, clean: end.clean };
 }
 
