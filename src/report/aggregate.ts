@@ -8,6 +8,7 @@ import { detach } from './detach.ts';
 import { addHash, hashFolded } from './distinct.ts';
 import { countRecipients, isAgainstStatus } from './source-signals.ts';
 import { countIn, kindCounts, newSource } from './source-stats.ts';
+import { MAX_SUBJECT_LENGTH, packedCount, packedHas, packedWith } from './source-subjects.ts';
 import type { SourceStats } from './source-stats.ts';
 
 export { CappedCounts, kindCounts, networkOf, newSource } from './source-stats.ts';
@@ -205,9 +206,10 @@ export class ReportAggregator {
     for (const r of row.recipients) addHash(s.recipients, hashFolded(r));
     const subject = row.subject;
     if (subject) {
-      if (s.subjects.length < MAX_SUBJECTS) {
-        const kept = subject.length > 200 ? subject.slice(0, 200) : subject;
-        if (!s.subjects.includes(kept)) s.subjects = s.subjects.concat(detach(kept));
+      const packed = s.subjectsPacked;
+      if (packed.length === 0 || packedCount(packed) < MAX_SUBJECTS) {
+        const kept = subject.length > MAX_SUBJECT_LENGTH ? subject.slice(0, MAX_SUBJECT_LENGTH) : subject;
+        if (!packedHas(packed, kept)) s.subjectsPacked = packedWith(packed, [kept]);
       }
       if (this.#isLure(subject)) s.lureRows++;
     }

@@ -13,6 +13,7 @@ import type { MessageSample, SourceStats } from './aggregate.ts';
 import { RECENT_MESSAGES } from './source-signals.ts';
 import { MAX_INTERNAL_SENDERS, MAX_SAMPLE_MESSAGES, MAX_SOURCES, MAX_SUBJECTS, ReportAggregator } from './aggregate.ts';
 import { mergeDistinct } from './distinct.ts';
+import { packedCount, packedHas, packedWith, unpackSubjects } from './source-subjects.ts';
 import { intern } from './detach.ts';
 import { COUNTER_FIELDS, adoptCounts, counterStateOf, mergeCountsIn, newSource } from './source-stats.ts';
 import { MESSAGE_KINDS } from './classify.ts';
@@ -103,11 +104,14 @@ function mergeSource(s: SourceStats, b: SourceStats): void {
   s.heloBracketed += b.heloBracketed;
   s.heloOwnDomain += b.heloOwnDomain;
   mergeDistinct(s.recipients, b.recipients);
-  let room = MAX_SUBJECTS - s.subjects.length;
-  if (room > 0 && b.subjects.length > 0) {
+  // b's subjects are read from its own field (a structured clone has no getters); a source with
+  // none yet takes the clone's pack as it is (a flat string of this thread's own).
+  if (s.subjectsPacked.length === 0) s.subjectsPacked = b.subjectsPacked;
+  else if (b.subjectsPacked.length > 0) {
+    let room = MAX_SUBJECTS - packedCount(s.subjectsPacked);
     const fresh: string[] = [];
-    for (const subject of b.subjects) if (room > 0 && !s.subjects.includes(subject) && !fresh.includes(subject)) { fresh.push(subject); room--; }
-    if (fresh.length > 0) s.subjects = s.subjects.concat(fresh);
+    for (const subject of unpackSubjects(b.subjectsPacked)) if (room > 0 && !packedHas(s.subjectsPacked, subject) && !fresh.includes(subject)) { fresh.push(subject); room--; }
+    if (fresh.length > 0) s.subjectsPacked = packedWith(s.subjectsPacked, fresh);
   }
 }
 

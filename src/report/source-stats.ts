@@ -4,6 +4,7 @@
 import type { MessageKind } from './classify.ts';
 import { intern } from './detach.ts';
 import { newDistinct } from './distinct.ts';
+import { NO_PACKED_SUBJECTS, unpackSubjects } from './source-subjects.ts';
 import type { DistinctCounter } from './distinct.ts';
 
 const NO_COUNTS: ReadonlyMap<string, number> = new Map();
@@ -332,7 +333,10 @@ export function kindCounts(): Record<MessageKind, number> {
  * only: count with countIn()). Own fields only, so that a structured clone carries the whole
  * state (merge-aggregate.ts builds a SourceStats again from a clone).
  */
-export interface SourceStats extends Readonly<Record<CounterField, CappedCounts>> {}
+export interface SourceStats extends Readonly<Record<CounterField, CappedCounts>> {
+  /** The kept subjects (a fresh array per read, NO_SUBJECTS when none). */
+  readonly subjects: string[];
+}
 export class SourceStats {
   key: string;
   ip: string | null;
@@ -345,7 +349,8 @@ export class SourceStats {
   lastMs: number | null = null;
   /** Distinct lower-cased recipients: exact up to EXACT_LIMIT, then estimated (distinct.ts). */
   recipients: DistinctCounter = newDistinct();
-  subjects: string[] = NO_SUBJECTS;
+  /** The first MAX_SUBJECTS distinct subjects, packed (source-subjects.ts); read through `subjects`. */
+  subjectsPacked = NO_PACKED_SUBJECTS;
   lureRows = 0;
   /** The most recipients one message had (fan-out), over the recent-message window below. */
   maxRecipientsPerMessage = 0;
@@ -379,6 +384,9 @@ for (const f of COUNTER_FIELDS) {
   const cap = COUNTER_CAPS[f];
   Object.defineProperty(SourceStats.prototype, f, { get(this: SourceStats) { return new CappedCounts(cap, stateOfIndex(this, at)); } });
 }
+Object.defineProperty(SourceStats.prototype, 'subjects', {
+  get(this: SourceStats) { return this.subjectsPacked === NO_PACKED_SUBJECTS ? NO_SUBJECTS : unpackSubjects(this.subjectsPacked); },
+});
 /**
  * [key, recipients, key, recipients, …], oldest first: a message's key (a 30-bit hash of its
  * Message-ID, else of its time and subject: small integers, so that nothing here allocates or

@@ -42,7 +42,8 @@ function sourceBytes(s: SourceStats): number {
   const text = (t: string): number => 16 + t.length;
   let bytes = 24 + 8 * Object.keys(s).length + text(s.key) + 24 + 8 * 5;
   bytes += 24 + array(s.recipients.hashes.length) + (s.recipients.sketch ? 1024 : 0);
-  bytes += array(s.subjects.length) + s.subjects.reduce((n, x) => n + text(x), 0);
+  // The subjects, packed in one string (source-subjects.ts).
+  if (s.subjectsPacked.length > 0) bytes += text(s.subjectsPacked);
   bytes += array(s.recentMessages.length);
   // Every counter in one array (SourceCounts).
   if (s.counts.length > 0) bytes += array(s.counts.length);
