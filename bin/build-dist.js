@@ -5,14 +5,17 @@
 // import, so that spelling is rewritten here.
 import { spawnSync } from 'node:child_process';
 import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const dist = join(root, 'dist');
+// `--out DIR` (inside the checkout, so that the compiled modules find node_modules): the bench of
+// `mxward report` measures the compiled form an installed mxward runs, without touching dist/.
+const outAt = process.argv.indexOf('--out');
+const dist = outAt > 0 ? resolve(root, process.argv[outAt + 1]) : join(root, 'dist');
 rmSync(dist, { recursive: true, force: true });
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', dist], { stdio: 'inherit' });
 if (result.status !== 0) process.exit(result.status ?? 1);
 for (const entry of readdirSync(dist, { recursive: true, withFileTypes: true })) {
   if (!entry.isFile() || !entry.name.endsWith('.js')) continue;

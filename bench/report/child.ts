@@ -5,13 +5,18 @@
 // full) is the option `MXWARD_BENCH_FORMAT=json` measures.
 // Each side loads only its own code: DuckDB's native library is not mapped into mxward's process
 // (it added to mxward's peak RSS), nor mxward's modules into DuckDB's.
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const [side, file, connectors, output] = process.argv.slice(2);
+// mainModule: mxward's cli/main, compiled (run.ts builds it) or the TypeScript source.
+const [side, file, connectors, output, mainModule] = process.argv.slice(2);
 const started = performance.now();
 // mxward's launcher turns on Node's compile cache for report (bin/node-runtime.js); so does its side here.
 // @ts-expect-error: plain JavaScript without declarations, run before the Node version is known
 if (side === 'mxward') (await import('../../bin/node-runtime.js')).enableCompileCacheFor(['report'], process.env);
-const { main } = side === 'mxward' ? await import('../../src/cli/main.ts') : { main: null };
+type Main = typeof import('../../src/cli/main.ts').main;
+const { main } = side === 'mxward'
+  ? await import(pathToFileURL(mainModule ?? fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))).href) as { main: Main }
+  : { main: null };
 let extra: Record<string, unknown> = {};
 if (side === 'mxward') {
   const sink = { write: () => true } as unknown as NodeJS.WritableStream;

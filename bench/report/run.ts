@@ -20,16 +20,27 @@ import { parseArgs } from 'node:util';
 import { REPORT_NODE_FLAGS } from '../../bin/node-runtime.js';
 import { BENCH_CONNECTOR_CIDR, generateTrace } from './generate.ts';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, sizes: { type: 'string' }, runs: { type: 'string' }, keep: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, sizes: { type: 'string' }, runs: { type: 'string' }, keep: { type: 'boolean' }, 'from-source': { type: 'boolean' } } });
 const sizes = values.sizes
   ? values.sizes.split(',').map((s) => Math.round(Number(s)))
   : values.quick ? [250_000, 500_000, 1_000_000, 2_000_000] : [1_000_000, 2_000_000, 5_000_000, 10_000_000, 20_000_000];
 const runCount = Number(values.runs ?? (values.quick ? 1 : 3));
 if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !Number.isInteger(runCount) || runCount < 1) {
-  process.stderr.write('usage: node bench/report/run.ts [--quick] [--sizes 1e6,2e6,...] [--runs N] [--keep]\n');
+  process.stderr.write('usage: node bench/report/run.ts [--quick] [--sizes 1e6,2e6,...] [--runs N] [--keep] [--from-source]\n');
   process.exit(2);
 }
 const child = fileURLToPath(new URL('./child.ts', import.meta.url));
+// mxward is measured as it is installed (npm package, container image): compiled JavaScript, built
+// here once into bench/out/ (ignored by git). Run from the checkout's TypeScript, every start and
+// every worker thread would also load Node's type stripper (about 0.3 s of CPU and 30 MB per
+// thread, issue 17), which no installed mxward pays. --from-source measures the checkout instead.
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const compiled = values['from-source'] ? null : join(repo, 'bench', 'out', 'report-dist');
+if (compiled) {
+  const built = spawnSync(process.execPath, [join(repo, 'bin', 'build-dist.js'), '--out', compiled], { encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`building the compiled form failed: ${built.stdout}${built.stderr}`);
+}
+const mxwardMain = compiled ? join(compiled, 'cli', 'main.js') : join(repo, 'src', 'cli', 'main.ts');
 
 interface Result { side: string; ms: number; maxRssMb: number; exitCode?: number; directSend?: number }
 interface SizeResult { rows: number; mb: number; mx: Result[]; db: Result[]; same: boolean }
@@ -38,7 +49,7 @@ function measure(side: 'mxward' | 'duckdb', csv: string, connectors: string, dir
   const report = join(dir, 'report.json');
   // mxward's side starts with the V8 flags bin/mxward.js gives `report` (child.ts calls main() directly).
   const flags: string[] = side === 'mxward' ? REPORT_NODE_FLAGS as string[] : [];
-  const out = spawnSync(process.execPath, [...flags, child, side, csv, connectors, report], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const out = spawnSync(process.execPath, [...flags, child, side, csv, connectors, report, mxwardMain], { encoding: 'utf8', maxBuffer: 1 << 24 });
   const line = out.stdout.split('\n').find((l) => l.startsWith('BENCH '));
   if (!line) throw new Error(`${side} run failed: ${out.stderr.slice(-2000)}`);
   rmSync(report, { force: true });
@@ -71,7 +82,7 @@ async function runSize(rows: number): Promise<SizeResult> {
 }
 
 const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
-process.stdout.write(`mxward report vs DuckDB, ${new Date().toISOString().slice(0, 16)}Z, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB RAM, Node ${process.version}; load average at start ${load()}; ${runCount} run(s) each, medians\n\n`);
+process.stdout.write(`mxward report vs DuckDB, ${new Date().toISOString().slice(0, 16)}Z, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GB RAM, Node ${process.version}; mxward ${compiled ? 'compiled (as installed)' : 'from the TypeScript sources'}; load average at start ${load()}; ${runCount} run(s) each, medians\n\n`);
 process.stdout.write('| rows | MB | mxward s | DuckDB s | ratio | mxward µs/row | DuckDB µs/row | mxward peak RSS MB (highest) | DuckDB peak RSS MB | same answer | load |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|:--|---:|\n');
 const results: SizeResult[] = [];
 for (const rows of sizes) {
