@@ -29,7 +29,7 @@ if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !Number.isInteger(runCou
   process.stderr.write('usage: node bench/report/run.ts [--quick] [--sizes 1e6,2e6,...] [--runs N] [--keep] [--from-source]\n');
   process.exit(2);
 }
-const child = fileURLToPath(new URL('./child.ts', import.meta.url));
+const child = fileURLToPath(new URL('./child.js', import.meta.url));
 // mxward is measured as it is installed (npm package, container image): compiled JavaScript, built
 // here once into bench/out/ (ignored by git). Run from the checkout's TypeScript, every start and
 // every worker thread would also load Node's type stripper (about 0.3 s of CPU and 30 MB per
@@ -47,7 +47,7 @@ interface SizeResult { rows: number; mb: number; mx: Result[]; db: Result[]; sam
 
 function measure(side: 'mxward' | 'duckdb', csv: string, connectors: string, dir: string): Result {
   const report = join(dir, 'report.json');
-  // mxward's side starts with the V8 flags bin/mxward.js gives `report` (child.ts calls main() directly).
+  // mxward's side starts with the V8 flags bin/mxward.js gives `report` (child.js calls main() directly).
   const flags: string[] = side === 'mxward' ? REPORT_NODE_FLAGS as string[] : [];
   const out = spawnSync(process.execPath, [...flags, child, side, csv, connectors, report, mxwardMain], { encoding: 'utf8', maxBuffer: 1 << 24 });
   const line = out.stdout.split('\n').find((l) => l.startsWith('BENCH '));
