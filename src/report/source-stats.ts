@@ -176,15 +176,16 @@ const FIELD_INDEX = Object.fromEntries(COUNTER_FIELDS.map((f, i) => [f, i])) as 
 const CAP_OF_INDEX = COUNTER_FIELDS.map((f) => COUNTER_CAPS[f]);
 
 /**
- * All the counters of one source in one flat array: [key, tag, key, tag, …], each counter's keys
- * in its own first-seen order (the counters' entries interleave), tag = count × 32 + the
- * counter's number (FIELD_INDEX). A counter with rows not kept has one more entry, tagged
- * "(other)" count × 32 + 16 + its number, whose key slot holds the counter's largest kept key
- * (what decides whether a new key is kept, without a scan). A source fills four or five of its
- * fifteen counters: one array for all of them pays the array's 48 bytes once, and the
- * [other, largest] pair only for a counter that overflowed (issue 17: 80,000 botnet sources per
- * reading thread, 230 bytes less each). Counts past 2^26 make a tag a heap number: larger, still
- * exact (tags are read with & on their low bits, which ToInt32 keeps for any integer below 2^53).
+ * All the counters of one source in one flat array: [key, tag, key, tag, …], tag = count × 32 +
+ * the counter's number (FIELD_INDEX). The entries are grouped by counter, in counter order, and
+ * within a counter in its first-seen order; a counter with rows not kept starts its group with an
+ * "(other)" entry, tagged count × 32 + 16 + its number, whose key slot holds the counter's largest
+ * kept key (what decides whether a new key is kept, without a scan). So the array is a function
+ * of the counters' states alone, whatever order the rows came in or the merges happened. A source
+ * fills four or five of its fifteen counters: one array for all of them pays the array's 48 bytes
+ * once, and the [other, largest] pair only for a counter that overflowed (issue 17: 80,000 botnet
+ * sources per reading thread). Counts past 2^26 make a tag a heap number: larger, still exact
+ * (tags are read with & on their low bits, which ToInt32 keeps for any integer below 2^53).
  */
 export type SourceCounts = Array<string | number | null>;
 const TAG_UNIT = 32;
@@ -218,24 +219,42 @@ function stateOfIndex(s: CountsHolder, f: number): CounterState {
   return state;
 }
 
+/** `c` with `pairs` put in at `at` (one new array, of exactly its size). */
+function insertAt(c: SourceCounts, at: number, pairs: SourceCounts): SourceCounts {
+  const next = c.concat(pairs);
+  if (at < c.length) {
+    next.copyWithin(at + pairs.length, at, c.length);
+    for (let j = 0; j < pairs.length; j++) next[at + j] = pairs[j];
+  }
+  return next;
+}
+
+/** Where counter `f`'s group starts in `c`, and where it ends (both `c.length` and after the last group if absent). */
+function groupOf(c: SourceCounts, f: number): [number, number] {
+  let start = 0;
+  while (start < c.length && ((c[start + 1] as number) & 15) < f) start += 2;
+  let end = start;
+  while (end < c.length && ((c[end + 1] as number) & 15) === f) end += 2;
+  return [start, end];
+}
+
 /**
- * Counter `f` of `s` set to `state` (its entries taken out and `state`'s appended, in order): the
- * rare paths (a counter at its cap, merges with "(other)") go through CounterState and
- * addToCounter()/mergeIntoCounter(), so that what is kept stays decided by one piece of code.
+ * Counter `f` of `s` set to `state` (its group replaced): the rare paths (a counter at its cap,
+ * merges with "(other)") go through CounterState and addToCounter()/mergeIntoCounter(), so that
+ * what is kept stays decided by one piece of code.
  */
 function replaceCounter(s: CountsHolder, f: number, state: CounterState): void {
   const c = s.counts;
-  const next: SourceCounts = [];
-  for (let i = 0; i < c.length; i += 2) if (((c[i + 1] as number) & 15) !== f) next.push(c[i], c[i + 1]);
+  const [start, end] = groupOf(c, f);
+  const group: SourceCounts = [];
   const other = state === null ? 0 : state[0] as number;
-  const keys = state === null ? 0 : state.length - FIRST;
   if (state !== null) {
-    for (let i = FIRST; i < state.length; i += 2) next.push(intern(state[i] as string), (state[i + 1] as number) * TAG_UNIT + f);
-    if (other > 0) next.push(state[1], other * TAG_UNIT + OTHER_TAG + f);
+    if (other > 0) group.push(state[1], other * TAG_UNIT + OTHER_TAG + f);
+    for (let i = FIRST; i < state.length; i += 2) group.push(intern(state[i] as string), (state[i + 1] as number) * TAG_UNIT + f);
   }
-  // An array of exactly its size: one grown by push keeps spare room.
-  s.counts = next.length === 0 ? NO_SOURCE_COUNTS : next.slice();
-  if (keys > 0 || other > 0) s.counterFields |= 1 << f;
+  const next = c.slice(0, start).concat(group, c.slice(end));
+  s.counts = next.length === 0 ? NO_SOURCE_COUNTS : next;
+  if (group.length > 0) s.counterFields |= 1 << f;
   else s.counterFields &= ~(1 << f);
 }
 
@@ -246,19 +265,19 @@ export function countIn(s: SourceStats, field: CounterField, key: string | null 
   const c = s.counts;
   let size = 0;
   let otherAt = -1;
-  if ((s.counterFields & (1 << f)) !== 0) {
-    // Newest first: rows come in time order, so a repeated key is usually a recent one.
-    for (let i = c.length - 2; i >= 0; i -= 2) {
-      const tag = c[i + 1] as number;
-      if ((tag & 15) !== f) continue;
-      if ((tag & OTHER_TAG) !== 0) { otherAt = i; continue; }
-      if (c[i] === key) { c[i + 1] = tag + n * TAG_UNIT; return; }
-      size++;
-    }
+  let at = 0;
+  while (at < c.length && ((c[at + 1] as number) & 15) < f) at += 2;
+  for (; at < c.length; at += 2) {
+    const tag = c[at + 1] as number;
+    if ((tag & 15) !== f) break;
+    if ((tag & OTHER_TAG) !== 0) { otherAt = at; continue; }
+    if (c[at] === key) { c[at + 1] = tag + n * TAG_UNIT; return; }
+    size++;
   }
   const cap = CAP_OF_INDEX[f];
   if (otherAt < 0 && size < cap) {
-    s.counts = c.concat(intern(key), n * TAG_UNIT + f);
+    // `at` is the end of the counter's group (or where it goes).
+    s.counts = insertAt(c, at, [intern(key), n * TAG_UNIT + f]);
     s.counterFields |= 1 << f;
     return;
   }
@@ -273,44 +292,34 @@ export function countIn(s: SourceStats, field: CounterField, key: string | null 
 export function mergeCountsIn(s: SourceStats, field: CounterField, b: CounterState): void {
   if (b === null) return;
   const f = FIELD_INDEX[field];
-  if ((s.counterFields & (1 << f)) === 0 || (b[0] as number) > 0 || b.length - FIRST > 2 * CAP_OF_INDEX[f]) {
-    replaceCounter(s, f, mergeIntoCounter(stateOfIndex(s, f), CAP_OF_INDEX[f], b));
+  const cap = CAP_OF_INDEX[f];
+  const c = s.counts;
+  const [start, end] = groupOf(c, f);
+  const size = (end - start) >> 1;
+  if (size === 0 || (b[0] as number) > 0 || ((c[start + 1] as number) & OTHER_TAG) !== 0) {
+    replaceCounter(s, f, mergeIntoCounter(stateOfIndex(s, f), cap, b));
     return;
   }
-  // Both below their cap and without "(other)" (the common case): known keys counted in place,
-  // new ones appended in one copy while they fit.
-  const c = s.counts;
-  let size = 0;
-  for (let i = 0; i < c.length; i += 2) {
-    const tag = c[i + 1] as number;
-    if ((tag & 15) !== f) continue;
-    if ((tag & OTHER_TAG) !== 0) { replaceCounter(s, f, mergeIntoCounter(stateOfIndex(s, f), CAP_OF_INDEX[f], b)); return; }
-    size++;
-  }
+  // Both without "(other)" (the common case): known keys counted in place, new ones put in with
+  // one copy while they fit. Nothing is written before the fit is known, so the slow path starts
+  // from the source as it was.
   let fresh: SourceCounts | null = null;
   next: for (let j = FIRST; j < b.length; j += 2) {
     const key = b[j] as string;
-    for (let i = c.length - 2; i >= 0; i -= 2) {
-      const tag = c[i + 1] as number;
-      if ((tag & 15) === f && c[i] === key) continue next;
-    }
+    for (let i = start; i < end; i += 2) if (c[i] === key) continue next;
     (fresh ??= []).push(key, b[j + 1]);
   }
-  if (fresh !== null && size + (fresh.length >> 1) > CAP_OF_INDEX[f]) {
-    replaceCounter(s, f, mergeIntoCounter(stateOfIndex(s, f), CAP_OF_INDEX[f], b));
+  if (fresh !== null && size + (fresh.length >> 1) > cap) {
+    replaceCounter(s, f, mergeIntoCounter(stateOfIndex(s, f), cap, b));
     return;
   }
-  // Nothing is written before this point, so the slow path above starts from the source as it was.
   for (let j = FIRST; j < b.length; j += 2) {
     const key = b[j] as string;
-    for (let i = c.length - 2; i >= 0; i -= 2) {
-      const tag = c[i + 1] as number;
-      if ((tag & 15) === f && c[i] === key) { c[i + 1] = tag + (b[j + 1] as number) * TAG_UNIT; break; }
-    }
+    for (let i = start; i < end; i += 2) if (c[i] === key) { c[i + 1] = (c[i + 1] as number) + (b[j + 1] as number) * TAG_UNIT; break; }
   }
   if (fresh !== null) {
     for (let j = 0; j < fresh.length; j += 2) { fresh[j] = intern(fresh[j] as string); fresh[j + 1] = (fresh[j + 1] as number) * TAG_UNIT + f; }
-    s.counts = c.concat(fresh);
+    s.counts = insertAt(c, end, fresh);
   }
 }
 

@@ -1,5 +1,6 @@
 // Issue 17, memory per source: a source keeps all its counters in one tagged array (SourceCounts)
-// instead of one array per counter. The reference here is CappedCounts, one counter on its own,
+// instead of one array per counter, laid out by the counters' states alone (so a merged source is
+// the same array as one counted in one pass). The reference here is CappedCounts, one counter on its own,
 // which decides what is kept (the alphabetically first keys up to the cap, the rest as
 // "(other)"): counting into a source and merging a worker's clone into it must give, counter by
 // counter, the keys, order, counts, "(other)" and largest key that the reference gives.
@@ -42,6 +43,15 @@ function assertSame(s: SourceStats, ref: Reference, what: string): void {
     assert.deepEqual({ entries: got.entries, other: got.other, maxKey: got.maxKey }, { entries: want.entries, other: want.other, maxKey: want.maxKey }, `${what}: ${f}`);
     assert.deepEqual(counterStateOf(s, f), want.state, `${what}: ${f} state`);
   }
+  // The array is a function of the counters' states: grouped in counter order, "(other)" first.
+  const layout: Array<string | number | null> = [];
+  COUNTER_FIELDS.forEach((f, i) => {
+    const want = ref[f];
+    if (want.other > 0) layout.push(want.maxKey, want.other * 32 + 16 + i);
+    const e = want.entries ?? [];
+    for (let j = 0; j < e.length; j += 2) layout.push(e[j], (e[j + 1] as number) * 32 + i);
+  });
+  assert.deepEqual(s.counts, layout, `${what}: layout`);
 }
 
 /** Counters to draw from: the small caps overflow often, `days` (cap 400) with many rows. */
