@@ -1,12 +1,12 @@
 // One report run: a RowSink that classifies and aggregates rows as they stream in, and the
 // finished, render-ready model. Nothing here reads files; the CLI wires inputs to the sink.
 import type { CompiledPolicy } from '../policy/compile.ts';
-import { CappedCounts, ReportAggregator, addRows } from './aggregate.ts';
+import { ReportAggregator, addRows } from './aggregate.ts';
 import type { MessageSample, SourceStats } from './aggregate.ts';
 import type { MessageKind } from './classify.ts';
 import { Classifier } from './classify.ts';
 import { labelSource } from './labels.ts';
-import { distinctCount, isEstimate } from './distinct.ts';
+import { SourceReportView, dayText, iso, sourceReport } from './source-report-view.ts';
 import type { EvidenceFor, KnownSender, LabelledSource, SourceLabel } from './labels.ts';
 import { buildHeadline } from './headline.ts';
 import type { Headline } from './headline.ts';
@@ -88,24 +88,6 @@ export interface ReportModel {
   messages: { shown: MessageSample[]; dropped: number };
 }
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-const dayTexts = new Map<number, string>();
-/** YYYY-MM-DD of a day number, made once per day (tens of thousands of sources share a few hundred days). */
-function dayText(day: number): string {
-  let text = dayTexts.get(day);
-  if (text === undefined) {
-    text = new Date(day * 86_400_000).toISOString().slice(0, 10);
-    if (dayTexts.size < 100_000) dayTexts.set(day, text);
-  }
-  return text;
-}
-// Empty lists and records are one shared, frozen value: a message trace leaves most of them
-// empty for tens of thousands of sources, and the report is only read once built.
-const NONE: never[] = Object.freeze([]) as unknown as never[];
-const NO_RECORD: Record<string, number> = Object.freeze({});
-const keys = (c: CappedCounts, n: number): string[] => (c.size === 0 ? NONE : c.top(n).map(([k]) => k));
-const record = (c: CappedCounts): Record<string, number> => (c.size === 0 ? NO_RECORD : Object.fromEntries(c.top(c.cap)));
-
 export class ReportRun implements RowSink {
   readonly context: ReportContext;
   readonly aggregator: ReportAggregator;
@@ -155,11 +137,11 @@ export class ReportRun implements RowSink {
   }
 
   /**
-   * The render-ready model. With `releaseSources`, each source's counters are let go of (taken out
-   * of the aggregator) as soon as its part of the model is made, for a caller that renders the
-   * model and is then done with the run (the CLI): the counters and the model of tens of
-   * thousands of sources are then never both whole in memory (about 1.8 KB each, issue 17).
-   * The aggregator then holds no sources, so finish() is called once.
+   * The render-ready model. With `releaseSources`, for a caller that renders the model in this
+   * thread and is then done with the run (the CLI), the sources move from the aggregator into
+   * the model, each as a view that makes its fields when read (source-report-view.ts): the
+   * counters and the made model of tens of thousands of sources are then never both whole in
+   * memory (issue 17). The aggregator then holds no sources, so finish() is called once.
    */
   finish(options: { releaseSources?: boolean } = {}): ReportModel {
     const agg = this.aggregator;
@@ -208,39 +190,20 @@ export class ReportRun implements RowSink {
 
 /**
  * Each source's part of the model, in `labelled`'s order. With `release` (the aggregator's
- * sources), a source is dropped from it and from `labelled` once its part is made, so that only
- * what the model keeps of it (the kinds and subjects it shares) stays reachable.
+ * sources), each is a view over its source (source-report-view.ts), and the source is taken out
+ * of the aggregator and `labelled`: the model is then the one thing that holds it, and what the
+ * model makes of it is made when the renderer reads it. Without, plain objects (a model that may
+ * be cloned to another thread or kept).
  */
 function sourceReports(labelled: Array<{ source: SourceStats; label: LabelledSource } | null>, hasWhatIf: boolean, release: Map<string, SourceStats> | null): SourceReport[] {
   const out: SourceReport[] = [];
   for (let i = 0; i < labelled.length; i++) {
     const { source, label } = labelled[i]!;
-    out.push(sourceReport(source, label, hasWhatIf));
-    if (release) { release.delete(source.key); labelled[i] = null; }
+    if (release) {
+      out.push(new SourceReportView(source, label, hasWhatIf));
+      release.delete(source.key);
+      labelled[i] = null;
+    } else out.push(sourceReport(source, label, hasWhatIf));
   }
   return out;
-}
-
-/** Rows per day, oldest first (day numbers sort as their dates do). */
-function volumeOf(s: SourceStats): Array<{ day: string; rows: number }> {
-  const e = s.days.entries;
-  if (e === null) return [];
-  const days: Array<[number, number]> = [];
-  for (let i = 0; i < e.length; i += 2) days.push([Number(e[i]), e[i + 1] as number]);
-  return days.sort((a, b) => a[0] - b[0]).map(([d, n]) => ({ day: dayText(d), rows: n }));
-}
-
-function sourceReport(s: SourceStats, l: LabelledSource, hasWhatIf: boolean): SourceReport {
-  return {
-    key: s.key, ip: s.ip, network: s.network, label: l.label, reasons: l.reasons,
-    evidenceFor: l.evidenceFor.length ? l.evidenceFor : NONE, evidenceAgainst: l.evidenceAgainst.length ? l.evidenceAgainst : NONE, facts: l.facts, rows: s.rows, kinds: s.kinds,
-    wouldReject: s.wouldReject, whatIfReject: hasWhatIf ? s.whatIfReject : null,
-    firstSeen: iso(s.firstMs), lastSeen: iso(s.lastMs), days: s.days.size,
-    volume: volumeOf(s),
-    recipients: distinctCount(s.recipients), recipientsEstimated: isEstimate(s.recipients),
-    helos: keys(s.helos, 5), ptrs: keys(s.ptrs, 5), p1Domains: s.p1Domains.size === 0 ? NONE : s.p1Domains.top(10), p2Domains: s.p2Domains.size === 0 ? NONE : s.p2Domains.top(10),
-    senders: keys(s.p1Addresses, 5), subjects: s.subjects,
-    auth: { spf: record(s.spf), dmarc: record(s.dmarc), compauth: record(s.compauth) },
-    connectors: keys(s.connectors, 5), certificateNames: keys(s.certificateNames, 5), rejectCodes: keys(s.rejectCodes, 4),
-  };
 }
