@@ -64,7 +64,7 @@ const SOURCE_BATCH = 500;
 /** Problems kept per range: more than the CLI prints and the report shows, so replay is exact. */
 const KEPT_PROBLEMS = 128;
 
-/** Bytes per read call; decoded and handed on in READ_CHUNK_BYTES pieces on the sequential grid. */
+/** Bytes per read call; handed on in READ_CHUNK_BYTES pieces on the sequential reader's grid. */
 const READ_BYTES = 16 * READ_CHUNK_BYTES;
 
 /**
