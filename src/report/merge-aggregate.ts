@@ -15,7 +15,7 @@ import { MAX_INTERNAL_SENDERS, MAX_SAMPLE_MESSAGES, MAX_SOURCES, MAX_SUBJECTS, R
 import { mergeDistinct } from './distinct.ts';
 import { packedCount, packedHas, packedWith, unpackSubjects } from './source-subjects.ts';
 import { intern } from './detach.ts';
-import { COUNTER_FIELDS, adoptCounts, counterStateOf, mergeCountsIn, newSource } from './source-stats.ts';
+import { mergeAllCounts, newSource } from './source-stats.ts';
 import { MESSAGE_KINDS } from './classify.ts';
 import type { InputProblem } from './types.ts';
 
@@ -89,8 +89,7 @@ function mergeSource(s: SourceStats, b: SourceStats): void {
   s.firstMs = minOf(s.firstMs, b.firstMs);
   s.lastMs = maxOf(s.lastMs, b.lastMs);
   // b's counters are read from its own fields: a structured clone has no getters.
-  if (s.counts.length === 0) { s.counts = adoptCounts(b); s.counterFields = b.counterFields; }
-  else if (b.counterFields !== 0) for (const f of COUNTER_FIELDS) mergeCountsIn(s, f, counterStateOf(b, f));
+  mergeAllCounts(s, b);
   s.lureRows += b.lureRows;
   // A message whose rows straddle two ranges is counted in parts: fan-out is then undercounted
   // by at most one message's split, never invented.

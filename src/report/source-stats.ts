@@ -288,39 +288,89 @@ export function countIn(s: SourceStats, field: CounterField, key: string | null 
   replaceCounter(s, f, addToCounter(stateOfIndex(s, f), cap, key, n));
 }
 
-/** Adds another counter's state (a partial's source's, merge-aggregate.ts) into the source's `field`, as mergeIntoCounter() would. */
-export function mergeCountsIn(s: SourceStats, field: CounterField, b: CounterState): void {
-  if (b === null) return;
-  const f = FIELD_INDEX[field];
-  const cap = CAP_OF_INDEX[f];
+/** The entries of `c` from `start` to `end` (one counter's group) as a CounterState. */
+function stateOfGroup(c: SourceCounts, start: number, end: number): CounterState {
+  if (start === end) return null;
+  const state: Array<string | number | null> = [0, null];
+  let largest: string | null = null;
+  for (let i = start; i < end; i += 2) {
+    const tag = c[i + 1] as number;
+    const n = (tag - (tag & 31)) / TAG_UNIT;
+    if ((tag & OTHER_TAG) !== 0) { state[0] = n; continue; }
+    const key = c[i] as string;
+    state.push(key, n);
+    if (largest === null || key > largest) largest = key;
+  }
+  state[1] = largest;
+  return state;
+}
+
+/** Where the group of the counter at `start` ends. */
+function groupEnd(c: SourceCounts, start: number): number {
+  const f = (c[start + 1] as number) & 15;
+  let end = start + 2;
+  while (end < c.length && ((c[end + 1] as number) & 15) === f) end += 2;
+  return end;
+}
+
+/** Whether every key of b's group is in s's and neither has "(other)": then the merge only adds counts. */
+function onlyCounts(c: SourceCounts, start: number, end: number, bc: SourceCounts, bStart: number, bEnd: number): boolean {
+  if (start === end || ((c[start + 1] as number) & OTHER_TAG) !== 0 || ((bc[bStart + 1] as number) & OTHER_TAG) !== 0) return false;
+  next: for (let j = bStart; j < bEnd; j += 2) {
+    for (let i = start; i < end; i += 2) if (c[i] === bc[j]) continue next;
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Adds every counter of `b` (a partial's source, as cloned) into `s`, counter by counter as
+ * mergeIntoCounter() would, in one pass over both arrays (both are grouped in counter order): in
+ * place when every key is known, else into one new array. Merging counter by counter made a copy
+ * of the whole array per counter, garbage that the main thread makes for tens of thousands of
+ * sources while it merges a worker's (issue 17).
+ */
+export function mergeAllCounts(s: SourceStats, b: CountsHolder): void {
+  const bc = b.counts;
+  if (bc.length === 0) return;
   const c = s.counts;
-  const [start, end] = groupOf(c, f);
-  const size = (end - start) >> 1;
-  if (size === 0 || (b[0] as number) > 0 || ((c[start + 1] as number) & OTHER_TAG) !== 0) {
-    replaceCounter(s, f, mergeIntoCounter(stateOfIndex(s, f), cap, b));
+  if (c.length === 0) { s.counts = adoptCounts(b); s.counterFields = b.counterFields; return; }
+  // The groups of s that b's groups meet, found once: [f, start, end, bStart, bEnd] per b group.
+  const meet: number[] = [];
+  let inPlace = true;
+  for (let j = 0; j < bc.length;) {
+    const f = (bc[j + 1] as number) & 15;
+    const bEnd = groupEnd(bc, j);
+    const [start, end] = groupOf(c, f);
+    if (inPlace && !onlyCounts(c, start, end, bc, j, bEnd)) inPlace = false;
+    meet.push(f, start, end, j, bEnd);
+    j = bEnd;
+  }
+  if (inPlace) {
+    for (let m = 0; m < meet.length; m += 5) {
+      for (let j = meet[m + 3]; j < meet[m + 4]; j += 2) {
+        for (let i = meet[m + 1]; i < meet[m + 2]; i += 2) if (c[i] === bc[j]) { c[i + 1] = (c[i + 1] as number) + ((bc[j + 1] as number) - ((bc[j + 1] as number) & 31)); break; }
+      }
+    }
     return;
   }
-  // Both without "(other)" (the common case): known keys counted in place, new ones put in with
-  // one copy while they fit. Nothing is written before the fit is known, so the slow path starts
-  // from the source as it was.
-  let fresh: SourceCounts | null = null;
-  next: for (let j = FIRST; j < b.length; j += 2) {
-    const key = b[j] as string;
-    for (let i = start; i < end; i += 2) if (c[i] === key) continue next;
-    (fresh ??= []).push(key, b[j + 1]);
+  const next: SourceCounts = [];
+  let from = 0;
+  for (let m = 0; m < meet.length; m += 5) {
+    const [f, start, end, bStart, bEnd] = [meet[m], meet[m + 1], meet[m + 2], meet[m + 3], meet[m + 4]];
+    // s's groups before this one, as they are.
+    for (let i = from; i < start; i++) next.push(c[i]);
+    from = end;
+    const merged = mergeIntoCounter(stateOfGroup(c, start, end), CAP_OF_INDEX[f], stateOfGroup(bc, bStart, bEnd));
+    if (merged === null) continue;
+    const other = merged[0] as number;
+    if (other > 0) next.push(merged[1], other * TAG_UNIT + OTHER_TAG + f);
+    for (let i = FIRST; i < merged.length; i += 2) next.push(intern(merged[i] as string), (merged[i + 1] as number) * TAG_UNIT + f);
+    s.counterFields |= 1 << f;
   }
-  if (fresh !== null && size + (fresh.length >> 1) > cap) {
-    replaceCounter(s, f, mergeIntoCounter(stateOfIndex(s, f), cap, b));
-    return;
-  }
-  for (let j = FIRST; j < b.length; j += 2) {
-    const key = b[j] as string;
-    for (let i = start; i < end; i += 2) if (c[i] === key) { c[i + 1] = (c[i + 1] as number) + (b[j + 1] as number) * TAG_UNIT; break; }
-  }
-  if (fresh !== null) {
-    for (let j = 0; j < fresh.length; j += 2) { fresh[j] = intern(fresh[j] as string); fresh[j + 1] = (fresh[j + 1] as number) * TAG_UNIT + f; }
-    s.counts = insertAt(c, end, fresh);
-  }
+  for (let i = from; i < c.length; i++) next.push(c[i]);
+  // An array of exactly its size: one grown by push keeps spare room.
+  s.counts = next.slice();
 }
 
 /** A clone's counters as a source's own: the same array with its keys shared (intern()). */

@@ -100,6 +100,31 @@ test("merging a worker's clone into a source keeps, per counter, what merging co
   }
 });
 
+test("merging a worker's clone whose keys the source already has adds the counts in place", () => {
+  const rand = rng(13);
+  for (let round = 0; round < 200; round++) {
+    const key = '198.18.0.4';
+    const a = newSource(key, key);
+    const refA = newReference();
+    const fields = someFields(rand);
+    // Few counts, so that the counters stay below their caps and keep no "(other)".
+    countRandomly(a, refA, 1 + Math.floor(rand() * 8), rand, fields);
+    const b = newSource(key, key);
+    const refB = newReference();
+    for (const f of fields) {
+      const e = refA[f].entries ?? [];
+      for (let i = 0; i < e.length; i += 2) if (rand() < 0.7) { const n = 1 + Math.floor(rand() * 4); countIn(b, f, e[i] as string, n); refB[f].add(e[i] as string, n); }
+    }
+    const before = a.counts;
+    const agg = new ReportAggregator(() => false);
+    agg.sources.set(key, a);
+    mergeSources(agg, structuredClone([[key, b]]) as Array<[string, SourceStats]>);
+    for (const f of COUNTER_FIELDS) refA[f].addAll(new CappedCounts(COUNTER_CAPS[f], structuredClone(refB[f].state)));
+    assertSame(agg.sources.get(key)!, refA, `round ${round}`);
+    if (COUNTER_FIELDS.every((f) => refA[f].other === 0)) assert.equal(agg.sources.get(key)!.counts, before, `round ${round}: counted in place`);
+  }
+});
+
 test('counts beyond the small-integer range stay exact', () => {
   const s = newSource('198.18.0.3', '198.18.0.3');
   const big = 2 ** 40 + 3;
