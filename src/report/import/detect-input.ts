@@ -8,8 +8,9 @@ import { defenderCsvMapper, defenderJsonRow, looksLikeDefenderEvents } from './d
 import { eacTraceMapper, looksLikeEacTrace } from './eac-trace.ts';
 import { importMailHeaders } from './mail-headers.ts';
 import { looksLikeMessageTrace, messageTraceMapper } from './message-trace.ts';
-import { decodeChunks } from './text-input.ts';
-import type { NamedInput } from './text-input.ts';
+import { decodePieces } from './text-input.ts';
+import type { DecodedPiece, NamedInput } from './text-input.ts';
+import { Utf8ByteChunker } from './utf8-bytes.ts';
 
 /** Whole-document JSON is parsed in memory; beyond this, ask for JSON Lines or CSV instead. */
 const MAX_JSON_DOCUMENT_CHARS = 256 * 1024 * 1024;
@@ -42,9 +43,9 @@ export function sniffText(head: string): Sniffed {
   return 'csv';
 }
 
-async function* prepend(first: string, rest: AsyncIterator<string>): AsyncGenerator<string> {
+async function* prepend(first: string, rest: AsyncIterable<string>): AsyncGenerator<string> {
   yield first;
-  for (let r = await rest.next(); !r.done; r = await rest.next()) yield r.value;
+  for await (const r of rest) yield r;
 }
 
 async function importJson(file: string, chunks: AsyncIterable<string>, sink: RowSink, options: CsvOptions): Promise<void> {
@@ -98,22 +99,64 @@ async function importJson(file: string, chunks: AsyncIterable<string>, sink: Row
   if (batch.length) sink.rows(batch);
 }
 
+/** The decoded text of the pieces after the head, as decodeChunks gives it (no empty strings). */
+async function* textAfter(pieces: AsyncIterator<DecodedPiece>): AsyncGenerator<string> {
+  for (let r = await pieces.next(); !r.done; r = await pieces.next()) if (r.value.text) yield r.value.text;
+}
+
+/**
+ * A UTF-8 CSV's pieces as bytes, one per latin1 character, for the CSV splitter's bytes mode
+ * (csv-splitter.ts says why): pushed as the text would have been, the head's pieces as one
+ * string and then one string per piece that has text (utf8-bytes.ts holds back the same bytes
+ * as the decoder, so a piece has bytes to give exactly when it has text).
+ */
+async function* bytesOf(head: DecodedPiece[], rest: AsyncIterator<DecodedPiece>): AsyncGenerator<string> {
+  const chunker = new Utf8ByteChunker(true);
+  const take = (p: DecodedPiece): string => {
+    if (p.end) return chunker.end();
+    // Text that came as text (a stream in string mode) goes on as its UTF-8 bytes.
+    const bytes = p.bytes === null ? Buffer.from(p.text, 'utf8') : Buffer.from(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength);
+    return chunker.take(bytes, 0, bytes.length);
+  };
+  let first = '';
+  for (const p of head) first += take(p);
+  if (first) yield first;
+  for (let r = await rest.next(); !r.done; r = await rest.next()) {
+    const text = take(r.value);
+    if (text) yield text;
+  }
+}
+
 /** Reads one input of any supported format into the sink. Never throws for bad content. */
 export async function importInput(input: NamedInput, sink: RowSink, options: CsvOptions = { dateOrder: null }): Promise<void> {
-  const chunks = decodeChunks(input.open())[Symbol.asyncIterator]();
+  const pieces = decodePieces(input.open())[Symbol.asyncIterator]();
+  // The pieces read for the head, kept so that a UTF-8 CSV can be read from its bytes.
+  const read: DecodedPiece[] = [];
+  const nextText = async (): Promise<string | null> => {
+    for (;;) {
+      const r = await pieces.next();
+      if (r.done) return null;
+      read.push(r.value);
+      if (r.value.text) return r.value.text;
+    }
+  };
   let head = '';
-  let next = await chunks.next();
-  while (!next.done && head.length < 64 && (head + next.value).indexOf('\n') < 0) {
-    head += next.value;
-    next = await chunks.next();
+  let next = await nextText();
+  while (next !== null && head.length < 64 && (head + next).indexOf('\n') < 0) {
+    head += next;
+    next = await nextText();
   }
-  if (!next.done) head += next.value;
+  if (next !== null) head += next;
   if (head.trim() === '') {
     sink.problem({ file: input.name, line: 1, message: 'empty input: nothing to report' });
     return;
   }
-  const all = prepend(head, chunks);
   const kind = sniffText(head);
+  if (kind === 'csv' && read.every((p) => p.bytes === null || p.encoding === 'utf-8') && read.some((p) => p.bytes !== null)) {
+    await importCsv(input.name, bytesOf(read, pieces), detectCsvLayout, sink, { header: null, final: true, dateOrder: options.dateOrder, utf8Bytes: true }, options);
+    return;
+  }
+  const all = prepend(head, textAfter(pieces));
   if (kind === 'json') await importJson(input.name, all, sink, options);
   else if (kind === 'mail') await importMailHeaders(input.name, all, sink);
   else await importCsv(input.name, all, detectCsvLayout, sink, undefined, options);

@@ -31,6 +31,26 @@ export async function* decodeChunks(bytes: AsyncIterable<Uint8Array | string>): 
   }
 }
 
+/**
+ * A piece of an input as decodeChunks reads it: its decoded text ('' when the decoder holds all
+ * of its bytes back) and where it came from: `bytes` read in `encoding`, text that came as text
+ * (bytes null), or the decoder's end (`end`). Lets a reader pick the format from the text and
+ * then read a UTF-8 CSV from the bytes (detect-input.ts).
+ */
+export interface DecodedPiece { text: string; bytes: Uint8Array | null; encoding: TextEncodingName | null; end: boolean }
+
+/** decodeChunks, every piece with its bytes (pieces whose text is '' included). */
+export async function* decodePieces(bytes: AsyncIterable<Uint8Array | string>): AsyncGenerator<DecodedPiece> {
+  let decoder: TextDecoder | null = null;
+  let encoding: TextEncodingName | null = null;
+  for await (const chunk of bytes) {
+    if (typeof chunk === 'string') { yield { text: chunk, bytes: null, encoding, end: false }; continue; }
+    if (!decoder) { encoding = sniffEncoding(chunk); decoder = new TextDecoder(encoding); }
+    yield { text: decoder.decode(chunk, { stream: true }), bytes: chunk, encoding, end: false };
+  }
+  if (decoder) yield { text: decoder.decode(), bytes: null, encoding, end: true };
+}
+
 export interface NamedInput {
   name: string;
   open(): AsyncIterable<Uint8Array | string>;
