@@ -7,7 +7,7 @@ import type { ReportRow } from './types.ts';
 import { detach } from './detach.ts';
 import { addHash, hashFolded } from './distinct.ts';
 import { countRecipients, isAgainstStatus } from './source-signals.ts';
-import { countIn, kindCounts, newSource } from './source-stats.ts';
+import { countIn, countKind, kindCounts, newSource } from './source-stats.ts';
 import { MAX_SUBJECT_LENGTH, packedCount, packedHas, packedWith } from './source-subjects.ts';
 import type { SourceStats } from './source-stats.ts';
 
@@ -180,7 +180,7 @@ export class ReportAggregator {
       if (!s) { key = detach(key); s = newSource(key, key === row.sourceIp ? key : null); this.sources.set(key, s); }
     }
     s.rows++;
-    s.kinds[c.kind]++;
+    countKind(s, c.kind);
     if (c.wouldReject) { s.wouldReject++; countIn(s, 'rejectCodes', c.rejectCode); }
     if (w?.wouldReject) s.whatIfReject++;
     const t = row.timeMs;

@@ -83,7 +83,9 @@ export function mergeSources(agg: ReportAggregator, sources: Iterable<[string, S
 
 function mergeSource(s: SourceStats, b: SourceStats): void {
   s.rows += b.rows;
-  for (const k of MESSAGE_KINDS) s.kinds[k] += b.kinds[k];
+  s.directSendRows += b.directSendRows;
+  s.headerFromRows += b.headerFromRows;
+  s.connectorRows += b.connectorRows;
   s.wouldReject += b.wouldReject;
   s.whatIfReject += b.whatIfReject;
   s.firstMs = minOf(s.firstMs, b.firstMs);

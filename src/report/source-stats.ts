@@ -382,6 +382,14 @@ export function adoptCounts(b: CountsHolder): SourceCounts {
   return own;
 }
 
+/** Counts a row of `kind` in the source (only the kinds aggregate.ts keeps per source come here). */
+export function countKind(s: SourceStats, kind: MessageKind): void {
+  if (kind === 'direct-send') s.directSendRows++;
+  else if (kind === 'header-from') s.headerFromRows++;
+  else if (kind === 'connector') s.connectorRows++;
+  else throw new Error(`a source does not count ${kind} rows`);
+}
+
 export function kindCounts(): Record<MessageKind, number> {
   return { 'direct-send': 0, 'header-from': 0, connector: 0, internal: 0, external: 0 };
 }
@@ -395,13 +403,22 @@ export function kindCounts(): Record<MessageKind, number> {
 export interface SourceStats extends Readonly<Record<CounterField, CappedCounts>> {
   /** The kept subjects (a fresh array per read, NO_SUBJECTS when none). */
   readonly subjects: string[];
+  /** Rows per kind (a fresh record per read; count with countKind()). */
+  readonly kinds: Record<MessageKind, number>;
 }
 export class SourceStats {
   key: string;
   ip: string | null;
   network: string | null;
   rows = 0;
-  kinds: Record<MessageKind, number> = kindCounts();
+  /**
+   * Rows per kind: a source counts only these three (internal and external mail is not kept per
+   * source, aggregate.ts), as fields rather than an object of five (48 bytes less per source);
+   * read as a record of all five through `kinds`.
+   */
+  directSendRows = 0;
+  headerFromRows = 0;
+  connectorRows = 0;
   wouldReject = 0;
   whatIfReject = 0;
   firstMs: number | null = null;
@@ -443,6 +460,9 @@ for (const f of COUNTER_FIELDS) {
   const cap = COUNTER_CAPS[f];
   Object.defineProperty(SourceStats.prototype, f, { get(this: SourceStats) { return new CappedCounts(cap, stateOfIndex(this, at)); } });
 }
+Object.defineProperty(SourceStats.prototype, 'kinds', {
+  get(this: SourceStats) { return { 'direct-send': this.directSendRows, 'header-from': this.headerFromRows, connector: this.connectorRows, internal: 0, external: 0 }; },
+});
 Object.defineProperty(SourceStats.prototype, 'subjects', {
   get(this: SourceStats) { return this.subjectsPacked === NO_PACKED_SUBJECTS ? NO_SUBJECTS : unpackSubjects(this.subjectsPacked); },
 });

@@ -40,7 +40,7 @@ function rng(seed: number): () => number {
 function sourceBytes(s: SourceStats): number {
   const array = (n: number): number => 48 + 8 * n;
   const text = (t: string): number => 16 + t.length;
-  let bytes = 24 + 8 * Object.keys(s).length + text(s.key) + 24 + 8 * 5;
+  let bytes = 24 + 8 * Object.keys(s).length + text(s.key);
   bytes += 24 + array(s.recipients.hashes.length) + (s.recipients.sketch ? 1024 : 0);
   // The subjects, packed in one string (source-subjects.ts).
   if (s.subjectsPacked.length > 0) bytes += text(s.subjectsPacked);
