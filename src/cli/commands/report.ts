@@ -20,6 +20,7 @@ import { DnsResolver, parseServer } from '../../auth/resolver.ts';
 import type { Store } from '../../store/ports.ts';
 import type { CliIo } from '../io.ts';
 import { openStore, parseCommand, UsageError } from '../io.ts';
+import { countText } from '../../report/count-text.ts';
 
 export const reportHelp = `Usage: mxward report [INPUT...] [options]
 
@@ -118,7 +119,7 @@ export async function runReport(argv: string[], io: CliIo): Promise<number> {
     await readInputs(positionals, run, {
       stdin: io.stdin,
       trace: values.trace && store ? { store, since: values.since, limit: 10_000_000 } : null,
-      progress: tty ? (rows, file) => io.stderr.write(`\r${rows.toLocaleString('en-US')} rows… ${file.slice(-50)}\x1b[K`) : undefined,
+      progress: tty ? (rows, file) => io.stderr.write(`\r${countText(rows)} rows… ${file.slice(-50)}\x1b[K`) : undefined,
     });
     if (tty) io.stderr.write('\r\x1b[K');
     if (values.dns || values['dns-server']) await lookUpSpf(run, options.spf, values['dns-server'] ?? []);
@@ -127,7 +128,7 @@ export async function runReport(argv: string[], io: CliIo): Promise<number> {
     const text = format === 'json' ? renderJson(model) : format === 'csv' ? renderCsv(model) : format === 'html' ? renderHtml(model) : renderText(model, maxSources);
     if (values.output) {
       await writeFile(values.output, text);
-      io.stderr.write(`mxward report: wrote ${values.output} (${model.totals.rows.toLocaleString('en-US')} rows, ${model.totals.wouldReject.toLocaleString('en-US')} would be rejected)\n`);
+      io.stderr.write(`mxward report: wrote ${values.output} (${countText(model.totals.rows)} rows, ${countText(model.totals.wouldReject)} would be rejected)\n`);
     } else {
       io.stdout.write(text);
     }
