@@ -104,7 +104,8 @@ function mergeSource(s: SourceStats, b: SourceStats): void {
   s.arcRows += b.arcRows;
   s.heloBracketed += b.heloBracketed;
   s.heloOwnDomain += b.heloOwnDomain;
-  mergeDistinct(s.recipients, b.recipients);
+  // b's recipients are read from its own fields (a structured clone has no getters).
+  mergeDistinct(s.recipients, { hashes: b.hashes, sketch: b.sketch });
   // b's subjects are read from its own field (a structured clone has no getters); a source with
   // none yet takes the clone's pack as it is (a flat string of this thread's own).
   if (s.subjectsPacked.length === 0) s.subjectsPacked = b.subjectsPacked;

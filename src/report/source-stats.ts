@@ -3,7 +3,7 @@
 // recipients are hashes and then a sketch (distinct.ts), and kept strings are shared (intern()).
 import type { MessageKind } from './classify.ts';
 import { intern } from './detach.ts';
-import { newDistinct } from './distinct.ts';
+import { NO_HASHES } from './distinct.ts';
 import { NO_PACKED_SUBJECTS, unpackSubjects } from './source-subjects.ts';
 import type { DistinctCounter } from './distinct.ts';
 
@@ -403,6 +403,8 @@ export function kindCounts(): Record<MessageKind, number> {
 export interface SourceStats extends Readonly<Record<CounterField, CappedCounts>> {
   /** The kept subjects (a fresh array per read, NO_SUBJECTS when none). */
   readonly subjects: string[];
+  /** The recipients' distinct counter: the source itself (count with addHash(s.recipients, …)). */
+  readonly recipients: DistinctCounter;
   /** Rows per kind (a fresh record per read; count with countKind()). */
   readonly kinds: Record<MessageKind, number>;
 }
@@ -423,8 +425,13 @@ export class SourceStats {
   whatIfReject = 0;
   firstMs: number | null = null;
   lastMs: number | null = null;
-  /** Distinct lower-cased recipients: exact up to EXACT_LIMIT, then estimated (distinct.ts). */
-  recipients: DistinctCounter = newDistinct();
+  /**
+   * Distinct lower-cased recipients: exact up to EXACT_LIMIT, then estimated (distinct.ts). The
+   * source holds the DistinctCounter's two fields itself (and is read as one through
+   * `recipients`): an object of its own cost 40 bytes more per source.
+   */
+  hashes: readonly number[] = NO_HASHES;
+  sketch: Uint8Array | null = null;
   /** The first MAX_SUBJECTS distinct subjects, packed (source-subjects.ts); read through `subjects`. */
   subjectsPacked = NO_PACKED_SUBJECTS;
   lureRows = 0;
@@ -460,6 +467,7 @@ for (const f of COUNTER_FIELDS) {
   const cap = COUNTER_CAPS[f];
   Object.defineProperty(SourceStats.prototype, f, { get(this: SourceStats) { return new CappedCounts(cap, stateOfIndex(this, at)); } });
 }
+Object.defineProperty(SourceStats.prototype, 'recipients', { get(this: SourceStats) { return this; } });
 Object.defineProperty(SourceStats.prototype, 'kinds', {
   get(this: SourceStats) { return { 'direct-send': this.directSendRows, 'header-from': this.headerFromRows, connector: this.connectorRows, internal: 0, external: 0 }; },
 });

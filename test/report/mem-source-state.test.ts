@@ -41,7 +41,8 @@ function sourceBytes(s: SourceStats): number {
   const array = (n: number): number => 48 + 8 * n;
   const text = (t: string): number => 16 + t.length;
   let bytes = 24 + 8 * Object.keys(s).length + text(s.key);
-  bytes += 24 + array(s.recipients.hashes.length) + (s.recipients.sketch ? 1024 : 0);
+  // The recipients' hashes or sketch (held by the source itself).
+  bytes += array(s.recipients.hashes.length) + (s.recipients.sketch ? 1024 : 0);
   // The subjects, packed in one string (source-subjects.ts).
   if (s.subjectsPacked.length > 0) bytes += text(s.subjectsPacked);
   bytes += array(s.recentMessages.length);
