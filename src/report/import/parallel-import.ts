@@ -30,6 +30,7 @@ import { Classifier } from '../classify.ts';
 import type { PartialAggregate } from '../merge-aggregate.ts';
 import type { InputProblem } from '../types.ts';
 import { sniffEncoding } from './text-input.ts';
+import { countText } from '../count-text.ts';
 
 export interface ParallelOptions {
   /** Worker threads; default: the available cores, at most MAX_THREADS. Fewer than 2 = sequential. */
@@ -266,7 +267,7 @@ export async function importFileParallel(path: string, name: string, run: Report
   const whatIfNow = whatIf ? new Classifier(whatIf, nowMs) : null;
   const localFd = openSync(path, 'r');
   const local = readRangeInto(name, localFd, jobs[0], setup.dateOrder, now, whatIfNow, target).finally(() => closeSync(localFd));
-  const tooMany = (index: number): string => `range ${index}: more than ${MAX_SOURCES.toLocaleString('en-US')} sources`;
+  const tooMany = (index: number): string => `range ${index}: more than ${countText(MAX_SOURCES)} sources`;
   const failed = await runRanges(setup, jobs, Math.max(2, threads), local, async (r) => {
     if (r.partial) {
       if (!mergeIsExact(target, r.partial)) return tooMany(r.index);
@@ -293,7 +294,7 @@ export async function importFileParallel(path: string, name: string, run: Report
   }
   if (target !== run.aggregator) {
     const whole = partialOf(target, [], 0);
-    if (!mergeIsExact(run.aggregator, whole)) return { parallel: false, reason: `more than ${MAX_SOURCES.toLocaleString('en-US')} sources across files` };
+    if (!mergeIsExact(run.aggregator, whole)) return { parallel: false, reason: `more than ${countText(MAX_SOURCES)} sources across files` };
     mergePartial(run.aggregator, whole, 0);
   }
   for (const p of problems) {
