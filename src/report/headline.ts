@@ -5,6 +5,7 @@
 import type { SourceStats } from './aggregate.ts';
 import type { LabelledSource } from './labels.ts';
 import type { ConnectorRecommendation } from './recommend.ts';
+import { countText } from './count-text.ts';
 
 export interface Headline {
   /** One sentence, the same in text and HTML. */
@@ -17,7 +18,7 @@ export interface Headline {
   unread: Array<{ file: string; problems: number }>;
 }
 
-const n = (x: number): string => x.toLocaleString('en-US');
+const n = countText;
 const plural = (x: number, one: string, many: string): string => `${n(x)} ${x === 1 ? one : many}`;
 
 export function buildHeadline(labelled: Array<{ source: SourceStats; label: LabelledSource }>, recs: ConnectorRecommendation[],

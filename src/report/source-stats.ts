@@ -203,20 +203,7 @@ export function counterStateOf(s: CountsHolder, field: CounterField): CounterSta
 
 function stateOfIndex(s: CountsHolder, f: number): CounterState {
   if ((s.counterFields & (1 << f)) === 0) return null;
-  const c = s.counts;
-  const state: Array<string | number | null> = [0, null];
-  let largest: string | null = null;
-  for (let i = 0; i < c.length; i += 2) {
-    const tag = c[i + 1] as number;
-    if ((tag & 15) !== f) continue;
-    const n = (tag - (tag & 31)) / TAG_UNIT;
-    if ((tag & OTHER_TAG) !== 0) { state[0] = n; continue; }
-    const key = c[i] as string;
-    state.push(key, n);
-    if (largest === null || key > largest) largest = key;
-  }
-  state[1] = largest;
-  return state;
+  return stateOfEntries(s.counts, 0, s.counts.length, f);
 }
 
 /** `c` with `pairs` put in at `at` (one new array, of exactly its size). */
@@ -290,11 +277,16 @@ export function countIn(s: SourceStats, field: CounterField, key: string | null 
 
 /** The entries of `c` from `start` to `end` (one counter's group) as a CounterState. */
 function stateOfGroup(c: SourceCounts, start: number, end: number): CounterState {
-  if (start === end) return null;
+  return start === end ? null : stateOfEntries(c, start, end, null);
+}
+
+/** The entries of `c` from `start` to `end`, only counter `f`'s when f is given, as a CounterState. */
+function stateOfEntries(c: SourceCounts, start: number, end: number, f: number | null): CounterState {
   const state: Array<string | number | null> = [0, null];
   let largest: string | null = null;
   for (let i = start; i < end; i += 2) {
     const tag = c[i + 1] as number;
+    if (f !== null && (tag & 15) !== f) continue;
     const n = (tag - (tag & 31)) / TAG_UNIT;
     if ((tag & OTHER_TAG) !== 0) { state[0] = n; continue; }
     const key = c[i] as string;

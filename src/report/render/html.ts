@@ -5,6 +5,7 @@ import type { ReportModel, SourceReport } from '../build-report.ts';
 import { KIND_TITLES, MESSAGE_KINDS } from '../classify.ts';
 import type { MessageKind } from '../classify.ts';
 import { formatProblem } from '../types.ts';
+import { countText } from '../count-text.ts';
 
 const KIND_COLORS: Record<MessageKind, string> = {
   'direct-send': '#d1495b', 'header-from': '#edae49', connector: '#00798c', internal: '#30638e', external: '#a0a0a0',
@@ -17,7 +18,7 @@ export function escapeHtml(value: unknown): string {
   return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-const n = (x: number): string => x.toLocaleString('en-US');
+const n = countText;
 
 /** Stacked bars per day, one colour per kind. */
 function volumeChart(model: ReportModel): string {

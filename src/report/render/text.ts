@@ -2,8 +2,9 @@
 import type { ReportModel } from '../build-report.ts';
 import { KIND_TITLES, MESSAGE_KINDS } from '../classify.ts';
 import { formatProblem } from '../types.ts';
+import { countText } from '../count-text.ts';
 
-const n = (x: number): string => x.toLocaleString('en-US');
+const n = countText;
 
 function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
