@@ -5,7 +5,7 @@
 // compiled to dist/ (Node does not strip types under node_modules).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { bundledNode, enableCompileCacheFor, muteExperimentalWarnings, nodeFlagsFor, nodeIsEnough, reexec, tooOldMessage } from './node-runtime.js';
+import { bundledNode, childEnvFor, enableCompileCacheFor, muteExperimentalWarnings, nodeFlagsFor, nodeIsEnough, reexec, tooOldMessage } from './node-runtime.js';
 
 const major = Number(process.versions.node.split('.')[0]);
 const bundled = major < 24 ? bundledNode() : null;
@@ -14,12 +14,12 @@ const args = process.argv.slice(2);
 // Node that has it; the parent only waits (it loaded nothing but this file).
 const flags = nodeFlagsFor(args, process.execArgv);
 if (bundled) {
-  reexec(bundled, [...flags, fileURLToPath(import.meta.url), ...args]);
+  reexec(bundled, [...flags, fileURLToPath(import.meta.url), ...args], childEnvFor(args, process.env));
 } else if (!nodeIsEnough(process.version)) {
   process.stderr.write(tooOldMessage('mxward'));
   process.exit(2);
 } else if (flags.length > 0) {
-  reexec(process.execPath, [...process.execArgv, ...flags, fileURLToPath(import.meta.url), ...args]);
+  reexec(process.execPath, [...process.execArgv, ...flags, fileURLToPath(import.meta.url), ...args], childEnvFor(args, process.env));
 } else {
   muteExperimentalWarnings();
   // Before main.ts and its modules load, so that they come from the cache (report only).

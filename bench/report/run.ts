@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 // @ts-expect-error: plain JavaScript without declarations, run before the Node version is known
-import { REPORT_NODE_FLAGS } from '../../bin/node-runtime.js';
+import { REPORT_NODE_FLAGS, childEnvFor } from '../../bin/node-runtime.js';
 import { BENCH_CONNECTOR_CIDR, generateTrace } from './generate.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, sizes: { type: 'string' }, runs: { type: 'string' }, keep: { type: 'boolean' }, 'from-source': { type: 'boolean' } } });
@@ -49,7 +49,9 @@ function measure(side: 'mxward' | 'duckdb', csv: string, connectors: string, dir
   const report = join(dir, 'report.json');
   // mxward's side starts with the V8 flags bin/mxward.js gives `report` (child.js calls main() directly).
   const flags: string[] = side === 'mxward' ? REPORT_NODE_FLAGS as string[] : [];
-  const out = spawnSync(process.execPath, [...flags, child, side, csv, connectors, report, mxwardMain], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  // ... and the environment the launcher gives its child (childEnvFor).
+  const env = side === 'mxward' ? childEnvFor(['report'], process.env) : process.env;
+  const out = spawnSync(process.execPath, [...flags, child, side, csv, connectors, report, mxwardMain], { encoding: 'utf8', maxBuffer: 1 << 24, env });
   const line = out.stdout.split('\n').find((l) => l.startsWith('BENCH '));
   if (!line) throw new Error(`${side} run failed: ${out.stderr.slice(-2000)}`);
   rmSync(report, { force: true });

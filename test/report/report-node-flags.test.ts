@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 // @ts-expect-error: plain JavaScript without declarations, run before the Node version is known
-import { REPORT_NODE_FLAGS, nodeFlagsFor } from '../../bin/node-runtime.js';
+import { REPORT_NODE_FLAGS, childEnvFor, nodeFlagsFor } from '../../bin/node-runtime.js';
 import { mxwardBin } from '../helpers/commands.ts';
 
 test('report needs the semi-space flag unless Node already has one; other commands need none', () => {
@@ -17,6 +17,14 @@ test('report needs the semi-space flag unless Node already has one; other comman
   assert.deepEqual(nodeFlagsFor(['report'], ['--max-semi-space-size=16']), []);
   assert.deepEqual(nodeFlagsFor(['report'], ['--max-semi-space-size=8', '--no-warnings']), []);
   for (const args of [['serve'], ['policy', 'report'], [], ['--version']]) assert.deepEqual(nodeFlagsFor(args, []), []);
+});
+
+test('the report child gets MALLOC_ARENA_MAX=2 unless the user set it; other commands get the environment unchanged', () => {
+  const env = { PATH: '/bin' };
+  assert.deepEqual(childEnvFor(['report', 'trace.csv'], env), { PATH: '/bin', MALLOC_ARENA_MAX: '2' });
+  assert.deepEqual(env, { PATH: '/bin' });
+  assert.deepEqual(childEnvFor(['report'], { MALLOC_ARENA_MAX: '4' }), { MALLOC_ARENA_MAX: '4' });
+  for (const args of [['serve'], ['policy', 'report'], []]) assert.equal(childEnvFor(args, env), env);
 });
 
 test('the re-run report keeps its output, its exit code and its stdin', (t) => {
