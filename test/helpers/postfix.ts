@@ -117,7 +117,7 @@ export async function startPostfix(options: PostfixOptions): Promise<PostfixInst
     ] : []),
     ...(options.extraMain ?? []),
   ];
-  await writeFile(join(dir, 'main.cf'), `${main.join('\n')}\n`);
+  await writeFile(join(dir, 'main.cf'), `${withoutOverrides(main).join('\n')}\n`);
   const services = postfixServices(port, ['virtual unix - n n - - virtual']);
   await writeFile(join(dir, 'master.cf'), `${services.join('\n')}\n`);
   let master: ChildProcess | null = null;
@@ -179,6 +179,26 @@ export async function startPostfix(options: PostfixOptions): Promise<PostfixInst
   await run(POSTFIX, ['-c', dir, 'set-permissions']).catch(() => {}); // creates the queue's subdirectories
   await instance.start();
   return instance;
+}
+
+/**
+ * main.cf lines with each parameter once: a later line replaces an earlier one of the same name in
+ * its place. Every Postfix daemon warns about an overridden entry when it reads main.cf, through
+ * postlogd's socket; at start-up a dozen such warnings could fill that socket's queue before
+ * postlogd read it, and postlogd, logging a warning of its own into its full socket, blocked for
+ * good, and with it every smtpd (seen once: a test waited its whole timeout on a silent Postfix).
+ */
+export function withoutOverrides(lines: string[]): string[] {
+  const at = new Map<string, number>();
+  const out: string[] = [];
+  for (const line of lines) {
+    const name = /^\s*([A-Za-z0-9_]+)\s*=/.exec(line)?.[1];
+    const earlier = name === undefined ? undefined : at.get(name);
+    if (earlier !== undefined) { out[earlier] = line; continue; }
+    if (name !== undefined) at.set(name, out.length);
+    out.push(line);
+  }
+  return out;
 }
 
 /**
