@@ -48,9 +48,12 @@ function freePort(): Promise<number> {
   });
 }
 
+/** runuser lives in sbin, which a CI runner's PATH may leave out (seen: spawn runuser ENOENT). */
+const RUNUSER = ['/usr/sbin/runuser', '/sbin/runuser'].find((p) => existsSync(p)) ?? 'runuser';
+
 /** initdb refuses to run as root: there, run every server command as the postgres user. */
 function asServerUser(cmd: string, args: string[]): [string, string[]] {
-  return process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
+  return process.getuid?.() === 0 ? [RUNUSER, ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
 }
 
 async function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<void> {
