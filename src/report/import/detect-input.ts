@@ -8,7 +8,7 @@ import { defenderCsvMapper, defenderJsonRow, looksLikeDefenderEvents } from './d
 import { eacTraceMapper, looksLikeEacTrace } from './eac-trace.ts';
 import { importMailHeaders } from './mail-headers.ts';
 import { looksLikeMessageTrace, messageTraceMapper } from './message-trace.ts';
-import { decodePieces } from './text-input.ts';
+import { decodePieces, textOf } from './text-input.ts';
 import type { DecodedPiece, NamedInput } from './text-input.ts';
 import { Utf8ByteChunker } from './utf8-bytes.ts';
 
@@ -99,11 +99,6 @@ async function importJson(file: string, chunks: AsyncIterable<string>, sink: Row
   if (batch.length) sink.rows(batch);
 }
 
-/** The decoded text of the pieces after the head, as decodeChunks gives it (no empty strings). */
-async function* textAfter(pieces: AsyncIterator<DecodedPiece>): AsyncGenerator<string> {
-  for (let r = await pieces.next(); !r.done; r = await pieces.next()) if (r.value.text) yield r.value.text;
-}
-
 /**
  * A UTF-8 CSV's pieces as bytes, one per latin1 character, for the CSV splitter's bytes mode
  * (csv-splitter.ts says why): pushed as the text would have been, the head's pieces as one
@@ -156,7 +151,8 @@ export async function importInput(input: NamedInput, sink: RowSink, options: Csv
     await importCsv(input.name, bytesOf(read, pieces), detectCsvLayout, sink, { header: null, final: true, dateOrder: options.dateOrder, utf8Bytes: true }, options);
     return;
   }
-  const all = prepend(head, textAfter(pieces));
+  // The rest of the pieces, after those the head was read from.
+  const all = prepend(head, textOf({ [Symbol.asyncIterator]: () => pieces }));
   if (kind === 'json') await importJson(input.name, all, sink, options);
   else if (kind === 'mail') await importMailHeaders(input.name, all, sink);
   else await importCsv(input.name, all, detectCsvLayout, sink, undefined, options);

@@ -17,18 +17,13 @@ export function sniffEncoding(head: Uint8Array): TextEncodingName {
 }
 
 /** Decodes a byte stream incrementally; a character split across chunks is kept for the next one. */
-export async function* decodeChunks(bytes: AsyncIterable<Uint8Array | string>): AsyncGenerator<string> {
-  let decoder: TextDecoder | null = null;
-  for await (const chunk of bytes) {
-    if (typeof chunk === 'string') { yield chunk; continue; }
-    if (!decoder) decoder = new TextDecoder(sniffEncoding(chunk));
-    const text = decoder.decode(chunk, { stream: true });
-    if (text) yield text;
-  }
-  if (decoder) {
-    const rest = decoder.decode();
-    if (rest) yield rest;
-  }
+export function decodeChunks(bytes: AsyncIterable<Uint8Array | string>): AsyncGenerator<string> {
+  return textOf(decodePieces(bytes));
+}
+
+/** The text of decoded pieces, without the empty strings of pieces whose bytes were held back. */
+export async function* textOf(pieces: AsyncIterable<DecodedPiece>): AsyncGenerator<string> {
+  for await (const p of pieces) if (p.text) yield p.text;
 }
 
 /**
@@ -39,7 +34,7 @@ export async function* decodeChunks(bytes: AsyncIterable<Uint8Array | string>): 
  */
 export interface DecodedPiece { text: string; bytes: Uint8Array | null; encoding: TextEncodingName | null; end: boolean }
 
-/** decodeChunks, every piece with its bytes (pieces whose text is '' included). */
+/** A byte stream decoded piece by piece, each with its bytes (pieces whose text is '' included). */
 export async function* decodePieces(bytes: AsyncIterable<Uint8Array | string>): AsyncGenerator<DecodedPiece> {
   let decoder: TextDecoder | null = null;
   let encoding: TextEncodingName | null = null;
