@@ -8,7 +8,7 @@
 import type { Peer } from './peer.ts';
 import { sampleRss, treeCpuSeconds } from './procs.ts';
 import type { Scenario } from './scenarios.ts';
-import { RECIPIENT, streamsOf } from './scenarios.ts';
+import { driverPartsOf, RECIPIENT, streamsOf } from './scenarios.ts';
 import type { Sink } from './sink.ts';
 import { runSource } from './source.ts';
 import { sleep } from './net.ts';
@@ -37,11 +37,12 @@ export async function runTurn(peer: Peer, sink: Sink, s: Scenario): Promise<Turn
   let gotRejected = 0;
   const started = performance.now();
   for (const group of streamsOf(s)) {
-    const results = await Promise.all(group.map((st) => runSource({
+    const runs = group.flatMap(driverPartsOf);
+    const results = await Promise.all(runs.map((st) => runSource({
       sessions: st.sessions, messages: st.messages, sizeBytes: s.sizeBytes, from: st.from, to: RECIPIENT,
       port: peer.port, timeoutMs: TURN_TIMEOUT_MS,
     })));
-    group.forEach((st, i) => {
+    runs.forEach((st, i) => {
       const r = results[i];
       if (st.kind === 'accept') expectAccepted += st.messages;
       else expectRejected += st.messages;
