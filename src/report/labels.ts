@@ -93,24 +93,43 @@ function knownSenderOf(ip: string | null, known: readonly KnownSender[]): KnownS
   return null;
 }
 
+/**
+ * The signals against a source, one rule each: whether it applies is all the label needs, and its
+ * sentence is made only when somebody reads it (a report over a big trace labels tens of thousands
+ * of sources and shows a few dozen; the sentences were most of the labelling's time, issue 17).
+ */
+interface SignalAgainst {
+  applies(s: SourceStats, ctx: EvidenceContext): boolean;
+  text(s: SourceStats, ctx: EvidenceContext): string;
+}
+
+const realMailboxes = (s: SourceStats, ctx: EvidenceContext): string[] => s.p1Addresses.keys().filter((a) => ctx.internalSenders.has(a));
+const otherMail = (s: SourceStats, ctx: EvidenceContext): number => (s.ip ? ctx.otherMailAgainst?.get(s.ip) ?? 0 : 0);
+
+const SIGNALS_AGAINST: readonly SignalAgainst[] = [
+  { applies: (s) => total(s.verdicts) > 0, text: (s) => `the export's own verdict: ${list(s.verdicts)}` },
+  { applies: (s) => total(s.threats) > 0, text: (s) => `threats named by the export: ${list(s.threats)}` },
+  {
+    applies: (s, ctx) => s.p1Addresses.keys().some((a) => ctx.internalSenders.has(a)),
+    text: (s, ctx) => `${realMailboxes(s, ctx).slice(0, 3).join(', ')} is a real mailbox (it sends internally or outbound in this input) used here from the foreign IP ${s.ip ?? s.key}`,
+  },
+  { applies: (s) => s.maxRecipientsPerMessage >= FANOUT_RECIPIENTS, text: (s) => `fan-out: one message to ${s.maxRecipientsPerMessage} recipients` },
+  { applies: (s) => s.lureRows > 0, text: (s) => `lure subjects (${s.lureRows}): ${s.subjects.slice(0, 2).map((x) => JSON.stringify(x.slice(0, 60))).join(', ')}` },
+  { applies: (s) => s.heloOwnDomain > 0, text: () => 'HELO claims one of our own domains from a foreign IP' },
+  { applies: (s) => s.p1Addresses.size >= 20 && s.days.size <= 2, text: (s) => `${s.p1Addresses.size}+ different senders in ${s.days.size} day(s)` },
+  {
+    applies: (s, ctx) => otherMail(s, ctx) !== 0,
+    text: (s, ctx) => {
+      const other = otherMail(s, ctx);
+      const parts = [other & OTHER_MAIL_VERDICT && "the export's verdict against it", other & OTHER_MAIL_THREAT && 'named threats',
+        other & OTHER_MAIL_LURE && 'lure subjects', other & OTHER_MAIL_HELO && 'a HELO claiming our domain'].filter(Boolean);
+      return `this IP's other mail has ${parts.join(', ')}`;
+    },
+  },
+];
+
 function signalsAgainst(s: SourceStats, ctx: EvidenceContext): string[] {
-  const against: string[] = [];
-  if (total(s.verdicts)) against.push(`the export's own verdict: ${list(s.verdicts)}`);
-  if (total(s.threats)) against.push(`threats named by the export: ${list(s.threats)}`);
-  const mailboxes = s.p1Addresses.keys().filter((a) => ctx.internalSenders.has(a));
-  if (mailboxes.length) against.push(`${mailboxes.slice(0, 3).join(', ')} is a real mailbox (it sends internally or outbound in this input) used here from the foreign IP ${s.ip ?? s.key}`);
-  const fanout = s.maxRecipientsPerMessage;
-  if (fanout >= FANOUT_RECIPIENTS) against.push(`fan-out: one message to ${fanout} recipients`);
-  if (s.lureRows > 0) against.push(`lure subjects (${s.lureRows}): ${s.subjects.slice(0, 2).map((x) => JSON.stringify(x.slice(0, 60))).join(', ')}`);
-  if (s.heloOwnDomain > 0) against.push('HELO claims one of our own domains from a foreign IP');
-  if (s.p1Addresses.size >= 20 && s.days.size <= 2) against.push(`${s.p1Addresses.size}+ different senders in ${s.days.size} day(s)`);
-  const other = s.ip ? ctx.otherMailAgainst?.get(s.ip) : undefined;
-  if (other) {
-    const parts = [other & OTHER_MAIL_VERDICT && "the export's verdict against it", other & OTHER_MAIL_THREAT && 'named threats',
-      other & OTHER_MAIL_LURE && 'lure subjects', other & OTHER_MAIL_HELO && 'a HELO claiming our domain'].filter(Boolean);
-    against.push(`this IP's other mail has ${parts.join(', ')}`);
-  }
-  return against;
+  return SIGNALS_AGAINST.filter((r) => r.applies(s, ctx)).map((r) => r.text(s, ctx));
 }
 
 function evidenceFor(s: SourceStats, ctx: EvidenceContext, ours: (d: string) => boolean): EvidenceFor[] {
@@ -155,15 +174,41 @@ function factsOf(s: SourceStats): string[] {
 }
 
 export function labelSource(s: SourceStats, ctx: EvidenceContext = emptyEvidenceContext(), ours: (d: string) => boolean = () => false): LabelledSource {
-  const against = signalsAgainst(s, ctx);
   const evidence = evidenceFor(s, ctx, ours);
-  const facts = factsOf(s);
-  const base = { evidenceFor: evidence, evidenceAgainst: against, facts };
-  if (against.length) return { ...base, label: 'suspicious', reasons: against };
+  if (SIGNALS_AGAINST.some((r) => r.applies(s, ctx))) return new Label(s, ctx, 'suspicious', evidence, null);
   const forwarder: string[] = [];
   if (share(s.srsRows, s.rows) > 0.5) forwarder.push('envelope sender rewritten with SRS');
   if (share(s.arcRows, s.rows) > 0.5) forwarder.push('ARC seals present: relayed by an intermediary');
-  if (forwarder.length) return { ...base, label: 'forwarder', reasons: [...forwarder, 'no connector: ask the forwarder for SRS, or trust its ARC seal (SPEC §9)'] };
-  if (evidence.length) return { ...base, label: 'authorised', reasons: evidence.map((e) => e.text) };
-  return { ...base, label: 'unknown', reasons: ['unknown: decide (no evidence of authorisation)', ...facts] };
+  if (forwarder.length) return new Label(s, ctx, 'forwarder', evidence, [...forwarder, 'no connector: ask the forwarder for SRS, or trust its ARC seal (SPEC §9)']);
+  if (evidence.length) return new Label(s, ctx, 'authorised', evidence, evidence.map((e) => e.text));
+  return new Label(s, ctx, 'unknown', evidence, null);
+}
+
+/**
+ * A source's label, decided at once; the sentences against it and its facts are made on first
+ * read and kept (see SIGNALS_AGAINST). `reasons` given as null are the signals against
+ * (suspicious) or the facts (unknown).
+ */
+class Label implements LabelledSource {
+  readonly label: SourceLabel;
+  readonly evidenceFor: EvidenceFor[];
+  readonly #source: SourceStats;
+  readonly #ctx: EvidenceContext;
+  #reasons: string[] | null;
+  #against: string[] | null = null;
+  #facts: string[] | null = null;
+
+  constructor(source: SourceStats, ctx: EvidenceContext, label: SourceLabel, evidence: EvidenceFor[], reasons: string[] | null) {
+    this.#source = source;
+    this.#ctx = ctx;
+    this.label = label;
+    this.evidenceFor = evidence;
+    this.#reasons = reasons;
+  }
+
+  get evidenceAgainst(): string[] { return this.#against ??= signalsAgainst(this.#source, this.#ctx); }
+  get facts(): string[] { return this.#facts ??= factsOf(this.#source); }
+  get reasons(): string[] {
+    return this.#reasons ??= this.label === 'suspicious' ? this.evidenceAgainst : ['unknown: decide (no evidence of authorisation)', ...this.facts];
+  }
 }
