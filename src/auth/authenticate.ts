@@ -12,7 +12,7 @@ import { createMessageLookup, dmarcWalkNames } from './message-lookup.ts';
 import type { MessageLookup } from './message-lookup.ts';
 import { prepareForVerification } from './dkim-select.ts';
 import { attachKeyCache, installKeyCacheHook } from './key-cache.ts';
-import { installLineBreakScan } from './line-break-scan.ts';
+import { installParserScans } from './parser-scans.ts';
 import type { SharedKeyCache } from './key-cache.ts';
 import { discoverPolicy, evaluateDmarc, strictestPolicy } from './dmarc-fallback.ts';
 import { organizationalDomain, relaxedAligned } from './org-domain.ts';
@@ -153,7 +153,7 @@ export async function runMailauth(input: AuthenticateInput): Promise<MailauthFac
   await prefetchDecisive(lookup, input, prepared.selection.kept);
   const perMessage = lookup.lookup as (name: string, rrtype: string) => Promise<string[]>;
   if (input.keyCache) installKeyCacheHook();
-  installLineBreakScan();
+  await installParserScans();
   // A fresh function per message: the mark must not leak onto the memo shared with decideDmarc.
   const resolver = input.keyCache ? attachKeyCache((name: string, rrtype: string) => perMessage(name, rrtype), input.keyCache) : perMessage;
   const sourceKnown = input.ip !== null;
