@@ -13,6 +13,7 @@ import type { MessageLookup } from './message-lookup.ts';
 import { prepareForVerification } from './dkim-select.ts';
 import { attachKeyCache, installKeyCacheHook } from './key-cache.ts';
 import { installParserScans } from './parser-scans.ts';
+import { installRelaxedBodyScan } from './relaxed-body-scan.ts';
 import type { SharedKeyCache } from './key-cache.ts';
 import { discoverPolicy, evaluateDmarc, strictestPolicy } from './dmarc-fallback.ts';
 import { organizationalDomain, relaxedAligned } from './org-domain.ts';
@@ -154,6 +155,7 @@ export async function runMailauth(input: AuthenticateInput): Promise<MailauthFac
   const perMessage = lookup.lookup as (name: string, rrtype: string) => Promise<string[]>;
   if (input.keyCache) installKeyCacheHook();
   await installParserScans();
+  installRelaxedBodyScan();
   // A fresh function per message: the mark must not leak onto the memo shared with decideDmarc.
   const resolver = input.keyCache ? attachKeyCache((name: string, rrtype: string) => perMessage(name, rrtype), input.keyCache) : perMessage;
   const sourceKnown = input.ip !== null;
