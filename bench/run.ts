@@ -34,7 +34,7 @@ import { fullScenarios, quickScenarios, warmUpScenarios } from './gateway/scenar
 import type { Scenario } from './gateway/scenarios.ts';
 import { startSink } from './gateway/sink.ts';
 import type { Sink } from './gateway/sink.ts';
-import { checkAuthOffTargets, checkTargets, renderIdle, renderTable, summarize } from './gateway/table.ts';
+import { checkAuthOffTargets, checkTargets, renderDriverCpu, renderIdle, renderTable, summarize } from './gateway/table.ts';
 import { runTurn } from './gateway/turn.ts';
 import type { TurnResult } from './gateway/turn.ts';
 
@@ -162,7 +162,7 @@ try {
         checkInterrupted();
         const t = await runTurn(peer, sinks.get(peer.name)!, s);
         turns.push(t);
-        log(`${s.id.padEnd(18)} ${peer.name.padEnd(8)} ${t.rate.toFixed(0).padStart(6)} msg/s  cpu ${t.cpuPer1000.toFixed(2)} s/1k  rss ${(t.peakRssBytes / 2 ** 20).toFixed(0)} MB  drain ${(t.drainMs / 1000).toFixed(1)} s${t.problems.length ? `  PROBLEMS: ${t.problems.join('; ')}` : ''}`);
+        log(`${s.id.padEnd(18)} ${peer.name.padEnd(8)} ${t.rate.toFixed(0).padStart(6)} msg/s  cpu ${t.cpuPer1000.toFixed(2)} s/1k  smtp-source cpu ${t.driverCpuPer1000.toFixed(2)} s/1k  rss ${(t.peakRssBytes / 2 ** 20).toFixed(0)} MB  drain ${(t.drainMs / 1000).toFixed(1)} s${t.problems.length ? `  PROBLEMS: ${t.problems.join('; ')}` : ''}`);
       }
     }
   }
@@ -204,7 +204,7 @@ try {
     `Postfix ${postfixVersion}${harakaBin ? `, Haraka ${await harakaVersion(join(root, 'haraka-install'))}` : ''}; ` +
     `${quick ? 'quick subset' : 'full run'}, ${rounds} turn(s) per peer and scenario, medians; ${Math.round((Date.now() - started) / 1000)} s`);
   out.push('');
-  if (rows.length) out.push(renderTable(rows));
+  if (rows.length) out.push(renderTable(rows), '', renderDriverCpu(rows));
   if (idle.length) out.push('', renderIdle(idle));
   if (rows.length) {
     out.push('', 'Targets (issue 6):');

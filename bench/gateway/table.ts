@@ -7,7 +7,7 @@ const PEERS = ['mxward', 'postfix', 'haraka'] as const;
 
 export interface Row {
   scenario: string;
-  byPeer: Record<string, { rate: number; cpuPer1000: number; peakRssMb: number; turns: number }>;
+  byPeer: Record<string, { rate: number; cpuPer1000: number; driverCpuPer1000: number; peakRssMb: number; turns: number }>;
 }
 
 export function summarize(turns: TurnResult[]): Row[] {
@@ -20,6 +20,7 @@ export function summarize(turns: TurnResult[]): Row[] {
       byPeer[peer] = {
         rate: median(mine.map((t) => t.rate)),
         cpuPer1000: median(mine.map((t) => t.cpuPer1000)),
+        driverCpuPer1000: median(mine.map((t) => t.driverCpuPer1000)),
         peakRssMb: median(mine.map((t) => t.peakRssBytes / 2 ** 20)),
         turns: mine.length,
       };
@@ -35,6 +36,15 @@ function cell(value: number, digits = 0): string {
 function ratioCell(a: number, b: number): string {
   const r = ratio(a, b);
   return Number.isFinite(r) ? `${r.toFixed(2)}×` : '-';
+}
+
+/**
+ * The load generator's own CPU per scenario: smtp-source runs on the same two cores as the server,
+ * so where the cores are full a peer's rate depends on it too (issue 17).
+ */
+export function renderDriverCpu(rows: Row[]): string {
+  const lines = rows.map((r) => `  ${r.scenario.padEnd(18)} ${PEERS.filter((p) => r.byPeer[p]).map((p) => `${p} ${cell(r.byPeer[p]!.driverCpuPer1000, 2)}`).join(', ')}`);
+  return ['smtp-source\'s own CPU, s per 1,000 transactions (medians; it shares the cores with the server):', ...lines].join('\n');
 }
 
 /** A Markdown table, readable in a terminal and pasted as is into docs/performance.md. */

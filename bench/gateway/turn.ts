@@ -21,6 +21,8 @@ export interface TurnResult {
   peakRssBytes: number;
   /** Time from the end of the load until the sink had every accepted message. */
   drainMs: number;
+  /** smtp-source's own CPU seconds per 1,000 messages (it runs on the same cores as the server). */
+  driverCpuPer1000: number;
   problems: string[];
 }
 
@@ -35,6 +37,7 @@ export async function runTurn(peer: Peer, sink: Sink, s: Scenario): Promise<Turn
   let expectAccepted = 0;
   let expectRejected = 0;
   let gotRejected = 0;
+  let driverCpu = 0;
   const started = performance.now();
   for (const group of streamsOf(s)) {
     const runs = group.flatMap(driverPartsOf);
@@ -47,6 +50,7 @@ export async function runTurn(peer: Peer, sink: Sink, s: Scenario): Promise<Turn
       if (st.kind === 'accept') expectAccepted += st.messages;
       else expectRejected += st.messages;
       gotRejected += r.directSendRejects;
+      driverCpu += r.cpuSeconds;
       if (r.timedOut) problems.push(`smtp-source timed out after ${TURN_TIMEOUT_MS / 1000} s`);
       if (r.otherProblemCount > 0) problems.push(`${r.otherProblemCount} client-side errors, e.g. ${r.otherProblems[0]}`);
     });
@@ -70,6 +74,6 @@ export async function runTurn(peer: Peer, sink: Sink, s: Scenario): Promise<Turn
   const total = expectAccepted + expectRejected;
   return {
     peer: peer.name, scenario: s.id, rate: (total / elapsedMs) * 1000, cpuPer1000: (cpuSeconds / total) * 1000,
-    peakRssBytes, drainMs, problems,
+    peakRssBytes, drainMs, driverCpuPer1000: (driverCpu / total) * 1000, problems,
   };
 }
