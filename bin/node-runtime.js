@@ -34,8 +34,11 @@ export function bundledNode() {
  * reads a range of a big trace on the main thread, and V8 grows that thread's young generation
  * to 128 MB while rows die young anyway: an 8 MB semi-space took a 1M-row report from 409 to
  * 311 MB peak RSS for no extra CPU. Its worker threads get the same limit (parallel-import.ts).
+ * `--expose-gc`: the report's reading threads collect their heaps at a range's end and after each
+ * 32 MB of growth (src/report/import/heap-collector.ts); V8 alone let each heap grow to three or
+ * four times its live data, and a 20M-row report peaked at 450 to 640 MB RSS.
  */
-export const REPORT_NODE_FLAGS = ['--max-semi-space-size=8'];
+export const REPORT_NODE_FLAGS = ['--max-semi-space-size=8', '--expose-gc'];
 
 /**
  * Environment a command's child Node gets when the launcher starts one, unless the user set it:

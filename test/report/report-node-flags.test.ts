@@ -1,5 +1,6 @@
 // Issue 17: `mxward report` runs in a Node started with an 8 MB semi-space (V8 fixes the young
-// generation's size at start; the main thread reads a range of a big trace). The launcher asks
+// generation's size at start; the main thread reads a range of a big trace) and with gc() exposed
+// (src/report/import/heap-collector.ts). The launcher asks
 // nodeFlagsFor which flags a command still needs, and re-runs itself with them only then.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,11 +12,11 @@ import { join } from 'node:path';
 import { REPORT_NODE_FLAGS, childEnvFor, nodeFlagsFor } from '../../bin/node-runtime.js';
 import { mxwardBin } from '../helpers/commands.ts';
 
-test('report needs the semi-space flag unless Node already has one; other commands need none', () => {
-  assert.deepEqual(REPORT_NODE_FLAGS, ['--max-semi-space-size=8']);
-  assert.deepEqual(nodeFlagsFor(['report', 'trace.csv'], []), ['--max-semi-space-size=8']);
-  assert.deepEqual(nodeFlagsFor(['report'], ['--max-semi-space-size=16']), []);
-  assert.deepEqual(nodeFlagsFor(['report'], ['--max-semi-space-size=8', '--no-warnings']), []);
+test('report needs the semi-space flag and gc() unless Node already has them; other commands need none', () => {
+  assert.deepEqual(REPORT_NODE_FLAGS, ['--max-semi-space-size=8', '--expose-gc']);
+  assert.deepEqual(nodeFlagsFor(['report', 'trace.csv'], []), ['--max-semi-space-size=8', '--expose-gc']);
+  assert.deepEqual(nodeFlagsFor(['report'], ['--max-semi-space-size=16']), ['--expose-gc']);
+  assert.deepEqual(nodeFlagsFor(['report'], ['--max-semi-space-size=8', '--no-warnings', '--expose-gc']), []);
   for (const args of [['serve'], ['policy', 'report'], [], ['--version']]) assert.deepEqual(nodeFlagsFor(args, []), []);
 });
 

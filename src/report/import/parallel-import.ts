@@ -25,6 +25,7 @@ import { isTypeLine } from './csv-import.ts';
 import { sniffText } from './detect-input.ts';
 import { looksLikeMessageTrace } from './message-trace.ts';
 import { readRangeInto } from './parallel-worker.ts';
+import { HeapCollector } from './heap-collector.ts';
 import type { RangeJob, RangeRead, RangeResult, SourceBatch, WorkerSetup } from './parallel-worker.ts';
 import { Classifier } from '../classify.ts';
 import type { PartialAggregate } from '../merge-aggregate.ts';
@@ -266,12 +267,19 @@ export async function importFileParallel(path: string, name: string, run: Report
   const now = new Classifier(policy, nowMs);
   const whatIfNow = whatIf ? new Classifier(whatIf, nowMs) : null;
   const localFd = openSync(path, 'r');
-  const local = readRangeInto(name, localFd, jobs[0], setup.dateOrder, now, whatIfNow, target).finally(() => closeSync(localFd));
+  // The main thread's heap: collected as it reads its range, at its end, and as a worker's
+  // sources are merged into it (heap-collector.ts).
+  const heap = new HeapCollector();
+  const local = readRangeInto(name, localFd, jobs[0], setup.dateOrder, now, whatIfNow, target, heap).finally(() => closeSync(localFd));
   const tooMany = (index: number): string => `range ${index}: more than ${countText(MAX_SOURCES)} sources`;
   const failed = await runRanges(setup, jobs, Math.max(2, threads), local, async (r) => {
     if (r.partial) {
       if (!mergeIsExact(target, r.partial)) return tooMany(r.index);
       mergePartial(target, r.partial, lineOffset);
+      const rows = r.partial.rows;
+      // Its clones (up to 100,000 IPs with signals, the internal senders) are merged: not kept
+      // while the sources come.
+      r.partial = null;
       // The worker serialises the next batch while this thread merges the one it has.
       let asking = r.fetch ? r.fetch() : null;
       while (asking) {
@@ -279,8 +287,9 @@ export async function importFileParallel(path: string, name: string, run: Report
         asking = last || !r.fetch ? null : r.fetch();
         if (!sourcesFit(target, batch.map(([key]) => key))) { asking?.catch(() => undefined); return tooMany(r.index); }
         mergeSources(target, batch);
+        heap.maybeCollect();
       }
-      onRows(r.partial.rows);
+      onRows(rows);
     }
     problems.push({ list: r.problems.map((p) => ({ ...p, line: p.line + lineOffset })), more: r.problemCount - r.problems.length });
     lineOffset += r.lines;

@@ -19,6 +19,7 @@ import { messageTraceMapperFor } from './message-trace.ts';
 const reportMapper = messageTraceMapperFor(true);
 import { READ_CHUNK_BYTES } from './text-input.ts';
 import { Utf8ByteChunker } from './utf8-bytes.ts';
+import { HeapCollector } from './heap-collector.ts';
 import type { DateOrder } from './dates.ts';
 
 export interface WorkerSetup {
@@ -61,8 +62,14 @@ export interface SourceBatch { index: number; batch: Array<[string, SourceStats]
  */
 const SOURCE_BATCH = 500;
 
+/** Batches sent between two collections of the worker's heap (a fifth of 80,000 sources). */
+const SHRINK_BATCHES = 32;
+
 /** Problems kept per range: more than the CLI prints and the report shows, so replay is exact. */
 const KEPT_PROBLEMS = 128;
+
+/** Rows between two looks at the heap's growth (a look costs about a microsecond). */
+const HEAP_CHECK_ROWS = 16_384;
 
 /** Bytes per read call; handed on in READ_CHUNK_BYTES pieces on the sequential reader's grid. */
 const READ_BYTES = 16 * READ_CHUNK_BYTES;
@@ -101,23 +108,30 @@ export interface RangeRead { problems: InputProblem[]; problemCount: number; lin
  * worker thread into a fresh aggregator, and on the main thread (the first range) straight into
  * the run's. Problems are kept, not reported, so a run that falls back to one pass reports each once.
  */
-export async function readRangeInto(name: string, fd: number, job: RangeJob, dateOrder: DateOrder | null, now: Classifier, whatIf: Classifier | null, agg: ReportAggregator): Promise<RangeRead> {
+export async function readRangeInto(name: string, fd: number, job: RangeJob, dateOrder: DateOrder | null, now: Classifier, whatIf: Classifier | null, agg: ReportAggregator,
+  heap: HeapCollector = new HeapCollector()): Promise<RangeRead> {
   const problems: InputProblem[] = [];
   let problemCount = 0;
+  let sinceCheck = 0;
   const sink = {
-    rows: (batch: ReportRow[]) => addRows(batch, now, whatIf, agg),
+    rows: (batch: ReportRow[]) => {
+      addRows(batch, now, whatIf, agg);
+      if ((sinceCheck += batch.length) >= HEAP_CHECK_ROWS) { sinceCheck = 0; heap.maybeCollect(); }
+    },
     problem: (p: InputProblem) => { problemCount++; if (problems.length < KEPT_PROBLEMS) problems.push(p); },
   };
   const end = await importCsv(name, readRange(fd, job.start, job.end), reportMapper, sink, { header: job.header, final: job.final, dateOrder, utf8Bytes: true });
+  // What the range left behind goes before the sources are sent or merged (heap-collector.ts).
+  heap.collect();
   return { problems, problemCount, lines: end.lines, clean: end.clean };
 }
 
-export async function runRange(setup: WorkerSetup, fd: number, job: RangeJob): Promise<RangeResult> {
+export async function runRange(setup: WorkerSetup, fd: number, job: RangeJob, heap: HeapCollector = new HeapCollector()): Promise<RangeResult> {
   const policy = compilePolicy(setup.policy.document, setup.policy.version);
   const whatIf = setup.whatIf ? compilePolicy(setup.whatIf.document, setup.whatIf.version) : null;
   const now = new Classifier(policy, setup.nowMs);
   const agg = new ReportAggregator((d) => now.isAccepted(d));
-  const read = await readRangeInto(setup.name, fd, job, setup.dateOrder, now, whatIf ? new Classifier(whatIf, setup.nowMs) : null, agg);
+  const read = await readRangeInto(setup.name, fd, job, setup.dateOrder, now, whatIf ? new Classifier(whatIf, setup.nowMs) : null, agg, heap);
   return { index: job.index, partial: partialOf(agg, read.problems, read.problemCount), lines: read.lines, clean: read.clean };
 }
 
@@ -139,10 +153,20 @@ if (parentPort && (workerData as WorkerSetup | null)?.kind === 'mxward-report-ra
   const setup = workerData as WorkerSetup;
   const fd = openSync(setup.path, 'r');
   const pending = new Map<number, Map<string, SourceStats>>();
+  const heap = new HeapCollector();
+  let sent = 0;
   port.on('message', (job: RangeJob | SourcesRequest | null) => {
     if (job === null) { closeSync(fd); port.close(); return; }
-    if ('send' in job) { port.postMessage(nextBatch(pending, job.send)); return; }
-    runRange(setup, fd, job).then(
+    if ('send' in job) {
+      const batch = nextBatch(pending, job.send);
+      port.postMessage(batch);
+      // The sources sent are garbage here: collected as they go, this heap shrinks while the main
+      // thread's grows with them, instead of staying whole until the worker ends (after the last
+      // batch it is ended: nothing to collect then).
+      if (!batch.last && ++sent % SHRINK_BATCHES === 0) heap.collect();
+      return;
+    }
+    runRange(setup, fd, job, heap).then(
       (result) => {
         if (!('partial' in result)) { port.postMessage(result); return; }
         pending.set(job.index, result.partial.sources);
