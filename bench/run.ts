@@ -36,6 +36,7 @@ import { startSink } from './gateway/sink.ts';
 import type { Sink } from './gateway/sink.ts';
 import { checkAuthOffTargets, checkTargets, renderDriverCpu, renderIdle, renderTable, summarize } from './gateway/table.ts';
 import { runTurn } from './gateway/turn.ts';
+import { settle } from './gateway/settle.ts';
 import type { TurnResult } from './gateway/turn.ts';
 
 const { values } = parseArgs({
@@ -160,6 +161,9 @@ try {
       const order = round % 2 === 0 ? peers : [...peers].reverse(); // A B C, C B A, ...
       for (const peer of order) {
         checkInterrupted();
+        const quiet = await settle(() => peers.flatMap((p) => p.pids()));
+        if (!quiet.idle) log(`${s.id} ${peer.name}: the peers were still busy after ${(quiet.waitedMs / 1000).toFixed(1)} s; measuring anyway`);
+        else if (quiet.waitedMs > 1000) log(`${s.id} ${peer.name}: waited ${(quiet.waitedMs / 1000).toFixed(1)} s for the peers to be idle`);
         const t = await runTurn(peer, sinks.get(peer.name)!, s);
         turns.push(t);
         log(`${s.id.padEnd(18)} ${peer.name.padEnd(8)} ${t.rate.toFixed(0).padStart(6)} msg/s  cpu ${t.cpuPer1000.toFixed(2)} s/1k  smtp-source cpu ${t.driverCpuPer1000.toFixed(2)} s/1k  rss ${(t.peakRssBytes / 2 ** 20).toFixed(0)} MB  drain ${(t.drainMs / 1000).toFixed(1)} s${t.problems.length ? `  PROBLEMS: ${t.problems.join('; ')}` : ''}`);
