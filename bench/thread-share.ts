@@ -3,7 +3,7 @@
 // thread (the event loop, where every SMTP command is handled) was. If the main thread is close
 // to a whole core, mxward is as fast as one core lets it be, whatever the machine has left; the
 // load generator's own CPU is printed beside it (it shares the cores). Issue 17.
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,6 +11,7 @@ import { startMxward } from './gateway/mxward.ts';
 import { startSink } from './gateway/sink.ts';
 import { runSource } from './gateway/source.ts';
 import { ACCEPTED_DOMAIN } from './gateway/peer.ts';
+import { threadCpuSeconds } from './gateway/procs.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -18,25 +19,6 @@ const { values, positionals } = parseArgs({
 });
 const path = positionals[0] ?? 'reject';
 if (path !== 'accept' && path !== 'reject') throw new Error('usage: node bench/thread-share.ts [accept|reject] [--sessions N] [--messages N] [--size BYTES] [--warm N]');
-const TICKS_PER_SECOND = 100;
-
-/** CPU ticks (user + system) of each thread of `pid`, by thread name. */
-async function threadTicks(pid: number): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (const tid of await readdir(`/proc/${pid}/task`)) {
-    try {
-      const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const label = Number(tid) === pid ? 'main (event loop)' : name;
-      out.set(label, (out.get(label) ?? 0) + Number(fields[11]) + Number(fields[12]));
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return out;
-}
-
 const root = await mkdtemp(join(tmpdir(), 'mxward-threads-'));
 const sink = await startSink('nobody');
 const peer = await startMxward({ dir: root, sinkPort: sink.port, maxSessions: 200 });
@@ -47,13 +29,14 @@ const drive = (messages: number) => runSource({
 try {
   const pid = peer.pids()[0]!;
   await drive(Number(values.warm));
-  const before = await threadTicks(pid);
+  const MAIN = 'main (event loop)';
+  const before = threadCpuSeconds(pid, MAIN);
   const messages = Number(values.messages);
   const r = await drive(messages);
-  const after = await threadTicks(pid);
+  const after = threadCpuSeconds(pid, MAIN);
   const seconds = r.elapsedMs / 1000;
   console.log(`${path} ${values.sessions} sessions, ${messages} transactions in ${seconds.toFixed(2)} s = ${(messages / seconds).toFixed(0)}/s (after ${values.warm} unmeasured)`);
-  const rows = [...after].map(([name, ticks]) => [name, (ticks - (before.get(name) ?? 0)) / TICKS_PER_SECOND] as const).filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1]);
+  const rows = [...after].map(([name, cpu]) => [name, cpu - (before.get(name) ?? 0)] as const).filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1]);
   for (const [name, cpu] of rows) console.log(`  ${name.padEnd(20)} ${(cpu / seconds).toFixed(2)} of a core, ${(cpu / messages * 1e6).toFixed(0)} µs per transaction`);
   console.log(`  ${'smtp-source'.padEnd(20)} ${(r.cpuSeconds / seconds).toFixed(2)} of a core, ${(r.cpuSeconds / messages * 1e6).toFixed(0)} µs per transaction`);
 } finally {

@@ -13,20 +13,41 @@ interface ProcStat {
   reaped: number;
 }
 
-function readStat(pid: number): ProcStat | null {
+/** A stat file of proc(5) (a process's or a thread's): its command name and the fields after it. */
+function statFields(path: string): { name: string; fields: string[] } | null {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const text = readFileSync(path, 'utf8');
     // The command name is in parentheses and may contain spaces: split after the last ')'.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
     // fields[0] is state (field 3 of proc(5)); utime is field 14 -> index 11.
-    return {
-      pid, ppid: Number(fields[1]),
-      own: Number(fields[11]) + Number(fields[12]),
-      reaped: Number(fields[13]) + Number(fields[14]),
-    };
+    return { name: text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')), fields: text.slice(text.lastIndexOf(')') + 2).split(' ') };
   } catch {
     return null; // exited meanwhile
   }
+}
+
+function readStat(pid: number): ProcStat | null {
+  const stat = statFields(`/proc/${pid}/stat`);
+  if (!stat) return null;
+  const { fields } = stat;
+  return {
+    pid, ppid: Number(fields[1]),
+    own: Number(fields[11]) + Number(fields[12]),
+    reaped: Number(fields[13]) + Number(fields[14]),
+  };
+}
+
+/** CPU seconds (user + system) used so far by each thread of `pid`, by thread name; the main thread as `main`. */
+export function threadCpuSeconds(pid: number, main: string): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
+  try { tids = readdirSync(`/proc/${pid}/task`); } catch { return out; }
+  for (const tid of tids) {
+    const stat = statFields(`/proc/${pid}/task/${tid}/stat`);
+    if (!stat) continue;
+    const label = Number(tid) === pid ? main : stat.name;
+    out.set(label, (out.get(label) ?? 0) + (Number(stat.fields[11]) + Number(stat.fields[12])) / TICKS_PER_SECOND);
+  }
+  return out;
 }
 
 function allStats(): ProcStat[] {
