@@ -78,17 +78,21 @@ export function mailauthRelaxedHash(): RelaxedHashClass {
   return (require('mailauth/lib/dkim/body/relaxed.js') as { RelaxedHash: RelaxedHashClass }).RelaxedHash;
 }
 
-let installed = false;
+/** Whether the scan was installed, once tried: a refusal is remembered too, not probed again per message. */
+let installed: boolean | null = null;
 
-/** Installs the scanned update on mailauth's RelaxedHash (once per process) if it agrees with the original on the probes. */
+/** Installs the scanned update on mailauth's RelaxedHash (tried once per process) if it agrees with the original on the probes. */
 export function installRelaxedBodyScan(): boolean {
-  if (installed) return true;
+  installed ??= tryInstall();
+  return installed;
+}
+
+function tryInstall(): boolean {
   const Hash = mailauthRelaxedHash();
   const original = Hash.prototype.update;
   if (typeof original !== 'function') return false;
   const scanned = scannedUpdate(original);
   if (!PROBES.every((chunks) => relaxedRun(Hash, scanned, chunks) === relaxedRun(Hash, original, chunks))) return false;
   Hash.prototype.update = scanned;
-  installed = true;
   return true;
 }
